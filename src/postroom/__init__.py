@@ -1,0 +1,1 @@
+"""Postroom: a self-hostable, Close-compatible Email activity service."""

@@ -1,0 +1,29 @@
+"""HTTP for ``/activity/``: every activity type; Postroom keeps only emails."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from postroom.dependencies import CallerDep, SessionDep
+from postroom.emails.filters import EmailListQuery
+from postroom.emails.router import email_page
+from postroom.emails.schemas import EmailActivityList
+from postroom.kit.paging import FieldsDep, PageDep
+
+router = APIRouter(tags=["activities"])
+
+
+@router.get("/activity/", responses={200: {"model": EmailActivityList}})
+async def list_activities(
+    session: SessionDep,
+    caller: CallerDep,
+    query: Annotated[EmailListQuery, Query()],
+    page: PageDep,
+    fields: FieldsDep,
+) -> JSONResponse:
+    if not query.includes_emails():
+        return JSONResponse({"data": [], "has_more": False})
+    return await email_page(session, caller, query, page, fields)

@@ -1,0 +1,37 @@
+"""Postroom's one configuration class, read from the environment (prefix ``POSTROOM_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting Postroom reads. Secrets are ``SecretStr`` and never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="POSTROOM_", extra="ignore")
+
+    database_url: str = "sqlite:///./data/postroom.db"
+    data_dir: Path = Path("./data")
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
+    message_id_domain: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def message_domain(self) -> str:
+        """The domain used in generated Message-IDs when the sender gives none."""
+        if self.message_id_domain:
+            return self.message_id_domain
+        host = self.public_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return host if "." in host else "postroom.localhost"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

@@ -1,0 +1,55 @@
+"""Every SQL statement about contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.models import Contact
+
+
+async def get_contact(
+    session: AsyncSession, organization_id: str, contact_id: str
+) -> Contact | None:
+    statement = select(Contact).where(
+        Contact.id == contact_id, Contact.organization_id == organization_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_contacts(
+    session: AsyncSession,
+    organization_id: str,
+    skip: int,
+    limit: int,
+    lead_ids: Sequence[str] | None = None,
+) -> Sequence[Contact]:
+    statement = select(Contact).where(Contact.organization_id == organization_id)
+    if lead_ids:
+        statement = statement.where(Contact.lead_id.in_(lead_ids))
+    statement = statement.order_by(Contact.created_at.desc(), Contact.id.desc())
+    return (await session.execute(statement.offset(skip).limit(limit))).scalars().all()
+
+
+async def contacts_of_leads(
+    session: AsyncSession, organization_id: str, lead_ids: Sequence[str]
+) -> Sequence[Contact]:
+    """Every contact of the given leads, oldest first (the order Close shows them in)."""
+    if not lead_ids:
+        return []
+    statement = (
+        select(Contact)
+        .where(Contact.organization_id == organization_id, Contact.lead_id.in_(lead_ids))
+        .order_by(Contact.created_at, Contact.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def delete_contact(session: AsyncSession, contact: Contact) -> None:
+    await session.execute(delete(Contact).where(Contact.id == contact.id))
+
+
+def add(session: AsyncSession, contact: Contact) -> None:
+    session.add(contact)

@@ -1,0 +1,65 @@
+"""HTTP for ``/contact/``: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from postroom.contacts import service
+from postroom.contacts.schemas import (
+    ContactCreate,
+    ContactList,
+    ContactOut,
+    ContactUpdate,
+    render_contact,
+)
+from postroom.dependencies import CallerDep, SessionDep
+from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields, split_csv
+
+router = APIRouter(tags=["contacts"])
+
+
+@router.get("/contact/", responses={200: {"model": ContactList}})
+async def list_contacts(
+    session: SessionDep,
+    caller: CallerDep,
+    page: PageDep,
+    fields: FieldsDep,
+    lead_id: Annotated[str | None, Query(description="Comma-separated lead ids.")] = None,
+) -> JSONResponse:
+    contacts = await service.list_contacts(
+        session, caller, page.skip, page.limit + 1, split_csv(lead_id)
+    )
+    return JSONResponse(page_body(contacts, page, render_contact, fields))
+
+
+@router.post("/contact/", responses={200: {"model": ContactOut}})
+async def create_contact(
+    body: ContactCreate, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    contact = await service.create_contact(session, caller, body)
+    return JSONResponse(select_fields(render_contact(contact), fields))
+
+
+@router.get("/contact/{contact_id}/", responses={200: {"model": ContactOut}})
+async def read_contact(
+    contact_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    contact = await service.get_contact(session, caller, contact_id)
+    return JSONResponse(select_fields(render_contact(contact), fields))
+
+
+@router.put("/contact/{contact_id}/", responses={200: {"model": ContactOut}})
+async def update_contact(
+    contact_id: str, body: ContactUpdate, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    contact = await service.update_contact(session, caller, contact_id, body)
+    return JSONResponse(select_fields(render_contact(contact), fields))
+
+
+@router.delete("/contact/{contact_id}/")
+async def delete_contact(contact_id: str, session: SessionDep, caller: CallerDep) -> JSONResponse:
+    await service.delete_contact(session, caller, contact_id)
+    return JSONResponse({})

@@ -1,0 +1,107 @@
+"""Contacts: request bodies and the response shape (Close's field names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from postroom.kit.datetimes import format_datetime
+from postroom.models import Contact
+
+
+class ContactEmailIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: str = Field(max_length=320)
+    type: str = Field(default="office", max_length=50)
+    is_unsubscribed: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise ValueError(f"Invalid email address: {error}") from error
+
+
+class ContactPhoneIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    phone: str = Field(max_length=100)
+    type: str = Field(default="office", max_length=50)
+
+
+class ContactUrlIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(max_length=2000)
+    type: str = Field(default="url", max_length=50)
+
+
+class ContactFields(BaseModel):
+    """Fields shared by nested contacts, contact creation and updates."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(default=None, max_length=1000)
+    title: str | None = Field(default=None, max_length=1000)
+    emails: list[ContactEmailIn] | None = Field(default=None, max_length=100)
+    phones: list[ContactPhoneIn] | None = Field(default=None, max_length=100)
+    urls: list[ContactUrlIn] | None = Field(default=None, max_length=100)
+
+
+class ContactCreate(ContactFields):
+    lead_id: str | None = Field(default=None, max_length=64)
+
+
+class ContactUpdate(ContactFields):
+    pass
+
+
+class ContactOut(BaseModel):
+    id: str
+    organization_id: str
+    lead_id: str | None
+    name: str | None
+    display_name: str
+    title: str | None
+    emails: list[dict[str, Any]]
+    phones: list[dict[str, Any]]
+    urls: list[dict[str, Any]]
+    created_by: str | None
+    updated_by: str | None
+    date_created: str
+    date_updated: str
+
+
+class ContactList(BaseModel):
+    data: list[ContactOut]
+    has_more: bool
+
+
+def contact_display_name(contact: Contact) -> str:
+    if contact.name:
+        return contact.name
+    return str(contact.emails[0]["email"]) if contact.emails else ""
+
+
+def render_contact(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "organization_id": contact.organization_id,
+        "lead_id": contact.lead_id,
+        "name": contact.name,
+        "display_name": contact_display_name(contact),
+        "title": contact.title,
+        "emails": list(contact.emails),
+        "phones": [{**phone, "phone_formatted": phone["phone"]} for phone in contact.phones],
+        "urls": list(contact.urls),
+        "integration_links": [],
+        "created_by": contact.created_by,
+        "updated_by": contact.updated_by,
+        "date_created": format_datetime(contact.created_at),
+        "date_updated": format_datetime(contact.updated_at),
+    }

@@ -1,0 +1,90 @@
+"""Rules about contacts. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.contacts import repository
+from postroom.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.datetimes import utcnow
+from postroom.kit.ids import new_id
+from postroom.leads import repository as lead_repository
+from postroom.models import Contact, Lead
+from postroom.users.auth import Caller
+
+
+def new_contact(caller: Caller, lead_id: str, fields: ContactFields) -> Contact:
+    """A contact row for ``lead_id`` built from request fields (not yet added)."""
+    return Contact(
+        id=new_id("cont"),
+        organization_id=caller.organization_id,
+        lead_id=lead_id,
+        name=fields.name,
+        title=fields.title,
+        emails=[item.model_dump() for item in fields.emails or []],
+        phones=[item.model_dump() for item in fields.phones or []],
+        urls=[item.model_dump() for item in fields.urls or []],
+        created_by=caller.user_id,
+        updated_by=caller.user_id,
+    )
+
+
+async def _lead_for_new_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> Lead:
+    if body.lead_id is not None:
+        lead = await lead_repository.get_lead(session, caller.organization_id, body.lead_id)
+        if lead is None:
+            raise ValidationFailed.field("lead_id", "Lead not found.")
+        return lead
+    name = body.name or (body.emails[0].email if body.emails else None)
+    lead = Lead(id=new_id("lead"), organization_id=caller.organization_id, name=name)
+    lead.created_by = lead.updated_by = caller.user_id
+    lead_repository.add(session, lead)
+    await session.flush()
+    return lead
+
+
+async def create_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> Contact:
+    lead = await _lead_for_new_contact(session, caller, body)
+    contact = new_contact(caller, lead.id, body)
+    repository.add(session, contact)
+    await session.flush()
+    return contact
+
+
+async def get_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
+    contact = await repository.get_contact(session, caller.organization_id, contact_id)
+    if contact is None:
+        raise NotFound("Contact")
+    return contact
+
+
+async def list_contacts(
+    session: AsyncSession, caller: Caller, skip: int, limit: int, lead_ids: list[str] | None
+) -> Sequence[Contact]:
+    return await repository.list_contacts(session, caller.organization_id, skip, limit, lead_ids)
+
+
+async def update_contact(
+    session: AsyncSession, caller: Caller, contact_id: str, body: ContactUpdate
+) -> Contact:
+    contact = await get_contact(session, caller, contact_id)
+    sent = body.model_fields_set
+    if "name" in sent:
+        contact.name = body.name
+    if "title" in sent:
+        contact.title = body.title
+    for name in ("emails", "phones", "urls"):
+        if name in sent:
+            setattr(contact, name, [item.model_dump() for item in getattr(body, name) or []])
+    contact.updated_by = caller.user_id
+    contact.updated_at = utcnow()
+    await session.flush()
+    return contact
+
+
+async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
+    contact = await get_contact(session, caller, contact_id)
+    await repository.delete_contact(session, contact)

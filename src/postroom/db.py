@@ -1,0 +1,113 @@
+"""Engines and sessions: one session per request, committed at the edge, rolled back on error.
+
+SQLite is written through a single connection (one writer, ``BEGIN IMMEDIATE``), in WAL mode;
+PostgreSQL uses a small pool. Both are reached through async drivers (aiosqlite, psycopg 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _with_driver(database_url: str, drivers: dict[str, str]) -> URL:
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend not in drivers:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:// or postgresql://")
+    return url.set(drivername=drivers[backend])
+
+
+def async_url(database_url: str) -> URL:
+    """The async-driver form of a ``sqlite://`` or ``postgresql://`` URL."""
+    return _with_driver(database_url, _ASYNC_DRIVERS)
+
+
+def sync_url(database_url: str) -> URL:
+    """The sync-driver form, used by Alembic and the CLI."""
+    return _with_driver(database_url, _SYNC_DRIVERS)
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    """Create the folder of a SQLite database file so a first start just works."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_pragmas(synchronous: str) -> list[str]:
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA synchronous={synchronous}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=10000",
+    ]
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in sqlite_pragmas(synchronous):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(database_url: str, sqlite_synchronous: str = "FULL") -> AsyncEngine:
+    """An async engine for ``database_url``; SQLite gets one writer connection."""
+    url = async_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        ensure_sqlite_directory(database_url)
+        engine = create_async_engine(
+            url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=60
+        )
+        _install_sqlite_hooks(engine, sqlite_synchronous)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=5, pool_pre_ping=True)
+
+
+class Database:
+    """The engine and session factory of one running Postroom."""
+
+    def __init__(self, database_url: str, sqlite_synchronous: str = "FULL") -> None:
+        self.url = database_url
+        self.engine = create_engine(database_url, sqlite_synchronous)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session committed when the block ends, rolled back if it raised."""
+        async with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

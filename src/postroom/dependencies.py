@@ -1,0 +1,42 @@
+"""Request-scoped dependencies: the database session and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.config import Settings
+from postroom.db import Database
+from postroom.users.auth import Caller, authenticate_request
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed before the response is sent, rolled back on error."""
+    async with database(request).transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_caller(request: Request, session: SessionDep) -> Caller:
+    return await authenticate_request(request, session)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

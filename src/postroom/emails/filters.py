@@ -1,0 +1,80 @@
+"""Query parameters of ``GET /activity/email/`` and ``GET /activity/``, turned into a filter."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from postroom.emails.repository import EmailFilter
+from postroom.emails.states import EmailStatus
+from postroom.errors import ValidationFailed
+from postroom.kit.datetimes import localize, parse_datetime
+from postroom.kit.paging import split_csv
+
+_BOUNDS = ("gt", "gte", "lt", "lte")
+
+
+class EmailListQuery(BaseModel):
+    """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    lead_id: str | None = None
+    contact_id: str | None = None
+    user_id: str | None = None
+    id__in: str | None = None
+    status: str | None = None
+    thread_id: str | None = None
+    type_filter: str | None = Field(default=None, alias="_type")
+    date_created__gt: str | None = None
+    date_created__gte: str | None = None
+    date_created__lt: str | None = None
+    date_created__lte: str | None = None
+    activity_at__gt: str | None = None
+    activity_at__gte: str | None = None
+    activity_at__lt: str | None = None
+    activity_at__lte: str | None = None
+
+    def to_filter(self, tz: timezone | None) -> EmailFilter:
+        return EmailFilter(
+            lead_ids=split_csv(self.lead_id),
+            contact_ids=split_csv(self.contact_id),
+            user_ids=split_csv(self.user_id),
+            ids=split_csv(self.id__in),
+            thread_ids=split_csv(self.thread_id),
+            statuses=_statuses(self.status),
+            created_after=self._bounds("date_created", tz),
+            activity_after=self._bounds("activity_at", tz),
+        )
+
+    def includes_emails(self) -> bool:
+        """``_type`` on ``/activity/``: emails are listed unless another type was asked for."""
+        types = split_csv(self.type_filter)
+        return types is None or "Email" in types
+
+    def _bounds(self, prefix: str, tz: timezone | None) -> dict[str, datetime]:
+        bounds: dict[str, datetime] = {}
+        for operator in _BOUNDS:
+            name = f"{prefix}__{operator}"
+            raw = getattr(self, name)
+            if raw is not None:
+                bounds[operator] = _parse_bound(name, raw, tz)
+        return bounds
+
+
+def _parse_bound(name: str, raw: str, tz: timezone | None) -> datetime:
+    try:
+        return localize(parse_datetime(raw), tz)
+    except ValueError as error:
+        raise ValidationFailed.field(name, f"Not a date or datetime: {raw!r}.") from error
+
+
+def _statuses(raw: str | None) -> list[EmailStatus] | None:
+    values = split_csv(raw)
+    if values is None:
+        return None
+    try:
+        return [EmailStatus(value) for value in values]
+    except ValueError as error:
+        raise ValidationFailed.field("status", f"Unknown status in {raw!r}.") from error

@@ -1,0 +1,97 @@
+"""HTTP for ``/activity/email/``: parse, authenticate, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from postroom.dependencies import CallerDep, SessionDep, SettingsDep
+from postroom.emails import service
+from postroom.emails.filters import EmailListQuery
+from postroom.emails.rendering import render_email
+from postroom.emails.schemas import (
+    EmailActivity,
+    EmailActivityCreate,
+    EmailActivityList,
+    EmailActivityUpdate,
+)
+from postroom.kit.paging import FieldsDep, PageDep, PageRequest, page_body, select_fields
+from postroom.models import EmailActivity as EmailRow
+from postroom.users.auth import Caller
+
+router = APIRouter(tags=["emails"])
+
+
+async def email_page(
+    session: SessionDep,
+    caller: Caller,
+    query: EmailListQuery,
+    page: PageRequest,
+    fields: frozenset[str] | None,
+) -> JSONResponse:
+    found = await service.list_emails(
+        session, caller, query.to_filter(caller.tz), page.skip, page.limit + 1
+    )
+
+    def render(email: EmailRow) -> dict[str, object]:
+        return render_email(email, found.names)
+
+    return JSONResponse(page_body(found.emails, page, render, fields))
+
+
+async def email_response(
+    session: SessionDep, email: EmailRow, fields: frozenset[str] | None
+) -> JSONResponse:
+    names = await service.names_for(session, [email])
+    return JSONResponse(select_fields(render_email(email, names), fields))
+
+
+@router.get("/activity/email/", responses={200: {"model": EmailActivityList}})
+async def list_emails(
+    session: SessionDep,
+    caller: CallerDep,
+    query: Annotated[EmailListQuery, Query()],
+    page: PageDep,
+    fields: FieldsDep,
+) -> JSONResponse:
+    return await email_page(session, caller, query, page, fields)
+
+
+@router.post("/activity/email/", responses={200: {"model": EmailActivity}})
+async def create_email(
+    body: EmailActivityCreate,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    fields: FieldsDep,
+) -> JSONResponse:
+    email = await service.create_email(session, caller, body, settings.message_domain)
+    return await email_response(session, email, fields)
+
+
+@router.get("/activity/email/{email_id}/", responses={200: {"model": EmailActivity}})
+async def read_email(
+    email_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    email = await service.get_email(session, caller, email_id)
+    return await email_response(session, email, fields)
+
+
+@router.put("/activity/email/{email_id}/", responses={200: {"model": EmailActivity}})
+async def update_email(
+    email_id: str,
+    body: EmailActivityUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    fields: FieldsDep,
+) -> JSONResponse:
+    email = await service.update_email(session, caller, email_id, body)
+    return await email_response(session, email, fields)
+
+
+@router.delete("/activity/email/{email_id}/")
+async def delete_email(email_id: str, session: SessionDep, caller: CallerDep) -> JSONResponse:
+    await service.delete_email(session, caller, email_id)
+    return JSONResponse({})

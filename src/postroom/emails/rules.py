@@ -1,0 +1,128 @@
+"""Rules that decide whether an email's fields fit its status (Close's §2.1 and §2.2).
+
+Problems are collected per field, so one 400 names every offending field at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from postroom.emails.schemas import EmailActivityFields
+from postroom.emails.states import FOLLOWUP_ALLOWED, SENDER_REQUIRED, EmailStatus
+from postroom.errors import ValidationFailed, with_aliases
+from postroom.kit.datetimes import format_datetime, localize
+from postroom.models import EmailActivity
+
+SCHEDULE_TOLERANCE = timedelta(minutes=5)
+
+FIELD_COLUMNS = {
+    "contact_id": "contact_id",
+    "user_id": "user_id",
+    "sender": "sender",
+    "to": "to_addresses",
+    "cc": "cc_addresses",
+    "bcc": "bcc_addresses",
+    "subject": "subject",
+    "body_text": "body_text",
+    "body_html": "body_html",
+    "template_id": "template_id",
+    "attachments": "attachments",
+    "date_scheduled": "scheduled_at",
+    "send_in": "send_in",
+    "followup_date": "followup_at",
+    "followup_sequence_id": "followup_sequence_id",
+    "followup_sequence_delay": "followup_sequence_delay",
+    "followup_sequence_add_cc_bcc": "followup_sequence_add_cc_bcc",
+    "in_reply_to_id": "in_reply_to_id",
+    "email_account_id": "email_account_id",
+    "account_id": "email_account_id",
+    "opens": "opens",
+    "activity_at": "activity_at",
+}
+"""API field name → column of ``EmailActivity``."""
+
+ANNOTATION_FIELDS = frozenset({"opens", "followup_date"})
+"""Fields that may change on any email, not only on drafts."""
+
+
+class FieldProblems:
+    """Collects field errors and raises them together."""
+
+    def __init__(self) -> None:
+        self.problems: dict[str, str] = {}
+
+    def add(self, name: str, message: str) -> None:
+        self.problems.setdefault(name, message)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise ValidationFailed(field_errors=with_aliases(self.problems))
+
+
+def column_value(body: EmailActivityFields, name: str, tz: timezone | None) -> Any:
+    """The value a posted field takes in the row: datetimes in UTC, lists as plain data."""
+    value = getattr(body, name)
+    if isinstance(value, datetime):
+        return localize(value, tz)
+    if name == "attachments":
+        return [item.model_dump() for item in value or []]
+    if name == "opens":
+        return [normalized_open(item.model_dump(), tz) for item in value or []]
+    if name in {"to", "cc", "bcc"}:
+        return list(value or [])
+    if name == "followup_sequence_add_cc_bcc":
+        return bool(value)
+    return value
+
+
+def normalized_open(item: dict[str, Any], tz: timezone | None) -> dict[str, Any]:
+    return {
+        "opened_at": format_datetime(localize(item["opened_at"], tz)),
+        "opened_by": item.get("opened_by"),
+        "ip_address": item.get("ip_address"),
+        "user_agent": item.get("user_agent"),
+    }
+
+
+def posted_columns(body: EmailActivityFields, tz: timezone | None) -> dict[str, Any]:
+    """Every field the client sent, keyed by column."""
+    return {
+        FIELD_COLUMNS[name]: column_value(body, name, tz)
+        for name in body.model_fields_set
+        if name in FIELD_COLUMNS
+    }
+
+
+def check_fits_status(
+    email: EmailActivity, posted: set[str], now: datetime, problems: FieldProblems
+) -> None:
+    """Check the email as it will be stored against the rules of its status."""
+    status = EmailStatus(email.status)
+    if status in SENDER_REQUIRED and not email.sender:
+        problems.add("sender", f"A sender is required for {status.value} emails.")
+    if "send_in" in posted and email.send_in is not None and status is not EmailStatus.OUTBOX:
+        problems.add("send_in", "send_in is only allowed on outbox emails.")
+    if status is EmailStatus.SCHEDULED:
+        _check_schedule(email, now, problems)
+    if "followup_date" in posted and email.followup_at is not None:
+        _check_followup(email, status, problems)
+
+
+def _check_schedule(email: EmailActivity, now: datetime, problems: FieldProblems) -> None:
+    if email.scheduled_at is None:
+        problems.add("date_scheduled", "date_scheduled is required for scheduled emails.")
+    elif email.scheduled_at < now - SCHEDULE_TOLERANCE:
+        problems.add(
+            "date_scheduled", "date_scheduled may not lie more than 5 minutes in the past."
+        )
+
+
+def _check_followup(email: EmailActivity, status: EmailStatus, problems: FieldProblems) -> None:
+    assert email.followup_at is not None  # noqa: S101 - checked by the caller
+    if status not in FOLLOWUP_ALLOWED:
+        problems.add(
+            "followup_date", "followup_date is only allowed on scheduled, outbox and sent emails."
+        )
+    elif email.scheduled_at is not None and email.followup_at < email.scheduled_at:
+        problems.add("followup_date", "followup_date may not be earlier than date_scheduled.")

@@ -1,0 +1,169 @@
+"""Email activity request bodies (Close's create and update fields) and the response shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from postroom.emails.states import EmailStatus
+from postroom.kit.addresses import check_address
+
+MAX_SUBJECT = 1000
+MAX_BODY = 1_048_576
+MAX_RECIPIENTS = 500
+MAX_ATTACHMENTS = 1000
+MIN_SEQUENCE_DELAY = 86_400
+
+Address = Annotated[str, AfterValidator(check_address)]
+AddressList = Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)]
+
+
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(max_length=2000)
+    filename: str = Field(max_length=1000)
+    size: int = Field(ge=0)
+    content_type: str | None = Field(default=None, max_length=255)
+    content_id: str | None = Field(default=None, max_length=255)
+    inline_only: bool = False
+
+
+class OpenIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    opened_at: datetime
+    opened_by: str | None = Field(default=None, max_length=1000)
+    ip_address: str | None = Field(default=None, max_length=100)
+    user_agent: str | None = Field(default=None, max_length=2000)
+
+
+class EmailActivityFields(BaseModel):
+    """Fields that both create and update accept. Unknown and read-only fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    contact_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    sender: Address | None = None
+    to: AddressList | None = None
+    cc: AddressList | None = None
+    bcc: AddressList | None = None
+    subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
+    body_text: str | None = Field(default=None, max_length=MAX_BODY)
+    body_html: str | None = Field(default=None, max_length=MAX_BODY)
+    template_id: str | None = Field(default=None, max_length=64)
+    attachments: list[AttachmentIn] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
+    date_scheduled: datetime | None = None
+    send_in: int | None = Field(default=None, ge=0, le=59)
+    followup_date: datetime | None = None
+    followup_sequence_id: str | None = Field(default=None, max_length=64)
+    followup_sequence_delay: int | None = Field(default=None, ge=MIN_SEQUENCE_DELAY)
+    followup_sequence_add_cc_bcc: bool | None = None
+    in_reply_to_id: str | None = Field(default=None, max_length=64)
+    email_account_id: str | None = Field(default=None, max_length=64)
+    account_id: str | None = Field(default=None, max_length=64)
+    opens: list[OpenIn] | None = Field(default=None, max_length=10_000)
+    activity_at: datetime | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_on_one_line(cls, value: str | None) -> str | None:
+        if value is not None and any(c in value for c in "\r\n\x00"):
+            raise ValueError("The subject may not contain line breaks or NUL characters.")
+        return value
+
+    @property
+    def account(self) -> str | None:
+        """``email_account_id``, or its older name ``account_id``."""
+        return self.email_account_id or self.account_id
+
+
+class EmailActivityCreate(EmailActivityFields):
+    lead_id: str = Field(max_length=64)
+    status: EmailStatus
+    organization_id: str | None = Field(default=None, max_length=64)
+    date_created: datetime | None = None
+    date_sent: datetime | None = None
+    created_by: str | None = Field(default=None, max_length=64)
+    created_by_id: str | None = Field(default=None, max_length=64)
+    message_ids: list[str] | None = Field(default=None, max_length=100)
+    references: list[str] | None = Field(default=None, max_length=1000)
+    envelope: dict[str, Any] | None = None
+
+    @property
+    def creator(self) -> str | None:
+        return self.created_by or self.created_by_id
+
+
+class EmailActivityUpdate(EmailActivityFields):
+    status: EmailStatus | None = None
+
+
+class SendAttempt(BaseModel):
+    date: str
+    error_class: str
+    error_message: str
+
+
+class EmailActivity(BaseModel):
+    """The response object (documentation only; responses are rendered by ``render_email``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    type_: str = Field(default="Email", alias="_type")
+    organization_id: str
+    lead_id: str | None
+    contact_id: str | None
+    user_id: str | None
+    user_name: str | None
+    created_by: str | None
+    created_by_name: str | None
+    updated_by: str | None
+    updated_by_name: str | None
+    date_created: str
+    date_updated: str
+    activity_at: str | None
+    date_sent: str | None
+    date_scheduled: str | None
+    status: EmailStatus
+    direction: str
+    sender: str | None
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+    body_preview: str | None
+    attachments: list[dict[str, Any]]
+    template_id: str | None
+    template_name: str | None
+    thread_id: str | None
+    in_reply_to_id: str | None
+    message_ids: list[str]
+    references: list[str]
+    envelope: dict[str, Any] | None
+    has_reply: bool
+    need_smtp_credentials: bool
+    email_account_id: str | None
+    send_as_id: str | None
+    bulk_email_action_id: str | None
+    followup_sequence_id: str | None
+    followup_sequence_delay: int | None
+    followup_sequence_add_cc_bcc: bool
+    opens: list[dict[str, Any]]
+    opens_summary: str | None
+    send_attempts: list[SendAttempt]
+    users: list[str]
+    sequence_id: str | None
+    sequence_name: str | None
+    sequence_subscription_id: str | None
+
+
+class EmailActivityList(BaseModel):
+    data: list[EmailActivity]
+    has_more: bool

@@ -1,0 +1,239 @@
+"""Rules of the Email activity resource: create, read, list, update (with the state machine)
+and delete. Never commits; the request's session is committed at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.contacts import repository as contact_repository
+from postroom.emails import repository, rules
+from postroom.emails.rendering import body_preview, user_ids_of
+from postroom.emails.repository import EmailFilter
+from postroom.emails.rules import FieldProblems
+from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
+from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.addresses import bare_address
+from postroom.kit.datetimes import localize, utcnow
+from postroom.kit.ids import new_id
+from postroom.leads import repository as lead_repository
+from postroom.models import EmailActivity
+from postroom.users import repository as user_repository
+from postroom.users.auth import Caller
+
+
+@dataclass(frozen=True)
+class EmailPage:
+    emails: Sequence[EmailActivity]
+    names: dict[str, str]
+
+
+async def _check_references(
+    session: AsyncSession,
+    caller: Caller,
+    lead_id: str,
+    body: EmailActivityFields,
+    problems: FieldProblems,
+) -> None:
+    """Contact on the lead, user and replied-to email in the organization."""
+    sent = body.model_fields_set
+    if "contact_id" in sent and body.contact_id is not None:
+        contact = await contact_repository.get_contact(
+            session, caller.organization_id, body.contact_id
+        )
+        if contact is None or contact.lead_id != lead_id:
+            problems.add("contact_id", "Contact not found on this lead.")
+    if "user_id" in sent and body.user_id is not None:
+        if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
+            problems.add("user_id", "User not found.")
+    if "in_reply_to_id" in sent and body.in_reply_to_id is not None:
+        parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
+        if parent is None or parent.lead_id != lead_id:
+            problems.add("in_reply_to_id", "Email not found on this lead.")
+
+
+async def _check_create_references(
+    session: AsyncSession, caller: Caller, body: EmailActivityCreate, problems: FieldProblems
+) -> None:
+    if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
+        problems.add("lead_id", "Lead not found.")
+        return
+    await _check_references(session, caller, body.lead_id, body, problems)
+    if body.organization_id is not None and body.organization_id != caller.organization_id:
+        problems.add("organization_id", "Organization not found.")
+    creator = body.creator
+    if creator and await user_repository.get_user(session, caller.organization_id, creator) is None:
+        problems.add("created_by", "User not found.")
+
+
+async def _default_sender(session: AsyncSession, caller: Caller, user_id: str | None) -> str:
+    """For logged ``sent`` emails: the email's user, else the key's owner."""
+    user = None
+    if user_id:
+        user = await user_repository.get_user(session, caller.organization_id, user_id)
+    email, name = (user.email, user.full_name) if user else (caller.user_email, caller.user_name)
+    safe_name = name.replace('"', "").replace("\\", "")
+    return f'"{safe_name}" <{email}>' if safe_name else email
+
+
+def _new_message_id(sender: str | None, fallback_domain: str) -> str:
+    domain = bare_address(sender).rpartition("@")[2] if sender else ""
+    return make_msgid(domain=domain or fallback_domain)
+
+
+def _schedule(email: EmailActivity, now: datetime) -> None:
+    """Set when a queued email is due; clear it for every other status."""
+    status = EmailStatus(email.status)
+    if status is EmailStatus.OUTBOX:
+        email.due_at = now + timedelta(seconds=email.send_in or 0)
+    elif status is EmailStatus.SCHEDULED:
+        email.due_at = email.scheduled_at
+    else:
+        email.due_at = None
+
+
+def _refresh_derived(email: EmailActivity) -> None:
+    email.body_preview = body_preview(email.body_text, email.body_html)
+
+
+async def create_email(
+    session: AsyncSession, caller: Caller, body: EmailActivityCreate, message_domain: str
+) -> EmailActivity:
+    problems = FieldProblems()
+    await _check_create_references(session, caller, body, problems)
+    problems.raise_if_any()
+    now = utcnow()
+    email = _new_email(caller, body, now)
+    if body.status is EmailStatus.SENT and not email.sender:
+        email.sender = await _default_sender(session, caller, email.user_id)
+    if not email.message_ids and body.status is not EmailStatus.INBOX:
+        email.message_ids = [_new_message_id(email.sender, message_domain)]
+    rules.check_fits_status(email, body.model_fields_set, now, problems)
+    problems.raise_if_any()
+    _schedule(email, now)
+    _refresh_derived(email)
+    repository.add(session, email)
+    await session.flush()
+    return email
+
+
+def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> EmailActivity:
+    tz = caller.tz
+    columns = rules.posted_columns(body, tz)
+    created_at = localize(body.date_created, tz) if body.date_created else now
+    email = EmailActivity(
+        id=new_id("acti"),
+        organization_id=caller.organization_id,
+        lead_id=body.lead_id,
+        user_id=caller.user_id,
+        created_by=body.creator or caller.user_id,
+        updated_by=caller.user_id,
+        created_at=created_at,
+        updated_at=now,
+        status=body.status.value,
+        to_addresses=[],
+        cc_addresses=[],
+        bcc_addresses=[],
+        attachments=[],
+        message_ids=list(body.message_ids or []),
+        references=list(body.references or []),
+        envelope=body.envelope,
+        opens=[],
+        send_attempts=[],
+        has_reply=False,
+        followup_sequence_add_cc_bcc=False,
+        attempt_count=0,
+    )
+    for column, value in columns.items():
+        setattr(email, column, value)
+    email.user_id = email.user_id or caller.user_id
+    email.activity_at = email.activity_at or created_at
+    if body.status is EmailStatus.SENT:
+        email.sent_at = localize(body.date_sent, tz) if body.date_sent else email.activity_at
+    return email
+
+
+async def get_email(session: AsyncSession, caller: Caller, email_id: str) -> EmailActivity:
+    email = await repository.get_email(session, caller.organization_id, email_id)
+    if email is None:
+        raise NotFound("EmailActivity")
+    return email
+
+
+async def names_for(session: AsyncSession, emails: Sequence[EmailActivity]) -> dict[str, str]:
+    user_ids: set[str] = set()
+    for email in emails:
+        user_ids |= user_ids_of(email)
+    return await repository.user_names(session, user_ids)
+
+
+async def list_emails(
+    session: AsyncSession, caller: Caller, where: EmailFilter, skip: int, limit: int
+) -> EmailPage:
+    emails = await repository.list_emails(session, caller.organization_id, where, skip, limit)
+    return EmailPage(emails, await names_for(session, emails))
+
+
+def _edited_columns(email: EmailActivity, changes: dict[str, object]) -> set[str]:
+    return {column for column, value in changes.items() if getattr(email, column) != value}
+
+
+async def update_email(
+    session: AsyncSession, caller: Caller, email_id: str, body: EmailActivityUpdate
+) -> EmailActivity:
+    email = await get_email(session, caller, email_id)
+    current = EmailStatus(email.status)
+    target = body.status or current
+    check_transition(current, target)
+    changes = rules.posted_columns(body, caller.tz)
+    content_edits = _edited_columns(email, changes) - {"opens", "followup_at"}
+    if content_edits and not allows_edits(current, target):
+        raise ValidationFailed.field(
+            "status", f"Only drafts can be modified; this email is {current.value}."
+        )
+    problems = FieldProblems()
+    await _check_references(session, caller, email.lead_id, body, problems)
+    problems.raise_if_any()
+    now = utcnow()
+    if is_cancel(current, target) and not await repository.cancel_delivery(session, email, now):
+        raise ValidationFailed.field(
+            "status", "This email is already being sent and can no longer be cancelled."
+        )
+    _apply(email, changes, target, caller, now)
+    rules.check_fits_status(email, body.model_fields_set, now, problems)
+    problems.raise_if_any()
+    await session.flush()
+    return email
+
+
+def _apply(
+    email: EmailActivity,
+    changes: dict[str, object],
+    target: EmailStatus,
+    caller: Caller,
+    now: datetime,
+) -> None:
+    previous = EmailStatus(email.status)
+    for column, value in changes.items():
+        setattr(email, column, value)
+    email.status = target.value
+    if target in QUEUED and previous is not target:
+        email.claimed_by = email.claimed_at = email.lease_expires_at = None
+        email.attempt_count = 0
+        _schedule(email, now)
+    _refresh_derived(email)
+    email.updated_by = caller.user_id
+    email.updated_at = now
+
+
+async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> None:
+    email = await get_email(session, caller, email_id)
+    if not await repository.delete_unclaimed(session, email):
+        raise ValidationFailed.field(
+            "status", "This email is being sent and can no longer be deleted."
+        )

@@ -1,0 +1,34 @@
+"""Email addresses as Close accepts them: ``addr`` or ``"Display Name" <addr>``."""
+
+from __future__ import annotations
+
+from email.utils import getaddresses, parseaddr
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_ADDRESS_LENGTH = 1000
+_FORBIDDEN = ("\r", "\n", "\x00")
+
+
+def check_address(value: str) -> str:
+    """Return ``value`` stripped if it is exactly one valid address; else raise ``ValueError``."""
+    value = value.strip()
+    if not value:
+        raise ValueError("An email address is required.")
+    if len(value) > MAX_ADDRESS_LENGTH:
+        raise ValueError(f"An email address may have at most {MAX_ADDRESS_LENGTH} characters.")
+    if any(character in value for character in _FORBIDDEN):
+        raise ValueError("An email address may not contain line breaks or NUL characters.")
+    if len(getaddresses([value])) != 1:
+        raise ValueError(f"{value!r} is not one email address.")
+    _name, address = parseaddr(value)
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"{value!r} is not a valid email address: {error}") from error
+    return value
+
+
+def bare_address(value: str) -> str:
+    """The ``addr`` part of ``"Name" <addr>``."""
+    return parseaddr(value)[1]

@@ -1,0 +1,86 @@
+"""Datetimes as Close writes and reads them, and a column type that keeps them in UTC.
+
+Responses always carry microseconds and an explicit ``+00:00`` offset. Requests may send
+``Z``, any offset, naive values (UTC, or local time when ``X-TZ-Offset`` is sent) and plain
+dates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def format_datetime(value: datetime | None) -> str | None:
+    """Render ``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (None stays None)."""
+    if value is None:
+        return None
+    return as_utc(value).isoformat(timespec="microseconds")
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` in UTC; a naive value is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_tz_offset(header: str | None) -> timezone | None:
+    """Read the ``X-TZ-Offset`` header (hours as a float string, e.g. ``-0.0`` or ``5.5``)."""
+    if header is None or not header.strip():
+        return None
+    try:
+        hours = float(header)
+    except ValueError:
+        return None
+    if not -24 < hours < 24:
+        return None
+    return timezone(timedelta(hours=hours))
+
+
+def localize(value: datetime | date, tz: timezone | None) -> datetime:
+    """Make a request datetime aware: naive values are in ``tz`` (or UTC), dates are midnight."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz or UTC)
+    return value.astimezone(UTC)
+
+
+def parse_datetime(text: str) -> datetime | date:
+    """Parse an ISO 8601 datetime or a plain date; raise ``ValueError`` when it is neither."""
+    text = text.strip()
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC values.
+
+    SQLite stores no offset, so values are written as naive UTC there and made aware again on
+    the way out; PostgreSQL keeps ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        aware = as_utc(value)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value)

@@ -1,0 +1,39 @@
+"""Every SQL statement about leads (deleting one removes its emails and contacts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.models import Contact, EmailActivity, Lead
+
+
+async def get_lead(session: AsyncSession, organization_id: str, lead_id: str) -> Lead | None:
+    statement = select(Lead).where(Lead.id == lead_id, Lead.organization_id == organization_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_leads(
+    session: AsyncSession, organization_id: str, skip: int, limit: int
+) -> Sequence[Lead]:
+    statement = (
+        select(Lead)
+        .where(Lead.organization_id == organization_id)
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def delete_lead(session: AsyncSession, lead: Lead) -> None:
+    """Delete the lead with its emails and contacts, children first (no reliance on cascades)."""
+    await session.execute(delete(EmailActivity).where(EmailActivity.lead_id == lead.id))
+    await session.execute(delete(Contact).where(Contact.lead_id == lead.id))
+    await session.execute(delete(Lead).where(Lead.id == lead.id))
+
+
+def add(session: AsyncSession, lead: Lead) -> None:
+    session.add(lead)

@@ -1,0 +1,107 @@
+"""Leads: request bodies and the response shape, with nested contacts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from postroom.contacts.schemas import (
+    ContactFields,
+    ContactOut,
+    contact_display_name,
+    render_contact,
+)
+from postroom.kit.datetimes import format_datetime
+from postroom.models import Contact, Lead
+
+
+class LeadFields(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=100_000)
+    url: str | None = Field(default=None, max_length=2000)
+    status_label: str | None = Field(default=None, max_length=255)
+    status: str | None = Field(default=None, max_length=255)
+
+
+class LeadCreate(LeadFields):
+    contacts: list[ContactFields] | None = Field(default=None, max_length=500)
+
+
+class LeadUpdate(LeadFields):
+    pass
+
+
+class LeadOut(BaseModel):
+    id: str
+    organization_id: str
+    name: str | None
+    display_name: str
+    description: str | None
+    url: str | None
+    html_url: str
+    status_id: str
+    status_label: str
+    contacts: list[ContactOut]
+    contact_ids: list[str]
+    created_by: str | None
+    updated_by: str | None
+    date_created: str
+    date_updated: str
+
+
+class LeadList(BaseModel):
+    data: list[LeadOut]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A lead with its contacts, oldest contact first."""
+
+    lead: Lead
+    contacts: Sequence[Contact]
+
+
+def status_id_for(organization_id: str, label: str) -> str:
+    """A stable ``stat_`` id per organization and status label (statuses are labels here)."""
+    digest = hashlib.sha256(f"{organization_id}:{label}".encode()).hexdigest()[:32]
+    return f"stat_{digest}"
+
+
+def lead_display_name(lead: Lead, contacts: Sequence[Contact]) -> str:
+    if lead.name:
+        return lead.name
+    return contact_display_name(contacts[0]) if contacts else ""
+
+
+def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
+    lead, contacts = view.lead, view.contacts
+    primary_email = next((c.emails[0] for c in contacts if c.emails), None)
+    return {
+        "id": lead.id,
+        "organization_id": lead.organization_id,
+        "name": lead.name,
+        "display_name": lead_display_name(lead, contacts),
+        "description": lead.description,
+        "url": lead.url,
+        "html_url": f"{public_url.rstrip('/')}/lead/{lead.id}/",
+        "status_id": status_id_for(lead.organization_id, lead.status_label),
+        "status_label": lead.status_label,
+        "contacts": [render_contact(contact) for contact in contacts],
+        "contact_ids": [contact.id for contact in contacts],
+        "primary_email": primary_email,
+        "addresses": [],
+        "opportunities": [],
+        "tasks": [],
+        "integration_links": [],
+        "created_by": lead.created_by,
+        "updated_by": lead.updated_by,
+        "date_created": format_datetime(lead.created_at),
+        "date_updated": format_datetime(lead.updated_at),
+    }

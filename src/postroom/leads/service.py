@@ -1,0 +1,90 @@
+"""Rules about leads. Never commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.contacts import repository as contact_repository
+from postroom.contacts.service import new_contact
+from postroom.errors import NotFound
+from postroom.kit.datetimes import utcnow
+from postroom.kit.ids import new_id
+from postroom.leads import repository
+from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView
+from postroom.models import Lead
+from postroom.users.auth import Caller
+
+DEFAULT_STATUS = "Potential"
+
+
+async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -> LeadView:
+    lead = Lead(
+        id=new_id("lead"),
+        organization_id=caller.organization_id,
+        name=body.name,
+        description=body.description,
+        url=body.url,
+        status_label=body.status_label or body.status or DEFAULT_STATUS,
+        created_by=caller.user_id,
+        updated_by=caller.user_id,
+    )
+    repository.add(session, lead)
+    contacts = [new_contact(caller, lead.id, fields) for fields in body.contacts or []]
+    await session.flush()
+    for contact in contacts:
+        contact_repository.add(session, contact)
+    await session.flush()
+    return LeadView(lead, contacts)
+
+
+async def get_lead(session: AsyncSession, caller: Caller, lead_id: str) -> LeadView:
+    lead = await _owned_lead(session, caller, lead_id)
+    contacts = await contact_repository.contacts_of_leads(
+        session, caller.organization_id, [lead.id]
+    )
+    return LeadView(lead, contacts)
+
+
+async def _owned_lead(session: AsyncSession, caller: Caller, lead_id: str) -> Lead:
+    lead = await repository.get_lead(session, caller.organization_id, lead_id)
+    if lead is None:
+        raise NotFound("Lead")
+    return lead
+
+
+async def list_leads(
+    session: AsyncSession, caller: Caller, skip: int, limit: int
+) -> Sequence[LeadView]:
+    leads = await repository.list_leads(session, caller.organization_id, skip, limit)
+    contacts = await contact_repository.contacts_of_leads(
+        session, caller.organization_id, [lead.id for lead in leads]
+    )
+    by_lead = defaultdict(list)
+    for contact in contacts:
+        by_lead[contact.lead_id].append(contact)
+    return [LeadView(lead, by_lead[lead.id]) for lead in leads]
+
+
+async def update_lead(
+    session: AsyncSession, caller: Caller, lead_id: str, body: LeadUpdate
+) -> LeadView:
+    lead = await _owned_lead(session, caller, lead_id)
+    sent = body.model_fields_set
+    for name in ("name", "description", "url"):
+        if name in sent:
+            setattr(lead, name, getattr(body, name))
+    new_status = body.status_label or body.status
+    if new_status:
+        lead.status_label = new_status
+    lead.updated_by = caller.user_id
+    lead.updated_at = utcnow()
+    await session.flush()
+    return await get_lead(session, caller, lead_id)
+
+
+async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> None:
+    lead = await _owned_lead(session, caller, lead_id)
+    await repository.delete_lead(session, lead)

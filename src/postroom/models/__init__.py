@@ -1,0 +1,11 @@
+"""Every ORM model, imported here so Alembic and the app see the whole schema."""
+
+from postroom.models.api_key import ApiKey
+from postroom.models.base import Base
+from postroom.models.contact import Contact
+from postroom.models.email_activity import EmailActivity
+from postroom.models.lead import Lead
+from postroom.models.organization import Organization
+from postroom.models.user import User
+
+__all__ = ["ApiKey", "Base", "Contact", "EmailActivity", "Lead", "Organization", "User"]

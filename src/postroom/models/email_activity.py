@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from postroom.models.base import Base, IdMixin, JSONDocument, TimestampsMixin
+
+
+class EmailActivity(IdMixin, TimestampsMixin, Base):
+    """One email message logged against a lead. The row is also the delivery queue entry.
+
+    ``due_at`` is when an ``outbox``/``scheduled`` email should leave; ``claimed_by``,
+    ``claimed_at`` and ``lease_expires_at`` are set by the dispatcher's conditional claim,
+    and a cancel only succeeds while ``claimed_by`` is null.
+    """
+
+    __tablename__ = "email_activities"
+    __table_args__ = (
+        Index("ix_email_activities_org_created", "organization_id", "created_at", "id"),
+        Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at"),
+        Index("ix_email_activities_due", "status", "due_at"),
+    )
+
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    contact_id: Mapped[str | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+    status: Mapped[str] = mapped_column(String(16))
+    activity_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    scheduled_at: Mapped[datetime | None]
+    followup_at: Mapped[datetime | None]
+    send_in: Mapped[int | None] = mapped_column(Integer)
+
+    sender: Mapped[str | None] = mapped_column(String(1100))
+    to_addresses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    cc_addresses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    bcc_addresses: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    body_preview: Mapped[str | None] = mapped_column(String(200))
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    template_name: Mapped[str | None] = mapped_column(String(1000))
+    thread_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    in_reply_to_id: Mapped[str | None] = mapped_column(String(64))
+    message_ids: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    references: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    envelope: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    has_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    opens: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    send_attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+
+    email_account_id: Mapped[str | None] = mapped_column(String(64))
+    send_as_id: Mapped[str | None] = mapped_column(String(64))
+    bulk_email_action_id: Mapped[str | None] = mapped_column(String(64))
+    followup_sequence_id: Mapped[str | None] = mapped_column(String(64))
+    followup_sequence_delay: Mapped[int | None] = mapped_column(Integer)
+    followup_sequence_add_cc_bcc: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    due_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,72 @@
+"""Who is calling: API keys from HTTP Basic (key as user name) or a Bearer token."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from datetime import timezone
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.errors import Unauthorized
+from postroom.kit.datetimes import parse_tz_offset
+from postroom.users import repository
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user, their organization and the request's time zone."""
+
+    organization_id: str
+    user_id: str
+    user_email: str
+    user_name: str
+    api_key_id: str
+    tz: timezone | None = None
+
+
+def hash_api_key(raw_key: str) -> str:
+    """SHA-256 of the key: keys are 256-bit random, so a fast hash is safe and cheap."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_from_header(authorization: str | None) -> str | None:
+    """The API key carried by an ``Authorization`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip() or None
+    if scheme.lower() == "basic":
+        return _key_from_basic(credentials.strip())
+    return None
+
+
+def _key_from_basic(credentials: str) -> str | None:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user_name, _, _password = decoded.partition(":")
+    return user_name or None
+
+
+async def authenticate_request(request: Request, session: AsyncSession) -> Caller:
+    raw_key = api_key_from_header(request.headers.get("authorization"))
+    if raw_key is None:
+        raise Unauthorized("Authentication required: use your API key as the Basic user name.")
+    found = await repository.find_key_owner(session, hash_api_key(raw_key))
+    if found is None:
+        raise Unauthorized("The API key is not valid.")
+    api_key, user = found
+    return Caller(
+        organization_id=user.organization_id,
+        user_id=user.id,
+        user_email=user.email,
+        user_name=user.full_name,
+        api_key_id=api_key.id,
+        tz=parse_tz_offset(request.headers.get("x-tz-offset")),
+    )

@@ -1,0 +1,49 @@
+"""HTTP for ``/me/``, ``/user/`` and ``/organization/``: parse, call one service, return."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from postroom.dependencies import CallerDep, SessionDep
+from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.users import service
+from postroom.users.schemas import (
+    OrganizationOut,
+    UserList,
+    UserOut,
+    render_organization,
+    render_user,
+)
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/me/", responses={200: {"model": UserOut}})
+async def read_me(session: SessionDep, caller: CallerDep, fields: FieldsDep) -> JSONResponse:
+    user, organization = await service.get_me(session, caller)
+    return JSONResponse(select_fields(render_user(user, organization), fields))
+
+
+@router.get("/user/", responses={200: {"model": UserList}})
+async def list_users(
+    session: SessionDep, caller: CallerDep, page: PageDep, fields: FieldsDep
+) -> JSONResponse:
+    users = await service.list_users(session, caller, page.skip, page.limit + 1)
+    return JSONResponse(page_body(users, page, render_user, fields))
+
+
+@router.get("/user/{user_id}/", responses={200: {"model": UserOut}})
+async def read_user(
+    user_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    user = await service.get_user(session, caller, user_id)
+    return JSONResponse(select_fields(render_user(user), fields))
+
+
+@router.get("/organization/{organization_id}/", responses={200: {"model": OrganizationOut}})
+async def read_organization(
+    organization_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    organization = await service.get_organization(session, caller, organization_id)
+    return JSONResponse(select_fields(render_organization(organization), fields))

@@ -1,0 +1,122 @@
+"""Rules about organizations, users and API keys. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.ids import new_id
+from postroom.models import ApiKey, Organization, User
+from postroom.users import repository
+from postroom.users.auth import Caller, hash_api_key
+
+DEFAULT_ORGANIZATION = "Default"
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    """What ``make run`` prints on a fresh database."""
+
+    user_email: str
+    api_key: str
+
+
+async def ensure_organization(session: AsyncSession, name: str) -> Organization:
+    organization = await repository.find_organization_by_name(session, name)
+    if organization is None:
+        organization = Organization(id=new_id("orga"), name=name)
+        repository.add(session, organization)
+        await session.flush()
+    return organization
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    first, _, last = name.strip().partition(" ")
+    return first, last.strip()
+
+
+def normalized_address(address: str) -> str:
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValidationFailed.field("email", str(error)) from error
+
+
+async def create_user(
+    session: AsyncSession, email: str, name: str, organization_name: str = DEFAULT_ORGANIZATION
+) -> User:
+    address = normalized_address(email)
+    if await repository.find_user_by_email(session, address) is not None:
+        raise ValidationFailed.field("email", f"A user with email {address} already exists.")
+    organization = await ensure_organization(session, organization_name)
+    first_name, last_name = _split_name(name)
+    user = User(
+        id=new_id("user"),
+        organization_id=organization.id,
+        email=address,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    repository.add(session, user)
+    await session.flush()
+    return user
+
+
+async def create_api_key(session: AsyncSession, user_email: str) -> str:
+    """Create a key for the user and return it; only its hash is stored."""
+    user = await repository.find_user_by_email(session, normalized_address(user_email))
+    if user is None:
+        raise NotFound("User")
+    raw_key = new_id("api")
+    api_key = ApiKey(
+        id=new_id("apikey"),
+        organization_id=user.organization_id,
+        user_id=user.id,
+        key_hash=hash_api_key(raw_key),
+        key_prefix=raw_key[:10],
+    )
+    repository.add(session, api_key)
+    await session.flush()
+    return raw_key
+
+
+async def bootstrap_first_run(session: AsyncSession, email: str, name: str) -> FirstRun | None:
+    """On an empty database create an organization, a user and a key; else do nothing."""
+    if await repository.count_organizations(session) > 0:
+        return None
+    user = await create_user(session, email, name)
+    return FirstRun(user_email=user.email, api_key=await create_api_key(session, user.email))
+
+
+async def get_me(session: AsyncSession, caller: Caller) -> tuple[User, Organization]:
+    user = await get_user(session, caller, caller.user_id)
+    organization = await get_organization(session, caller, caller.organization_id)
+    return user, organization
+
+
+async def get_user(session: AsyncSession, caller: Caller, user_id: str) -> User:
+    user = await repository.get_user(session, caller.organization_id, user_id)
+    if user is None:
+        raise NotFound("User")
+    return user
+
+
+async def list_users(
+    session: AsyncSession, caller: Caller, skip: int, limit: int
+) -> Sequence[User]:
+    return await repository.list_users(session, caller.organization_id, skip, limit)
+
+
+async def get_organization(
+    session: AsyncSession, caller: Caller, organization_id: str
+) -> Organization:
+    if organization_id != caller.organization_id:
+        raise NotFound("Organization")
+    organization = await repository.get_organization(session, organization_id)
+    if organization is None:
+        raise NotFound("Organization")
+    return organization
