@@ -1,0 +1,222 @@
+"""Creating email activities: statuses, defaults and the response shape (spec §2.1, §2.3)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, field_errors, ok
+
+ALWAYS_PRESENT = [
+    "id",
+    "_type",
+    "organization_id",
+    "lead_id",
+    "contact_id",
+    "user_id",
+    "created_by",
+    "updated_by",
+    "date_created",
+    "date_updated",
+    "activity_at",
+    "date_sent",
+    "date_scheduled",
+    "status",
+    "direction",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "body_text",
+    "body_html",
+    "template_id",
+    "thread_id",
+    "in_reply_to_id",
+    "message_ids",
+    "references",
+    "has_reply",
+    "need_smtp_credentials",
+    "send_as_id",
+    "bulk_email_action_id",
+    "followup_sequence_delay",
+    "followup_sequence_add_cc_bcc",
+    "opens_summary",
+    "users",
+]
+ALSO_RETURNED = [
+    "attachments",
+    "body_preview",
+    "created_by_name",
+    "updated_by_name",
+    "user_name",
+    "template_name",
+    "email_account_id",
+    "envelope",
+    "opens",
+    "send_attempts",
+    "followup_sequence_id",
+    "sequence_id",
+    "sequence_name",
+    "sequence_subscription_id",
+]
+DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+
+
+async def test_inbox_email_has_every_documented_field(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="inbox",
+        sender="jane@acme.example.com",
+        to=["me@example.com"],
+    )
+    for name in ALWAYS_PRESENT + ALSO_RETURNED:
+        assert name in email, name
+    assert email["_type"] == "Email"
+    assert email["direction"] == "incoming"
+    for name in (
+        "to",
+        "cc",
+        "bcc",
+        "message_ids",
+        "references",
+        "users",
+        "attachments",
+        "opens",
+        "send_attempts",
+    ):
+        assert isinstance(email[name], list), name
+
+
+async def test_datetimes_have_microseconds_and_explicit_utc_offset(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], status="sent", activity_at="2026-11-20T10:00:00Z"
+    )
+    for name in ("date_created", "date_updated", "activity_at", "date_sent"):
+        assert DATETIME.match(email[name]), (name, email[name])
+    assert email["activity_at"] == "2026-11-20T10:00:00.000000+00:00"
+
+
+async def test_sent_email_defaults_sender_to_the_key_owner(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], status="sent")
+    assert email["sender"] == f'"Jane Sender" <{tenant.user_email}>'
+    assert email["direction"] == "outgoing"
+    assert email["date_sent"] is not None
+
+
+async def test_outgoing_emails_get_a_message_id_at_creation(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    for status in ("draft", "sent"):
+        email = await create_email(
+            tenant.client, lead["id"], status=status, sender="me@corp.example.com"
+        )
+        assert len(email["message_ids"]) == 1
+        assert re.match(r"^<.+@corp\.example\.com>$", email["message_ids"][0])
+
+
+async def test_inbox_email_keeps_posted_message_ids(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="inbox",
+        sender="jane@acme.example.com",
+        message_ids=["<abc@acme.example.com>"],
+    )
+    assert email["message_ids"] == ["<abc@acme.example.com>"]
+
+
+async def test_body_preview_is_the_first_200_characters_of_the_text(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], body_text="word " * 100)
+    assert len(email["body_preview"]) == 200
+    html_only = await create_email(
+        tenant.client, lead["id"], body_text=None, body_html="<p>Hello <b>there</b></p>"
+    )
+    assert html_only["body_preview"] == "Hello there"
+
+
+async def test_display_name_sender_is_accepted(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], status="outbox", sender='"John Smith" <john@example.com>'
+    )
+    assert email["sender"] == '"John Smith" <john@example.com>'
+
+
+async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    contact_id = lead["contacts"][0]["id"]
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="scheduled",
+        sender="me@example.com",
+        contact_id=contact_id,
+        cc=["cc@example.com"],
+        bcc=["Bcc Person <bcc@example.com>"],
+        date_scheduled="2031-01-01T09:00:00+01:00",
+        followup_date="2031-01-05T09:00:00Z",
+        followup_sequence_id="seq_1",
+        followup_sequence_delay=86400,
+        followup_sequence_add_cc_bcc=True,
+        template_id="tmpl_x",
+        email_account_id="emailacct_x",
+        attachments=[
+            {
+                "url": "http://testserver/go/file/x",
+                "filename": "a.pdf",
+                "size": 3,
+                "content_type": "application/pdf",
+            }
+        ],
+    )
+    assert email["contact_id"] == contact_id
+    assert email["cc"] == ["cc@example.com"]
+    assert email["bcc"] == ["Bcc Person <bcc@example.com>"]
+    assert email["date_scheduled"] == "2031-01-01T08:00:00.000000+00:00"
+    assert email["followup_date"] == "2031-01-05T09:00:00.000000+00:00"
+    assert email["followup_sequence_delay"] == 86400
+    assert email["followup_sequence_add_cc_bcc"] is True
+    assert email["template_id"] == "tmpl_x"
+    assert email["email_account_id"] == "emailacct_x"
+    assert email["attachments"][0]["filename"] == "a.pdf"
+
+
+async def test_account_id_is_accepted_as_older_name_of_email_account_id(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], account_id="emailacct_old")
+    assert email["email_account_id"] == "emailacct_old"
+
+
+async def test_unknown_and_read_only_fields_are_ignored(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], id="acti_mine", has_reply=True, whatever=1, _type="Nope"
+    )
+    assert email["id"] != "acti_mine"
+    assert email["has_reply"] is False
+
+
+async def test_outbox_email_waits_in_the_database_unchanged(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], status="outbox", sender="me@example.com", send_in=30
+    )
+    again = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert again == email
+    assert again["status"] == "outbox"
+
+
+async def test_contact_must_belong_to_the_lead(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    other = await create_lead(tenant.client, name="Other")
+    response = await tenant.client.post(
+        "/activity/email/",
+        json={"lead_id": lead["id"], "status": "draft", "contact_id": other["contacts"][0]["id"]},
+    )
+    assert "contact_id" in field_errors(response)
