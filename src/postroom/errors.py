@@ -152,7 +152,9 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.exception("unexpected error in request %s", request_id, exc_info=exc)
     return JSONResponse(
-        {"error": f"Internal server error (request id {request_id})."}, status_code=500
+        {"error": f"Internal server error (request id {request_id})."},
+        status_code=500,
+        headers={"x-request-id": request_id},
     )
 
 

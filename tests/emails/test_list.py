@@ -1,0 +1,159 @@
+"""Listing email activities (§1 pagination, §2.3 filters) and ``/activity/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, field_errors, ok
+
+
+async def listing(tenant: Tenant, path: str = "/activity/email/", **params: Any) -> dict[str, Any]:
+    return ok(await tenant.client.get(path, params=params))
+
+
+async def ids(tenant: Tenant, **params: Any) -> list[str]:
+    return [email["id"] for email in (await listing(tenant, **params))["data"]]
+
+
+async def test_newest_first_with_exact_has_more(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    created = [(await create_email(tenant.client, lead["id"]))["id"] for _ in range(5)]
+    first = await listing(tenant, _limit=2)
+    assert [e["id"] for e in first["data"]] == created[::-1][:2]
+    assert first["has_more"] is True
+    last = await listing(tenant, _limit=2, _skip=4)
+    assert [e["id"] for e in last["data"]] == [created[0]]
+    assert last["has_more"] is False
+    exact = await listing(tenant, _limit=5)
+    assert exact["has_more"] is False
+
+
+async def test_equal_creation_times_page_stably_by_id(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    same = "2026-11-01T00:00:00Z"
+    for _ in range(6):
+        await create_email(tenant.client, lead["id"], date_created=same)
+    seen: list[str] = []
+    for skip in range(0, 6, 2):
+        seen += await ids(tenant, _limit=2, _skip=skip, lead_id=lead["id"])
+    assert len(set(seen)) == 6
+    assert seen == sorted(seen, reverse=True)
+
+
+@pytest.mark.parametrize("limit", [101, -1, "many"])
+async def test_bad_limit_is_400(tenant: Tenant, limit: Any) -> None:
+    assert "_limit" in field_errors(
+        await tenant.client.get("/activity/email/", params={"_limit": limit})
+    )
+
+
+async def test_default_limit_is_100(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    for _ in range(101):
+        await create_email(tenant.client, lead["id"], status="sent")
+    page = await listing(tenant)
+    assert len(page["data"]) == 100
+    assert page["has_more"] is True
+
+
+async def test_fields_limits_list_and_single_responses(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    page = await listing(tenant, _fields="id,subject")
+    assert page["data"] == [{"id": email["id"], "subject": "Hello"}]
+    single = ok(
+        await tenant.client.get(f"/activity/email/{email['id']}/", params={"_fields": "status"})
+    )
+    assert single == {"status": "draft"}
+
+
+async def test_filters_by_lead_contact_user_and_ids(tenant: Tenant) -> None:
+    lead_a = await create_lead(tenant.client)
+    lead_b = await create_lead(tenant.client, name="B")
+    a = await create_email(tenant.client, lead_a["id"], contact_id=lead_a["contacts"][0]["id"])
+    b = await create_email(tenant.client, lead_b["id"])
+    assert await ids(tenant, lead_id=lead_a["id"]) == [a["id"]]
+    assert set(await ids(tenant, lead_id=f"{lead_a['id']},{lead_b['id']}")) == {a["id"], b["id"]}
+    assert await ids(tenant, contact_id=lead_a["contacts"][0]["id"]) == [a["id"]]
+    assert set(await ids(tenant, user_id=tenant.user_id)) == {a["id"], b["id"]}
+    assert await ids(tenant, id__in=b["id"]) == [b["id"]]
+    assert await ids(tenant, user_id="user_nobody") == []
+
+
+async def test_filters_by_status(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    draft = await create_email(tenant.client, lead["id"])
+    sent = await create_email(tenant.client, lead["id"], status="sent")
+    assert await ids(tenant, status="sent") == [sent["id"]]
+    assert set(await ids(tenant, status="sent,draft")) == {sent["id"], draft["id"]}
+    assert "status" in field_errors(
+        await tenant.client.get("/activity/email/", params={"status": "x"})
+    )
+
+
+async def test_date_created_bounds(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    old = await create_email(tenant.client, lead["id"], date_created="2026-01-01T12:00:00Z")
+    new = await create_email(tenant.client, lead["id"], date_created="2026-03-01T12:00:00Z")
+    assert await ids(tenant, date_created__gt="2026-02-01") == [new["id"]]
+    assert await ids(tenant, date_created__lt="2026-02-01T00:00:00") == [old["id"]]
+    assert await ids(tenant, date_created__gte="2026-01-01T12:00:00+00:00") == [
+        new["id"],
+        old["id"],
+    ]
+    assert await ids(tenant, date_created__lte="2026-01-01T12:00:00Z") == [old["id"]]
+
+
+async def test_activity_at_bounds(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    old = await create_email(
+        tenant.client, lead["id"], status="sent", activity_at="2026-01-05T00:00:00Z"
+    )
+    new = await create_email(
+        tenant.client, lead["id"], status="sent", activity_at="2026-02-05T00:00:00Z"
+    )
+    assert await ids(tenant, activity_at__gte="2026-02-05") == [new["id"]]
+    assert await ids(tenant, activity_at__lt="2026-02-05") == [old["id"]]
+    assert await ids(tenant, activity_at__gt="2026-01-05T00:00:00Z") == [new["id"]]
+    assert await ids(tenant, activity_at__lte="2026-01-05T00:00:00Z") == [old["id"]]
+
+
+async def test_naive_filter_datetimes_follow_x_tz_offset(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], date_created="2026-05-01T10:00:00Z")
+    params = {"date_created__gt": "2026-05-01T14:00:00"}
+    here = await tenant.client.get("/activity/email/", params=params, headers={"X-TZ-Offset": "5"})
+    assert [e["id"] for e in ok(here)["data"]] == [email["id"]]
+    utc = await tenant.client.get(
+        "/activity/email/", params=params, headers={"X-TZ-Offset": "-0.0"}
+    )
+    assert ok(utc)["data"] == []
+
+
+async def test_bad_date_filter_is_400_naming_the_parameter(tenant: Tenant) -> None:
+    response = await tenant.client.get("/activity/email/", params={"date_created__gt": "soon"})
+    assert "date_created__gt" in field_errors(response)
+
+
+async def test_activity_lists_emails_with_type_filter(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    everything = await listing(tenant, "/activity/", lead_id=lead["id"])
+    assert [e["id"] for e in everything["data"]] == [email["id"]]
+    assert everything["data"][0]["_type"] == "Email"
+    only_email = await listing(tenant, "/activity/", _type="Email", lead_id=lead["id"])
+    assert len(only_email["data"]) == 1
+    calls = await listing(tenant, "/activity/", _type="Call", lead_id=lead["id"])
+    assert calls == {"data": [], "has_more": False}
+
+
+async def test_activity_pages_like_the_email_list(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    for _ in range(3):
+        await create_email(tenant.client, lead["id"])
+    page = await listing(tenant, "/activity/", _limit=2, date_created__gt="2020-01-01T00:00:00")
+    assert len(page["data"]) == 2
+    assert page["has_more"] is True

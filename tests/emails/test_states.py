@@ -1,0 +1,213 @@
+"""The email state machine (spec §2.2): allowed transitions succeed, all others are a 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from postroom.db import Database
+from postroom.kit.datetimes import utcnow
+from postroom.models import EmailActivity
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, field_errors, ok
+
+FUTURE = "2031-01-01T09:00:00+00:00"
+QUEUED_FIELDS: dict[str, dict[str, Any]] = {
+    "scheduled": {"sender": "me@example.com", "date_scheduled": FUTURE},
+    "outbox": {"sender": "me@example.com", "send_in": 30},
+}
+
+
+async def email_in(tenant: Tenant, status: str, **fields: Any) -> dict[str, Any]:
+    lead = await create_lead(tenant.client)
+    base = {"sender": "me@example.com"} if status != "draft" else {}
+    return await create_email(
+        tenant.client,
+        lead["id"],
+        status=status,
+        **{**base, **QUEUED_FIELDS.get(status, {}), **fields},
+    )
+
+
+async def put(tenant: Tenant, email_id: str, **fields: Any) -> Any:
+    return await tenant.client.put(f"/activity/email/{email_id}/", json=fields)
+
+
+async def claim(database: Database, email_id: str) -> None:
+    """Do what the dispatcher's claim does to a row."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(EmailActivity)
+            .where(EmailActivity.id == email_id)
+            .values(claimed_by="worker-test", claimed_at=utcnow())
+        )
+
+
+async def test_draft_can_be_edited(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft")
+    edited = ok(await put(tenant, draft["id"], subject="New subject", to=["b@example.com"]))
+    assert edited["subject"] == "New subject"
+    assert edited["to"] == ["b@example.com"]
+    assert edited["body_text"] == draft["body_text"]
+
+
+async def test_put_behaves_as_patch(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft", cc=["c@example.com"])
+    edited = ok(await put(tenant, draft["id"], subject="Only this"))
+    assert edited["cc"] == ["c@example.com"]
+
+
+async def test_draft_moves_to_scheduled_with_date_and_sender(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft")
+    moved = ok(
+        await put(
+            tenant, draft["id"], status="scheduled", sender="me@example.com", date_scheduled=FUTURE
+        )
+    )
+    assert moved["status"] == "scheduled"
+    assert moved["date_scheduled"] == FUTURE.replace("+00:00", ".000000+00:00")
+
+
+async def test_draft_moves_to_outbox_with_sender_and_send_in(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft", sender="me@example.com")
+    moved = ok(await put(tenant, draft["id"], status="outbox", send_in=20))
+    assert moved["status"] == "outbox"
+
+
+@pytest.mark.parametrize("target", ["scheduled", "outbox"])
+async def test_draft_without_sender_cannot_be_queued(tenant: Tenant, target: str) -> None:
+    draft = await email_in(tenant, "draft")
+    response = await put(tenant, draft["id"], status=target, date_scheduled=FUTURE)
+    assert "sender" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))["status"] == "draft"
+
+
+async def test_draft_to_scheduled_without_date_is_refused(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft", sender="me@example.com")
+    assert "date_scheduled" in field_errors(await put(tenant, draft["id"], status="scheduled"))
+
+
+@pytest.mark.parametrize("status", ["scheduled", "outbox"])
+async def test_queued_email_is_cancelled_back_to_draft(tenant: Tenant, status: str) -> None:
+    email = await email_in(tenant, status)
+    cancelled = ok(await put(tenant, email["id"], status="draft"))
+    assert cancelled["status"] == "draft"
+
+
+@pytest.mark.parametrize("status", ["scheduled", "outbox"])
+async def test_cancel_after_claim_is_refused_and_email_stays_queued(
+    tenant: Tenant, database: Database, status: str
+) -> None:
+    email = await email_in(tenant, status)
+    await claim(database, email["id"])
+    assert "status" in field_errors(await put(tenant, email["id"], status="draft"))
+    assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["status"] == status
+
+
+@pytest.mark.parametrize("status", ["scheduled", "outbox"])
+async def test_delete_of_queued_email_cancels_it(tenant: Tenant, status: str) -> None:
+    email = await email_in(tenant, status)
+    assert ok(await tenant.client.delete(f"/activity/email/{email['id']}/")) == {}
+    assert (await tenant.client.get(f"/activity/email/{email['id']}/")).status_code == 404
+
+
+async def test_delete_after_claim_is_refused(tenant: Tenant, database: Database) -> None:
+    email = await email_in(tenant, "outbox")
+    await claim(database, email["id"])
+    assert "status" in field_errors(await tenant.client.delete(f"/activity/email/{email['id']}/"))
+    assert (await tenant.client.get(f"/activity/email/{email['id']}/")).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["draft", "outbox"])
+async def test_failed_email_can_be_fixed_and_retried(tenant: Tenant, target: str) -> None:
+    failed = await email_in(tenant, "error")
+    moved = ok(await put(tenant, failed["id"], status=target, subject="Fixed"))
+    assert moved["status"] == target
+    assert moved["subject"] == "Fixed"
+
+
+FORBIDDEN = [
+    ("draft", "inbox"),
+    ("draft", "sent"),
+    ("draft", "error"),
+    ("inbox", "draft"),
+    ("inbox", "sent"),
+    ("sent", "draft"),
+    ("sent", "outbox"),
+    ("sent", "inbox"),
+    ("scheduled", "outbox"),
+    ("scheduled", "sent"),
+    ("outbox", "scheduled"),
+    ("outbox", "sent"),
+    ("outbox", "error"),
+    ("error", "sent"),
+    ("error", "scheduled"),
+]
+
+
+@pytest.mark.parametrize(("current", "target"), FORBIDDEN)
+async def test_other_transitions_are_refused(tenant: Tenant, current: str, target: str) -> None:
+    email = await email_in(tenant, current)
+    response = await put(tenant, email["id"], status=target, date_scheduled=FUTURE)
+    assert "status" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["status"] == current
+
+
+@pytest.mark.parametrize("status", ["inbox", "sent", "scheduled", "outbox"])
+async def test_field_edits_of_non_drafts_are_refused(tenant: Tenant, status: str) -> None:
+    email = await email_in(tenant, status)
+    assert "status" in field_errors(await put(tenant, email["id"], subject="Changed"))
+    after = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert after["subject"] == email["subject"]
+
+
+async def test_posting_back_unchanged_fields_of_a_sent_email_is_allowed(tenant: Tenant) -> None:
+    sent = await email_in(tenant, "sent")
+    same = ok(await put(tenant, sent["id"], **{k: sent[k] for k in ("subject", "to", "status")}))
+    assert same["status"] == "sent"
+
+
+async def test_historical_opens_can_be_imported_on_a_sent_email(tenant: Tenant) -> None:
+    sent = await email_in(tenant, "sent")
+    opened = ok(await put(tenant, sent["id"], opens=[{"opened_at": "2026-11-26T14:03:00Z"}]))
+    assert opened["opens"][0]["opened_at"] == "2026-11-26T14:03:00.000000+00:00"
+    assert opened["opens_summary"] == "Opened once, last on 26 Nov 2026 14:03 UTC"
+
+
+async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> None:
+    for status in ("draft", "inbox"):
+        lead = await create_lead(tenant.client)
+        response = await tenant.client.post(
+            "/activity/email/",
+            json={
+                "lead_id": lead["id"],
+                "status": status,
+                "sender": "a@example.com",
+                "followup_date": FUTURE,
+            },
+        )
+        assert "followup_date" in field_errors(response)
+
+
+async def test_followup_before_date_scheduled_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    response = await tenant.client.post(
+        "/activity/email/",
+        json={
+            "lead_id": lead["id"],
+            "status": "scheduled",
+            "sender": "a@example.com",
+            "date_scheduled": FUTURE,
+            "followup_date": "2030-12-31T00:00:00Z",
+        },
+    )
+    assert "followup_date" in field_errors(response)
+
+
+async def test_updated_by_and_date_updated_change_on_edit(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft")
+    edited = ok(await put(tenant, draft["id"], subject="Again"))
+    assert edited["date_updated"] > draft["date_updated"]
+    assert edited["updated_by"] == tenant.user_id

@@ -1,0 +1,255 @@
+"""Bad input is a 400 in Close's format naming the offending field, and changes nothing (§2.1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, field_errors, ok
+
+
+async def post_email(tenant: Tenant, lead_id: str, **fields: Any) -> dict[str, str]:
+    body = {"lead_id": lead_id, "status": "draft", **fields}
+    response = await tenant.client.post("/activity/email/", json=body)
+    return field_errors(response)
+
+
+async def email_count(tenant: Tenant) -> int:
+    return len(ok(await tenant.client.get("/activity/email/"))["data"])
+
+
+async def test_missing_lead_id_is_reported_under_lead_id_and_lead(tenant: Tenant) -> None:
+    response = await tenant.client.post("/activity/email/", json={"status": "draft"})
+    errors = field_errors(response)
+    assert "lead_id" in errors
+    assert "lead" in errors
+
+
+async def test_unknown_lead_id_is_reported_under_lead_id_and_lead(tenant: Tenant) -> None:
+    errors = await post_email(tenant, "lead_doesnotexist")
+    assert set(errors) >= {"lead_id", "lead"}
+
+
+async def test_bad_status_is_a_field_error(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    assert "status" in await post_email(tenant, lead["id"], status="sending")
+
+
+async def test_subject_over_1000_characters_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    assert "subject" in await post_email(tenant, lead["id"], subject="x" * 1001)
+    ok_email = await create_email(tenant.client, lead["id"], subject="x" * 1000)
+    assert len(ok_email["subject"]) == 1000
+
+
+@pytest.mark.parametrize("subject", ["Hello\r\nBcc: victim@example.com", "Hi\nthere", "a\x00b"])
+async def test_subject_with_line_breaks_is_refused(tenant: Tenant, subject: str) -> None:
+    lead = await create_lead(tenant.client)
+    assert "subject" in await post_email(tenant, lead["id"], subject=subject)
+
+
+@pytest.mark.parametrize("field", ["body_text", "body_html"])
+async def test_body_over_one_mebibyte_of_characters_is_refused(tenant: Tenant, field: str) -> None:
+    lead = await create_lead(tenant.client)
+    assert field in await post_email(tenant, lead["id"], **{field: "x" * 1_048_577})
+
+
+@pytest.mark.parametrize("field", ["to", "cc", "bcc"])
+async def test_more_than_500_recipients_are_refused(tenant: Tenant, field: str) -> None:
+    lead = await create_lead(tenant.client)
+    addresses = [f"r{i}@example.com" for i in range(501)]
+    assert field in await post_email(tenant, lead["id"], **{field: addresses})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sender", "not an address"),
+        ("sender", "a@b.com, c@d.com"),
+        ("sender", "x@example.com\r\nBcc: y@example.com"),
+        ("to", ["nobody"]),
+        ("cc", ["two@example.com three@example.com"]),
+        ("bcc", ["@example.com"]),
+        ("to", "jane@example.com"),
+    ],
+)
+async def test_malformed_addresses_are_refused(tenant: Tenant, field: str, value: Any) -> None:
+    lead = await create_lead(tenant.client)
+    assert field in await post_email(tenant, lead["id"], **{field: value})
+
+
+async def test_address_over_1000_characters_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    long_name = "N" * 990
+    assert "to" in await post_email(tenant, lead["id"], to=[f'"{long_name}" <x@example.com>'])
+
+
+async def test_followup_sequence_delay_under_a_day_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    assert "followup_sequence_delay" in await post_email(
+        tenant, lead["id"], followup_sequence_delay=86399
+    )
+
+
+@pytest.mark.parametrize("send_in", [-1, 60, 3600, "soon"])
+async def test_send_in_outside_0_to_59_is_refused(tenant: Tenant, send_in: Any) -> None:
+    lead = await create_lead(tenant.client)
+    errors = await post_email(
+        tenant, lead["id"], status="outbox", sender="me@example.com", send_in=send_in
+    )
+    assert "send_in" in errors
+
+
+async def test_send_in_on_a_non_outbox_email_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    assert "send_in" in await post_email(tenant, lead["id"], status="draft", send_in=10)
+
+
+async def test_scheduled_without_date_scheduled_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    errors = await post_email(tenant, lead["id"], status="scheduled", sender="me@example.com")
+    assert "date_scheduled" in errors
+
+
+async def test_date_scheduled_more_than_5_minutes_in_the_past_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    past = (datetime.now(UTC) - timedelta(minutes=6)).isoformat()
+    errors = await post_email(
+        tenant, lead["id"], status="scheduled", sender="me@example.com", date_scheduled=past
+    )
+    assert "date_scheduled" in errors
+
+
+async def test_date_scheduled_slightly_in_the_past_is_accepted(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    recent = (datetime.now(UTC) - timedelta(minutes=4)).isoformat()
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="scheduled",
+        sender="me@example.com",
+        date_scheduled=recent,
+    )
+    assert email["status"] == "scheduled"
+
+
+@pytest.mark.parametrize("status", ["inbox", "scheduled", "outbox", "error"])
+async def test_sender_is_required_for_inbox_scheduled_outbox_and_error(
+    tenant: Tenant, status: str
+) -> None:
+    lead = await create_lead(tenant.client)
+    errors = await post_email(
+        tenant, lead["id"], status=status, date_scheduled="2031-01-01T00:00:00Z"
+    )
+    assert "sender" in errors
+
+
+@pytest.mark.parametrize("status", ["draft", "sent"])
+async def test_sender_is_optional_for_draft_and_sent(tenant: Tenant, status: str) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], status=status)
+    assert email["status"] == status
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "2026-11-26T25:00:00", 12.5j])
+async def test_unparsable_datetimes_are_refused(tenant: Tenant, value: Any) -> None:
+    lead = await create_lead(tenant.client)
+    if isinstance(value, complex):
+        value = str(value)
+    errors = await post_email(
+        tenant, lead["id"], status="scheduled", sender="me@example.com", date_scheduled=value
+    )
+    assert "date_scheduled" in errors
+
+
+async def test_user_of_another_organization_is_a_field_error(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    lead = await create_lead(tenant.client)
+    assert "user_id" in await post_email(tenant, lead["id"], user_id=other_tenant.user_id)
+
+
+async def test_contact_of_another_organization_is_a_field_error(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    lead = await create_lead(tenant.client)
+    foreign = await create_lead(other_tenant.client)
+    errors = await post_email(tenant, lead["id"], contact_id=foreign["contacts"][0]["id"])
+    assert "contact_id" in errors
+
+
+async def test_lead_of_another_organization_is_a_field_error(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    foreign = await create_lead(other_tenant.client)
+    assert "lead_id" in await post_email(tenant, foreign["id"])
+
+
+async def test_organization_id_must_be_the_callers(tenant: Tenant, other_tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    errors = await post_email(tenant, lead["id"], organization_id=other_tenant.organization_id)
+    assert "organization_id" in errors
+
+
+async def test_in_reply_to_must_be_an_email_of_the_same_lead(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    other_lead = await create_lead(tenant.client, name="Other")
+    parent = await create_email(tenant.client, other_lead["id"], status="sent")
+    assert "in_reply_to_id" in await post_email(tenant, lead["id"], in_reply_to_id=parent["id"])
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"null", b""])
+async def test_malformed_or_non_object_bodies_are_400(tenant: Tenant, body: bytes) -> None:
+    response = await tenant.client.post(
+        "/activity/email/", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["errors"]
+    assert isinstance(payload["field-errors"], dict)
+    assert isinstance(payload["error"], str)
+
+
+async def test_several_bad_fields_are_reported_together(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    errors = await post_email(
+        tenant, lead["id"], subject="x" * 1001, to=["bad"], followup_sequence_delay=1
+    )
+    assert {"subject", "to", "followup_sequence_delay"} <= set(errors)
+
+
+async def test_refused_input_changes_nothing(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    before = await email_count(tenant)
+    await post_email(tenant, lead["id"], status="outbox", to=["x@example.com"])
+    assert await email_count(tenant) == before
+
+
+async def test_x_tz_offset_applies_to_naive_date_scheduled(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    response = await tenant.client.post(
+        "/activity/email/",
+        json={
+            "lead_id": lead["id"],
+            "status": "scheduled",
+            "sender": "me@example.com",
+            "date_scheduled": "2031-06-01T10:00:00",
+        },
+        headers={"X-TZ-Offset": "5.5"},
+    )
+    assert ok(response)["date_scheduled"] == "2031-06-01T04:30:00.000000+00:00"
+
+
+async def test_naive_and_plain_date_values_are_utc_without_offset_header(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="scheduled",
+        sender="me@example.com",
+        date_scheduled="2031-06-01",
+    )
+    assert email["date_scheduled"] == "2031-06-01T00:00:00.000000+00:00"

@@ -1,0 +1,53 @@
+"""``/openapi.json`` and ``/docs`` describe the API with Close's field names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+
+async def openapi(app: FastAPI) -> dict[str, Any]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+async def test_openapi_lists_every_foundation_endpoint(app: FastAPI) -> None:
+    paths = (await openapi(app))["paths"]
+    expected = {
+        "/api/v1/me/": {"get"},
+        "/api/v1/user/": {"get"},
+        "/api/v1/user/{user_id}/": {"get"},
+        "/api/v1/organization/{organization_id}/": {"get"},
+        "/api/v1/lead/": {"get", "post"},
+        "/api/v1/lead/{lead_id}/": {"get", "put", "delete"},
+        "/api/v1/contact/": {"get", "post"},
+        "/api/v1/contact/{contact_id}/": {"get", "put", "delete"},
+        "/api/v1/activity/email/": {"get", "post"},
+        "/api/v1/activity/email/{email_id}/": {"get", "put", "delete"},
+        "/api/v1/activity/": {"get"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(paths[path]), path
+
+
+async def test_email_schema_uses_closes_field_names(app: FastAPI) -> None:
+    schemas = (await openapi(app))["components"]["schemas"]
+    email = schemas["EmailActivity"]["properties"]
+    for name in ("_type", "date_created", "date_sent", "message_ids", "has_reply", "to", "cc"):
+        assert name in email, name
+    create = schemas["EmailActivityCreate"]
+    assert {"lead_id", "status"} <= set(create["required"])
+
+
+async def test_docs_page_is_served(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
