@@ -60,6 +60,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         public_url="http://testserver",
+        run_dispatcher=False,
     )
 
 

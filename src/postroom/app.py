@@ -1,27 +1,63 @@
-"""``create_app()``: routers under ``/api/v1/``, error handlers, middlewares, lifespan."""
+"""``create_app()``: routers under ``/api/v1/``, error handlers, middlewares, lifespan.
+
+The lifespan opens the database and, unless turned off, runs a dispatcher in the same process.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
+from postroom.accounts.router import router as accounts_router
 from postroom.activities.router import router as activities_router
 from postroom.config import Settings, get_settings
 from postroom.contacts.router import router as contacts_router
 from postroom.db import Database
+from postroom.dispatch.dispatcher import Dispatcher
+from postroom.dispatch.routing import TransportRegistry
 from postroom.emails.router import router as emails_router
 from postroom.errors import install_error_handlers
-from postroom.kit.asgi import NormalizePath, RequestId
+from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
+from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
+from postroom.transports import Transport
 from postroom.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
-ROUTERS = (users_router, leads_router, contacts_router, emails_router, activities_router)
+ROUTERS = (
+    users_router,
+    leads_router,
+    contacts_router,
+    emails_router,
+    activities_router,
+    accounts_router,
+)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def build_dispatcher(
+    database: Database, settings: Settings, transport: Transport | None = None
+) -> Dispatcher:
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    registry = TransportRegistry(settings, secret_box(secret, settings.data_dir), transport)
+    return Dispatcher(database, settings, registry)
+
+
+@asynccontextmanager
+async def running_dispatcher(dispatcher: Dispatcher) -> AsyncIterator[Dispatcher]:
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield dispatcher
+    finally:
+        dispatcher.stop()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings | None = None, transport: Transport | None = None) -> FastAPI:
+    """The ASGI app; ``transport`` replaces the default sending route (tests, benchmarks)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -29,7 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url, settings.sqlite_synchronous)
         app.state.database = database
         try:
-            yield
+            if settings.run_dispatcher:
+                dispatcher = build_dispatcher(database, settings, transport)
+                async with running_dispatcher(dispatcher):
+                    app.state.dispatcher = dispatcher
+                    yield
+            else:
+                yield
         finally:
             await database.dispose()
 
@@ -45,5 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     install_error_handlers(app)
     app.add_middleware(NormalizePath, prefix=f"{API_PREFIX}/")
+    app.add_middleware(RejectNul)
     app.add_middleware(RequestId)
     return app

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom import migrate
+from postroom.accounts import service as account_service
 from postroom.config import Settings, get_settings
 from postroom.db import Database
-from postroom.errors import PostroomError
+from postroom.errors import NotFound, PostroomError
+from postroom.kit.secrets import secret_box
 from postroom.users import service as user_service
 
 app = typer.Typer(
@@ -22,14 +27,46 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.")
 users_app = typer.Typer(help="Users.")
 keys_app = typer.Typer(help="API keys.")
+accounts_app = typer.Typer(help="Sending accounts (SMTP).")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(accounts_app, name="accounts")
 
 T = TypeVar("T")
 
 FIRST_USER_EMAIL = "admin@example.com"
 FIRST_USER_NAME = "Postroom Admin"
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
+class CommandFailed(PostroomError):
+    """A command that cannot do what was asked; shown as one line on stderr."""
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def database_problem(error: DBAPIError) -> str:
+    """One line about a database failure, with the fix when the schema is missing."""
+    lines = str(error.orig).strip().splitlines()
+    detail = lines[0] if lines else type(error.orig).__name__
+    if type(error.orig).__name__ == "UndefinedTable" or detail.startswith("no such table"):
+        return f"the database has no schema yet ({detail}); run `postroom db upgrade`"
+    return f"database error: {detail}"
+
+
+@contextmanager
+def clean_exit() -> Iterator[None]:
+    """Show expected failures (domain and database errors) as one line, not a traceback."""
+    try:
+        yield
+    except PostroomError as error:
+        fail(error.message)
+    except DBAPIError as error:
+        fail(database_problem(error))
 
 
 def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -43,17 +80,19 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
         finally:
             await database.dispose()
 
-    try:
+    with clean_exit():
         return asyncio.run(main())
-    except PostroomError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(code=1) from error
+
+
+def upgrade_schema(settings: Settings) -> None:
+    with clean_exit():
+        migrate.upgrade(settings.database_url)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the newest migration."""
-    migrate.upgrade(get_settings().database_url)
+    upgrade_schema(get_settings())
     typer.echo("database is up to date", err=True)
 
 
@@ -73,8 +112,22 @@ def users_create(
 @keys_app.command("create")
 def keys_create(user: Annotated[str, typer.Option(help="The user's email address.")]) -> None:
     """Create an API key for a user and print only the key."""
-    key = run_in_session(get_settings(), lambda session: user_service.create_api_key(session, user))
+    key = run_in_session(get_settings(), lambda session: create_key(session, user))
     typer.echo(key)
+
+
+async def create_key(session: AsyncSession, user_email: str) -> str:
+    try:
+        return await user_service.create_api_key(session, user_email)
+    except NotFound as error:
+        message = f"no user with email {user_email}; create one with `postroom users create`"
+        raise CommandFailed(message) from error
+
+
+def reachable_url(host: str, port: int) -> str:
+    """The base URL a local client uses for a server bound to ``host``."""
+    host = _WILDCARD_HOSTS.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def print_first_run(settings: Settings, host: str, port: int) -> None:
@@ -89,21 +142,68 @@ def print_first_run(settings: Settings, host: str, port: int) -> None:
     typer.echo(f"\nFirst start: created user {first_run.user_email} with API key\n")
     typer.echo(f"    {first_run.api_key}\n")
     typer.echo("Keep it: it is stored hashed and cannot be shown again. Try:\n")
-    typer.echo(f"    curl -u {first_run.api_key}: http://{host}:{port}/api/v1/me/\n")
+    typer.echo(f"    curl -u {first_run.api_key}: {reachable_url(host, port)}/api/v1/me/\n")
+
+
+@accounts_app.command("add")
+def accounts_add(
+    user: Annotated[str, typer.Option(help="The user's email address.")],
+    smtp_url: Annotated[str, typer.Option(help="smtp://USER:PASS@HOST:PORT")],
+    starttls: Annotated[bool, typer.Option("--starttls", help="Upgrade with STARTTLS.")] = False,
+    tls: Annotated[bool, typer.Option("--tls", help="Implicit TLS (SMTPS).")] = False,
+    default: Annotated[bool, typer.Option("--default", help="The user's default.")] = False,
+) -> None:
+    """Add an SMTP sending account for a user; the password is stored encrypted."""
+    settings = get_settings()
+    security = "tls" if tls else "starttls" if starttls else None
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    box = secret_box(secret, settings.data_dir)
+    account = run_in_session(
+        settings,
+        lambda session: account_service.add_account(
+            session, box, user, smtp_url, security, default
+        ),
+    )
+    typer.echo(account.id)
+
+
+@app.command()
+def worker() -> None:
+    """Run a dispatcher alone (no API): claims due emails and sends them until SIGTERM."""
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    asyncio.run(run_worker(settings))
+
+
+async def run_worker(settings: Settings) -> None:
+    from postroom.app import build_dispatcher
+
+    database = Database(settings.database_url, settings.sqlite_synchronous)
+    dispatcher = build_dispatcher(database, settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, dispatcher.stop)
+    try:
+        await dispatcher.run()
+    finally:
+        await database.dispose()
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    dispatcher: Annotated[
+        bool, typer.Option("--dispatcher/--no-dispatcher", help="Send emails in this process.")
+    ] = True,
 ) -> None:
     """Run the API server (creates a first user and key on an empty database)."""
     import uvicorn
 
     from postroom.app import create_app
 
-    settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    settings = get_settings().model_copy(update={"run_dispatcher": dispatcher})
+    upgrade_schema(settings)
     print_first_run(settings, host, port)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 

@@ -22,6 +22,22 @@ class Settings(BaseSettings):
     message_id_domain: str | None = None
     log_level: str = "INFO"
 
+    smtp_url: SecretStr = SecretStr("capture://")
+    """Organization-wide default sending account; ``capture://`` writes a Maildir, empty = none."""
+    run_dispatcher: bool = True
+    """Run a dispatcher inside ``postroom serve`` (``--no-dispatcher`` turns it off)."""
+    dispatch_batch_size: int = Field(default=200, ge=1, le=5000)
+    dispatch_concurrency: int = Field(default=16, ge=1, le=512)
+    dispatch_lease_seconds: float = Field(default=60.0, gt=0)
+    dispatch_poll_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    retry_first_delay_seconds: float = Field(default=30.0, ge=0)
+    retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
+    retry_give_up_after_seconds: float = Field(default=86400.0, ge=0)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
     @property
     def message_domain(self) -> str:
         """The domain used in generated Message-IDs when the sender gives none."""

@@ -6,7 +6,7 @@ PostgreSQL uses a small pool. Both are reached through async drivers (aiosqlite,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
@@ -92,7 +93,15 @@ class Database:
     def __init__(self, database_url: str, sqlite_synchronous: str = "FULL") -> None:
         self.url = database_url
         self.engine = create_engine(database_url, sqlite_synchronous)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={"database": self}
+        )
+        self.due_listeners: list[Callable[[], None]] = []
+        """Called after a commit that changed when some email is due (dispatcher wake-ups)."""
+
+    def notify_due_changed(self) -> None:
+        for listener in list(self.due_listeners):
+            listener()
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,3 +120,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    database = session.info.get("database")
+    if session.info.pop("due_changed", False) and isinstance(database, Database):
+        database.notify_due_changed()

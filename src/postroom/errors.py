@@ -32,6 +32,7 @@ class PostroomError(Exception):
     """Base class: an expected failure with an HTTP status and a Close-style body."""
 
     status_code = 500
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -73,6 +74,7 @@ class ValidationFailed(PostroomError):
 
 class Unauthorized(PostroomError):
     status_code = 401
+    headers = {"WWW-Authenticate": 'Basic realm="Postroom"'}
 
 
 class NotFound(PostroomError):
@@ -134,7 +136,7 @@ def _render(error: PostroomError, headers: Mapping[str, str] | None = None) -> J
 
 async def handle_postroom_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PostroomError)  # noqa: S101 - registered for this class only
-    return _render(exc)
+    return _render(exc, exc.headers or None)
 
 
 async def handle_request_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -145,6 +147,8 @@ async def handle_request_validation(request: Request, exc: Exception) -> JSONRes
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     message = str(exc.detail) if exc.detail else "Request failed."
+    if exc.status_code == 400:
+        return _render(ValidationFailed([message]), exc.headers)
     return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
 

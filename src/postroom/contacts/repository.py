@@ -26,8 +26,9 @@ async def list_contacts(
     limit: int,
     lead_ids: Sequence[str] | None = None,
 ) -> Sequence[Contact]:
+    """A page of contacts, newest first; ``lead_ids`` (unless None) restricts it to those leads."""
     statement = select(Contact).where(Contact.organization_id == organization_id)
-    if lead_ids:
+    if lead_ids is not None:
         statement = statement.where(Contact.lead_id.in_(lead_ids))
     statement = statement.order_by(Contact.created_at.desc(), Contact.id.desc())
     return (await session.execute(statement.offset(skip).limit(limit))).scalars().all()

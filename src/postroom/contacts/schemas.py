@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
 from postroom.models import Contact
 
 
-class ContactEmailIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ContactEmailIn(RequestModel):
     email: str = Field(max_length=320)
     type: str = Field(default="office", max_length=50)
     is_unsubscribed: bool = False
@@ -27,24 +26,18 @@ class ContactEmailIn(BaseModel):
             raise ValueError(f"Invalid email address: {error}") from error
 
 
-class ContactPhoneIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ContactPhoneIn(RequestModel):
     phone: str = Field(max_length=100)
     type: str = Field(default="office", max_length=50)
 
 
-class ContactUrlIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ContactUrlIn(RequestModel):
     url: str = Field(max_length=2000)
     type: str = Field(default="url", max_length=50)
 
 
-class ContactFields(BaseModel):
+class ContactFields(RequestModel):
     """Fields shared by nested contacts, contact creation and updates."""
-
-    model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(default=None, max_length=1000)
     title: str | None = Field(default=None, max_length=1000)

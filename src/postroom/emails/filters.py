@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from postroom.emails.repository import EmailFilter
 from postroom.emails.states import EmailStatus
 from postroom.errors import ValidationFailed
 from postroom.kit.datetimes import localize, parse_datetime
 from postroom.kit.paging import split_csv
+from postroom.kit.schemas import RequestModel
 
 _BOUNDS = ("gt", "gte", "lt", "lte")
 
 
-class EmailListQuery(BaseModel):
+class EmailListQuery(RequestModel):
     """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)

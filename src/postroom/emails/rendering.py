@@ -75,7 +75,7 @@ def render_email(email: EmailActivity, names: Mapping[str, str]) -> dict[str, An
         "references": list(email.references),
         "envelope": email.envelope,
         "has_reply": email.has_reply,
-        "need_smtp_credentials": False,
+        "need_smtp_credentials": email.need_smtp_credentials,
         "email_account_id": email.email_account_id,
         "send_as_id": email.send_as_id,
         "bulk_email_action_id": email.bulk_email_action_id,

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
+from postroom.kit.schemas import RequestModel
 
 MAX_SUBJECT = 1000
 MAX_BODY = 1_048_576
@@ -20,9 +21,7 @@ Address = Annotated[str, AfterValidator(check_address)]
 AddressList = Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)]
 
 
-class AttachmentIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class AttachmentIn(RequestModel):
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)
     size: int = Field(ge=0)
@@ -31,19 +30,15 @@ class AttachmentIn(BaseModel):
     inline_only: bool = False
 
 
-class OpenIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class OpenIn(RequestModel):
     opened_at: datetime
     opened_by: str | None = Field(default=None, max_length=1000)
     ip_address: str | None = Field(default=None, max_length=100)
     user_agent: str | None = Field(default=None, max_length=2000)
 
 
-class EmailActivityFields(BaseModel):
+class EmailActivityFields(RequestModel):
     """Fields that both create and update accept. Unknown and read-only fields are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
 
     contact_id: str | None = Field(default=None, max_length=64)
     user_id: str | None = Field(default=None, max_length=64)

@@ -11,6 +11,7 @@ from email.utils import make_msgid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
+from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import repository, rules
 from postroom.emails.rendering import body_preview, user_ids_of
 from postroom.emails.repository import EmailFilter
@@ -119,6 +120,8 @@ async def create_email(
     _refresh_derived(email)
     repository.add(session, email)
     await session.flush()
+    if email.due_at is not None:
+        await dispatch_repository.signal_due_change(session)
     return email
 
 
@@ -148,6 +151,7 @@ def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> Emai
         has_reply=False,
         followup_sequence_add_cc_bcc=False,
         attempt_count=0,
+        need_smtp_credentials=False,
     )
     for column, value in columns.items():
         setattr(email, column, value)
@@ -208,6 +212,8 @@ async def update_email(
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     await session.flush()
+    if target in QUEUED and current is not target:
+        await dispatch_repository.signal_due_change(session)
     return email
 
 

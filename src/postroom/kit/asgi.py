@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SLASHES = re.compile(r"/{2,}")
@@ -47,6 +48,32 @@ class NormalizePath:
             if path.startswith(self.prefix):
                 scope = {**scope, "headers": json_content_type(list(scope["headers"]))}
         await self.app(scope, receive, send)
+
+
+class RejectNul:
+    """No NUL character reaches the database: a path with one names nothing (404), a query
+    with one is bad input (400, in Close's error format)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            response = _nul_response(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_response(scope: Scope) -> JSONResponse | None:
+    if "\x00" in scope["path"]:
+        return JSONResponse({"error": "Not Found"}, status_code=404)
+    if b"%00" in scope.get("query_string", b"") or b"\x00" in scope.get("query_string", b""):
+        message = "Query parameters may not contain NUL characters."
+        body = {"errors": [message], "field-errors": {}, "error": message}
+        return JSONResponse(body, status_code=400)
+    return None
 
 
 class RequestId:

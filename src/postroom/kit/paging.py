@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Query
 
 MAX_LIMIT = 100
+MAX_SKIP = 1_000_000_000
 
 T = TypeVar("T")
 
@@ -20,7 +21,9 @@ class PageRequest:
 
 
 def page_request(
-    skip: Annotated[int, Query(alias="_skip", ge=0, description="Results to skip.")] = 0,
+    skip: Annotated[
+        int, Query(alias="_skip", ge=0, le=MAX_SKIP, description="Results to skip.")
+    ] = 0,
     limit: Annotated[
         int, Query(alias="_limit", ge=0, le=MAX_LIMIT, description="Results to return (≤ 100).")
     ] = MAX_LIMIT,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from postroom.contacts.schemas import (
     ContactFields,
@@ -16,12 +16,11 @@ from postroom.contacts.schemas import (
     render_contact,
 )
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
 from postroom.models import Contact, Lead
 
 
-class LeadFields(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class LeadFields(RequestModel):
     name: str | None = Field(default=None, max_length=1000)
     description: str | None = Field(default=None, max_length=100_000)
     url: str | None = Field(default=None, max_length=2000)

@@ -3,9 +3,19 @@
 from postroom.models.api_key import ApiKey
 from postroom.models.base import Base
 from postroom.models.contact import Contact
+from postroom.models.email_account import EmailAccount
 from postroom.models.email_activity import EmailActivity
 from postroom.models.lead import Lead
 from postroom.models.organization import Organization
 from postroom.models.user import User
 
-__all__ = ["ApiKey", "Base", "Contact", "EmailActivity", "Lead", "Organization", "User"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Contact",
+    "EmailAccount",
+    "EmailActivity",
+    "Lead",
+    "Organization",
+    "User",
+]

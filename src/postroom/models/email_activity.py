@@ -22,6 +22,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
         Index("ix_email_activities_org_created", "organization_id", "created_at", "id"),
         Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at"),
         Index("ix_email_activities_due", "status", "due_at"),
+        Index("ix_email_activities_lease", "claimed_by", "lease_expires_at"),
     )
 
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -73,3 +74,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     claimed_at: Mapped[datetime | None]
     lease_expires_at: Mapped[datetime | None]
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    send_started_at: Mapped[datetime | None]
+    """Set, durably, right before the message data goes to the server: a crash after this
+    point leaves the delivery unknown (the SMTP sync gap), so the email is never resent."""
+    need_smtp_credentials: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from dataclasses import dataclass
 from datetime import timezone
@@ -48,7 +47,7 @@ def api_key_from_header(authorization: str | None) -> str | None:
 def _key_from_basic(credentials: str) -> str | None:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
         return None
     user_name, _, _password = decoded.partition(":")
     return user_name or None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.models import User
 from postroom.users import service
 from postroom.users.schemas import (
     OrganizationOut,
@@ -29,16 +32,20 @@ async def read_me(session: SessionDep, caller: CallerDep, fields: FieldsDep) -> 
 async def list_users(
     session: SessionDep, caller: CallerDep, page: PageDep, fields: FieldsDep
 ) -> JSONResponse:
-    users = await service.list_users(session, caller, page.skip, page.limit + 1)
-    return JSONResponse(page_body(users, page, render_user, fields))
+    found = await service.list_users(session, caller, page.skip, page.limit + 1)
+
+    def render(user: User) -> dict[str, Any]:
+        return render_user(user, found.organization)
+
+    return JSONResponse(page_body(found.users, page, render, fields))
 
 
 @router.get("/user/{user_id}/", responses={200: {"model": UserOut}})
 async def read_user(
     user_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
 ) -> JSONResponse:
-    user = await service.get_user(session, caller, user_id)
-    return JSONResponse(select_fields(render_user(user), fields))
+    user, organization = await service.get_user_with_organization(session, caller, user_id)
+    return JSONResponse(select_fields(render_user(user, organization), fields))
 
 
 @router.get("/organization/{organization_id}/", responses={200: {"model": OrganizationOut}})

@@ -20,6 +20,7 @@ class UserOut(BaseModel):
     email: str
     first_name: str
     last_name: str
+    display_name: str
     date_created: str
     date_updated: str
     organizations: list[OrganizationRef] = []

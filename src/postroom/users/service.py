@@ -41,7 +41,7 @@ def _split_name(name: str) -> tuple[str, str]:
 
 def normalized_address(address: str) -> str:
     try:
-        return validate_email(address, check_deliverability=False).normalized
+        return validate_email(address, check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise ValidationFailed.field("email", str(error)) from error
 
@@ -105,10 +105,22 @@ async def get_user(session: AsyncSession, caller: Caller, user_id: str) -> User:
     return user
 
 
-async def list_users(
-    session: AsyncSession, caller: Caller, skip: int, limit: int
-) -> Sequence[User]:
-    return await repository.list_users(session, caller.organization_id, skip, limit)
+@dataclass(frozen=True)
+class UserPage:
+    users: Sequence[User]
+    organization: Organization
+
+
+async def list_users(session: AsyncSession, caller: Caller, skip: int, limit: int) -> UserPage:
+    users = await repository.list_users(session, caller.organization_id, skip, limit)
+    return UserPage(users, await get_organization(session, caller, caller.organization_id))
+
+
+async def get_user_with_organization(
+    session: AsyncSession, caller: Caller, user_id: str
+) -> tuple[User, Organization]:
+    user = await get_user(session, caller, user_id)
+    return user, await get_organization(session, caller, caller.organization_id)
 
 
 async def get_organization(

@@ -1,0 +1,62 @@
+"""Every SQL statement about sending accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.models import EmailAccount
+
+
+async def get_account(
+    session: AsyncSession, organization_id: str, account_id: str
+) -> EmailAccount | None:
+    statement = select(EmailAccount).where(
+        EmailAccount.id == account_id, EmailAccount.organization_id == organization_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def default_account_of_user(session: AsyncSession, user_id: str) -> EmailAccount | None:
+    statement = (
+        select(EmailAccount)
+        .where(EmailAccount.user_id == user_id)
+        .order_by(EmailAccount.is_default.desc(), EmailAccount.created_at)
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_accounts(
+    session: AsyncSession, organization_id: str, skip: int, limit: int
+) -> Sequence[EmailAccount]:
+    statement = (
+        select(EmailAccount)
+        .where(EmailAccount.organization_id == organization_id)
+        .order_by(EmailAccount.created_at.desc(), EmailAccount.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def clear_default(session: AsyncSession, user_id: str) -> None:
+    await session.execute(
+        update(EmailAccount).where(EmailAccount.user_id == user_id).values(is_default=False)
+    )
+
+
+async def record_send_status(
+    session: AsyncSession, account_id: str, status: str, error: str | None
+) -> None:
+    await session.execute(
+        update(EmailAccount)
+        .where(EmailAccount.id == account_id)
+        .values(send_status=status, latest_send_error=error)
+    )
+
+
+def add(session: AsyncSession, account: EmailAccount) -> None:
+    session.add(account)

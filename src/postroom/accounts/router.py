@@ -1,0 +1,29 @@
+"""HTTP for ``/connected_account/``: read-only, never shows a password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from postroom.accounts import service
+from postroom.accounts.schemas import ConnectedAccount, ConnectedAccountList, render_account
+from postroom.dependencies import CallerDep, SessionDep
+from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+
+router = APIRouter(tags=["connected accounts"])
+
+
+@router.get("/connected_account/", responses={200: {"model": ConnectedAccountList}})
+async def list_connected_accounts(
+    session: SessionDep, caller: CallerDep, page: PageDep, fields: FieldsDep
+) -> JSONResponse:
+    accounts = await service.list_accounts(session, caller, page.skip, page.limit + 1)
+    return JSONResponse(page_body(accounts, page, render_account, fields))
+
+
+@router.get("/connected_account/{account_id}/", responses={200: {"model": ConnectedAccount}})
+async def read_connected_account(
+    account_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    account = await service.get_account(session, caller, account_id)
+    return JSONResponse(select_fields(render_account(account), fields))

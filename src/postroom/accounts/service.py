@@ -1,0 +1,107 @@
+"""Sending accounts: adding them (CLI), listing them (API), and choosing one for an email."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.accounts import repository
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.ids import new_id
+from postroom.kit.secrets import SecretBox
+from postroom.models import EmailAccount, EmailActivity
+from postroom.transports.smtp import SmtpSettings
+from postroom.transports.urls import smtp_settings_from_url
+from postroom.users import repository as user_repository
+from postroom.users.auth import Caller
+
+DEFAULT_ROUTE = "default"
+
+
+@dataclass(frozen=True)
+class SendingRoute:
+    """Which transport sends an email: an account's SMTP settings, or the default URL."""
+
+    key: str
+    account_id: str | None
+    smtp: SmtpSettings | None = None
+
+
+async def add_account(
+    session: AsyncSession,
+    box: SecretBox,
+    user_email: str,
+    smtp_url: str,
+    security: str | None = None,
+    make_default: bool = False,
+) -> EmailAccount:
+    user = await user_repository.find_user_by_email(session, user_email.strip().lower())
+    if user is None:
+        raise NotFound("User")
+    try:
+        smtp = smtp_settings_from_url(smtp_url, security)
+    except ValueError as error:
+        raise ValidationFailed.field("smtp_url", str(error)) from error
+    if make_default:
+        await repository.clear_default(session, user.id)
+    account = EmailAccount(
+        id=new_id("emailacct"),
+        organization_id=user.organization_id,
+        user_id=user.id,
+        email=user.email,
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        smtp_username=smtp.username,
+        password_sealed=box.seal(smtp.password) if smtp.password else None,
+        smtp_security=smtp.security,
+        is_default=make_default,
+        send_status="ok",
+    )
+    repository.add(session, account)
+    await session.flush()
+    return account
+
+
+def smtp_settings(account: EmailAccount, box: SecretBox) -> SmtpSettings:
+    password = box.open(account.password_sealed) if account.password_sealed else None
+    return SmtpSettings(
+        host=account.smtp_host,
+        port=account.smtp_port,
+        username=account.smtp_username,
+        password=password,
+        security=account.smtp_security,
+    )
+
+
+async def route_for(
+    session: AsyncSession, box: SecretBox, email: EmailActivity, has_default: bool
+) -> SendingRoute | None:
+    """The email's account, else its user's default account, else the default URL."""
+    account = None
+    if email.email_account_id:
+        account = await repository.get_account(
+            session, email.organization_id, email.email_account_id
+        )
+    elif email.user_id:
+        account = await repository.default_account_of_user(session, email.user_id)
+    if account is not None:
+        key = f"{account.id}:{account.updated_at.isoformat()}"
+        return SendingRoute(key=key, account_id=account.id, smtp=smtp_settings(account, box))
+    if email.email_account_id is None and has_default:
+        return SendingRoute(key=DEFAULT_ROUTE, account_id=None)
+    return None
+
+
+async def list_accounts(
+    session: AsyncSession, caller: Caller, skip: int, limit: int
+) -> Sequence[EmailAccount]:
+    return await repository.list_accounts(session, caller.organization_id, skip, limit)
+
+
+async def get_account(session: AsyncSession, caller: Caller, account_id: str) -> EmailAccount:
+    account = await repository.get_account(session, caller.organization_id, account_id)
+    if account is None:
+        raise NotFound("ConnectedAccount")
+    return account

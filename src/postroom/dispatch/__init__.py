@@ -1,0 +1,1 @@
+"""The dispatcher: claims due emails, builds MIME, sends them, retries, recovers after crashes."""

@@ -1,0 +1,255 @@
+"""The dispatcher: claims due emails, sends them, stores outcomes, and recovers after crashes.
+
+One loop claims batches while there is capacity, and otherwise sleeps until the next email is
+due (at most ``dispatch_poll_seconds``), or until woken by a commit that changed a due time.
+Each claimed email is delivered by its own task. Two group commits keep the database writes
+few: the sync-gap marker right before the message data, and the final outcome.
+See ``docs/delivery.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from postroom.accounts.service import SendingRoute
+from postroom.config import Settings
+from postroom.db import Database
+from postroom.dispatch import outcomes
+from postroom.dispatch import repository as repo
+from postroom.dispatch.mime import outgoing_message
+from postroom.dispatch.policy import RetryPolicy
+from postroom.dispatch.routing import TransportRegistry
+from postroom.dispatch.wakeups import listen_for_due_changes
+from postroom.kit.batching import GroupCommitter
+from postroom.kit.datetimes import utcnow
+from postroom.kit.ids import new_id
+from postroom.models import EmailActivity
+from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliveryError
+
+logger = logging.getLogger("postroom.dispatch")
+
+Clock = Callable[[], datetime]
+
+
+class ClaimLost(Exception):
+    """Another worker took the email over (our lease had expired): do not send it."""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        registry: TransportRegistry,
+        clock: Clock = utcnow,
+        worker_id: str | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.registry = registry
+        self.clock = clock
+        self.worker_id = worker_id or default_worker_id()
+        self.policy = RetryPolicy.from_settings(settings)
+        self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._markers: GroupCommitter[str, bool] = GroupCommitter(self._flush_markers)
+        self._results: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._flush_results)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Dispatch until ``stop()``; then finish in-flight sends and release the rest."""
+        self.database.due_listeners.append(self.wake)
+        helpers = [asyncio.create_task(self._housekeeping())]
+        if not self.database.is_sqlite:
+            helpers.append(
+                asyncio.create_task(listen_for_due_changes(self.database.url, self.wake))
+            )
+        try:
+            await self._loop()
+        finally:
+            await self._shut_down(helpers)
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            if await self.dispatch_due() == 0:
+                await self._sleep(await self._seconds_until_due())
+
+    async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
+        self.database.due_listeners.remove(self.wake)
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        await self.drain()
+        async with self.database.transaction() as session:
+            await repo.release_unstarted(session, self.worker_id)
+        await self.registry.close()
+
+    async def drain(self) -> None:
+        """Wait for every in-flight delivery to finish."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=max(seconds, 0.0))
+        except TimeoutError:
+            pass
+
+    async def _seconds_until_due(self) -> float:
+        poll = self.settings.dispatch_poll_seconds
+        if self._capacity() == 0:
+            return poll
+        async with self.database.transaction() as session:
+            due = await repo.next_due_at(session)
+        if due is None:
+            return poll
+        return min(poll, (due - self.clock()).total_seconds())
+
+    # -- claiming --------------------------------------------------------------------------
+
+    def _capacity(self) -> int:
+        return max(self.settings.dispatch_batch_size - len(self._in_flight), 0)
+
+    async def dispatch_due(self) -> int:
+        """Claim what is due (within capacity) and start delivering it; return how many."""
+        limit = self._capacity()
+        if limit == 0:
+            return 0
+        now = self.clock()
+        async with self.database.transaction() as session:
+            claimed = await repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
+        if claimed:
+            routes = await self._routes(claimed)
+            for email in claimed:
+                self._start(email, routes[email.id])
+        return len(claimed)
+
+    async def _routes(self, emails: list[EmailActivity] | Any) -> dict[str, SendingRoute | None]:
+        cache: dict[tuple[str | None, str | None], SendingRoute | None] = {}
+        routes: dict[str, SendingRoute | None] = {}
+        async with self.database.transaction() as session:
+            for email in emails:
+                key = (email.email_account_id, email.user_id)
+                if key not in cache:
+                    cache[key] = await self.registry.route(session, email)
+                routes[email.id] = cache[key]
+        return routes
+
+    def _start(self, email: EmailActivity, route: SendingRoute | None) -> None:
+        task = asyncio.create_task(self._deliver(email, route))
+        self._in_flight[email.id] = task
+        task.add_done_callback(lambda _task: self._finished(email.id))
+
+    def _finished(self, email_id: str) -> None:
+        self._in_flight.pop(email_id, None)
+        self._wakeup.set()
+
+    # -- delivering ------------------------------------------------------------------------
+
+    async def _deliver(self, email: EmailActivity, route: SendingRoute | None) -> None:
+        try:
+            outcome = await self._attempt(email, route)
+        except ClaimLost:
+            logger.warning("email %s was taken over by another worker; not sent", email.id)
+            return
+        except Exception:
+            logger.exception("delivery of %s failed unexpectedly; its lease will expire", email.id)
+            return
+        await self._results.submit(outcome)
+
+    async def _attempt(self, email: EmailActivity, route: SendingRoute | None) -> dict[str, Any]:
+        now = self.clock()
+        if route is None:
+            return outcomes.no_account(email, now)
+        try:
+            message = outgoing_message(email, now)
+        except (ValueError, TypeError, IndexError) as error:
+            problem = PermanentDeliveryError(f"the message could not be built: {error}")
+            return outcomes.failed(email, problem, now, self.policy)
+        return await self._send(email, message, route)
+
+    async def _send(
+        self, email: EmailActivity, message: OutgoingMessage, route: SendingRoute
+    ) -> dict[str, Any]:
+        async def before_data() -> None:
+            if not await self._markers.submit(email.id):
+                raise ClaimLost(email.id)
+
+        transport = self.registry.transport(route)
+        try:
+            receipt = await transport.deliver(message, before_data)
+        except DeliveryError as error:
+            logger.info("delivery of %s failed: %s %s", email.id, error.error_class, error.message)
+            return outcomes.failed(email, error, self.clock(), self.policy)
+        return outcomes.sent(email, receipt, self.clock())
+
+    async def _flush_markers(self, email_ids: list[str]) -> list[bool]:
+        async with self.database.transaction() as session:
+            marked = await repo.mark_send_started(session, self.worker_id, email_ids, self.clock())
+        return [email_id in marked for email_id in email_ids]
+
+    async def _flush_results(self, results: list[dict[str, Any]]) -> list[None]:
+        async with self.database.transaction() as session:
+            await repo.write_outcomes(session, self.worker_id, results)
+            await repo.signal_due_change(session)
+        return [None] * len(results)
+
+    # -- leases and recovery ---------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while True:
+            try:
+                await self.renew_and_recover()
+            except Exception:
+                logger.exception("lease renewal or recovery failed; trying again")
+            await asyncio.sleep(interval)
+
+    async def renew_and_recover(self) -> None:
+        now = self.clock()
+        async with self.database.transaction() as session:
+            await repo.renew_leases(
+                session, self.worker_id, list(self._in_flight), now + self.lease
+            )
+        await recover_expired_claims(self.database, now)
+
+
+async def recover_expired_claims(database: Database, now: datetime) -> tuple[int, int]:
+    """Release dead workers' unstarted claims; mark their started ones ``DeliveryUnknown``.
+
+    Returns (released, marked unknown).
+    """
+    async with database.transaction() as session:
+        released = await repo.release_expired_unstarted(session, now)
+        in_gap = await repo.expired_in_sync_gap(session, now)
+        by_worker: dict[str, list[dict[str, Any]]] = {}
+        for email in in_gap:
+            by_worker.setdefault(email.claimed_by or "", []).append(
+                outcomes.unknown_after_crash(email, now)
+            )
+        for worker_id, results in by_worker.items():
+            await repo.write_outcomes(session, worker_id, results)
+        if released:
+            await repo.signal_due_change(session)
+    return released, len(in_gap)

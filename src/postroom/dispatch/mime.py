@@ -1,0 +1,100 @@
+"""The RFC 5322 message of an email, built with the stdlib ``email`` package.
+
+Headers go through ``email.headerregistry``, which refuses CR/LF in values, so no field can
+inject a header or a recipient. Bcc recipients appear only in the SMTP envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parseaddr
+
+from inscriptis import get_text
+
+from postroom.models import EmailActivity
+from postroom.transports.base import OutgoingMessage
+
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+def address(value: str) -> Address:
+    """``"Name" <a@b>`` as a header address (the display name is encoded when needed)."""
+    name, addr = parseaddr(value)
+    return Address(display_name=name, addr_spec=addr)
+
+
+def bare_addresses(values: Iterable[str]) -> list[str]:
+    return [addr for _name, addr in getaddresses(list(values)) if addr]
+
+
+def envelope_recipients(email: EmailActivity) -> tuple[str, ...]:
+    """To, Cc and Bcc addresses, each once, in that order."""
+    seen: dict[str, None] = {}
+    for addr in bare_addresses([*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]):
+        seen.setdefault(addr, None)
+    return tuple(seen)
+
+
+def text_body(email: EmailActivity) -> str:
+    if email.body_text:
+        return email.body_text
+    return get_text(email.body_html).strip() if email.body_html else ""
+
+
+def build_message(email: EmailActivity, sent_at: datetime) -> EmailMessage:
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["From"] = address(email.sender or "")
+    if email.to_addresses:
+        message["To"] = [address(value) for value in email.to_addresses]
+    if email.cc_addresses:
+        message["Cc"] = [address(value) for value in email.cc_addresses]
+    message["Subject"] = email.subject or ""
+    message["Date"] = format_datetime(sent_at)
+    message["Message-ID"] = email.message_ids[0]
+    _thread_headers(message, email.references)
+    message.set_content(text_body(email), charset="utf-8")
+    if email.body_html:
+        message.add_alternative(email.body_html, subtype="html", charset="utf-8")
+    return message
+
+
+def _thread_headers(message: EmailMessage, references: list[str]) -> None:
+    if references:
+        message["In-Reply-To"] = references[-1]
+        message["References"] = " ".join(references)
+
+
+def outgoing_message(email: EmailActivity, sent_at: datetime) -> OutgoingMessage:
+    message = build_message(email, sent_at)
+    return OutgoingMessage(
+        email_id=email.id,
+        envelope_from=parseaddr(email.sender or "")[1],
+        recipients=envelope_recipients(email),
+        data=message.as_bytes(policy=SMTP_POLICY),
+        message_id=email.message_ids[0],
+    )
+
+
+def envelope(email: EmailActivity, sent_at: datetime) -> dict[str, object]:
+    """Close's ``envelope`` object of a sent email."""
+
+    def people(values: Iterable[str]) -> list[dict[str, str]]:
+        return [{"email": addr, "name": name} for name, addr in getaddresses(list(values))]
+
+    return {
+        "from": people([email.sender or ""]),
+        "sender": people([email.sender or ""]),
+        "to": people(email.to_addresses),
+        "cc": people(email.cc_addresses),
+        "bcc": people(email.bcc_addresses),
+        "reply_to": [],
+        "subject": email.subject or "",
+        "date": format_datetime(sent_at),
+        "message_id": email.message_ids[0],
+        "in_reply_to": email.references[-1] if email.references else None,
+        "is_autoreply": False,
+    }

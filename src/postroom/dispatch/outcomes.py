@@ -1,0 +1,95 @@
+"""What happened to one delivery, as the row values the dispatcher stores.
+
+Every status change goes through the state machine (``Actor.DISPATCHER``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from postroom.dispatch.mime import envelope
+from postroom.dispatch.policy import RetryPolicy
+from postroom.emails.states import Actor, EmailStatus, check_transition
+from postroom.kit.datetimes import format_datetime
+from postroom.models import EmailActivity
+from postroom.transports import DeliveryError, DeliveryReceipt, TransientDeliveryError
+
+NO_ACCOUNT = "NoSendingAccount"
+
+
+def attempt(at: datetime, error_class: str, message: str) -> dict[str, str]:
+    return {"date": format_datetime(at) or "", "error_class": error_class, "error_message": message}
+
+
+def _values(email: EmailActivity, now: datetime, **changes: Any) -> dict[str, Any]:
+    values = {
+        "id": email.id,
+        "status": email.status,
+        "due_at": email.due_at,
+        "sent_at": email.sent_at,
+        "activity_at": email.activity_at,
+        "envelope": email.envelope,
+        "send_attempts": list(email.send_attempts),
+        "attempt_count": email.attempt_count,
+        "need_smtp_credentials": False,
+        "updated_at": now,
+    }
+    if "status" in changes:
+        check_transition(EmailStatus(email.status), changes["status"], Actor.DISPATCHER)
+        changes["status"] = changes["status"].value
+    values.update(changes)
+    return values
+
+
+def sent(email: EmailActivity, receipt: DeliveryReceipt, now: datetime) -> dict[str, Any]:
+    refusals = [
+        attempt(now, "RecipientRefused", f"{recipient}: {reply}")
+        for recipient, reply in receipt.refused.items()
+    ]
+    return _values(
+        email, now,
+        status=EmailStatus.SENT, due_at=None, sent_at=now, activity_at=now,
+        envelope=envelope(email, now), send_attempts=[*email.send_attempts, *refusals],
+        attempt_count=email.attempt_count + 1,
+    )  # fmt: skip
+
+
+def failed(
+    email: EmailActivity, error: DeliveryError, now: datetime, policy: RetryPolicy
+) -> dict[str, Any]:
+    """A transient failure is retried until the policy gives up; anything else is final."""
+    attempts = [*email.send_attempts, attempt(now, error.error_class, error.message)]
+    failures = email.attempt_count + 1
+    retry_at = None
+    if isinstance(error, TransientDeliveryError):
+        retry_at = policy.next_attempt(failures, _first_failure(attempts, failures), now)
+    if retry_at is not None:
+        return _values(email, now, due_at=retry_at, send_attempts=attempts, attempt_count=failures)
+    return _values(
+        email, now, status=EmailStatus.ERROR, due_at=None, send_attempts=attempts,
+        attempt_count=failures,
+    )  # fmt: skip
+
+
+def no_account(email: EmailActivity, now: datetime) -> dict[str, Any]:
+    message = "No sending account: add one for the user or set POSTROOM_SMTP_URL."
+    return _values(
+        email, now, status=EmailStatus.ERROR, due_at=None, need_smtp_credentials=True,
+        send_attempts=[*email.send_attempts, attempt(now, NO_ACCOUNT, message)],
+    )  # fmt: skip
+
+
+def unknown_after_crash(email: EmailActivity, now: datetime) -> dict[str, Any]:
+    message = "The worker stopped after handing the message to the server and before its reply."
+    return _values(
+        email, now, status=EmailStatus.ERROR, due_at=None,
+        send_attempts=[*email.send_attempts, attempt(now, "DeliveryUnknown", message)],
+        attempt_count=email.attempt_count + 1,
+    )  # fmt: skip
+
+
+def _first_failure(attempts: list[dict[str, str]], failures: int) -> datetime:
+    """The first failure of the current run of attempts (a PUT to outbox starts a new run)."""
+    real = [item for item in attempts if item["error_class"] != "RecipientRefused"]
+    return datetime.fromisoformat(real[-failures]["date"])

@@ -1,0 +1,155 @@
+"""Every SQL statement of the dispatcher: claim, lease, sync-gap marker, outcomes, recovery.
+
+The claim is one conditional UPDATE per batch (PostgreSQL: the ids come from a
+``FOR UPDATE SKIP LOCKED`` subquery; SQLite: the single writer's ``BEGIN IMMEDIATE`` makes the
+UPDATE ... RETURNING atomic). Every later write names the worker and only touches rows it
+still holds (``claimed_by = :worker``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.emails.states import QUEUED
+from postroom.kit.sql import affected_rows
+from postroom.models import EmailActivity
+
+QUEUED_VALUES = [status.value for status in QUEUED]
+TABLE = Table("email_activities", EmailActivity.metadata)
+DUE_CHANNEL = "postroom_due"
+
+
+async def claim_due(
+    session: AsyncSession, worker_id: str, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[EmailActivity]:
+    due_ids = (
+        select(EmailActivity.id)
+        .where(
+            EmailActivity.status.in_(QUEUED_VALUES),
+            EmailActivity.claimed_by.is_(None),
+            EmailActivity.due_at <= now,
+        )
+        .order_by(EmailActivity.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(EmailActivity)
+        .where(EmailActivity.id.in_(due_ids.scalar_subquery()))
+        .values(claimed_by=worker_id, claimed_at=now, lease_expires_at=lease_until)
+        .returning(EmailActivity)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    statement = select(func.min(EmailActivity.due_at)).where(
+        EmailActivity.status.in_(QUEUED_VALUES), EmailActivity.claimed_by.is_(None)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def renew_leases(
+    session: AsyncSession, worker_id: str, email_ids: list[str], until: datetime
+) -> int:
+    """Extend the lease of the emails this worker is still delivering (and only those)."""
+    if not email_ids:
+        return 0
+    statement = (
+        update(EmailActivity)
+        .where(EmailActivity.claimed_by == worker_id, EmailActivity.id.in_(email_ids))
+        .values(lease_expires_at=until)
+    )
+    return affected_rows(await session.execute(statement))
+
+
+async def mark_send_started(
+    session: AsyncSession, worker_id: str, email_ids: list[str], now: datetime
+) -> set[str]:
+    """Record the sync-gap marker; return the ids this worker still holds (and marked)."""
+    statement = (
+        update(EmailActivity)
+        .where(EmailActivity.id.in_(email_ids), EmailActivity.claimed_by == worker_id)
+        .values(send_started_at=now)
+        .returning(EmailActivity.id)
+    )
+    return set((await session.execute(statement)).scalars().all())
+
+
+OUTCOME_COLUMNS = (
+    "status", "due_at", "sent_at", "activity_at", "envelope", "send_attempts",
+    "attempt_count", "need_smtp_credentials", "updated_at",
+)  # fmt: skip
+
+
+async def write_outcomes(
+    session: AsyncSession, worker_id: str, outcomes: list[dict[str, Any]]
+) -> int:
+    """Store final or retry states in one executemany; release the claims."""
+    if not outcomes:
+        return 0
+    statement = (
+        update(TABLE)
+        .where(TABLE.c.id == bindparam("b_id"), TABLE.c.claimed_by == worker_id)
+        .values(
+            {name: bindparam(f"b_{name}") for name in OUTCOME_COLUMNS},
+            claimed_by=None,
+            claimed_at=None,
+            lease_expires_at=None,
+            send_started_at=None,
+        )
+    )
+    rows = [{f"b_{name}": value for name, value in outcome.items()} for outcome in outcomes]
+    result = await session.connection()
+    return affected_rows(await result.execute(statement, rows))
+
+
+async def release_unstarted(session: AsyncSession, worker_id: str) -> int:
+    """Give back claims whose sending never started (graceful stop)."""
+    statement = (
+        update(EmailActivity)
+        .where(EmailActivity.claimed_by == worker_id, EmailActivity.send_started_at.is_(None))
+        .values(claimed_by=None, claimed_at=None, lease_expires_at=None)
+    )
+    return affected_rows(await session.execute(statement))
+
+
+async def release_expired_unstarted(session: AsyncSession, now: datetime) -> int:
+    """Claims of dead workers that never started sending: due again at once."""
+    statement = (
+        update(EmailActivity)
+        .where(
+            EmailActivity.claimed_by.is_not(None),
+            EmailActivity.lease_expires_at < now,
+            EmailActivity.send_started_at.is_(None),
+        )
+        .values(claimed_by=None, claimed_at=None, lease_expires_at=None)
+    )
+    return affected_rows(await session.execute(statement))
+
+
+async def expired_in_sync_gap(session: AsyncSession, now: datetime) -> Sequence[EmailActivity]:
+    """Claims of dead workers that had started sending: the outcome is unknown."""
+    statement = (
+        select(EmailActivity)
+        .where(
+            EmailActivity.claimed_by.is_not(None),
+            EmailActivity.lease_expires_at < now,
+            EmailActivity.send_started_at.is_not(None),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def signal_due_change(session: AsyncSession) -> None:
+    """Wake dispatchers after this transaction commits (locally, and on PostgreSQL by NOTIFY)."""
+    session.info["due_changed"] = True
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DUE_CHANNEL})

@@ -1,0 +1,30 @@
+"""The base of every request model: unknown fields ignored, no NUL character anywhere.
+
+PostgreSQL cannot store NUL in text or JSONB, so it is refused on both engines alike, as a
+field error naming the top-level field.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+def contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(contains_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    return False
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_character(cls, value: object) -> object:
+        if contains_nul(value):
+            raise ValueError("Text may not contain NUL characters.")
+        return value

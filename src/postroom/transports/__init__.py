@@ -1,0 +1,48 @@
+"""How messages leave Postroom: SMTP, a Maildir capture, and fakes for tests and benchmarks.
+
+Exception tree (what a transport raises; the dispatcher's retry policy reads it)::
+
+    DeliveryError
+    ├── TransientDeliveryError      retry later with backoff: nothing was accepted
+    │   ├── ConnectionFailed        refused, reset, TLS failure, closed before DATA
+    │   ├── DeliveryTimeout         no answer in time (before DATA)
+    │   └── TemporaryRejection      4xx reply to MAIL, RCPT (all recipients) or DATA
+    ├── PermanentDeliveryError      give up at once: ``error``
+    │   ├── PermanentRejection      5xx reply to MAIL, RCPT (all recipients) or DATA
+    │   └── AuthenticationFailed    the server refused our credentials
+    └── DeliveryUnknown             the connection broke after the message data was sent
+                                    and before the reply (the SMTP sync gap): never resent
+                                    automatically
+"""
+
+from postroom.transports.base import (
+    AuthenticationFailed,
+    BeforeData,
+    ConnectionFailed,
+    DeliveryError,
+    DeliveryReceipt,
+    DeliveryTimeout,
+    DeliveryUnknown,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    PermanentRejection,
+    TemporaryRejection,
+    TransientDeliveryError,
+    Transport,
+)
+
+__all__ = [
+    "AuthenticationFailed",
+    "BeforeData",
+    "ConnectionFailed",
+    "DeliveryError",
+    "DeliveryReceipt",
+    "DeliveryTimeout",
+    "DeliveryUnknown",
+    "OutgoingMessage",
+    "PermanentDeliveryError",
+    "PermanentRejection",
+    "TemporaryRejection",
+    "TransientDeliveryError",
+    "Transport",
+]

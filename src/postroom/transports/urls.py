@@ -1,0 +1,54 @@
+"""Transports named by URL: ``smtp://user:pass@host:port``, ``smtps://…``, ``capture://``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from postroom.transports.base import Transport
+from postroom.transports.capture import CaptureTransport
+from postroom.transports.smtp import SmtpSettings, SmtpTransport
+
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+def smtp_settings_from_url(url: str, security: str | None = None) -> SmtpSettings:
+    """``smtp://USER:PASS@HOST:PORT[?starttls=1|tls=1]``; ``smtps://`` means implicit TLS."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ValueError("an SMTP URL looks like smtp://USER:PASS@HOST:PORT")
+    query = parse_qs(parts.query)
+    chosen = security or _security(parts.scheme, query)
+    return SmtpSettings(
+        host=parts.hostname,
+        port=parts.port or DEFAULT_PORTS[chosen],
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        security=chosen,
+        timeout=float(query.get("timeout", ["30"])[0]),
+        max_connections=int(query.get("connections", ["4"])[0]),
+        validate_certs=query.get("verify", ["1"])[0] != "0",
+    )
+
+
+def _security(scheme: str, query: dict[str, list[str]]) -> str:
+    if scheme == "smtps" or query.get("tls", ["0"])[0] == "1":
+        return "tls"
+    return "starttls" if query.get("starttls", ["0"])[0] == "1" else "none"
+
+
+def transport_from_url(url: str, data_dir: Path) -> Transport:
+    """Build the transport a URL names; ``capture://`` writes into ``data_dir/mail``."""
+    scheme = urlsplit(url).scheme
+    if scheme == "capture":
+        return CaptureTransport(data_dir / "mail")
+    return SmtpTransport(smtp_settings_from_url(url))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and API responses."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

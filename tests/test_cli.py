@@ -1,0 +1,260 @@
+"""The real ``postroom`` command, run as a subprocess against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import sqlite3
+import sys
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from postroom import migrate
+from postroom.cli import reachable_url
+from postroom.db import Database
+from postroom.kit.ids import new_id
+from postroom.users import service as user_service
+from tests.databases import sqlite_url
+
+POSTROOM = Path(sys.executable).with_name("postroom")
+KEY_LINE = re.compile(r"^api_[A-Za-z0-9]+\n$")
+TIMEOUT = 60
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def environment(database_url: str, folder: Path) -> dict[str, str]:
+    return {**os.environ, "POSTROOM_DATABASE_URL": database_url, "POSTROOM_DATA_DIR": str(folder)}
+
+
+async def postroom(database_url: str, folder: Path, *args: str) -> Run:
+    """Run ``postroom ARGS`` to completion; kill it if it hangs."""
+    process = await asyncio.create_subprocess_exec(
+        POSTROOM,
+        *args,
+        env=environment(database_url, folder),
+        cwd=folder,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()
+    assert process.returncode is not None
+    return Run(process.returncode, stdout.decode(), stderr.decode())
+
+
+def assert_clean_failure(run: Run) -> None:
+    assert run.returncode != 0
+    assert run.stdout == ""
+    assert run.stderr.startswith("error: ")
+    assert "Traceback" not in run.stderr
+
+
+def unique_email() -> str:
+    return f"{new_id('cli').lower()}@example.com"
+
+
+def sqlite_rows(url: str, query: str, *params: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
+        return connection.execute(query, params).fetchall()
+
+
+@pytest.fixture
+def empty_sqlite(tmp_path: Path) -> str:
+    return sqlite_url(tmp_path / "db")
+
+
+@pytest.fixture
+def migrated_sqlite(empty_sqlite: str) -> str:
+    migrate.upgrade(empty_sqlite)
+    return empty_sqlite
+
+
+async def seed_user(database_url: str, email: str, organization: str = "Default") -> None:
+    database = Database(database_url)
+    try:
+        async with database.transaction() as session:
+            await user_service.create_user(session, email, "Seed User", organization)
+    finally:
+        await database.dispose()
+
+
+async def test_db_upgrade_creates_the_schema(empty_sqlite: str, tmp_path: Path) -> None:
+    run = await postroom(empty_sqlite, tmp_path, "db", "upgrade")
+    assert run.returncode == 0, run.stderr
+    tables = {row[0] for row in sqlite_rows(empty_sqlite, "SELECT name FROM sqlite_master")}
+    assert {"alembic_version", "organizations", "users", "api_keys"} <= tables
+
+
+async def test_users_create_prints_the_id_and_uses_the_default_organization(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    email = unique_email()
+    run = await postroom(
+        migrated_sqlite, tmp_path, "users", "create", "--email", email, "--name", "Nora Mills"
+    )
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(r"user_[A-Za-z0-9]+\n", run.stdout), run.stdout
+    rows = sqlite_rows(
+        migrated_sqlite,
+        "SELECT u.email, u.first_name, u.last_name, o.name FROM users u"
+        " JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?",
+        run.stdout.strip(),
+    )
+    assert rows == [(email, "Nora", "Mills", "Default")]
+
+
+async def test_users_create_with_org_joins_that_organization(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    await seed_user(migrated_sqlite, unique_email(), "Acme Sales")
+    run = await postroom(
+        migrated_sqlite,
+        tmp_path,
+        *("users", "create", "--email", unique_email(), "--name", "Second User"),
+        *("--org", "Acme Sales"),
+    )
+    assert run.returncode == 0, run.stderr
+    rows = sqlite_rows(
+        migrated_sqlite,
+        "SELECT o.name FROM users u JOIN organizations o ON o.id = u.organization_id",
+    )
+    assert rows == [("Acme Sales",), ("Acme Sales",)]
+    assert sqlite_rows(migrated_sqlite, "SELECT name FROM organizations") == [("Acme Sales",)]
+
+
+async def test_keys_create_prints_only_a_key_that_authenticates(
+    database_url: str, database: Database, app: FastAPI, tmp_path: Path
+) -> None:
+    email = unique_email()
+    async with database.transaction() as session:
+        await user_service.create_user(session, email, "Kay Holder", new_id("org"))
+    run = await postroom(database_url, tmp_path, "keys", "create", "--user", email)
+    assert run.returncode == 0, run.stderr
+    assert KEY_LINE.match(run.stdout), run.stdout
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://testserver/api/v1",
+        auth=(run.stdout.strip(), ""),
+    ) as client:
+        response = await client.get("/me/")
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == email
+
+
+async def test_duplicate_user_fails_cleanly(migrated_sqlite: str, tmp_path: Path) -> None:
+    email = unique_email()
+    await seed_user(migrated_sqlite, email)
+    run = await postroom(
+        migrated_sqlite, tmp_path, "users", "create", "--email", email, "--name", "Again"
+    )
+    assert_clean_failure(run)
+    assert "already exists" in run.stderr
+
+
+async def test_key_for_unknown_user_fails_cleanly(migrated_sqlite: str, tmp_path: Path) -> None:
+    run = await postroom(
+        migrated_sqlite, tmp_path, "keys", "create", "--user", "nobody@example.com"
+    )
+    assert_clean_failure(run)
+    assert "no user with email nobody@example.com" in run.stderr
+
+
+async def test_users_create_before_db_upgrade_says_to_upgrade(
+    empty_sqlite: str, tmp_path: Path
+) -> None:
+    run = await postroom(
+        empty_sqlite, tmp_path, "users", "create", "--email", unique_email(), "--name", "Early"
+    )
+    assert_clean_failure(run)
+    assert "postroom db upgrade" in run.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def wait_for_port(port: int) -> None:
+    while True:
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """Ask the server to stop; kill it if it does not within a few seconds."""
+    if process.returncode is None:
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()
+
+
+async def read_until_curl_line(stream: asyncio.StreamReader) -> list[str]:
+    lines: list[str] = []
+    while not lines or "curl" not in lines[-1]:
+        line = await stream.readline()
+        assert line, f"no curl line in {lines}"
+        lines.append(line.decode())
+    return lines
+
+
+async def test_serve_on_empty_database_prints_a_working_first_key(
+    empty_sqlite: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(POSTROOM, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        env=environment(empty_sqlite, tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        lines = await asyncio.wait_for(read_until_curl_line(process.stdout), TIMEOUT)
+        await asyncio.wait_for(wait_for_port(port), TIMEOUT)
+        keys = [line.strip() for line in lines if line.strip().startswith("api_")]
+        assert len(keys) == 1, lines
+        url = f"http://127.0.0.1:{port}/api/v1/me/"
+        assert lines[-1].strip() == f"curl -u {keys[0]}: {url}"
+        async with httpx.AsyncClient(auth=(keys[0], ""), trust_env=False) as client:
+            response = await client.get(url)
+        assert response.status_code == 200, response.text
+        assert response.json()["email"] == "admin@example.com"
+    finally:
+        await stop(process)
+
+
+def test_curl_line_uses_a_reachable_address_for_wildcard_and_ipv6_hosts() -> None:
+    assert reachable_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"  # noqa: S104
+    assert reachable_url("::", 8000) == "http://[::1]:8000"
+    assert reachable_url("::1", 8000) == "http://[::1]:8000"
+    assert reachable_url("mail.example.com", 80) == "http://mail.example.com:80"

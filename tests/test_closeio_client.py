@@ -1,0 +1,188 @@
+"""The official ``closeio`` client against a real Postroom server over TCP (spec §1, §4).
+
+One server per backend (a subprocess of ``postroom serve``), driven by ``closeio_api.Client``
+exactly as Close's own scripts drive api.close.com: synchronous requests, ``X-TZ-Offset`` on
+every call, paths without their final slash, ``_skip += len(data)`` paging without ``_limit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import closeio_api
+import pytest
+
+from tests.live import LiveServer, live_server
+
+INBOX_SENDER = '"Jane Doe" <jane@acme.example.com>'
+USER_ADDRESS = "sales@postroom.example.com"
+EMAILS_FOR_TWO_PAGES = 105
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(database_url, tmp_path_factory.mktemp("live")) as running:
+        yield running
+
+
+def connect(server: LiveServer, tz_offset: str | None = None) -> Any:
+    """A ``closeio_api.Client`` pointed at ``server`` (the package is untyped: ``Any``)."""
+    client = closeio_api.Client(server.api_key, tz_offset=tz_offset)
+    client.base_url = server.base_url
+    return client
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> Iterator[Any]:
+    api = connect(server)
+    yield api
+    api.session.close()
+
+
+@pytest.fixture
+def lead(client: Any) -> dict[str, Any]:
+    created: dict[str, Any] = client.post(
+        "lead",
+        {
+            "name": "Acme Corp",
+            "contacts": [
+                {
+                    "name": "Jane Doe",
+                    "emails": [{"email": "jane@acme.example.com", "type": "office"}],
+                }
+            ],
+        },
+    )
+    return created
+
+
+def log_email(client: Any, lead_id: str, **fields: Any) -> dict[str, Any]:
+    body = {
+        "lead_id": lead_id,
+        "status": "inbox",
+        "sender": INBOX_SENDER,
+        "to": [USER_ADDRESS],
+        "subject": "Question about pricing",
+        "body_text": "Hi, how much is it?",
+        **fields,
+    }
+    email: dict[str, Any] = client.post("activity/email", body)
+    return email
+
+
+def test_lead_is_created_with_its_nested_contact_and_email(lead: dict[str, Any]) -> None:
+    assert lead["id"].startswith("lead_")
+    assert lead["name"] == "Acme Corp"
+    [contact] = lead["contacts"]
+    assert contact["id"].startswith("cont_")
+    assert contact["lead_id"] == lead["id"]
+    assert [e["email"] for e in contact["emails"]] == ["jane@acme.example.com"]
+
+
+def test_inbox_email_is_logged_and_read_back(client: Any, lead: dict[str, Any]) -> None:
+    logged = log_email(client, lead["id"])
+    fetched = client.get(f"activity/email/{logged['id']}")
+    assert logged["id"].startswith("acti_")
+    assert (fetched["status"], fetched["direction"]) == ("inbox", "incoming")
+    assert fetched["sender"] == INBOX_SENDER
+    assert fetched["to"] == [USER_ADDRESS]
+    assert fetched["subject"] == "Question about pricing"
+    assert fetched["body_text"] == "Hi, how much is it?"
+    assert fetched["lead_id"] == lead["id"]
+
+
+def test_draft_edited_with_put_reads_back_the_edit(client: Any, lead: dict[str, Any]) -> None:
+    draft = log_email(client, lead["id"], status="draft", sender=None, subject="First try")
+    client.put(
+        f"activity/email/{draft['id']}",
+        {"subject": "Second try", "body_text": "Better words", "cc": ["boss@acme.example.com"]},
+    )
+    fetched = client.get(f"activity/email/{draft['id']}")
+    assert fetched["status"] == "draft"
+    assert (fetched["subject"], fetched["body_text"]) == ("Second try", "Better words")
+    assert fetched["cc"] == ["boss@acme.example.com"]
+    assert fetched["to"] == [USER_ADDRESS]
+
+
+def page_ids_like_close_scripts(client: Any, params: dict[str, Any]) -> tuple[list[str], int]:
+    """Every id of a list, paged with ``_skip += len(data)`` and no ``_limit``; and the pages."""
+    ids: list[str] = []
+    pages = 0
+    has_more = True
+    while has_more:
+        page = client.get("activity/email", params={**params, "_skip": len(ids)})
+        ids += [email["id"] for email in page["data"]]
+        has_more = page["has_more"]
+        pages += 1
+    return ids, pages
+
+
+def test_paging_with_skip_sees_every_email_exactly_once(client: Any, lead: dict[str, Any]) -> None:
+    statuses = ("sent", "inbox")
+    created = [
+        log_email(client, lead["id"], status=statuses[n % 2], subject=f"Email {n}")["id"]
+        for n in range(EMAILS_FOR_TWO_PAGES)
+    ]
+    seen, pages = page_ids_like_close_scripts(client, {"lead_id": lead["id"]})
+    assert pages == 2
+    assert sorted(seen) == sorted(created)
+
+
+def test_over_long_subject_raises_validation_error_naming_subject(
+    client: Any, lead: dict[str, Any]
+) -> None:
+    with pytest.raises(closeio_api.ValidationError) as raised:
+        log_email(client, lead["id"], subject="x" * 1001)
+    assert "subject" in raised.value.field_errors
+    assert isinstance(raised.value.errors, list)
+
+
+def test_unknown_lead_id_raises_validation_error_naming_lead_id(client: Any) -> None:
+    with pytest.raises(closeio_api.ValidationError) as raised:
+        log_email(client, "lead_doesNotExist0000000000000000000000000")
+    assert "lead_id" in raised.value.field_errors
+
+
+def test_unknown_email_raises_api_error_404(client: Any) -> None:
+    with pytest.raises(closeio_api.APIError) as raised:
+        client.get("activity/email/acti_doesNotExist0000000000000000000000000")
+    assert raised.value.response.status_code == 404
+    assert "error" in raised.value.response.json()
+
+
+def test_deleted_email_answers_empty_object_then_404(client: Any, lead: dict[str, Any]) -> None:
+    logged = log_email(client, lead["id"])
+    assert client.delete(f"activity/email/{logged['id']}") == {}
+    with pytest.raises(closeio_api.APIError) as raised:
+        client.get(f"activity/email/{logged['id']}")
+    assert raised.value.response.status_code == 404
+
+
+def test_me_returns_the_key_users_email_and_organization(client: Any, server: LiveServer) -> None:
+    me = client.get("me")
+    assert me["email"] == server.user_email
+    assert [org["name"] for org in me["organizations"]] == [server.organization_name]
+    assert me["organizations"][0]["id"].startswith("orga_")
+
+
+@pytest.mark.parametrize("tz_offset", ["-0.0", "5.5", "-8.0"])
+def test_tz_offset_header_is_accepted(server: LiveServer, tz_offset: str) -> None:
+    api = connect(server, tz_offset)
+    try:
+        assert api.session.headers["X-TZ-Offset"] == tz_offset
+        assert api.get("me")["email"] == server.user_email
+    finally:
+        api.session.close()
+
+
+def test_wrong_api_key_raises_api_error_401(server: LiveServer) -> None:
+    api = closeio_api.Client("not-a-real-key")
+    api.base_url = server.base_url
+    try:
+        with pytest.raises(closeio_api.APIError) as raised:
+            api.get("me")
+        assert raised.value.response.status_code == 401
+        assert "error" in raised.value.response.json()
+    finally:
+        api.session.close()
