@@ -98,11 +98,13 @@ async def write_outcomes(
         update(TABLE)
         .where(TABLE.c.id == bindparam("b_id"), TABLE.c.claimed_by == worker_id)
         .values(
-            {name: bindparam(f"b_{name}") for name in OUTCOME_COLUMNS},
-            claimed_by=None,
-            claimed_at=None,
-            lease_expires_at=None,
-            send_started_at=None,
+            {
+                **{name: bindparam(f"b_{name}") for name in OUTCOME_COLUMNS},
+                "claimed_by": None,
+                "claimed_at": None,
+                "lease_expires_at": None,
+                "send_started_at": None,
+            }
         )
     )
     rows = [{f"b_{name}": value for name, value in outcome.items()} for outcome in outcomes]

@@ -1,0 +1,128 @@
+"""Outbox and scheduled emails really go out over SMTP, once, with the right headers."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import Tenant
+from tests.dispatch.conftest import DeliveryHarness, eventually
+from tests.helpers import create_lead, ok
+from tests.smtp_server import SmtpServer
+
+
+async def read(tenant: Tenant, email_id: str) -> dict[str, Any]:
+    return ok(await tenant.client.get(f"/activity/email/{email_id}/"))
+
+
+async def send(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    lead = await create_lead(tenant.client)
+    body = {
+        "lead_id": lead["id"],
+        "status": "outbox",
+        "sender": '"Jane Sender" <jane@sender.example.com>',
+        "to": ["Bob Buyer <bob@buyer.example.com>"],
+        "cc": ["carol@buyer.example.com"],
+        "bcc": ["secret@audit.example.com"],
+        "subject": "Quarterly numbers",
+        "body_text": "Hello Bob",
+        "body_html": "<p>Hello <b>Bob</b></p>",
+        **fields,
+    }
+    return ok(await tenant.client.post("/activity/email/", json=body))
+
+
+async def sent(tenant: Tenant, email_id: str) -> bool:
+    return (await read(tenant, email_id))["status"] == "sent"
+
+
+async def test_outbox_email_with_send_in_is_received_once_with_the_right_headers(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, send_in=1)
+    assert email["status"] == "outbox"
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    message = received.message
+    assert message["Message-ID"] == email["message_ids"][0]
+    [sender] = message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Jane Sender", "jane@sender.example.com")
+    assert message["To"] == "Bob Buyer <bob@buyer.example.com>"
+    assert message["Cc"] == "carol@buyer.example.com"
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Quarterly numbers"
+    assert received.mail_from == "jane@sender.example.com"
+    assert sorted(received.recipients) == sorted(
+        ["bob@buyer.example.com", "carol@buyer.example.com", "secret@audit.example.com"]
+    )
+    assert message.get_content_type() == "multipart/alternative"
+    parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
+    assert parts["text/plain"].strip() == "Hello Bob"
+    assert parts["text/html"].strip() == "<p>Hello <b>Bob</b></p>"
+
+
+async def test_sent_email_shows_date_sent_envelope_and_message_ids(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]))
+    after = await read(tenant, email["id"])
+    assert after["date_sent"] is not None
+    assert after["activity_at"] == after["date_sent"]
+    assert after["message_ids"] == email["message_ids"]
+    assert after["envelope"]["message_id"] == email["message_ids"][0]
+    assert after["envelope"]["to"] == [{"email": "bob@buyer.example.com", "name": "Bob Buyer"}]
+    assert after["send_attempts"] == []
+
+
+async def test_send_in_is_honoured(harness: DeliveryHarness, smtp: SmtpServer) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    started = time.monotonic()
+    email = await send(tenant, send_in=2)
+    await eventually(lambda: sent(tenant, email["id"]))
+    assert time.monotonic() - started >= 1.9
+
+
+async def test_outbox_without_send_in_leaves_at_once_not_at_the_next_poll(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url, dispatch_poll_seconds=1.0)
+    started = time.monotonic()
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]), interval=0.01)
+    assert time.monotonic() - started < 0.6
+
+
+async def test_scheduled_email_leaves_at_date_scheduled(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    due = datetime.now(UTC) + timedelta(seconds=1.5)
+    email = await send(tenant, status="scheduled", date_scheduled=due.isoformat())
+    await eventually(lambda: sent(tenant, email["id"]), interval=0.01)
+    arrived = datetime.now(UTC)
+    assert arrived >= due
+    assert arrived - due < timedelta(seconds=0.5)
+
+
+async def test_html_only_email_gets_a_text_part(harness: DeliveryHarness, smtp: SmtpServer) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, body_text=None, body_html="<p>Only <i>HTML</i></p>")
+    await eventually(lambda: sent(tenant, email["id"]))
+    parts = {p.get_content_type(): p.get_content() for p in smtp.messages()[0].message.iter_parts()}
+    assert parts["text/plain"].strip() == "Only HTML"
+
+
+async def test_non_ascii_subject_and_names_are_encoded(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, subject="Grüße aus Köln ✓", sender='"Jürgen" <j@sender.example.com>')
+    await eventually(lambda: sent(tenant, email["id"]))
+    received = smtp.messages()[0]
+    assert all(byte < 128 for byte in received.data.split(b"\r\n\r\n", 1)[0])
+    assert received.message["Subject"] == "Grüße aus Köln ✓"
+    assert received.message["From"].addresses[0].display_name == "Jürgen"

@@ -1,0 +1,144 @@
+"""A real SMTP server on loopback (aiosmtpd in its own thread) that can misbehave on purpose.
+
+Behaviours are set per test through ``SmtpServer.behaviour``: reply codes for MAIL, RCPT and
+DATA, refusing some recipients, dropping the connection before or after the message data, and
+answering slowly. Every message the server accepted (or received before dropping the
+connection) is kept in ``received`` with its envelope and raw bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Behaviour:
+    mail_reply: str | None = None
+    """e.g. ``"451 try later"`` or ``"550 no"``: the reply to MAIL FROM instead of 250."""
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    """recipient → reply (e.g. ``"550 no such user"``); others are accepted."""
+    data_reply: str | None = None
+    drop_before_data: bool = False
+    """Close the connection when RCPT arrives (nothing was sent)."""
+    drop_after_data: bool = False
+    """Receive the whole message, then close the connection without replying (sync gap)."""
+    delay: float = 0.0
+    """Seconds to wait before answering DATA."""
+
+
+@dataclass
+class ReceivedMessage:
+    mail_from: str
+    recipients: list[str]
+    data: bytes
+    accepted: bool
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        reply = self.server.behaviour.mail_reply
+        if reply:
+            return reply
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        behaviour = self.server.behaviour
+        if behaviour.drop_before_data:
+            server.transport.close()
+            return "421 closing"
+        if address in behaviour.rcpt_replies:
+            return behaviour.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        behaviour = self.server.behaviour
+        if behaviour.delay:
+            await asyncio.sleep(behaviour.delay)
+        accepted = behaviour.data_reply is None and not behaviour.drop_after_data
+        self.server.record(envelope, accepted or behaviour.drop_after_data)
+        if behaviour.drop_after_data:
+            server.transport.close()
+            return "250 never heard"
+        return behaviour.data_reply or "250 Message accepted"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.behaviour = Behaviour()
+        self.received: list[ReceivedMessage] = []
+        self._lock = threading.Lock()
+        self.port = free_port()
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, data_size_limit=50_000_000
+        )
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?timeout=5"
+
+    def record(self, envelope: Any, kept: bool) -> None:
+        raw = envelope.original_content or envelope.content
+        data = raw if isinstance(raw, bytes) else str(raw).encode()
+        message = ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), data, kept)
+        with self._lock:
+            self.received.append(message)
+
+    def messages(self) -> list[ReceivedMessage]:
+        with self._lock:
+            return list(self.received)
+
+    def message_id_counts(self) -> Counter[str]:
+        return Counter(message.message_id for message in self.messages())
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
