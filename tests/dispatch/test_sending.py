@@ -34,7 +34,8 @@ async def send(tenant: Tenant, **fields: Any) -> dict[str, Any]:
 
 
 async def sent(tenant: Tenant, email_id: str) -> bool:
-    return (await read(tenant, email_id))["status"] == "sent"
+    status: str = (await read(tenant, email_id))["status"]
+    return status == "sent"
 
 
 async def test_outbox_email_with_send_in_is_received_once_with_the_right_headers(
