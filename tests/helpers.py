@@ -6,6 +6,10 @@ from typing import Any
 
 import httpx
 
+from postroom.accounts import service as account_service
+from postroom.db import Database
+from postroom.kit.secrets import SecretBox
+
 
 def ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
@@ -40,3 +44,14 @@ async def create_email(client: httpx.AsyncClient, lead_id: str, **fields: Any) -
         **fields,
     }
     return ok(await client.post("/activity/email/", json=body))
+
+
+async def add_sending_account(
+    database: Database, user_email: str, smtp_url: str = "smtp://u:p@127.0.0.1:2525"
+) -> str:
+    """Add an SMTP account for the user through the service, as ``postroom accounts add``."""
+    async with database.transaction() as session:
+        account = await account_service.add_account(
+            session, SecretBox("test-secret"), user_email, smtp_url, make_default=True
+        )
+    return account.id

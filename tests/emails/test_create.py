@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from postroom.db import Database
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, field_errors, ok
+from tests.helpers import add_sending_account, create_email, create_lead, field_errors, ok
 
 ALWAYS_PRESENT = [
     "id",
@@ -165,7 +166,6 @@ async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
         followup_sequence_delay=86400,
         followup_sequence_add_cc_bcc=True,
         template_id="tmpl_x",
-        email_account_id="emailacct_x",
         attachments=[
             {
                 "url": "http://testserver/go/file/x",
@@ -183,14 +183,29 @@ async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
     assert email["followup_sequence_delay"] == 86400
     assert email["followup_sequence_add_cc_bcc"] is True
     assert email["template_id"] == "tmpl_x"
-    assert email["email_account_id"] == "emailacct_x"
     assert email["attachments"][0]["filename"] == "a.pdf"
 
 
-async def test_account_id_is_accepted_as_older_name_of_email_account_id(tenant: Tenant) -> None:
+async def test_account_id_is_accepted_as_older_name_of_email_account_id(
+    tenant: Tenant, database: Database
+) -> None:
+    account_id = await add_sending_account(database, tenant.user_email)
     lead = await create_lead(tenant.client)
-    email = await create_email(tenant.client, lead["id"], account_id="emailacct_old")
-    assert email["email_account_id"] == "emailacct_old"
+    email = await create_email(tenant.client, lead["id"], account_id=account_id)
+    assert email["email_account_id"] == account_id
+
+
+async def test_unknown_or_foreign_sending_account_is_a_field_error(
+    tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    foreign = await add_sending_account(database, other_tenant.user_email)
+    lead = await create_lead(tenant.client)
+    for account_id in ("emailacct_missing", foreign):
+        response = await tenant.client.post(
+            "/activity/email/",
+            json={"lead_id": lead["id"], "status": "draft", "email_account_id": account_id},
+        )
+        assert "email_account_id" in field_errors(response)
 
 
 async def test_unknown_and_read_only_fields_are_ignored(tenant: Tenant) -> None:

@@ -10,6 +10,7 @@ from email.utils import make_msgid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.accounts import repository as account_repository
 from postroom.contacts import repository as contact_repository
 from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import repository, rules
@@ -52,10 +53,19 @@ async def _check_references(
     if "user_id" in sent and body.user_id is not None:
         if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
             problems.add("user_id", "User not found.")
+    if body.account is not None and not await _account_exists(session, caller, body.account):
+        problems.add("email_account_id", "Sending account not found.")
     if "in_reply_to_id" in sent and body.in_reply_to_id is not None:
         parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
         if parent is None or parent.lead_id != lead_id:
             problems.add("in_reply_to_id", "Email not found on this lead.")
+
+
+async def _account_exists(session: AsyncSession, caller: Caller, account_id: str) -> bool:
+    return (
+        await account_repository.get_account(session, caller.organization_id, account_id)
+        is not None
+    )
 
 
 async def _check_create_references(
