@@ -211,3 +211,15 @@ async def test_updated_by_and_date_updated_change_on_edit(tenant: Tenant) -> Non
     edited = ok(await put(tenant, draft["id"], subject="Again"))
     assert edited["date_updated"] > draft["date_updated"]
     assert edited["updated_by"] == tenant.user_id
+
+
+async def test_lead_with_an_email_being_sent_cannot_be_deleted(
+    tenant: Tenant, database: Database
+) -> None:
+    email = await email_in(tenant, "outbox")
+    await claim(database, email["id"])
+    response = await tenant.client.delete(f"/lead/{email['lead_id']}/")
+    assert response.status_code == 400
+    assert response.json()["errors"]
+    assert ok(await tenant.client.get(f"/lead/{email['lead_id']}/"))["id"] == email["lead_id"]
+    assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["status"] == "outbox"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.models import Contact, EmailActivity, Lead
@@ -28,9 +28,19 @@ async def list_leads(
     return (await session.execute(statement)).scalars().all()
 
 
+async def delete_unclaimed_emails(session: AsyncSession, lead: Lead) -> int:
+    """Delete the lead's emails that no dispatcher holds; return how many are held."""
+    await session.execute(
+        delete(EmailActivity).where(
+            EmailActivity.lead_id == lead.id, EmailActivity.claimed_by.is_(None)
+        )
+    )
+    held = select(func.count()).where(EmailActivity.lead_id == lead.id)
+    return int((await session.execute(held)).scalar_one())
+
+
 async def delete_lead(session: AsyncSession, lead: Lead) -> None:
-    """Delete the lead with its emails and contacts, children first (no reliance on cascades)."""
-    await session.execute(delete(EmailActivity).where(EmailActivity.lead_id == lead.id))
+    """Delete the lead and its contacts (its emails must be gone already)."""
     await session.execute(delete(Contact).where(Contact.lead_id == lead.id))
     await session.execute(delete(Lead).where(Lead.id == lead.id))
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
 from postroom.contacts.service import new_contact
-from postroom.errors import NotFound
+from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository
@@ -87,4 +87,6 @@ async def update_lead(
 
 async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> None:
     lead = await _owned_lead(session, caller, lead_id)
+    if await repository.delete_unclaimed_emails(session, lead):
+        raise ValidationFailed(["An email of this lead is being sent; try again in a moment."])
     await repository.delete_lead(session, lead)
