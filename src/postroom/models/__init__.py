@@ -5,8 +5,12 @@ from postroom.models.base import Base
 from postroom.models.contact import Contact
 from postroom.models.email_account import EmailAccount
 from postroom.models.email_activity import EmailActivity
+from postroom.models.email_template import EmailTemplate
+from postroom.models.email_thread import EmailThread
 from postroom.models.lead import Lead
 from postroom.models.organization import Organization
+from postroom.models.stored_file import StoredFile
+from postroom.models.task import Task
 from postroom.models.user import User
 
 __all__ = [
@@ -15,7 +19,11 @@ __all__ = [
     "Contact",
     "EmailAccount",
     "EmailActivity",
+    "EmailTemplate",
+    "EmailThread",
     "Lead",
     "Organization",
+    "StoredFile",
+    "Task",
     "User",
 ]

@@ -23,6 +23,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
         Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at"),
         Index("ix_email_activities_due", "status", "due_at"),
         Index("ix_email_activities_lease", "claimed_by", "lease_expires_at"),
+        Index("ix_email_activities_followup", "followup_done_at", "followup_at"),
     )
 
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -78,3 +79,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     """Set, durably, right before the message data goes to the server: a crash after this
     point leaves the delivery unknown (the SMTP sync gap), so the email is never resent."""
     need_smtp_credentials: Mapped[bool] = mapped_column(Boolean, default=False)
+    open_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """Unguessable token of the open-tracking pixel of this email."""
+    followup_done_at: Mapped[datetime | None]
+    """When the follow-up scheduler handled ``followup_at`` (task made or not needed)."""
