@@ -23,6 +23,7 @@ from postroom.errors import install_error_handlers
 from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
 from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
+from postroom.threads.router import router as threads_router
 from postroom.transports import Transport
 from postroom.users.router import router as users_router
 
@@ -34,6 +35,7 @@ ROUTERS = (
     emails_router,
     activities_router,
     accounts_router,
+    threads_router,
 )
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 
 from pydantic import ConfigDict, Field
 
 from postroom.emails.repository import EmailFilter
 from postroom.emails.states import EmailStatus
 from postroom.errors import ValidationFailed
-from postroom.kit.datetimes import localize, parse_datetime
+from postroom.kit.filters import datetime_bounds
 from postroom.kit.paging import split_csv
 from postroom.kit.schemas import RequestModel
-
-_BOUNDS = ("gt", "gte", "lt", "lte")
 
 
 class EmailListQuery(RequestModel):
@@ -45,30 +43,14 @@ class EmailListQuery(RequestModel):
             ids=split_csv(self.id__in),
             thread_ids=split_csv(self.thread_id),
             statuses=_statuses(self.status),
-            created_after=self._bounds("date_created", tz),
-            activity_after=self._bounds("activity_at", tz),
+            created_after=datetime_bounds(self, "date_created", tz),
+            activity_after=datetime_bounds(self, "activity_at", tz),
         )
 
     def includes_emails(self) -> bool:
         """``_type`` on ``/activity/``: emails are listed unless another type was asked for."""
         types = split_csv(self.type_filter)
         return types is None or "Email" in types
-
-    def _bounds(self, prefix: str, tz: timezone | None) -> dict[str, datetime]:
-        bounds: dict[str, datetime] = {}
-        for operator in _BOUNDS:
-            name = f"{prefix}__{operator}"
-            raw = getattr(self, name)
-            if raw is not None:
-                bounds[operator] = _parse_bound(name, raw, tz)
-        return bounds
-
-
-def _parse_bound(name: str, raw: str, tz: timezone | None) -> datetime:
-    try:
-        return localize(parse_datetime(raw), tz)
-    except ValueError as error:
-        raise ValidationFailed.field(name, f"Not a date or datetime: {raw!r}.") from error
 
 
 def _statuses(raw: str | None) -> list[EmailStatus] | None:

@@ -85,6 +85,23 @@ async def get_email(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def email_by_message_id(
+    session: AsyncSession, organization_id: str, message_ids: Sequence[str]
+) -> EmailActivity | None:
+    """The email of the organization whose Message-ID is one of ``message_ids``."""
+    if not message_ids:
+        return None
+    statement = (
+        select(EmailActivity)
+        .where(
+            EmailActivity.organization_id == organization_id,
+            EmailActivity.message_id.in_(list(message_ids)),
+        )
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def user_names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
     """Display names of the given users (for ``user_name``, ``created_by_name`` ...)."""
     if not user_ids:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository as account_repository
@@ -25,6 +26,7 @@ from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity
+from postroom.threads import service as thread_service
 from postroom.users import repository as user_repository
 from postroom.users.auth import Caller
 
@@ -41,8 +43,8 @@ async def _check_references(
     lead_id: str,
     body: EmailActivityFields,
     problems: FieldProblems,
-) -> None:
-    """Contact on the lead, user and replied-to email in the organization."""
+) -> EmailActivity | None:
+    """Contact on the lead, user and account in the organization; return the replied-to email."""
     sent = body.model_fields_set
     if "contact_id" in sent and body.contact_id is not None:
         contact = await contact_repository.get_contact(
@@ -55,10 +57,13 @@ async def _check_references(
             problems.add("user_id", "User not found.")
     if body.account is not None and not await _account_exists(session, caller, body.account):
         problems.add("email_account_id", "Sending account not found.")
-    if "in_reply_to_id" in sent and body.in_reply_to_id is not None:
-        parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
-        if parent is None or parent.lead_id != lead_id:
-            problems.add("in_reply_to_id", "Email not found on this lead.")
+    if "in_reply_to_id" not in sent or body.in_reply_to_id is None:
+        return None
+    parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
+    if parent is None or parent.lead_id != lead_id:
+        problems.add("in_reply_to_id", "Email not found on this lead.")
+        return None
+    return parent
 
 
 async def _account_exists(session: AsyncSession, caller: Caller, account_id: str) -> bool:
@@ -70,16 +75,17 @@ async def _account_exists(session: AsyncSession, caller: Caller, account_id: str
 
 async def _check_create_references(
     session: AsyncSession, caller: Caller, body: EmailActivityCreate, problems: FieldProblems
-) -> None:
+) -> EmailActivity | None:
     if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
         problems.add("lead_id", "Lead not found.")
-        return
-    await _check_references(session, caller, body.lead_id, body, problems)
+        return None
+    parent = await _check_references(session, caller, body.lead_id, body, problems)
     if body.organization_id is not None and body.organization_id != caller.organization_id:
         problems.add("organization_id", "Organization not found.")
     creator = body.creator
     if creator and await user_repository.get_user(session, caller.organization_id, creator) is None:
         problems.add("created_by", "User not found.")
+    return parent
 
 
 async def _default_sender(session: AsyncSession, caller: Caller, user_id: str | None) -> str:
@@ -116,20 +122,50 @@ async def create_email(
     session: AsyncSession, caller: Caller, body: EmailActivityCreate, message_domain: str
 ) -> EmailActivity:
     problems = FieldProblems()
-    await _check_create_references(session, caller, body, problems)
+    parent = await _check_create_references(session, caller, body, problems)
     problems.raise_if_any()
+    existing = await repository.email_by_message_id(
+        session, caller.organization_id, posted_message_ids(body)
+    )
+    if existing is not None:
+        return existing
     now = utcnow()
     email = _new_email(caller, body, now)
     if body.status is EmailStatus.SENT and not email.sender:
         email.sender = await _default_sender(session, caller, email.user_id)
     if not email.message_ids and body.status is not EmailStatus.INBOX:
         email.message_ids = [_new_message_id(email.sender, message_domain)]
+    email.message_id = email.message_ids[0] if email.message_ids else None
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     _schedule(email, now)
     _refresh_derived(email)
-    repository.add(session, email)
-    await session.flush()
+    await thread_service.place(session, email, parent, now)
+    return await _insert(session, email)
+
+
+def posted_message_ids(body: EmailActivityCreate) -> list[str]:
+    """Message-IDs a logged email brings along (``message_ids`` or ``envelope.message_id``)."""
+    posted = list(body.message_ids or [])
+    envelope_id = (body.envelope or {}).get("message_id")
+    if not posted and isinstance(envelope_id, str) and envelope_id.strip():
+        posted = [envelope_id.strip()]
+    return posted
+
+
+async def _insert(session: AsyncSession, email: EmailActivity) -> EmailActivity:
+    """Insert the email; if its Message-ID was logged meanwhile, answer with that email."""
+    try:
+        async with session.begin_nested():
+            repository.add(session, email)
+            await session.flush()
+    except IntegrityError:
+        existing = await repository.email_by_message_id(
+            session, email.organization_id, [email.message_id or ""]
+        )
+        if existing is None:
+            raise
+        return existing
     if email.due_at is not None:
         await dispatch_repository.signal_due_change(session)
     return email
@@ -153,7 +189,7 @@ def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> Emai
         cc_addresses=[],
         bcc_addresses=[],
         attachments=[],
-        message_ids=list(body.message_ids or []),
+        message_ids=posted_message_ids(body),
         references=list(body.references or []),
         envelope=body.envelope,
         opens=[],
@@ -211,7 +247,7 @@ async def update_email(
             "status", f"Only drafts can be modified; this email is {current.value}."
         )
     problems = FieldProblems()
-    await _check_references(session, caller, email.lead_id, body, problems)
+    parent = await _check_references(session, caller, email.lead_id, body, problems)
     problems.raise_if_any()
     now = utcnow()
     if is_cancel(current, target) and not await repository.cancel_delivery(session, email, now):
@@ -221,6 +257,8 @@ async def update_email(
     _apply(email, changes, target, caller, now)
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
+    if "in_reply_to_id" in content_edits:
+        await _rethread(session, email, parent, now)
     await session.flush()
     if target in QUEUED and current is not target:
         await dispatch_repository.signal_due_change(session)
@@ -247,9 +285,22 @@ def _apply(
     email.updated_at = now
 
 
+async def _rethread(
+    session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
+) -> None:
+    """A draft that now replies to another email (or to none) moves to the right thread."""
+    previous = email.thread_id
+    email.references = []
+    await thread_service.place(session, email, parent, now)
+    await session.flush()
+    await thread_service.forget_if_empty(session, previous)
+
+
 async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> None:
     email = await get_email(session, caller, email_id)
+    thread_id = email.thread_id
     if not await repository.delete_unclaimed(session, email):
         raise ValidationFailed.field(
             "status", "This email is being sent and can no longer be deleted."
         )
+    await thread_service.forget_if_empty(session, thread_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postroom.models.base import Base, IdMixin, JSONDocument, TimestampsMixin
@@ -24,6 +24,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
         Index("ix_email_activities_due", "status", "due_at"),
         Index("ix_email_activities_lease", "claimed_by", "lease_expires_at"),
         Index("ix_email_activities_followup", "followup_done_at", "followup_at"),
+        UniqueConstraint("organization_id", "message_id", name="uq_email_activities_message_id"),
     )
 
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -57,6 +58,9 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     thread_id: Mapped[str | None] = mapped_column(String(64), index=True)
     in_reply_to_id: Mapped[str | None] = mapped_column(String(64))
     message_ids: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    """The first of ``message_ids``, unique per organization: replies are matched on it and
+    logging the same message twice finds the first email instead of creating another."""
     references: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     envelope: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     has_reply: Mapped[bool] = mapped_column(Boolean, default=False)

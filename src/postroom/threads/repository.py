@@ -1,0 +1,131 @@
+"""Every SQL statement about email threads and the emails in them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.emails.states import EmailStatus
+from postroom.models import EmailActivity, EmailThread
+
+
+@dataclass
+class ThreadFilter:
+    lead_ids: list[str] | None = None
+    created_bounds: dict[str, datetime] = field(default_factory=dict)
+
+
+_COMPARATORS = {
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+}
+
+
+async def get_thread(
+    session: AsyncSession, organization_id: str, thread_id: str
+) -> EmailThread | None:
+    statement = select(EmailThread).where(
+        EmailThread.id == thread_id, EmailThread.organization_id == organization_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_threads(
+    session: AsyncSession, organization_id: str, where: ThreadFilter, skip: int, limit: int
+) -> Sequence[EmailThread]:
+    conditions: list[ColumnElement[bool]] = [EmailThread.organization_id == organization_id]
+    if where.lead_ids:
+        conditions.append(EmailThread.lead_id.in_(where.lead_ids))
+    for operator, value in where.created_bounds.items():
+        conditions.append(_COMPARATORS[operator](EmailThread.created_at, value))
+    statement = (
+        select(EmailThread)
+        .where(*conditions)
+        .order_by(EmailThread.created_at.desc(), EmailThread.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def emails_of_threads(
+    session: AsyncSession, organization_id: str, thread_ids: Sequence[str]
+) -> Sequence[EmailActivity]:
+    """The emails of the given threads, oldest activity first."""
+    if not thread_ids:
+        return []
+    statement = (
+        select(EmailActivity)
+        .where(
+            EmailActivity.organization_id == organization_id,
+            EmailActivity.thread_id.in_(thread_ids),
+        )
+        .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def recent_thread_by_subject(
+    session: AsyncSession, lead_id: str, key: str, since: datetime
+) -> EmailThread | None:
+    statement = (
+        select(EmailThread)
+        .where(
+            EmailThread.lead_id == lead_id,
+            EmailThread.normalized_subject == key,
+            EmailThread.updated_at >= since,
+        )
+        .order_by(EmailThread.updated_at.desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def mark_replied(session: AsyncSession, thread_id: str, reply_at: datetime) -> None:
+    """Outgoing emails of the thread sent before ``reply_at`` now have a reply."""
+    await session.execute(
+        update(EmailActivity)
+        .where(
+            EmailActivity.thread_id == thread_id,
+            EmailActivity.status == EmailStatus.SENT.value,
+            EmailActivity.sent_at < reply_at,
+            EmailActivity.has_reply.is_(False),
+        )
+        .values(has_reply=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def latest_incoming_at(session: AsyncSession, thread_id: str) -> datetime | None:
+    statement = select(func.max(EmailActivity.activity_at)).where(
+        EmailActivity.thread_id == thread_id,
+        EmailActivity.status == EmailStatus.INBOX.value,
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def count_emails(session: AsyncSession, thread_id: str) -> int:
+    statement = select(func.count()).where(EmailActivity.thread_id == thread_id)
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def delete_unclaimed_emails(session: AsyncSession, thread_id: str) -> None:
+    await session.execute(
+        delete(EmailActivity).where(
+            EmailActivity.thread_id == thread_id, EmailActivity.claimed_by.is_(None)
+        )
+    )
+
+
+async def delete_thread(session: AsyncSession, thread_id: str) -> None:
+    await session.execute(delete(EmailThread).where(EmailThread.id == thread_id))
+
+
+def add(session: AsyncSession, thread: EmailThread) -> None:
+    session.add(thread)

@@ -1,0 +1,56 @@
+"""HTTP for ``/activity/emailthread/``: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from postroom.dependencies import CallerDep, SessionDep
+from postroom.emails.service import names_for
+from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.threads import service
+from postroom.threads.schemas import (
+    EmailThreadList,
+    EmailThreadOut,
+    ThreadListQuery,
+    render_thread,
+)
+from postroom.threads.service import ThreadView
+
+router = APIRouter(tags=["email threads"])
+
+
+@router.get("/activity/emailthread/", responses={200: {"model": EmailThreadList}})
+async def list_threads(
+    session: SessionDep,
+    caller: CallerDep,
+    query: Annotated[ThreadListQuery, Query()],
+    page: PageDep,
+    fields: FieldsDep,
+) -> JSONResponse:
+    views = await service.list_threads(
+        session, caller, query.to_filter(caller.tz), page.skip, page.limit + 1
+    )
+    names = await names_for(session, [email for view in views for email in view.emails])
+
+    def render(view: ThreadView) -> dict[str, Any]:
+        return render_thread(view, names)
+
+    return JSONResponse(page_body(views, page, render, fields))
+
+
+@router.get("/activity/emailthread/{thread_id}/", responses={200: {"model": EmailThreadOut}})
+async def read_thread(
+    thread_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    view = await service.get_thread(session, caller, thread_id)
+    names = await names_for(session, view.emails)
+    return JSONResponse(select_fields(render_thread(view, names), fields))
+
+
+@router.delete("/activity/emailthread/{thread_id}/")
+async def delete_thread(thread_id: str, session: SessionDep, caller: CallerDep) -> JSONResponse:
+    await service.delete_thread(session, caller, thread_id)
+    return JSONResponse({})

@@ -1,0 +1,81 @@
+"""Email threads as the API shows them, and their list filters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timezone
+from email.utils import getaddresses
+from typing import Any
+
+from pydantic import BaseModel
+
+from postroom.emails.rendering import render_email
+from postroom.emails.schemas import EmailActivity
+from postroom.kit.datetimes import format_datetime
+from postroom.kit.filters import datetime_bounds
+from postroom.kit.paging import split_csv
+from postroom.kit.schemas import RequestModel
+from postroom.models import EmailActivity as EmailRow
+from postroom.threads.repository import ThreadFilter
+from postroom.threads.service import ThreadView
+
+
+class EmailThreadOut(BaseModel):
+    id: str
+    organization_id: str
+    lead_id: str
+    contact_id: str | None
+    emails: list[EmailActivity]
+    n_emails: int
+    latest_normalized_subject: str
+    participants: list[dict[str, str]]
+    date_created: str
+    date_updated: str
+
+
+class EmailThreadList(BaseModel):
+    data: list[EmailThreadOut]
+    has_more: bool
+
+
+class ThreadListQuery(RequestModel):
+    lead_id: str | None = None
+    date_created__gt: str | None = None
+    date_created__gte: str | None = None
+    date_created__lt: str | None = None
+    date_created__lte: str | None = None
+
+    def to_filter(self, tz: timezone | None) -> ThreadFilter:
+        return ThreadFilter(
+            lead_ids=split_csv(self.lead_id),
+            created_bounds=datetime_bounds(self, "date_created", tz),
+        )
+
+
+def participants(emails: list[EmailRow] | Any) -> list[dict[str, str]]:
+    seen: dict[str, str] = {}
+    for email in emails:
+        values = [email.sender or "", *email.to_addresses, *email.cc_addresses]
+        for name, address in getaddresses(values):
+            if address and address.lower() not in seen:
+                seen[address.lower()] = name
+    return [{"email": address, "name": name} for address, name in seen.items()]
+
+
+def render_thread(view: ThreadView, names: Mapping[str, str]) -> dict[str, Any]:
+    thread, emails = view.thread, view.emails
+    latest = max((email.activity_at for email in emails if email.activity_at), default=None)
+    return {
+        "id": thread.id,
+        "_type": "EmailThread",
+        "organization_id": thread.organization_id,
+        "lead_id": thread.lead_id,
+        "contact_id": thread.contact_id,
+        "emails": [render_email(email, names) for email in emails],
+        "n_emails": len(emails),
+        "latest_normalized_subject": thread.latest_normalized_subject,
+        "participants": participants(emails),
+        "activity_at": format_datetime(latest),
+        "date_created": format_datetime(thread.created_at),
+        "date_updated": format_datetime(thread.updated_at),
+    }

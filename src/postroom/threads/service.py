@@ -1,0 +1,153 @@
+"""Threading rules: which conversation an email belongs to, replies, and thread deletion.
+
+- An outgoing email with ``in_reply_to_id`` joins that email's thread and carries its
+  References chain (the parent's references plus the parent's Message-ID); without it, it
+  starts a thread.
+- An incoming email joins the thread of an email of the organization named by its threading
+  data (``in_reply_to_id``; ``envelope.in_reply_to`` / ``envelope.references``;
+  ``references``); else a thread of the same lead whose normalized subject matches and that
+  was active in the last 30 days; else a new thread. Its arrival gives a reply to every sent
+  email of that thread sent before it (``has_reply``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.emails import repository as email_repository
+from postroom.emails.states import EmailStatus
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.ids import new_id
+from postroom.models import EmailActivity, EmailThread
+from postroom.threads import repository
+from postroom.threads.repository import ThreadFilter
+from postroom.threads.subjects import display_subject, subject_key
+from postroom.users.auth import Caller
+
+SUBJECT_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    thread: EmailThread
+    emails: Sequence[EmailActivity]
+
+
+def reference_chain(parent: EmailActivity) -> list[str]:
+    chain = list(parent.references)
+    if parent.message_id and parent.message_id not in chain:
+        chain.append(parent.message_id)
+    return chain
+
+
+def threading_ids(email: EmailActivity) -> list[str]:
+    """Message-IDs an incoming email says it answers or refers to, nearest first."""
+    envelope: dict[str, Any] = email.envelope or {}
+    found: list[str] = []
+    in_reply_to = envelope.get("in_reply_to")
+    if isinstance(in_reply_to, str):
+        found.append(in_reply_to)
+    for source in (envelope.get("references"), email.references):
+        if isinstance(source, str):
+            source = source.split()
+        if isinstance(source, list):
+            found.extend(str(item) for item in reversed(source))
+    return list(dict.fromkeys(item.strip() for item in found if item.strip()))
+
+
+async def place(
+    session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
+) -> None:
+    """Give a new email its thread (and its References chain when it replies)."""
+    thread = await _thread_to_join(session, email, parent, now)
+    if thread is None:
+        thread = _new_thread(email, now)
+        repository.add(session, thread)
+    email.thread_id = thread.id
+    thread.latest_normalized_subject = display_subject(email.subject)
+    thread.updated_at = now
+    if email.status == EmailStatus.INBOX and email.activity_at is not None:
+        await repository.mark_replied(session, thread.id, email.activity_at)
+
+
+async def _thread_to_join(
+    session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
+) -> EmailThread | None:
+    if parent is not None:
+        email.references = reference_chain(parent)
+        return await _thread_of(session, parent)
+    if email.status != EmailStatus.INBOX:
+        return None
+    related = await email_repository.email_by_message_id(
+        session, email.organization_id, threading_ids(email)
+    )
+    if related is not None:
+        return await _thread_of(session, related)
+    key = subject_key(email.subject)
+    if not key:
+        return None
+    return await repository.recent_thread_by_subject(
+        session, email.lead_id, key, now - SUBJECT_WINDOW
+    )
+
+
+async def _thread_of(session: AsyncSession, email: EmailActivity) -> EmailThread | None:
+    if email.thread_id is None:
+        return None
+    return await repository.get_thread(session, email.organization_id, email.thread_id)
+
+
+def _new_thread(email: EmailActivity, now: datetime) -> EmailThread:
+    return EmailThread(
+        id=new_id("acti"),
+        organization_id=email.organization_id,
+        lead_id=email.lead_id,
+        contact_id=email.contact_id,
+        normalized_subject=subject_key(email.subject),
+        latest_normalized_subject=display_subject(email.subject),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> None:
+    """Remove a thread whose last email was deleted."""
+    if thread_id is not None and await repository.count_emails(session, thread_id) == 0:
+        await repository.delete_thread(session, thread_id)
+
+
+async def get_thread(session: AsyncSession, caller: Caller, thread_id: str) -> ThreadView:
+    thread = await repository.get_thread(session, caller.organization_id, thread_id)
+    if thread is None:
+        raise NotFound("EmailThread")
+    emails = await repository.emails_of_threads(session, caller.organization_id, [thread.id])
+    return ThreadView(thread, emails)
+
+
+async def list_threads(
+    session: AsyncSession, caller: Caller, where: ThreadFilter, skip: int, limit: int
+) -> list[ThreadView]:
+    threads = await repository.list_threads(session, caller.organization_id, where, skip, limit)
+    emails = await repository.emails_of_threads(
+        session, caller.organization_id, [thread.id for thread in threads]
+    )
+    by_thread: dict[str, list[EmailActivity]] = {thread.id: [] for thread in threads}
+    for email in emails:
+        by_thread[email.thread_id or ""].append(email)
+    return [ThreadView(thread, by_thread[thread.id]) for thread in threads]
+
+
+async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -> None:
+    """Delete the thread and its emails; unsent ones are cancelled unless already claimed."""
+    thread = await repository.get_thread(session, caller.organization_id, thread_id)
+    if thread is None:
+        raise NotFound("EmailThread")
+    await repository.delete_unclaimed_emails(session, thread.id)
+    if await repository.count_emails(session, thread.id):
+        raise ValidationFailed(["An email of this thread is being sent; try again in a moment."])
+    await repository.delete_thread(session, thread.id)
