@@ -23,7 +23,9 @@ from postroom.errors import install_error_handlers
 from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
 from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
+from postroom.tasks.router import router as tasks_router
 from postroom.threads.router import router as threads_router
+from postroom.tracking.router import router as tracking_router
 from postroom.transports import Transport
 from postroom.users.router import router as users_router
 
@@ -36,6 +38,7 @@ ROUTERS = (
     activities_router,
     accounts_router,
     threads_router,
+    tasks_router,
 )
 
 
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(tracking_router)
     install_error_handlers(app)
     app.add_middleware(NormalizePath, prefix=f"{API_PREFIX}/")
     app.add_middleware(RejectNul)

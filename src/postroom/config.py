@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     smtp_url: SecretStr = SecretStr("capture://")
     """Organization-wide default sending account; ``capture://`` writes a Maildir, empty = none."""
+    track_opens: bool = True
+    """Add an open-tracking pixel to sent HTML emails (``POSTROOM_TRACK_OPENS=0`` turns it off)."""
     run_dispatcher: bool = True
     """Run a dispatcher inside ``postroom serve`` (``--no-dispatcher`` turns it off)."""
     dispatch_batch_size: int = Field(default=200, ge=1, le=5000)

@@ -96,9 +96,6 @@ class PayloadTooLarge(PostroomError):
     status_code = 413
 
 
-_FIELD_ALIASES = {"lead_id": "lead", "contact_id": "contact", "user_id": "user"}
-
-
 def with_aliases(field_errors: Mapping[str, str]) -> dict[str, str]:
     """Copy ``lead_id`` errors to ``lead`` (Close's model name) as the spec asks."""
     result = dict(field_errors)

@@ -61,7 +61,7 @@ async def test_outbox_email_with_send_in_is_received_once_with_the_right_headers
     assert message.get_content_type() == "multipart/alternative"
     parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
     assert parts["text/plain"].strip() == "Hello Bob"
-    assert parts["text/html"].strip() == "<p>Hello <b>Bob</b></p>"
+    assert parts["text/html"].startswith("<p>Hello <b>Bob</b></p><img src=")
 
 
 async def test_sent_email_shows_date_sent_envelope_and_message_ids(
@@ -127,3 +127,26 @@ async def test_non_ascii_subject_and_names_are_encoded(
     assert all(byte < 128 for byte in received.data.split(b"\r\n\r\n", 1)[0])
     assert received.message["Subject"] == "Grüße aus Köln ✓"
     assert received.message["From"].addresses[0].display_name == "Jürgen"
+
+
+async def test_sent_html_carries_the_open_tracking_pixel(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]))
+    html = next(
+        p.get_content() for p in smtp.messages()[0].message.iter_parts()
+        if p.get_content_type() == "text/html"
+    )  # fmt: skip
+    assert '<img src="http://testserver/t/o/' in html
+    assert '.gif" width="1" height="1"' in html
+
+
+async def test_no_pixel_when_open_tracking_is_off(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url, track_opens=False)
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]))
+    assert b"/t/o/" not in smtp.messages()[0].data

@@ -30,6 +30,8 @@ from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity
+from postroom.tasks.service import add_followup_task, new_followup_task
+from postroom.tracking.service import pixel_url
 from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliveryError
 
 logger = logging.getLogger("postroom.dispatch")
@@ -92,6 +94,7 @@ class Dispatcher:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
+            await self.create_due_followups()
             if await self.dispatch_due() == 0:
                 await self._sleep(await self._seconds_until_due())
 
@@ -118,13 +121,26 @@ class Dispatcher:
 
     async def _seconds_until_due(self) -> float:
         poll = self.settings.dispatch_poll_seconds
-        if self._capacity() == 0:
-            return poll
         async with self.database.transaction() as session:
-            due = await repo.next_due_at(session)
-        if due is None:
+            due = await repo.next_due_at(session) if self._capacity() else None
+            followup = await repo.next_followup_at(session)
+        moments = [moment for moment in (due, followup) if moment is not None]
+        if not moments:
             return poll
-        return min(poll, (due - self.clock()).total_seconds())
+        return min(poll, (min(moments) - self.clock()).total_seconds())
+
+    # -- follow-ups ------------------------------------------------------------------------
+
+    async def create_due_followups(self) -> int:
+        """Create the follow-up task of every sent email whose ``followup_date`` has come and
+        whose thread has no reply; each email is handled once, whatever the number of workers."""
+        now = self.clock()
+        async with self.database.transaction() as session:
+            due = await repo.claim_due_followups(session, now, self.settings.dispatch_batch_size)
+            for email in due:
+                if not email.has_reply and email.thread_id is not None:
+                    await add_followup_task(session, new_followup_task(email, email.thread_id, now))
+        return len(due)
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -183,11 +199,16 @@ class Dispatcher:
         if route is None:
             return outcomes.no_account(email, now)
         try:
-            message = outgoing_message(email, now)
+            message = outgoing_message(email, now, self._pixel_url(email))
         except (ValueError, TypeError, IndexError) as error:
             problem = PermanentDeliveryError(f"the message could not be built: {error}")
             return outcomes.failed(email, problem, now, self.policy)
         return await self._send(email, message, route)
+
+    def _pixel_url(self, email: EmailActivity) -> str | None:
+        if not (self.settings.track_opens and email.open_token and email.body_html):
+            return None
+        return pixel_url(self.settings.public_url, email.open_token)
 
     async def _send(
         self, email: EmailActivity, message: OutgoingMessage, route: SendingRoute

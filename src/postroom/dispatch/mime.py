@@ -45,7 +45,20 @@ def text_body(email: EmailActivity) -> str:
     return get_text(email.body_html).strip() if email.body_html else ""
 
 
-def build_message(email: EmailActivity, sent_at: datetime) -> EmailMessage:
+def with_pixel(html: str, pixel_url: str | None) -> str:
+    """The HTML with the open-tracking image just before ``</body>`` (or at the end)."""
+    if not pixel_url:
+        return html
+    image = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
+    closing = html.lower().rfind("</body>")
+    if closing == -1:
+        return html + image
+    return html[:closing] + image + html[closing:]
+
+
+def build_message(
+    email: EmailActivity, sent_at: datetime, pixel_url: str | None = None
+) -> EmailMessage:
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = address(email.sender or "")
     if email.to_addresses:
@@ -58,7 +71,8 @@ def build_message(email: EmailActivity, sent_at: datetime) -> EmailMessage:
     _thread_headers(message, email.references)
     message.set_content(text_body(email), charset="utf-8")
     if email.body_html:
-        message.add_alternative(email.body_html, subtype="html", charset="utf-8")
+        html = with_pixel(email.body_html, pixel_url)
+        message.add_alternative(html, subtype="html", charset="utf-8")
     return message
 
 
@@ -68,8 +82,10 @@ def _thread_headers(message: EmailMessage, references: list[str]) -> None:
         message["References"] = " ".join(references)
 
 
-def outgoing_message(email: EmailActivity, sent_at: datetime) -> OutgoingMessage:
-    message = build_message(email, sent_at)
+def outgoing_message(
+    email: EmailActivity, sent_at: datetime, pixel_url: str | None = None
+) -> OutgoingMessage:
+    message = build_message(email, sent_at, pixel_url)
     return OutgoingMessage(
         email_id=email.id,
         envelope_from=parseaddr(email.sender or "")[1],

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.emails.states import QUEUED
+from postroom.emails.states import QUEUED, EmailStatus
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity
 
@@ -51,6 +51,43 @@ async def claim_due(
 async def next_due_at(session: AsyncSession) -> datetime | None:
     statement = select(func.min(EmailActivity.due_at)).where(
         EmailActivity.status.in_(QUEUED_VALUES), EmailActivity.claimed_by.is_(None)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _followup_due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        EmailActivity.followup_done_at.is_(None),
+        EmailActivity.followup_at <= now,
+        EmailActivity.status == EmailStatus.SENT.value,
+    ]
+
+
+async def claim_due_followups(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[EmailActivity]:
+    """Mark due follow-ups of sent emails as handled and return them (once, across workers)."""
+    due_ids = (
+        select(EmailActivity.id)
+        .where(*_followup_due(now))
+        .order_by(EmailActivity.followup_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(EmailActivity)
+        .where(EmailActivity.id.in_(due_ids.scalar_subquery()))
+        .values(followup_done_at=now)
+        .returning(EmailActivity)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def next_followup_at(session: AsyncSession) -> datetime | None:
+    statement = select(func.min(EmailActivity.followup_at)).where(
+        EmailActivity.followup_done_at.is_(None),
+        EmailActivity.status == EmailStatus.SENT.value,
     )
     return (await session.execute(statement)).scalar_one_or_none()
 

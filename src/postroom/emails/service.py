@@ -26,7 +26,9 @@ from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity
+from postroom.tasks import repository as task_repository
 from postroom.threads import service as thread_service
+from postroom.tracking.service import new_open_token
 from postroom.users import repository as user_repository
 from postroom.users.auth import Caller
 
@@ -136,6 +138,8 @@ async def create_email(
     if not email.message_ids and body.status is not EmailStatus.INBOX:
         email.message_ids = [_new_message_id(email.sender, message_domain)]
     email.message_id = email.message_ids[0] if email.message_ids else None
+    if body.status is not EmailStatus.INBOX:
+        email.open_token = new_open_token()
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     _schedule(email, now)
@@ -166,7 +170,7 @@ async def _insert(session: AsyncSession, email: EmailActivity) -> EmailActivity:
         if existing is None:
             raise
         return existing
-    if email.due_at is not None:
+    if email.due_at is not None or email.followup_at is not None:
         await dispatch_repository.signal_due_change(session)
     return email
 
@@ -260,7 +264,7 @@ async def update_email(
     if "in_reply_to_id" in content_edits:
         await _rethread(session, email, parent, now)
     await session.flush()
-    if target in QUEUED and current is not target:
+    if (target in QUEUED and current is not target) or "followup_at" in changes:
         await dispatch_repository.signal_due_change(session)
     return email
 
@@ -275,6 +279,8 @@ def _apply(
     previous = EmailStatus(email.status)
     for column, value in changes.items():
         setattr(email, column, value)
+    if "followup_at" in changes:
+        email.followup_done_at = None
     email.status = target.value
     if target in QUEUED and previous is not target:
         email.claimed_by = email.claimed_at = email.lease_expires_at = None
@@ -303,4 +309,5 @@ async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> 
         raise ValidationFailed.field(
             "status", "This email is being sent and can no longer be deleted."
         )
+    await task_repository.delete_followups_of_email(session, email.id)
     await thread_service.forget_if_empty(session, thread_id)

@@ -24,6 +24,7 @@ from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity, EmailThread
+from postroom.tasks import repository as task_repository
 from postroom.threads import repository
 from postroom.threads.repository import ThreadFilter
 from postroom.threads.subjects import display_subject, subject_key
@@ -150,4 +151,5 @@ async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -
     await repository.delete_unclaimed_emails(session, thread.id)
     if await repository.count_emails(session, thread.id):
         raise ValidationFailed(["An email of this thread is being sent; try again in a moment."])
+    await task_repository.delete_followups_of_thread(session, thread.id)
     await repository.delete_thread(session, thread.id)

@@ -1,0 +1,131 @@
+"""Every SQL statement about tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, UnaryExpression, and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from postroom.models import Lead, Task
+from postroom.tasks.schemas import TaskView
+
+
+@dataclass
+class TaskFilter:
+    """Conditions of ``GET /task/``, combined with AND; ``types=None`` means every type."""
+
+    now: datetime
+    types: list[str] | None = None
+    ids: list[str] | None = None
+    lead_ids: list[str] | None = None
+    assignees: list[str] | None = None
+    is_complete: bool | None = None
+    view: TaskView | None = None
+    due_bounds: dict[str, datetime] = field(default_factory=dict)
+    created_bounds: dict[str, datetime] = field(default_factory=dict)
+    order_by: str = "-date_created"
+
+
+_COMPARATORS = {
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+}
+
+ORDER_COLUMNS = {"date": Task.due_at, "date_created": Task.created_at}
+"""What ``_order_by`` may name, with or without a leading ``-``."""
+
+
+def _view_condition(view: TaskView, now: datetime) -> ColumnElement[bool]:
+    if view is TaskView.ARCHIVE:
+        return Task.is_complete.is_(True)
+    if view is TaskView.FUTURE:
+        return and_(Task.is_complete.is_(False), Task.due_at > now)
+    return and_(Task.is_complete.is_(False), or_(Task.due_at.is_(None), Task.due_at <= now))
+
+
+def _conditions(organization_id: str, where: TaskFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Task.organization_id == organization_id]
+    for column, values in (
+        (Task.task_type, where.types),
+        (Task.id, where.ids),
+        (Task.lead_id, where.lead_ids),
+        (Task.assigned_to, where.assignees),
+    ):
+        if values is not None:
+            conditions.append(column.in_(values))
+    if where.is_complete is not None:
+        conditions.append(Task.is_complete.is_(where.is_complete))
+    if where.view is not None:
+        conditions.append(_view_condition(where.view, where.now))
+    conditions.extend(_bounds(Task.due_at, where.due_bounds))
+    conditions.extend(_bounds(Task.created_at, where.created_bounds))
+    return conditions
+
+
+def _bounds(
+    column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+    bounds: dict[str, datetime],
+) -> list[ColumnElement[bool]]:
+    return [_COMPARATORS[operator](column, value) for operator, value in bounds.items()]
+
+
+def _ordering(order_by: str) -> list[UnaryExpression[Any]]:
+    column = ORDER_COLUMNS[order_by.lstrip("-")]
+    if order_by.startswith("-"):
+        return [column.desc().nulls_last(), Task.id.desc()]
+    return [column.asc().nulls_last(), Task.id.asc()]
+
+
+async def list_tasks(
+    session: AsyncSession, organization_id: str, where: TaskFilter, skip: int, limit: int
+) -> Sequence[Task]:
+    statement = (
+        select(Task)
+        .where(*_conditions(organization_id, where))
+        .order_by(*_ordering(where.order_by))
+        .offset(skip)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def get_task(session: AsyncSession, organization_id: str, task_id: str) -> Task | None:
+    statement = select(Task).where(Task.id == task_id, Task.organization_id == organization_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def leads_by_id(
+    session: AsyncSession, organization_id: str, lead_ids: Collection[str]
+) -> Sequence[Lead]:
+    if not lead_ids:
+        return []
+    statement = select(Lead).where(
+        Lead.organization_id == organization_id, Lead.id.in_(list(lead_ids))
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def delete_task(session: AsyncSession, task: Task) -> None:
+    await session.execute(delete(Task).where(Task.id == task.id))
+
+
+async def delete_followups_of_email(session: AsyncSession, email_id: str) -> None:
+    """System follow-up tasks go with the email they are about."""
+    await session.execute(delete(Task).where(Task.email_id == email_id))
+
+
+async def delete_followups_of_thread(session: AsyncSession, thread_id: str) -> None:
+    await session.execute(
+        delete(Task).where(Task.object_type == "emailthread", Task.object_id == thread_id)
+    )
+
+
+def add(session: AsyncSession, task: Task) -> None:
+    session.add(task)

@@ -1,0 +1,71 @@
+"""HTTP for ``/task/``: parse, call one service function, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from postroom.dependencies import CallerDep, SessionDep
+from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.models import Task
+from postroom.tasks import service
+from postroom.tasks.schemas import (
+    TaskCreate,
+    TaskList,
+    TaskListQuery,
+    TaskOut,
+    TaskPage,
+    TaskUpdate,
+    render_task,
+)
+
+router = APIRouter(tags=["tasks"])
+
+
+def one_task(page: TaskPage, fields: frozenset[str] | None) -> JSONResponse:
+    return JSONResponse(select_fields(render_task(page.tasks[0], page), fields))
+
+
+@router.get("/task/", responses={200: {"model": TaskList}})
+async def list_tasks(
+    session: SessionDep,
+    caller: CallerDep,
+    query: Annotated[TaskListQuery, Query()],
+    page: PageDep,
+    fields: FieldsDep,
+) -> JSONResponse:
+    found = await service.list_tasks(session, caller, query, page.skip, page.limit + 1)
+
+    def render(task: Task) -> dict[str, Any]:
+        return render_task(task, found)
+
+    return JSONResponse(page_body(found.tasks, page, render, fields))
+
+
+@router.post("/task/", responses={200: {"model": TaskOut}})
+async def create_task(
+    body: TaskCreate, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    return one_task(await service.create_task(session, caller, body), fields)
+
+
+@router.get("/task/{task_id}/", responses={200: {"model": TaskOut}})
+async def read_task(
+    task_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    return one_task(await service.get_task(session, caller, task_id), fields)
+
+
+@router.put("/task/{task_id}/", responses={200: {"model": TaskOut}})
+async def update_task(
+    task_id: str, body: TaskUpdate, session: SessionDep, caller: CallerDep, fields: FieldsDep
+) -> JSONResponse:
+    return one_task(await service.update_task(session, caller, task_id, body), fields)
+
+
+@router.delete("/task/{task_id}/")
+async def delete_task(task_id: str, session: SessionDep, caller: CallerDep) -> JSONResponse:
+    await service.delete_task(session, caller, task_id)
+    return JSONResponse({})

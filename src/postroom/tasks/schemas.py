@@ -1,0 +1,179 @@
+"""Tasks as the API shows them, their request bodies and their list filters.
+
+Two kinds are stored: ``lead`` tasks (``task_…``), made through the API, and ``email_followup``
+tasks (``noti_…``), made by the follow-up scheduler. In the rows, ``_type`` is ``task_type``
+and ``date`` is ``due_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
+from postroom.models import Task
+
+MAX_TEXT = 100_000
+
+
+class TaskType(StrEnum):
+    """The task types Postroom stores."""
+
+    LEAD = "lead"
+    EMAIL_FOLLOWUP = "email_followup"
+
+
+CLOSE_TASK_TYPES = frozenset(
+    {
+        *TaskType,
+        "incoming_email",
+        "missed_call",
+        "answered_detached_call",
+        "voicemail",
+        "opportunity_due",
+        "incoming_sms",
+        "outgoing_call",
+    }
+)
+"""Every type Close knows: a filter on one Postroom never stores finds nothing, not a 400."""
+
+ALL_TYPES = "all"
+
+
+class TaskView(StrEnum):
+    """``inbox``: incomplete and due (or dateless); ``future``: incomplete, due later;
+    ``archive``: complete."""
+
+    INBOX = "inbox"
+    FUTURE = "future"
+    ARCHIVE = "archive"
+
+
+def current_view(task: Task, now: datetime) -> TaskView:
+    if task.is_complete:
+        return TaskView.ARCHIVE
+    if task.due_at is not None and task.due_at > now:
+        return TaskView.FUTURE
+    return TaskView.INBOX
+
+
+class TaskCreate(RequestModel):
+    """A ``lead`` task; ``date`` may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    task_type: str = Field(default=TaskType.LEAD.value, alias="_type", max_length=64)
+    lead_id: str = Field(max_length=64)
+    text: str = Field(default="", max_length=MAX_TEXT)
+    date: datetime | None = None
+    assigned_to: str | None = Field(default=None, max_length=64)
+    is_complete: bool = False
+
+
+class TaskUpdate(RequestModel):
+    """PUT behaves as PATCH: only the fields sent change; ``text`` only on ``lead`` tasks."""
+
+    text: str = Field(default="", max_length=MAX_TEXT)
+    date: datetime | None = None
+    assigned_to: str | None = Field(default=None, max_length=64)
+    is_complete: bool = False
+
+
+class TaskListQuery(RequestModel):
+    """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    type_filter: str | None = Field(default=None, alias="_type")
+    type_in: str | None = Field(default=None, alias="_type__in")
+    order_by: str | None = Field(default=None, alias="_order_by")
+    id__in: str | None = None
+    lead_id: str | None = None
+    assigned_to: str | None = None
+    is_complete: bool | None = None
+    view: TaskView | None = None
+    date__gt: str | None = None
+    date__gte: str | None = None
+    date__lt: str | None = None
+    date__lte: str | None = None
+    date_created__gt: str | None = None
+    date_created__gte: str | None = None
+    date_created__lt: str | None = None
+    date_created__lte: str | None = None
+
+
+class TaskOut(BaseModel):
+    """The response object (documentation only; responses are rendered by ``render_task``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    task_type: str = Field(alias="_type")
+    organization_id: str
+    lead_id: str
+    lead_name: str | None
+    contact_id: str | None
+    assigned_to: str | None
+    assigned_to_name: str | None
+    text: str
+    date: str | None
+    is_complete: bool
+    is_dateless: bool
+    view: TaskView
+    object_type: str | None
+    object_id: str | None
+    email_id: str | None
+    subject: str | None
+    body_preview: str | None
+    created_by: str | None
+    updated_by: str | None
+    date_created: str
+    date_updated: str
+
+
+class TaskList(BaseModel):
+    data: list[TaskOut]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """Tasks with the display names they mention, seen at ``now``."""
+
+    tasks: Sequence[Task]
+    lead_names: Mapping[str, str]
+    user_names: Mapping[str, str]
+    now: datetime
+
+
+def render_task(task: Task, page: TaskPage) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "_type": task.task_type,
+        "organization_id": task.organization_id,
+        "lead_id": task.lead_id,
+        "lead_name": page.lead_names.get(task.lead_id) or None,
+        "contact_id": task.contact_id,
+        "assigned_to": task.assigned_to,
+        "assigned_to_name": page.user_names.get(task.assigned_to or ""),
+        "text": task.text,
+        "date": format_datetime(task.due_at),
+        "is_complete": task.is_complete,
+        "is_dateless": task.due_at is None,
+        "view": current_view(task, page.now).value,
+        "object_type": task.object_type,
+        "object_id": task.object_id,
+        "email_id": task.email_id,
+        "subject": task.subject,
+        "body_preview": task.body_preview,
+        "created_by": task.created_by,
+        "updated_by": task.updated_by,
+        "date_created": format_datetime(task.created_at),
+        "date_updated": format_datetime(task.updated_at),
+    }

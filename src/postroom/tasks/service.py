@@ -1,0 +1,238 @@
+"""Rules about tasks. Never commits.
+
+- API clients create ``lead`` tasks only (``_type`` anything else is a 400 on ``_type``); the
+  lead must be the caller's, the assignee a user of the caller's organization (default: the
+  caller).
+- Any task may be completed, re-dated, reassigned or deleted; ``text`` changes only on
+  ``lead`` tasks.
+- Listing without ``_type`` shows ``lead`` tasks only; ``_type=all`` shows every type.
+- ``email_followup`` tasks are made by the follow-up scheduler through ``new_followup_task``
+  and ``add_followup_task``: at most one per email.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.contacts import repository as contact_repository
+from postroom.emails import repository as email_repository
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.datetimes import localize, utcnow
+from postroom.kit.filters import datetime_bounds
+from postroom.kit.ids import new_id
+from postroom.kit.paging import split_csv
+from postroom.leads import repository as lead_repository
+from postroom.leads.schemas import lead_display_name
+from postroom.models import Contact, EmailActivity, Task
+from postroom.tasks import repository
+from postroom.tasks.repository import ORDER_COLUMNS, TaskFilter
+from postroom.tasks.schemas import (
+    ALL_TYPES,
+    CLOSE_TASK_TYPES,
+    TaskCreate,
+    TaskListQuery,
+    TaskPage,
+    TaskType,
+    TaskUpdate,
+    TaskView,
+)
+from postroom.users import repository as user_repository
+from postroom.users.auth import Caller
+
+FOLLOWUP_OBJECT_TYPE = "emailthread"
+
+
+def due_at(value: datetime | None, tz: timezone | None) -> datetime | None:
+    return None if value is None else localize(value, tz)
+
+
+async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -> TaskPage:
+    if body.task_type != TaskType.LEAD:
+        raise ValidationFailed.field("_type", "Only lead tasks can be created through the API.")
+    if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
+        raise ValidationFailed.field("lead_id", "Lead not found.")
+    assignee = body.assigned_to or caller.user_id
+    await _check_assignee(session, caller, assignee)
+    now = utcnow()
+    task = Task(
+        id=new_id("task"),
+        organization_id=caller.organization_id,
+        task_type=TaskType.LEAD.value,
+        lead_id=body.lead_id,
+        assigned_to=assignee,
+        text=body.text,
+        due_at=due_at(body.date, caller.tz),
+        is_complete=body.is_complete,
+        created_by=caller.user_id,
+        updated_by=caller.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    repository.add(session, task)
+    await session.flush()
+    return await _page(session, caller, [task], now)
+
+
+async def _check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
+    if user_id is None:
+        raise ValidationFailed.field("assigned_to", "A task must be assigned to a user.")
+    if await user_repository.get_user(session, caller.organization_id, user_id) is None:
+        raise ValidationFailed.field("assigned_to", "User not found in this organization.")
+
+
+async def get_task(session: AsyncSession, caller: Caller, task_id: str) -> TaskPage:
+    task = await _owned_task(session, caller, task_id)
+    return await _page(session, caller, [task], utcnow())
+
+
+async def _owned_task(session: AsyncSession, caller: Caller, task_id: str) -> Task:
+    task = await repository.get_task(session, caller.organization_id, task_id)
+    if task is None:
+        raise NotFound("Task")
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession, caller: Caller, query: TaskListQuery, skip: int, limit: int
+) -> TaskPage:
+    now = utcnow()
+    where = task_filter(query, caller.tz, now)
+    tasks = await repository.list_tasks(session, caller.organization_id, where, skip, limit)
+    return await _page(session, caller, tasks, now)
+
+
+def task_filter(query: TaskListQuery, tz: timezone | None, now: datetime) -> TaskFilter:
+    """The filter of a list request; ``view=inbox``/``future`` override ``date__lt``/``__gte``."""
+    due_bounds = datetime_bounds(query, "date", tz)
+    if query.view in (TaskView.INBOX, TaskView.FUTURE):
+        due_bounds = {op: value for op, value in due_bounds.items() if op not in ("lt", "gte")}
+    return TaskFilter(
+        now=now,
+        types=task_types(query),
+        ids=split_csv(query.id__in),
+        lead_ids=split_csv(query.lead_id),
+        assignees=split_csv(query.assigned_to),
+        is_complete=query.is_complete,
+        view=query.view,
+        due_bounds=due_bounds,
+        created_bounds=datetime_bounds(query, "date_created", tz),
+        order_by=_order_by(query.order_by),
+    )
+
+
+def task_types(query: TaskListQuery) -> list[str] | None:
+    """The types to list: ``lead`` unless asked otherwise; None for ``_type=all``."""
+    name, types = "_type__in", split_csv(query.type_in)
+    if types is None:
+        name, types = "_type", split_csv(query.type_filter)
+    if types is None:
+        return [TaskType.LEAD.value]
+    if ALL_TYPES in types:
+        return None
+    unknown = [value for value in types if value not in CLOSE_TASK_TYPES]
+    if unknown:
+        raise ValidationFailed.field(name, f"Unknown task type: {unknown[0]!r}.")
+    return types
+
+
+def _order_by(value: str | None) -> str:
+    if value is None or not value.strip():
+        return "-date_created"
+    if value.strip().lstrip("-") not in ORDER_COLUMNS:
+        raise ValidationFailed.field("_order_by", "Order by date or date_created.")
+    return value.strip()
+
+
+async def update_task(
+    session: AsyncSession, caller: Caller, task_id: str, body: TaskUpdate
+) -> TaskPage:
+    task = await _owned_task(session, caller, task_id)
+    sent = body.model_fields_set
+    if "text" in sent and body.text != task.text and task.task_type != TaskType.LEAD:
+        raise ValidationFailed.field("text", "Only the text of lead tasks can be changed.")
+    if "assigned_to" in sent:
+        await _check_assignee(session, caller, body.assigned_to)
+    _apply(task, body, caller.tz)
+    now = utcnow()
+    task.updated_by = caller.user_id
+    task.updated_at = now
+    await session.flush()
+    return await _page(session, caller, [task], now)
+
+
+def _apply(task: Task, body: TaskUpdate, tz: timezone | None) -> None:
+    sent = body.model_fields_set
+    if "text" in sent:
+        task.text = body.text
+    if "date" in sent:
+        task.due_at = due_at(body.date, tz)
+    if "assigned_to" in sent:
+        task.assigned_to = body.assigned_to
+    if "is_complete" in sent:
+        task.is_complete = body.is_complete
+
+
+async def delete_task(session: AsyncSession, caller: Caller, task_id: str) -> None:
+    task = await _owned_task(session, caller, task_id)
+    await repository.delete_task(session, task)
+
+
+async def _page(
+    session: AsyncSession, caller: Caller, tasks: Sequence[Task], now: datetime
+) -> TaskPage:
+    """The tasks with the names of their leads and assignees."""
+    lead_names = await _lead_names(session, caller, {task.lead_id for task in tasks})
+    assignees = {task.assigned_to for task in tasks if task.assigned_to}
+    user_names = await email_repository.user_names(session, assignees)
+    return TaskPage(tasks, lead_names, user_names, now)
+
+
+async def _lead_names(
+    session: AsyncSession, caller: Caller, lead_ids: Collection[str]
+) -> dict[str, str]:
+    leads = await repository.leads_by_id(session, caller.organization_id, lead_ids)
+    nameless = [lead.id for lead in leads if not lead.name]
+    contacts = await contact_repository.contacts_of_leads(session, caller.organization_id, nameless)
+    by_lead: defaultdict[str, list[Contact]] = defaultdict(list)
+    for contact in contacts:
+        by_lead[contact.lead_id].append(contact)
+    return {lead.id: lead_display_name(lead, by_lead[lead.id]) for lead in leads}
+
+
+def new_followup_task(email: EmailActivity, thread_id: str, now: datetime) -> Task:
+    """The ``email_followup`` task of ``email`` (not yet added): due at its ``followup_date``,
+    assigned to the email's user, pointing at its thread."""
+    return Task(
+        id=new_id("noti"),
+        organization_id=email.organization_id,
+        task_type=TaskType.EMAIL_FOLLOWUP.value,
+        lead_id=email.lead_id,
+        contact_id=email.contact_id,
+        assigned_to=email.user_id,
+        text="",
+        due_at=email.followup_at or now,
+        is_complete=False,
+        email_id=email.id,
+        object_type=FOLLOWUP_OBJECT_TYPE,
+        object_id=thread_id,
+        subject=email.subject,
+        body_preview=email.body_preview,
+        view=TaskView.INBOX.value,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def add_followup_task(session: AsyncSession, task: Task) -> bool:
+    """Insert ``task`` in a savepoint; False when the email already has its follow-up task."""
+    try:
+        async with session.begin_nested():
+            repository.add(session, task)
+    except IntegrityError:
+        return False
+    return True

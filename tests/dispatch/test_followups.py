@@ -1,0 +1,123 @@
+"""Follow-up tasks: created at ``followup_date`` when nobody answered, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.dispatch.conftest import DeliveryHarness, eventually
+from tests.helpers import create_email, create_lead, ok
+from tests.smtp_server import SmtpServer
+
+SENDER = "me@sender.example.com"
+BUYER = "buyer@acme.example.com"
+
+
+def soon(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+async def followup_tasks(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
+    page = ok(await tenant.client.get("/task/", params={"_type": "email_followup", **params}))
+    data: list[dict[str, Any]] = page["data"]
+    return data
+
+
+async def sent_with_followup(tenant: Tenant, followup: datetime) -> dict[str, Any]:
+    lead = await create_lead(tenant.client)
+    return await create_email(
+        tenant.client, lead["id"], status="sent", sender=SENDER, to=[BUYER],
+        subject="Proposal", body_text="Here is our proposal.", followup_date=followup.isoformat(),
+    )  # fmt: skip
+
+
+async def test_without_a_reply_one_task_is_created_at_followup_date(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    followup = soon(1.0)
+    email = await sent_with_followup(tenant, followup)
+    await eventually(lambda: _has_tasks(tenant), interval=0.02)
+    lateness = datetime.now(UTC) - followup
+    print(f"follow-up task created {lateness.total_seconds() * 1000:.0f} ms after followup_date")  # noqa: T201
+    assert timedelta(0) <= lateness <= timedelta(seconds=1)
+    [task] = await followup_tasks(tenant)
+    assert task["id"].startswith("noti_")
+    assert task["_type"] == "email_followup"
+    assert task["lead_id"] == email["lead_id"]
+    assert task["assigned_to"] == tenant.user_id
+    assert task["email_id"] == email["id"]
+    assert task["object_type"] == "emailthread"
+    assert task["object_id"] == email["thread_id"]
+    assert task["subject"] == "Proposal"
+    assert task["body_preview"] == "Here is our proposal."
+    assert task["is_complete"] is False
+    assert task["view"] == "inbox"
+    assert datetime.fromisoformat(task["date"]) == followup.replace(
+        microsecond=followup.microsecond
+    )
+    await asyncio.sleep(1.2)
+    assert len(await followup_tasks(tenant)) == 1
+
+
+async def test_a_reply_before_followup_date_prevents_the_task(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await sent_with_followup(tenant, soon(1.0))
+    await create_email(
+        tenant.client, email["lead_id"], status="inbox", sender=BUYER, to=[SENDER],
+        subject="Re: Proposal", envelope={"in_reply_to": email["message_ids"][0]},
+    )  # fmt: skip
+    await asyncio.sleep(2.0)
+    assert await followup_tasks(tenant) == []
+
+
+async def test_an_email_cancelled_back_to_draft_gets_no_task(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], status="scheduled", sender=SENDER, to=[BUYER],
+        date_scheduled=soon(60).isoformat(), followup_date=soon(61).isoformat(),
+    )  # fmt: skip
+    ok(await tenant.client.put(f"/activity/email/{email['id']}/", json={"status": "draft"}))
+    await asyncio.sleep(1.0)
+    assert await followup_tasks(tenant) == []
+
+
+async def test_an_outbox_email_gets_its_task_after_it_was_sent(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], status="outbox", sender=SENDER, to=[BUYER], send_in=1,
+        followup_date=soon(1.5).isoformat(),
+    )  # fmt: skip
+    await eventually(lambda: _has_tasks(tenant), interval=0.05)
+    assert (await followup_tasks(tenant))[0]["email_id"] == email["id"]
+    assert len(smtp.messages()) == 1
+
+
+async def test_two_dispatchers_create_one_task(
+    harness: DeliveryHarness, smtp: SmtpServer, delivery_database_url: str
+) -> None:
+    if delivery_database_url.startswith("sqlite"):
+        pytest.skip("several dispatchers on one database is the PostgreSQL deployment")
+    _app, tenant = await harness.start(smtp.url)
+    await harness.start(smtp.url)
+    emails = [await sent_with_followup(tenant, soon(1.0)) for _ in range(10)]
+    await eventually(lambda: _has_tasks(tenant, count=10), interval=0.05)
+    await asyncio.sleep(1.0)
+    tasks = await followup_tasks(tenant)
+    assert sorted(task["email_id"] for task in tasks) == sorted(email["id"] for email in emails)
+
+
+async def _has_tasks(tenant: Tenant, count: int = 1) -> bool:
+    return len(await followup_tasks(tenant)) >= count
