@@ -20,6 +20,8 @@ from postroom.dispatch.dispatcher import Dispatcher
 from postroom.dispatch.routing import TransportRegistry
 from postroom.emails.router import router as emails_router
 from postroom.errors import install_error_handlers
+from postroom.files.router import download_router as files_download_router
+from postroom.files.router import router as files_router
 from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
 from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
@@ -31,6 +33,7 @@ from postroom.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
 ROUTERS = (
+    files_router,
     users_router,
     leads_router,
     contacts_router,
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(files_download_router)
     app.include_router(tracking_router)
     install_error_handlers(app)
     app.add_middleware(NormalizePath, prefix=f"{API_PREFIX}/")

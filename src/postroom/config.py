@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     smtp_url: SecretStr = SecretStr("capture://")
     """Organization-wide default sending account; ``capture://`` writes a Maildir, empty = none."""
+    max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    """Largest file the Files API accepts (Gmail's limit by default)."""
     track_opens: bool = True
     """Add an open-tracking pixel to sent HTML emails (``POSTROOM_TRACK_OPENS=0`` turns it off)."""
     run_dispatcher: bool = True

@@ -5,6 +5,7 @@ Exception tree::
     PostroomError                   any error the API answers on purpose
     ├── ValidationFailed    (400)   {"errors": [...], "field-errors": {...}, "error": first}
     ├── Unauthorized        (401)   {"error": ...}
+    ├── Forbidden           (403)
     ├── NotFound            (404)   {"error": "Empty query: <Model> matching query does not exist."}
     ├── MethodNotAllowed    (405)
     ├── Conflict            (409)
@@ -75,6 +76,10 @@ class ValidationFailed(PostroomError):
 class Unauthorized(PostroomError):
     status_code = 401
     headers = {"WWW-Authenticate": 'Basic realm="Postroom"'}
+
+
+class Forbidden(PostroomError):
+    status_code = 403
 
 
 class NotFound(PostroomError):

@@ -7,11 +7,13 @@ from postroom.models.email_account import EmailAccount
 from postroom.models.email_activity import EmailActivity
 from postroom.models.email_template import EmailTemplate
 from postroom.models.email_thread import EmailThread
+from postroom.models.event import Event
 from postroom.models.lead import Lead
 from postroom.models.organization import Organization
 from postroom.models.stored_file import StoredFile
 from postroom.models.task import Task
 from postroom.models.user import User
+from postroom.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
@@ -21,9 +23,12 @@ __all__ = [
     "EmailActivity",
     "EmailTemplate",
     "EmailThread",
+    "Event",
     "Lead",
     "Organization",
     "StoredFile",
     "Task",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -25,6 +25,10 @@ class Caller:
     user_name: str
     api_key_id: str
     tz: timezone | None = None
+    request_id: str | None = None
+    request_method: str | None = None
+    request_path: str | None = None
+    public_url: str = ""
 
 
 def hash_api_key(raw_key: str) -> str:
@@ -68,4 +72,8 @@ async def authenticate_request(request: Request, session: AsyncSession) -> Calle
         user_name=user.full_name,
         api_key_id=api_key.id,
         tz=parse_tz_offset(request.headers.get("x-tz-offset")),
+        request_id=getattr(request.state, "request_id", None),
+        request_method=request.method,
+        request_path=request.url.path,
+        public_url=request.app.state.settings.public_url,
     )

@@ -1,0 +1,1 @@
+"""Files: upload grants, signed uploads, downloads, attachments' storage and expiry."""
