@@ -20,6 +20,7 @@ from postroom.dispatch.dispatcher import Dispatcher
 from postroom.dispatch.routing import TransportRegistry
 from postroom.emails.router import router as emails_router
 from postroom.errors import install_error_handlers
+from postroom.events.router import router as events_router
 from postroom.files.router import download_router as files_download_router
 from postroom.files.router import router as files_router
 from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
@@ -42,6 +43,7 @@ ROUTERS = (
     accounts_router,
     threads_router,
     tasks_router,
+    events_router,
 )
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository
-from postroom.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
+from postroom.contacts.schemas import (
+    ContactCreate,
+    ContactFields,
+    ContactUpdate,
+    render_contact,
+)
 from postroom.errors import NotFound, ValidationFailed
+from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
@@ -51,7 +58,13 @@ async def create_contact(session: AsyncSession, caller: Caller, body: ContactCre
     contact = new_contact(caller, lead.id, body)
     repository.add(session, contact)
     await session.flush()
+    await record(session, Origin.of(caller), contact_change(contact, "created"))
     return contact
+
+
+def contact_change(contact: Contact, action: str, previous: dict[str, Any] | None = None) -> Change:
+    data = render_contact(contact)
+    return Change("contact", action, contact.id, contact.lead_id, data, previous)
 
 
 async def get_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
@@ -71,6 +84,7 @@ async def update_contact(
     session: AsyncSession, caller: Caller, contact_id: str, body: ContactUpdate
 ) -> Contact:
     contact = await get_contact(session, caller, contact_id)
+    before = render_contact(contact)
     sent = body.model_fields_set
     if "name" in sent:
         contact.name = body.name
@@ -82,9 +96,11 @@ async def update_contact(
     contact.updated_by = caller.user_id
     contact.updated_at = utcnow()
     await session.flush()
+    await record(session, Origin.of(caller), contact_change(contact, "updated", before))
     return contact
 
 
 async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
     contact = await get_contact(session, caller, contact_id)
     await repository.delete_contact(session, contact)
+    await record(session, Origin.of(caller), contact_change(contact, "deleted"))

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from postroom.accounts.service import SendingRoute
 from postroom.config import Settings
 from postroom.db import Database
@@ -26,11 +28,16 @@ from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.routing import TransportRegistry
 from postroom.dispatch.wakeups import listen_for_due_changes
+from postroom.emails import repository as email_repository
+from postroom.emails.event_log import EMAIL
+from postroom.emails.rendering import render_email, user_ids_of
+from postroom.emails.states import EmailStatus
+from postroom.events.service import Change, Origin, record_many
 from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity
-from postroom.tasks.service import add_followup_task, new_followup_task
+from postroom.tasks.service import add_followup_task, new_followup_task, task_changed
 from postroom.tracking.service import pixel_url
 from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliveryError
 
@@ -139,7 +146,7 @@ class Dispatcher:
             due = await repo.claim_due_followups(session, now, self.settings.dispatch_batch_size)
             for email in due:
                 if not email.has_reply and email.thread_id is not None:
-                    await add_followup_task(session, new_followup_task(email, email.thread_id, now))
+                    await self._add_followup(session, email, now)
         return len(due)
 
     # -- claiming --------------------------------------------------------------------------
@@ -233,8 +240,16 @@ class Dispatcher:
     async def _flush_results(self, results: list[dict[str, Any]]) -> list[None]:
         async with self.database.transaction() as session:
             await repo.write_outcomes(session, self.worker_id, results)
+            await record_outcome_events(session, [result["id"] for result in results])
             await repo.signal_due_change(session)
         return [None] * len(results)
+
+    async def _add_followup(
+        self, session: AsyncSession, email: EmailActivity, now: datetime
+    ) -> None:
+        task = new_followup_task(email, email.thread_id or "", now)
+        if await add_followup_task(session, task):
+            await task_changed(session, Origin(email.organization_id), task, "created")
 
     # -- leases and recovery ---------------------------------------------------------------
 
@@ -271,6 +286,30 @@ async def recover_expired_claims(database: Database, now: datetime) -> tuple[int
             )
         for worker_id, results in by_worker.items():
             await repo.write_outcomes(session, worker_id, results)
+        await record_outcome_events(session, [email.id for email in in_gap])
         if released:
             await repo.signal_due_change(session)
     return released, len(in_gap)
+
+
+async def record_outcome_events(session: AsyncSession, email_ids: list[str]) -> None:
+    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others."""
+    if not email_ids:
+        return
+    emails = await repo.emails_by_ids(session, email_ids)
+    user_ids = set().union(*(user_ids_of(email) for email in emails))
+    names = await email_repository.user_names(session, user_ids)
+    changes = [
+        (
+            Origin(email.organization_id),
+            Change(
+                EMAIL,
+                "sent" if email.status == EmailStatus.SENT else "updated",
+                email.id,
+                email.lead_id,
+                render_email(email, names),
+            ),
+        )
+        for email in emails
+    ]
+    await record_many(session, changes)

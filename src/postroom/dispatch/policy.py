@@ -24,7 +24,8 @@ class RetryPolicy:
 
     def delay(self, failures: int) -> float:
         """Seconds before the next attempt after ``failures`` failed ones (1, 2, ...)."""
-        backoff: float = self.first_delay * 2.0 ** max(failures - 1, 0)
+        doublings = min(max(failures - 1, 0), 64)
+        backoff: float = self.first_delay * 2.0**doublings
         return min(backoff, self.max_delay)
 
     def next_attempt(

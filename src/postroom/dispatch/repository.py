@@ -48,6 +48,11 @@ async def claim_due(
     return (await session.execute(statement)).scalars().all()
 
 
+async def emails_by_ids(session: AsyncSession, email_ids: list[str]) -> Sequence[EmailActivity]:
+    statement = select(EmailActivity).where(EmailActivity.id.in_(email_ids))
+    return (await session.execute(statement)).scalars().all()
+
+
 async def next_due_at(session: AsyncSession) -> datetime | None:
     statement = select(func.min(EmailActivity.due_at)).where(
         EmailActivity.status.in_(QUEUED_VALUES), EmailActivity.claimed_by.is_(None)

@@ -14,13 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.accounts import repository as account_repository
 from postroom.contacts import repository as contact_repository
 from postroom.dispatch import repository as dispatch_repository
-from postroom.emails import repository, rules
+from postroom.emails import event_log, repository, rules
+from postroom.emails.event_log import EMAIL
 from postroom.emails.rendering import body_preview, user_ids_of
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.errors import NotFound, ValidationFailed
+from postroom.events.service import Change, Origin, record
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.ids import new_id
@@ -144,8 +146,15 @@ async def create_email(
     problems.raise_if_any()
     _schedule(email, now)
     _refresh_derived(email)
-    await thread_service.place(session, email, parent, now)
-    return await _insert(session, email)
+    started = await thread_service.place(session, email, parent, now)
+    stored = await _insert(session, email)
+    if stored is email:
+        origin = Origin.of(caller)
+        await event_log.email_changed(session, origin, email, "created")
+        await event_log.thread_changed(
+            session, origin, email.thread_id, "created" if started else "updated"
+        )
+    return stored
 
 
 def posted_message_ids(body: EmailActivityCreate) -> list[str]:
@@ -241,6 +250,7 @@ async def update_email(
     session: AsyncSession, caller: Caller, email_id: str, body: EmailActivityUpdate
 ) -> EmailActivity:
     email = await get_email(session, caller, email_id)
+    before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)
     target = body.status or current
     check_transition(current, target)
@@ -266,6 +276,7 @@ async def update_email(
     await session.flush()
     if (target in QUEUED and current is not target) or "followup_at" in changes:
         await dispatch_repository.signal_due_change(session)
+    await event_log.email_changed(session, Origin.of(caller), email, "updated", before)
     return email
 
 
@@ -305,9 +316,15 @@ async def _rethread(
 async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> None:
     email = await get_email(session, caller, email_id)
     thread_id = email.thread_id
+    data = await event_log.rendered(session, email)
     if not await repository.delete_unclaimed(session, email):
         raise ValidationFailed.field(
             "status", "This email is being sent and can no longer be deleted."
         )
     await task_repository.delete_followups_of_email(session, email.id)
-    await thread_service.forget_if_empty(session, thread_id)
+    origin = Origin.of(caller)
+    await record(session, origin, Change(EMAIL, "deleted", email.id, email.lead_id, data))
+    if await thread_service.forget_if_empty(session, thread_id) and thread_id is not None:
+        await event_log.thread_deleted(session, origin, thread_id, email.lead_id)
+    else:
+        await event_log.thread_changed(session, origin, thread_id, "updated")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
-from postroom.contacts.service import new_contact
+from postroom.contacts.service import contact_change, new_contact
 from postroom.errors import NotFound, ValidationFailed
+from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository
-from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView
+from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
 from postroom.models import Lead
 from postroom.users.auth import Caller
 
@@ -37,7 +39,19 @@ async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -
     for contact in contacts:
         contact_repository.add(session, contact)
     await session.flush()
-    return LeadView(lead, contacts)
+    view = LeadView(lead, contacts)
+    origin = Origin.of(caller)
+    await record(session, origin, lead_change(view, "created", caller.public_url))
+    for contact in contacts:
+        await record(session, origin, contact_change(contact, "created"))
+    return view
+
+
+def lead_change(
+    view: LeadView, action: str, public_url: str, previous: dict[str, Any] | None = None
+) -> Change:
+    data = render_lead(view, public_url)
+    return Change("lead", action, view.lead.id, view.lead.id, data, previous)
 
 
 async def get_lead(session: AsyncSession, caller: Caller, lead_id: str) -> LeadView:
@@ -71,6 +85,7 @@ async def list_leads(
 async def update_lead(
     session: AsyncSession, caller: Caller, lead_id: str, body: LeadUpdate
 ) -> LeadView:
+    before = render_lead(await get_lead(session, caller, lead_id), caller.public_url)
     lead = await _owned_lead(session, caller, lead_id)
     sent = body.model_fields_set
     for name in ("name", "description", "url"):
@@ -82,11 +97,16 @@ async def update_lead(
     lead.updated_by = caller.user_id
     lead.updated_at = utcnow()
     await session.flush()
-    return await get_lead(session, caller, lead_id)
+    view = await get_lead(session, caller, lead_id)
+    await record(
+        session, Origin.of(caller), lead_change(view, "updated", caller.public_url, before)
+    )
+    return view
 
 
 async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> None:
-    lead = await _owned_lead(session, caller, lead_id)
-    if await repository.delete_unclaimed_emails(session, lead):
+    view = await get_lead(session, caller, lead_id)
+    if await repository.delete_unclaimed_emails(session, view.lead):
         raise ValidationFailed(["An email of this lead is being sent; try again in a moment."])
-    await repository.delete_lead(session, lead)
+    await repository.delete_lead(session, view.lead)
+    await record(session, Origin.of(caller), lead_change(view, "deleted", caller.public_url))

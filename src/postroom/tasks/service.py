@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.contacts import repository as contact_repository
 from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
+from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import datetime_bounds
 from postroom.kit.ids import new_id
@@ -40,6 +42,7 @@ from postroom.tasks.schemas import (
     TaskType,
     TaskUpdate,
     TaskView,
+    render_task,
 )
 from postroom.users import repository as user_repository
 from postroom.users.auth import Caller
@@ -75,7 +78,8 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     )
     repository.add(session, task)
     await session.flush()
-    return await _page(session, caller, [task], now)
+    await task_changed(session, Origin.of(caller), task, "created")
+    return await _page(session, caller.organization_id, [task], now)
 
 
 async def _check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
@@ -87,7 +91,7 @@ async def _check_assignee(session: AsyncSession, caller: Caller, user_id: str | 
 
 async def get_task(session: AsyncSession, caller: Caller, task_id: str) -> TaskPage:
     task = await _owned_task(session, caller, task_id)
-    return await _page(session, caller, [task], utcnow())
+    return await _page(session, caller.organization_id, [task], utcnow())
 
 
 async def _owned_task(session: AsyncSession, caller: Caller, task_id: str) -> Task:
@@ -103,7 +107,7 @@ async def list_tasks(
     now = utcnow()
     where = task_filter(query, caller.tz, now)
     tasks = await repository.list_tasks(session, caller.organization_id, where, skip, limit)
-    return await _page(session, caller, tasks, now)
+    return await _page(session, caller.organization_id, tasks, now)
 
 
 def task_filter(query: TaskListQuery, tz: timezone | None, now: datetime) -> TaskFilter:
@@ -152,6 +156,7 @@ async def update_task(
     session: AsyncSession, caller: Caller, task_id: str, body: TaskUpdate
 ) -> TaskPage:
     task = await _owned_task(session, caller, task_id)
+    before = await rendered_task(session, caller.organization_id, task)
     sent = body.model_fields_set
     if "text" in sent and body.text != task.text and task.task_type != TaskType.LEAD:
         raise ValidationFailed.field("text", "Only the text of lead tasks can be changed.")
@@ -162,7 +167,10 @@ async def update_task(
     task.updated_by = caller.user_id
     task.updated_at = now
     await session.flush()
-    return await _page(session, caller, [task], now)
+    completed = task.is_complete and not before["is_complete"]
+    action = "completed" if completed else "updated"
+    await task_changed(session, Origin.of(caller), task, action, before)
+    return await _page(session, caller.organization_id, [task], now)
 
 
 def _apply(task: Task, body: TaskUpdate, tz: timezone | None) -> None:
@@ -179,25 +187,49 @@ def _apply(task: Task, body: TaskUpdate, tz: timezone | None) -> None:
 
 async def delete_task(session: AsyncSession, caller: Caller, task_id: str) -> None:
     task = await _owned_task(session, caller, task_id)
+    data = await rendered_task(session, task.organization_id, task)
     await repository.delete_task(session, task)
+    await record(session, Origin.of(caller), _change(task, "deleted", data))
+
+
+async def rendered_task(session: AsyncSession, organization_id: str, task: Task) -> dict[str, Any]:
+    return render_task(task, await _page(session, organization_id, [task], utcnow()))
+
+
+def _change(
+    task: Task, action: str, data: dict[str, Any], previous: dict[str, Any] | None = None
+) -> Change:
+    return Change(f"task.{task.task_type}", action, task.id, task.lead_id, data, previous)
+
+
+async def task_changed(
+    session: AsyncSession,
+    origin: Origin,
+    task: Task,
+    action: str,
+    previous: dict[str, Any] | None = None,
+) -> None:
+    """Record the event of a change to ``task`` (``created``, ``updated``, ``completed``)."""
+    data = await rendered_task(session, origin.organization_id, task)
+    await record(session, origin, _change(task, action, data, previous))
 
 
 async def _page(
-    session: AsyncSession, caller: Caller, tasks: Sequence[Task], now: datetime
+    session: AsyncSession, organization_id: str, tasks: Sequence[Task], now: datetime
 ) -> TaskPage:
     """The tasks with the names of their leads and assignees."""
-    lead_names = await _lead_names(session, caller, {task.lead_id for task in tasks})
+    lead_names = await _lead_names(session, organization_id, {task.lead_id for task in tasks})
     assignees = {task.assigned_to for task in tasks if task.assigned_to}
     user_names = await email_repository.user_names(session, assignees)
     return TaskPage(tasks, lead_names, user_names, now)
 
 
 async def _lead_names(
-    session: AsyncSession, caller: Caller, lead_ids: Collection[str]
+    session: AsyncSession, organization_id: str, lead_ids: Collection[str]
 ) -> dict[str, str]:
-    leads = await repository.leads_by_id(session, caller.organization_id, lead_ids)
+    leads = await repository.leads_by_id(session, organization_id, lead_ids)
     nameless = [lead.id for lead in leads if not lead.name]
-    contacts = await contact_repository.contacts_of_leads(session, caller.organization_id, nameless)
+    contacts = await contact_repository.contacts_of_leads(session, organization_id, nameless)
     by_lead: defaultdict[str, list[Contact]] = defaultdict(list)
     for contact in contacts:
         by_lead[contact.lead_id].append(contact)

@@ -15,9 +15,9 @@ from postroom.threads.schemas import (
     EmailThreadList,
     EmailThreadOut,
     ThreadListQuery,
+    ThreadView,
     render_thread,
 )
-from postroom.threads.service import ThreadView
 
 router = APIRouter(tags=["email threads"])
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timezone
 from email.utils import getaddresses
 from typing import Any
@@ -16,8 +17,16 @@ from postroom.kit.filters import datetime_bounds
 from postroom.kit.paging import split_csv
 from postroom.kit.schemas import RequestModel
 from postroom.models import EmailActivity as EmailRow
+from postroom.models import EmailThread
 from postroom.threads.repository import ThreadFilter
-from postroom.threads.service import ThreadView
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """A thread with its emails, oldest first."""
+
+    thread: EmailThread
+    emails: Sequence[EmailRow]
 
 
 class EmailThreadOut(BaseModel):

@@ -12,31 +12,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.emails import event_log
 from postroom.emails import repository as email_repository
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
+from postroom.events.service import Origin
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity, EmailThread
 from postroom.tasks import repository as task_repository
 from postroom.threads import repository
 from postroom.threads.repository import ThreadFilter
+from postroom.threads.schemas import ThreadView
 from postroom.threads.subjects import display_subject, subject_key
 from postroom.users.auth import Caller
 
 SUBJECT_WINDOW = timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class ThreadView:
-    thread: EmailThread
-    emails: Sequence[EmailActivity]
 
 
 def reference_chain(parent: EmailActivity) -> list[str]:
@@ -63,9 +58,12 @@ def threading_ids(email: EmailActivity) -> list[str]:
 
 async def place(
     session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
-) -> None:
-    """Give a new email its thread (and its References chain when it replies)."""
+) -> bool:
+    """Give a new email its thread (and its References chain when it replies).
+
+    Returns whether a new thread was started."""
     thread = await _thread_to_join(session, email, parent, now)
+    started = thread is None
     if thread is None:
         thread = _new_thread(email, now)
         repository.add(session, thread)
@@ -74,6 +72,7 @@ async def place(
     thread.updated_at = now
     if email.status == EmailStatus.INBOX and email.activity_at is not None:
         await repository.mark_replied(session, thread.id, email.activity_at)
+    return started
 
 
 async def _thread_to_join(
@@ -116,10 +115,12 @@ def _new_thread(email: EmailActivity, now: datetime) -> EmailThread:
     )
 
 
-async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> None:
-    """Remove a thread whose last email was deleted."""
+async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
+    """Remove a thread whose last email was deleted; return whether it was removed."""
     if thread_id is not None and await repository.count_emails(session, thread_id) == 0:
         await repository.delete_thread(session, thread_id)
+        return True
+    return False
 
 
 async def get_thread(session: AsyncSession, caller: Caller, thread_id: str) -> ThreadView:
@@ -148,8 +149,12 @@ async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -
     thread = await repository.get_thread(session, caller.organization_id, thread_id)
     if thread is None:
         raise NotFound("EmailThread")
+    origin = Origin.of(caller)
+    emails = await repository.emails_of_threads(session, caller.organization_id, [thread.id])
+    await event_log.emails_deleted(session, origin, emails)
     await repository.delete_unclaimed_emails(session, thread.id)
     if await repository.count_emails(session, thread.id):
         raise ValidationFailed(["An email of this thread is being sent; try again in a moment."])
     await task_repository.delete_followups_of_thread(session, thread.id)
     await repository.delete_thread(session, thread.id)
+    await event_log.thread_deleted(session, origin, thread.id, thread.lead_id)

@@ -6,9 +6,11 @@ Exception tree (what a transport raises; the dispatcher's retry policy reads it)
     ├── TransientDeliveryError      retry later with backoff: nothing was accepted
     │   ├── ConnectionFailed        refused, reset, TLS failure, closed before DATA
     │   ├── DeliveryTimeout         no answer in time (before DATA)
-    │   └── TemporaryRejection      4xx reply to MAIL, RCPT (all recipients) or DATA
+    │   └── TemporaryRejection      4xx reply to MAIL, RCPT (all recipients) or DATA;
+    │                               421 (closing) to any RCPT
     ├── PermanentDeliveryError      give up at once: ``error``
-    │   ├── PermanentRejection      5xx reply to MAIL, RCPT (all recipients) or DATA
+    │   ├── PermanentRejection      5xx reply to MAIL, RCPT (all recipients) or DATA;
+    │                               a non-ASCII sender the server cannot take (no SMTPUTF8)
     │   └── AuthenticationFailed    the server refused our credentials
     └── DeliveryUnknown             the connection broke after the message data was sent
                                     and before the reply (the SMTP sync gap): never resent

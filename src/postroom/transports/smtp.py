@@ -18,11 +18,15 @@ from postroom.transports.base import (
     DeliveryTimeout,
     DeliveryUnknown,
     OutgoingMessage,
+    PermanentRejection,
     rejection,
 )
 
 _BROKEN = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, ssl.SSLError, OSError)
 _TIMEOUTS = (aiosmtplib.SMTPTimeoutError, TimeoutError)
+CLOSING = 421
+"""The server's reply when it is about to close the connection, to any command."""
+NEEDS_SMTPUTF8 = "553 5.6.7 non-ASCII address, and the server does not offer SMTPUTF8"
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,10 @@ class SmtpTransport:
         self, client: aiosmtplib.SMTP, message: OutgoingMessage, before_data: BeforeData
     ) -> DeliveryReceipt:
         try:
-            await client.mail(message.envelope_from)
-            accepted, refused = await _recipients(client, message.recipients)
+            encoding = await _address_encoding(client, message)
+            options = ["SMTPUTF8"] if encoding == "utf-8" else []
+            await client.mail(message.envelope_from, options=options, encoding=encoding)
+            accepted, refused = await _recipients(client, message.recipients, encoding)
         except Exception as error:
             raise _before_data_failure(error) from error
         if not accepted:
@@ -107,16 +113,30 @@ class SmtpTransport:
         return DeliveryReceipt(accepted=tuple(accepted), refused=refused, reply=reply)
 
 
+async def _address_encoding(client: aiosmtplib.SMTP, message: OutgoingMessage) -> str:
+    """``utf-8`` (with SMTPUTF8) when an envelope address needs it and the server offers it."""
+    if all(address.isascii() for address in (message.envelope_from, *message.recipients)):
+        return "ascii"
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    return "utf-8" if client.supports_extension("smtputf8") else "ascii"
+
+
 async def _recipients(
-    client: aiosmtplib.SMTP, recipients: tuple[str, ...]
+    client: aiosmtplib.SMTP, recipients: tuple[str, ...], encoding: str
 ) -> tuple[list[str], dict[str, str]]:
+    """Refusals of single recipients are collected; a 421 (the server hangs up) ends it all."""
     accepted: list[str] = []
     refused: dict[str, str] = {}
     for recipient in recipients:
         try:
-            await client.rcpt(recipient)
+            await client.rcpt(recipient, encoding=encoding)
             accepted.append(recipient)
+        except UnicodeEncodeError:
+            refused[recipient] = NEEDS_SMTPUTF8
         except aiosmtplib.SMTPRecipientRefused as error:
+            if error.code == CLOSING:
+                raise
             refused[recipient] = f"{error.code} {error.message}"
     return accepted, refused
 
@@ -134,23 +154,27 @@ async def _send_data(client: aiosmtplib.SMTP, data: bytes) -> str:
 
 
 def _all_refused(refused: dict[str, str]) -> DeliveryError:
+    """Temporary when any refusal was a 4xx (a retry may reach that recipient), else permanent."""
     codes = [int(reply.split(" ", 1)[0]) for reply in refused.values()]
     code = max(codes) if codes else 550
     if any(400 <= c < 500 for c in codes):
         code = min(c for c in codes if 400 <= c < 500)
-    return rejection(code, "every recipient was refused", refused)
+    replies = "; ".join(f"{recipient}: {reply}" for recipient, reply in refused.items())
+    return rejection(code, f"every recipient was refused ({replies})", refused)
 
 
 def _before_data_failure(error: Exception) -> DeliveryError:
     """Classify a failure that happened before any message data left: never a sync gap."""
     if isinstance(error, DeliveryError):
         return error
+    if isinstance(error, _TIMEOUTS):  # first: a connect timeout is also an SMTPConnectError
+        return DeliveryTimeout(str(error) or "timed out")
     if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
         return ConnectionFailed(str(error) or type(error).__name__)
     if isinstance(error, aiosmtplib.SMTPResponseException):
         return rejection(error.code, error.message)
-    if isinstance(error, _TIMEOUTS):
-        return DeliveryTimeout(str(error) or "timed out")
+    if isinstance(error, UnicodeEncodeError):
+        return PermanentRejection(f"{NEEDS_SMTPUTF8} (the sender)")
     if isinstance(error, ssl.SSLError | OSError | aiosmtplib.SMTPException):
         return ConnectionFailed(f"{type(error).__name__}: {error}")
     raise error

@@ -1,0 +1,64 @@
+"""Events about emails and their threads, written in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.emails import repository
+from postroom.emails.rendering import render_email, user_ids_of
+from postroom.events.service import Change, Origin, record
+from postroom.models import EmailActivity
+from postroom.threads import repository as thread_repository
+from postroom.threads.schemas import ThreadView, render_thread
+
+EMAIL = "activity.email"
+THREAD = "activity.email_thread"
+
+
+async def rendered(session: AsyncSession, email: EmailActivity) -> dict[str, Any]:
+    """The email as the API shows it (with user names)."""
+    return render_email(email, await repository.user_names(session, user_ids_of(email)))
+
+
+async def email_changed(
+    session: AsyncSession,
+    origin: Origin,
+    email: EmailActivity,
+    action: str,
+    previous: dict[str, Any] | None = None,
+) -> None:
+    data = await rendered(session, email)
+    await record(session, origin, Change(EMAIL, action, email.id, email.lead_id, data, previous))
+
+
+async def emails_deleted(
+    session: AsyncSession, origin: Origin, emails: Sequence[EmailActivity]
+) -> None:
+    for email in emails:
+        await email_changed(session, origin, email, "deleted")
+
+
+async def thread_changed(
+    session: AsyncSession, origin: Origin, thread_id: str | None, action: str
+) -> None:
+    if thread_id is None:
+        return
+    thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
+    if thread is None:
+        return
+    emails = await thread_repository.emails_of_threads(session, origin.organization_id, [thread_id])
+    names: dict[str, str] = {}
+    for email in emails:
+        names |= await repository.user_names(session, user_ids_of(email))
+    data = render_thread(ThreadView(thread, emails), names)
+    await record(session, origin, Change(THREAD, action, thread.id, thread.lead_id, data))
+
+
+async def thread_deleted(
+    session: AsyncSession, origin: Origin, thread_id: str, lead_id: str | None
+) -> None:
+    data = {"id": thread_id, "_type": "EmailThread", "lead_id": lead_id}
+    await record(session, origin, Change(THREAD, "deleted", thread_id, lead_id, data))

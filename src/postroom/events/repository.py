@@ -1,0 +1,123 @@
+"""Every SQL statement about events, and the fan-out of an event into webhook deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.kit.ids import new_id
+from postroom.kit.sql import affected_rows
+from postroom.models import Event, WebhookDelivery, WebhookSubscription
+
+
+@dataclass
+class EventFilter:
+    object_type: str | None = None
+    object_id: str | None = None
+    action: str | None = None
+    lead_id: str | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a cursor points: an event's (created_at, id), and which way to read."""
+
+    created_at: datetime
+    event_id: str
+    newer: bool
+
+
+def _conditions(organization_id: str, where: EventFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Event.organization_id == organization_id]
+    for column, value in (
+        (Event.object_type, where.object_type),
+        (Event.object_id, where.object_id),
+        (Event.action, where.action),
+        (Event.lead_id, where.lead_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if where.updated_after is not None:
+        conditions.append(Event.updated_at > where.updated_after)
+    if where.updated_before is not None:
+        conditions.append(Event.updated_at < where.updated_before)
+    return conditions
+
+
+def _beyond(position: Position) -> ColumnElement[bool]:
+    if position.newer:
+        return or_(
+            Event.created_at > position.created_at,
+            and_(Event.created_at == position.created_at, Event.id > position.event_id),
+        )
+    return or_(
+        Event.created_at < position.created_at,
+        and_(Event.created_at == position.created_at, Event.id < position.event_id),
+    )
+
+
+async def list_events(
+    session: AsyncSession,
+    organization_id: str,
+    where: EventFilter,
+    position: Position | None,
+    limit: int,
+) -> list[Event]:
+    """Up to ``limit`` events, newest first, after (or, ``newer``, before) ``position``."""
+    conditions = _conditions(organization_id, where)
+    newer = position is not None and position.newer
+    if position is not None:
+        conditions.append(_beyond(position))
+    order = (Event.created_at.asc(), Event.id.asc()) if newer else (
+        Event.created_at.desc(), Event.id.desc(),
+    )  # fmt: skip
+    statement = select(Event).where(*conditions).order_by(*order).limit(limit)
+    events = list((await session.execute(statement)).scalars().all())
+    return events[::-1] if newer else events
+
+
+async def get_event(session: AsyncSession, organization_id: str, event_id: str) -> Event | None:
+    statement = select(Event).where(Event.id == event_id, Event.organization_id == organization_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def active_subscriptions(
+    session: AsyncSession, organization_id: str
+) -> Sequence[WebhookSubscription]:
+    statement = select(WebhookSubscription).where(
+        WebhookSubscription.organization_id == organization_id,
+        WebhookSubscription.status == "active",
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+def add_deliveries(
+    session: AsyncSession, event: Event, subscriptions: Sequence[WebhookSubscription]
+) -> int:
+    for subscription in subscriptions:
+        session.add(
+            WebhookDelivery(
+                id=new_id("whdel"),
+                organization_id=event.organization_id,
+                subscription_id=subscription.id,
+                event_id=event.id,
+                status="pending",
+                due_at=event.created_at,
+                attempt_count=0,
+            )
+        )
+    return len(subscriptions)
+
+
+async def delete_events_before(session: AsyncSession, moment: datetime) -> int:
+    return affected_rows(await session.execute(delete(Event).where(Event.created_at < moment)))
+
+
+def add(session: AsyncSession, event: Event) -> None:
+    session.add(event)

@@ -1,0 +1,85 @@
+"""Events as the API shows them, and the list filters of ``GET /event/``."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from postroom.events.repository import EventFilter
+from postroom.kit.datetimes import format_datetime
+from postroom.kit.filters import parse_bound
+from postroom.kit.schemas import RequestModel
+from postroom.models import Event
+
+MAX_EVENT_LIMIT = 50
+
+
+class EventOut(BaseModel):
+    id: str
+    organization_id: str
+    user_id: str | None
+    request_id: str | None
+    api_key_id: str | None
+    object_type: str
+    object_id: str
+    lead_id: str | None
+    action: str
+    changed_fields: list[str]
+    data: dict[str, Any] | None
+    previous_data: dict[str, Any] | None
+    meta: dict[str, Any]
+    date_created: str
+    date_updated: str
+
+
+class EventList(BaseModel):
+    data: list[EventOut]
+    cursor_next: str | None
+    cursor_previous: str | None
+
+
+class EventListQuery(RequestModel):
+    object_type: str | None = Field(default=None, max_length=64)
+    object_id: str | None = Field(default=None, max_length=64)
+    action: str | None = Field(default=None, max_length=32)
+    lead_id: str | None = Field(default=None, max_length=64)
+    date_updated__gt: str | None = None
+    date_updated__lt: str | None = None
+    cursor: str | None = Field(default=None, alias="_cursor", max_length=500)
+    limit: int = Field(default=MAX_EVENT_LIMIT, alias="_limit", ge=1, le=MAX_EVENT_LIMIT)
+
+    def to_filter(self, tz: timezone | None) -> EventFilter:
+        def bound(name: str) -> Any:
+            raw = getattr(self, name)
+            return None if raw is None else parse_bound(name, raw, tz)
+
+        return EventFilter(
+            object_type=self.object_type,
+            object_id=self.object_id,
+            action=self.action,
+            lead_id=self.lead_id,
+            updated_after=bound("date_updated__gt"),
+            updated_before=bound("date_updated__lt"),
+        )
+
+
+def render_event(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "organization_id": event.organization_id,
+        "user_id": event.user_id,
+        "request_id": event.request_id,
+        "api_key_id": event.api_key_id,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "lead_id": event.lead_id,
+        "action": event.action,
+        "changed_fields": list(event.changed_fields),
+        "data": event.data,
+        "previous_data": event.previous_data,
+        "meta": event.meta,
+        "date_created": format_datetime(event.created_at),
+        "date_updated": format_datetime(event.updated_at),
+    }

@@ -1,0 +1,182 @@
+"""The event log: every change writes an event in the same transaction as the change, and
+each event becomes a webhook delivery for every active subscription that wants it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.errors import NotFound, ValidationFailed
+from postroom.events import repository
+from postroom.events.repository import EventFilter, Position
+from postroom.kit.datetimes import utcnow
+from postroom.kit.ids import new_id
+from postroom.models import Event, WebhookSubscription
+from postroom.users.auth import Caller
+
+IGNORED_IN_CHANGES = frozenset({"date_updated", "updated_by", "updated_by_name"})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who caused a change: an API request, or Postroom itself (user and request unknown)."""
+
+    organization_id: str
+    user_id: str | None = None
+    api_key_id: str | None = None
+    request_id: str | None = None
+    request_method: str | None = None
+    request_path: str | None = None
+
+    @classmethod
+    def of(cls, caller: Caller) -> Origin:
+        return cls(
+            organization_id=caller.organization_id,
+            user_id=caller.user_id,
+            api_key_id=caller.api_key_id,
+            request_id=caller.request_id,
+            request_method=caller.request_method,
+            request_path=caller.request_path,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    object_type: str
+    action: str
+    object_id: str
+    lead_id: str | None
+    data: dict[str, Any] | None
+    previous: dict[str, Any] | None = None
+
+
+def changed_fields(change: Change) -> list[str]:
+    if change.previous is None or change.data is None:
+        return []
+    names = set(change.data) | set(change.previous)
+    return sorted(
+        name
+        for name in names - IGNORED_IN_CHANGES
+        if change.data.get(name) != change.previous.get(name)
+    )
+
+
+def wants(subscription: WebhookSubscription, event: Event) -> bool:
+    return any(
+        item.get("object_type") == event.object_type and item.get("action") == event.action
+        for item in subscription.events
+    )
+
+
+async def record(session: AsyncSession, origin: Origin, change: Change) -> Event:
+    """Write the event of ``change`` and queue its webhook deliveries (same transaction)."""
+    subscriptions = await repository.active_subscriptions(session, origin.organization_id)
+    return _record(session, origin, change, subscriptions)
+
+
+async def record_many(session: AsyncSession, changes: list[tuple[Origin, Change]]) -> None:
+    """Like ``record`` for many changes, looking subscriptions up once per organization."""
+    by_organization: dict[str, Sequence[WebhookSubscription]] = {}
+    for origin, change in changes:
+        if origin.organization_id not in by_organization:
+            by_organization[origin.organization_id] = await repository.active_subscriptions(
+                session, origin.organization_id
+            )
+        _record(session, origin, change, by_organization[origin.organization_id])
+
+
+def _record(
+    session: AsyncSession,
+    origin: Origin,
+    change: Change,
+    subscriptions: Sequence[WebhookSubscription],
+) -> Event:
+    now = utcnow()
+    fields = changed_fields(change)
+    event = Event(
+        id=new_id("ev"),
+        organization_id=origin.organization_id,
+        user_id=origin.user_id,
+        request_id=origin.request_id,
+        api_key_id=origin.api_key_id,
+        object_type=change.object_type,
+        object_id=change.object_id,
+        lead_id=change.lead_id,
+        action=change.action,
+        changed_fields=fields,
+        data=change.data,
+        previous_data={name: (change.previous or {}).get(name) for name in fields} or None,
+        meta={"request_method": origin.request_method, "request_path": origin.request_path},
+        created_at=now,
+        updated_at=now,
+    )
+    repository.add(session, event)
+    if repository.add_deliveries(session, event, [s for s in subscriptions if wants(s, event)]):
+        session.info["due_changed"] = True
+    return event
+
+
+def encode_cursor(position: Position) -> str:
+    raw = json.dumps([position.created_at.isoformat(), position.event_id, position.newer])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, event_id, newer = json.loads(base64.urlsafe_b64decode(padded))
+        return Position(datetime.fromisoformat(created_at), str(event_id), bool(newer))
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise ValidationFailed.field("_cursor", "Not a cursor this server handed out.") from error
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[Event]
+    cursor_next: str | None
+    cursor_previous: str | None
+
+
+async def list_events(
+    session: AsyncSession, caller: Caller, where: EventFilter, cursor: str | None, limit: int
+) -> EventPage:
+    position = decode_cursor(cursor) if cursor else None
+    found = await repository.list_events(
+        session, caller.organization_id, where, position, limit + 1
+    )
+    newer = position is not None and position.newer
+    more = len(found) > limit
+    events = (found[1:] if newer else found[:limit]) if more else found
+    return EventPage(events, *_cursors(events, position, more))
+
+
+def _cursors(
+    events: list[Event], position: Position | None, more: bool
+) -> tuple[str | None, str | None]:
+    if not events:
+        return None, None
+    first, last = events[0], events[-1]
+    newer = position is not None and position.newer
+    older_exist = more if not newer else True
+    newer_exist = (position is not None) if not newer else more
+    next_cursor = encode_cursor(Position(last.created_at, last.id, False)) if older_exist else None
+    previous = encode_cursor(Position(first.created_at, first.id, True)) if newer_exist else None
+    return next_cursor, previous
+
+
+async def get_event(session: AsyncSession, caller: Caller, event_id: str) -> Event:
+    event = await repository.get_event(session, caller.organization_id, event_id)
+    if event is None:
+        raise NotFound("Event")
+    return event
+
+
+async def remove_old_events(session: AsyncSession, keep: timedelta, now: datetime) -> int:
+    return await repository.delete_events_before(session, now - keep)

@@ -1,0 +1,506 @@
+"""SmtpTransport against real servers on loopback: every failure raises its class of the tree,
+the sync gap is never mistaken for a safe failure, and the pool reuses and bounds connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from postroom.transports import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    DeliveryError,
+    DeliveryTimeout,
+    DeliveryUnknown,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    PermanentRejection,
+    TemporaryRejection,
+    TransientDeliveryError,
+)
+from postroom.transports.smtp import SmtpSettings, SmtpTransport
+from tests.smtp_server import Behaviour, SmtpServer, free_port, smtp_server
+
+SENDER = "jane@sender.example.com"
+BOB = "bob@buyer.example.com"
+CAROL = "carol@buyer.example.com"
+JOERG = "jörg@buyer.example.com"
+
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Connect = Callable[..., SmtpTransport]
+
+
+def message(*recipients: str, number: int = 1) -> OutgoingMessage:
+    message_id = f"<{number}@sender.example.com>"
+    data = (
+        f"From: {SENDER}\r\nTo: {BOB}\r\nSubject: Number {number}\r\n"
+        f"Message-ID: {message_id}\r\n\r\nHello\r\n"
+    ).encode()
+    return OutgoingMessage(
+        f"acti_{number}", SENDER, recipients or (BOB,), data, message_id=message_id
+    )
+
+
+class HandoverRefused(Exception):
+    """What a ``before_data`` callback raises when the message must not be handed over."""
+
+
+@dataclass
+class Handover:
+    """A ``before_data`` callback that counts its calls and can refuse the handover."""
+
+    calls: int = 0
+    refuse: bool = False
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        if self.refuse:
+            raise HandoverRefused
+
+
+class ConnectionCounter:
+    """A TCP relay in front of the SMTP server: counts connections and can cut them."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.opened = 0
+        self.open_now = 0
+        self.most_open = 0
+        self._clients: set[asyncio.StreamWriter] = set()
+        self._relays: set[asyncio.Task[Any]] = set()
+
+    async def relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
+        self._clients.add(writer)
+        self._count(+1)
+        try:
+            upstream = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            await asyncio.gather(pipe(reader, upstream[1]), pipe(upstream[0], writer))
+        finally:
+            self._clients.discard(writer)
+            self._count(-1)
+            writer.close()
+
+    def _count(self, change: int) -> None:
+        self.opened += max(change, 0)
+        self.open_now += change
+        self.most_open = max(self.most_open, self.open_now)
+
+    def cut(self) -> None:
+        """Close every client connection, as a server does with idle ones."""
+        for writer in self._clients:
+            writer.close()
+
+    async def stop(self) -> None:
+        self.cut()
+        await asyncio.wait_for(asyncio.gather(*self._relays, return_exceptions=True), 5)
+
+
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+@asynccontextmanager
+async def tcp_server(handler: StreamHandler) -> AsyncIterator[int]:
+    """A loopback TCP server running ``handler`` for each connection; yields its port."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def counted(smtp: SmtpServer) -> AsyncIterator[ConnectionCounter]:
+    counter = ConnectionCounter(smtp.port)
+    async with tcp_server(counter.relay) as port:
+        counter.port = port
+        try:
+            yield counter
+        finally:
+            await counter.stop()
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts the connection and never greets."""
+    await reader.read()
+    writer.close()
+
+
+async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Closes the connection at once, before the greeting."""
+    writer.close()
+
+
+async def stall_on_mail(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Greets and answers EHLO, then never answers MAIL."""
+    writer.write(b"220 stalling.example.com ESMTP\r\n")
+    while line := await reader.readline():
+        if line[:4].upper() in {b"EHLO", b"HELO"}:
+            writer.write(b"250 stalling.example.com\r\n")
+    writer.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """Builds SmtpTransports to 127.0.0.1 (5 s timeout unless told) and closes them after."""
+    built: list[SmtpTransport] = []
+
+    def build(port: int, **settings: Any) -> SmtpTransport:
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", port, **{"timeout": 5.0, **settings}))
+        built.append(transport)
+        return transport
+
+    yield build
+    for transport in built:
+        await transport.close()
+
+
+async def failure(transport: SmtpTransport, handover: Handover | None = None) -> DeliveryError:
+    with pytest.raises(DeliveryError) as caught:
+        await transport.deliver(message(BOB, CAROL), handover or Handover())
+    return caught.value
+
+
+# -- the exception tree ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error_class", "base"),
+    [
+        (ConnectionFailed, TransientDeliveryError),
+        (DeliveryTimeout, TransientDeliveryError),
+        (TemporaryRejection, TransientDeliveryError),
+        (PermanentRejection, PermanentDeliveryError),
+        (AuthenticationFailed, PermanentDeliveryError),
+        (DeliveryUnknown, DeliveryError),
+    ],
+)
+def test_exception_tree_is_the_documented_one(
+    error_class: type[DeliveryError], base: type[DeliveryError]
+) -> None:
+    assert error_class.__mro__[1] is base
+    assert error_class.error_class == error_class.__name__
+
+
+def test_delivery_unknown_is_neither_transient_nor_permanent() -> None:
+    assert not issubclass(DeliveryUnknown, TransientDeliveryError | PermanentDeliveryError)
+
+
+# -- replies -----------------------------------------------------------------------------------
+
+
+async def test_accepted_message_returns_the_recipients_and_the_reply(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    handover = Handover()
+    receipt = await connect(smtp.port).deliver(message(BOB, CAROL), handover)
+    assert receipt.accepted == (BOB, CAROL)
+    assert receipt.refused == {}
+    assert receipt.reply == "250 Message accepted"
+    assert handover.calls == 1
+    [received] = smtp.messages()
+    assert (received.mail_from, received.recipients) == (SENDER, [BOB, CAROL])
+
+
+TEMPORARY = "451 4.3.0 try again later"
+PERMANENT = "554 5.7.1 rejected as spam"
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [Behaviour(mail_reply=TEMPORARY), Behaviour(data_reply=TEMPORARY)],
+    ids=["mail", "data"],
+)
+async def test_4xx_reply_is_a_temporary_rejection(
+    smtp: SmtpServer, connect: Connect, behaviour: Behaviour
+) -> None:
+    smtp.behaviour = behaviour
+    error = await failure(connect(smtp.port))
+    assert type(error) is TemporaryRejection
+    assert error.message == TEMPORARY
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [Behaviour(mail_reply=PERMANENT), Behaviour(data_reply=PERMANENT)],
+    ids=["mail", "data"],
+)
+async def test_5xx_reply_is_a_permanent_rejection(
+    smtp: SmtpServer, connect: Connect, behaviour: Behaviour
+) -> None:
+    smtp.behaviour = behaviour
+    error = await failure(connect(smtp.port))
+    assert type(error) is PermanentRejection
+    assert error.message == PERMANENT
+
+
+async def test_5xx_on_mail_hands_no_data_over(smtp: SmtpServer, connect: Connect) -> None:
+    smtp.behaviour = Behaviour(mail_reply="550 5.1.8 bad sender")
+    handover = Handover()
+    await failure(connect(smtp.port), handover)
+    assert handover.calls == 0
+    assert smtp.messages() == []
+
+
+async def test_some_recipients_refused_delivers_to_the_others_and_reports_the_refusals(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(rcpt_replies={BOB: "550 5.1.1 no such user"})
+    receipt = await connect(smtp.port).deliver(message(BOB, CAROL), Handover())
+    assert receipt.accepted == (CAROL,)
+    assert receipt.refused == {BOB: "550 5.1.1 no such user"}
+    [received] = smtp.messages()
+    assert received.recipients == [CAROL]
+
+
+async def test_every_recipient_refused_with_5xx_is_a_permanent_rejection_naming_each_reply(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(rcpt_replies={BOB: "550 5.1.1 no such user", CAROL: "553 bad"})
+    handover = Handover()
+    error = await failure(connect(smtp.port), handover)
+    assert type(error) is PermanentRejection
+    assert error.refused == {BOB: "550 5.1.1 no such user", CAROL: "553 bad"}
+    assert f"{BOB}: 550 5.1.1 no such user" in error.message
+    assert f"{CAROL}: 553 bad" in error.message
+    assert handover.calls == 0
+    assert smtp.messages() == []
+
+
+async def test_every_recipient_refused_with_a_4xx_among_them_is_a_temporary_rejection(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(rcpt_replies={BOB: "452 4.2.2 mailbox full", CAROL: "550 no"})
+    error = await failure(connect(smtp.port))
+    assert type(error) is TemporaryRejection
+    assert error.message.startswith("452 ")
+
+
+# -- connections that fail before the message data ---------------------------------------------
+
+
+async def test_refused_connection_is_connection_failed(connect: Connect) -> None:
+    error = await failure(connect(free_port()))
+    assert type(error) is ConnectionFailed
+
+
+async def test_connection_closed_before_the_greeting_is_connection_failed(
+    connect: Connect,
+) -> None:
+    async with tcp_server(hang_up) as port:
+        error = await failure(connect(port))
+    assert type(error) is ConnectionFailed
+
+
+async def test_tls_handshake_failure_is_connection_failed(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    error = await failure(connect(smtp.port, security="tls", validate_certs=False))
+    assert type(error) is ConnectionFailed
+    assert "SSL" in error.message
+
+
+async def test_drop_before_data_is_connection_failed_and_hands_no_data_over(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(drop_before_data=True)
+    handover = Handover()
+    error = await failure(connect(smtp.port), handover)
+    assert type(error) is ConnectionFailed
+    assert handover.calls == 0
+    assert smtp.messages() == []
+
+
+async def test_no_greeting_in_time_is_a_delivery_timeout(connect: Connect) -> None:
+    async with tcp_server(silent) as port:
+        error = await failure(connect(port, timeout=0.3))
+    assert type(error) is DeliveryTimeout
+
+
+async def test_no_reply_to_mail_in_time_is_a_delivery_timeout(connect: Connect) -> None:
+    handover = Handover()
+    async with tcp_server(stall_on_mail) as port:
+        error = await failure(connect(port, timeout=0.3), handover)
+    assert type(error) is DeliveryTimeout
+    assert handover.calls == 0
+
+
+async def test_421_to_a_later_recipient_is_a_temporary_rejection_before_any_data(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(rcpt_replies={CAROL: "421 4.7.0 closing connection"})
+    handover = Handover()
+    error = await failure(connect(smtp.port), handover)
+    assert type(error) is TemporaryRejection
+    assert error.message == "421 4.7.0 closing connection"
+    assert handover.calls == 0
+    assert smtp.messages() == []
+
+
+async def test_refused_handover_stops_before_any_data(smtp: SmtpServer, connect: Connect) -> None:
+    with pytest.raises(HandoverRefused):
+        await connect(smtp.port).deliver(message(), Handover(refuse=True))
+    assert smtp.messages() == []
+
+
+# -- the sync gap ------------------------------------------------------------------------------
+
+
+async def test_drop_after_the_data_is_delivery_unknown(smtp: SmtpServer, connect: Connect) -> None:
+    smtp.behaviour = Behaviour(drop_after_data=True)
+    handover = Handover()
+    error = await failure(connect(smtp.port), handover)
+    assert type(error) is DeliveryUnknown
+    assert handover.calls == 1
+    assert len(smtp.messages()) == 1
+
+
+async def test_no_reply_to_the_data_in_time_is_delivery_unknown(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(delay=0.6)
+    error = await failure(connect(smtp.port, timeout=0.3))
+    assert type(error) is DeliveryUnknown
+
+
+# -- the pool ----------------------------------------------------------------------------------
+
+
+async def test_connection_is_reused_for_the_next_messages(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    async with counted(smtp) as counter:
+        transport = connect(counter.port)
+        for number in range(3):
+            await transport.deliver(message(number=number), Handover())
+        assert counter.opened == 1
+    assert len(smtp.messages()) == 3
+
+
+async def test_connection_closed_by_the_server_while_idle_is_replaced(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    async with counted(smtp) as counter:
+        transport = connect(counter.port)
+        await transport.deliver(message(number=1), Handover())
+        counter.cut()
+        await asyncio.sleep(0.1)
+        receipt = await transport.deliver(message(number=2), Handover())
+        assert counter.opened == 2
+    assert receipt.accepted == (BOB,)
+
+
+async def test_connection_is_replaced_after_a_failed_delivery(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    async with counted(smtp) as counter:
+        transport = connect(counter.port)
+        smtp.behaviour = Behaviour(drop_after_data=True)
+        await failure(transport)
+        smtp.behaviour = Behaviour()
+        receipt = await transport.deliver(message(number=2), Handover())
+        assert counter.opened == 2
+    assert receipt.accepted == (BOB,)
+
+
+async def test_pool_never_opens_more_than_max_connections(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    smtp.behaviour = Behaviour(delay=0.05)
+    async with counted(smtp) as counter:
+        transport = connect(counter.port, max_connections=3)
+        sends = [transport.deliver(message(number=n), Handover()) for n in range(12)]
+        await asyncio.gather(*sends)
+        assert (counter.most_open, counter.opened) == (3, 3)
+    assert len(smtp.messages()) == 12
+
+
+async def test_closed_transport_can_be_used_again(smtp: SmtpServer, connect: Connect) -> None:
+    async with counted(smtp) as counter:
+        transport = connect(counter.port)
+        await transport.deliver(message(number=1), Handover())
+        await transport.close()
+        await transport.deliver(message(number=2), Handover())
+        assert counter.opened == 2
+    assert len(smtp.messages()) == 2
+
+
+# -- internationalized addresses ---------------------------------------------------------------
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps each accepted envelope as (MAIL FROM, RCPT TOs)."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+@pytest.fixture
+def ascii_only() -> Iterator[tuple[int, Recorder]]:
+    """A real aiosmtpd server that does not offer SMTPUTF8; yields its port and recorder."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        yield port, recorder
+    finally:
+        controller.stop()
+
+
+async def test_non_ascii_address_is_sent_over_smtputf8_when_the_server_offers_it(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    receipt = await connect(smtp.port).deliver(message(JOERG, BOB), Handover())
+    assert receipt.accepted == (JOERG, BOB)
+    [received] = smtp.messages()
+    assert received.recipients == [JOERG, BOB]
+
+
+async def test_non_ascii_recipient_is_refused_when_the_server_lacks_smtputf8(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    port, recorder = ascii_only
+    receipt = await connect(port).deliver(message(JOERG, BOB), Handover())
+    assert receipt.accepted == (BOB,)
+    assert receipt.refused[JOERG].startswith("553 5.6.7 ")
+    assert recorder.envelopes == [(SENDER, [BOB])]
+
+
+async def test_non_ascii_sender_is_a_permanent_rejection_when_the_server_lacks_smtputf8(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    port, recorder = ascii_only
+    from_joerg = replace(message(BOB), envelope_from="jörg@sender.example.com")
+    with pytest.raises(PermanentRejection, match="^553 5.6.7 "):
+        await connect(port).deliver(from_joerg, Handover())
+    assert recorder.envelopes == []
