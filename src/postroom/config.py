@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     """Organization-wide default sending account; ``capture://`` writes a Maildir, empty = none."""
     max_file_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     """Largest file the Files API accepts (Gmail's limit by default)."""
+    event_retention_days: float = Field(default=30.0, gt=0)
+    """Events older than this are removed by the dispatcher's housekeeping."""
+    webhooks_allow_private: bool = False
+    """Allow webhook URLs that resolve to loopback or private addresses (tests, intranets)."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_retry_first_delay_seconds: float = Field(default=30.0, ge=0)
+    webhook_retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
+    webhook_give_up_after_seconds: float = Field(default=72 * 3600.0, ge=0)
+    max_webhook_subscriptions: int = Field(default=40, ge=1)
     track_opens: bool = True
     """Add an open-tracking pixel to sent HTML emails (``POSTROOM_TRACK_OPENS=0`` turns it off)."""
     run_dispatcher: bool = True
