@@ -32,7 +32,8 @@ from postroom.emails import repository as email_repository
 from postroom.emails.event_log import EMAIL
 from postroom.emails.rendering import render_email, user_ids_of
 from postroom.emails.states import EmailStatus
-from postroom.events.service import Change, Origin, record_many
+from postroom.events.service import Change, Origin, record_many, remove_old_events
+from postroom.files.service import files_config, remove_expired_files
 from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
@@ -44,6 +45,7 @@ from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliver
 logger = logging.getLogger("postroom.dispatch")
 
 Clock = Callable[[], datetime]
+PURGE_INTERVAL = timedelta(minutes=10)
 
 
 class ClaimLost(Exception):
@@ -255,12 +257,27 @@ class Dispatcher:
 
     async def _housekeeping(self) -> None:
         interval = self.lease.total_seconds() / 3
+        next_purge = self.clock()
         while True:
             try:
                 await self.renew_and_recover()
+                if self.clock() >= next_purge:
+                    await self.purge_expired()
+                    next_purge = self.clock() + PURGE_INTERVAL
             except Exception:
-                logger.exception("lease renewal or recovery failed; trying again")
+                logger.exception("housekeeping failed; trying again")
             await asyncio.sleep(interval)
+
+    async def purge_expired(self) -> tuple[int, int]:
+        """Remove events past their retention and files nobody referenced within 24 h."""
+        now = self.clock()
+        keep = timedelta(days=self.settings.event_retention_days)
+        storage = files_config(self.settings, self.settings.max_file_bytes).storage
+        async with self.database.transaction() as session:
+            events = await remove_old_events(session, keep, now)
+        async with self.database.transaction() as session:
+            files = await remove_expired_files(session, storage, now)
+        return events, files
 
     async def renew_and_recover(self) -> None:
         now = self.clock()

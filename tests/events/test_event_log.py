@@ -1,0 +1,167 @@
+"""The event log (events issue, points 1–2): every change writes an event in the same
+transaction, listed newest first with cursor paging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from postroom.db import Database
+from postroom.kit.datetimes import utcnow
+from postroom.models import Event
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, field_errors, ok
+
+FIELDS = [
+    "id", "date_created", "date_updated", "organization_id", "user_id", "request_id",
+    "api_key_id", "object_type", "object_id", "lead_id", "action", "changed_fields", "data",
+    "previous_data", "meta",
+]  # fmt: skip
+
+
+async def events(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = ok(await tenant.client.get("/event/", params=params))["data"]
+    return data
+
+
+async def test_creating_an_email_writes_a_created_event_with_every_field(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    response = await tenant.client.post(
+        "/activity/email/", json={"lead_id": lead["id"], "status": "draft", "subject": "Hi"}
+    )
+    email = ok(response)
+    [event] = await events(tenant, object_type="activity.email", object_id=email["id"])
+    for name in FIELDS:
+        assert name in event, name
+    assert event["id"].startswith("ev_")
+    assert event["action"] == "created"
+    assert event["lead_id"] == lead["id"]
+    assert event["organization_id"] == tenant.organization_id
+    assert event["user_id"] == tenant.user_id
+    assert event["api_key_id"].startswith("apikey_")
+    assert event["request_id"] == response.headers["x-request-id"]
+    assert event["meta"] == {"request_method": "POST", "request_path": "/api/v1/activity/email/"}
+    assert event["data"] == email
+
+
+async def test_updating_an_email_records_changed_fields_and_previous_values(
+    tenant: Tenant,
+) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], subject="Old")
+    ok(await tenant.client.put(f"/activity/email/{email['id']}/", json={"subject": "New"}))
+    [event] = await events(tenant, object_id=email["id"], action="updated")
+    assert "subject" in event["changed_fields"]
+    assert "body_preview" not in event["changed_fields"]
+    assert event["previous_data"]["subject"] == "Old"
+    assert event["data"]["subject"] == "New"
+
+
+async def test_deleting_an_email_writes_a_deleted_event(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    ok(await tenant.client.delete(f"/activity/email/{email['id']}/"))
+    [event] = await events(tenant, object_id=email["id"], action="deleted")
+    assert event["data"]["id"] == email["id"]
+    [thread_event] = await events(tenant, object_id=email["thread_id"], action="deleted")
+    assert thread_event["object_type"] == "activity.email_thread"
+
+
+async def test_threads_leads_and_contacts_write_events(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    contact_id = lead["contacts"][0]["id"]
+    email = await create_email(tenant.client, lead["id"])
+    ok(await tenant.client.put(f"/lead/{lead['id']}/", json={"name": "Renamed"}))
+    ok(await tenant.client.put(f"/contact/{contact_id}/", json={"title": "CEO"}))
+    ok(await tenant.client.delete(f"/contact/{contact_id}/"))
+    seen = {(e["object_type"], e["action"]) for e in await events(tenant, lead_id=lead["id"])}
+    assert {
+        ("lead", "created"), ("lead", "updated"), ("contact", "created"),
+        ("contact", "updated"), ("contact", "deleted"), ("activity.email", "created"),
+        ("activity.email_thread", "created"),
+    } <= seen  # fmt: skip
+    [renamed] = await events(tenant, object_type="lead", action="updated")
+    assert renamed["changed_fields"] == ["display_name", "name"]
+    assert email["thread_id"] in {e["object_id"] for e in await events(tenant)}
+
+
+async def test_lead_tasks_write_created_completed_and_deleted(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    task = ok(await tenant.client.post("/task/", json={"lead_id": lead["id"], "text": "Call"}))
+    ok(await tenant.client.put(f"/task/{task['id']}/", json={"is_complete": True}))
+    ok(await tenant.client.delete(f"/task/{task['id']}/"))
+    actions = [e["action"] for e in await events(tenant, object_type="task.lead")]
+    assert actions == ["deleted", "completed", "created"]
+
+
+async def test_a_refused_request_writes_no_event(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    before = len(await events(tenant))
+    response = await tenant.client.post(
+        "/activity/email/", json={"lead_id": lead["id"], "status": "outbox"}
+    )
+    assert response.status_code == 400
+    assert len(await events(tenant)) == before
+
+
+async def test_newest_first_with_cursor_paging_both_ways(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    for _ in range(5):
+        await create_email(tenant.client, lead["id"])
+    everything = [e["id"] for e in await events(tenant)]
+    first = ok(await tenant.client.get("/event/", params={"_limit": 3}))
+    assert [e["id"] for e in first["data"]] == everything[:3]
+    assert first["cursor_previous"] is None
+    second = ok(
+        await tenant.client.get("/event/", params={"_limit": 3, "_cursor": first["cursor_next"]})
+    )
+    assert [e["id"] for e in second["data"]] == everything[3:6]
+    back = ok(
+        await tenant.client.get(
+            "/event/", params={"_limit": 3, "_cursor": second["cursor_previous"]}
+        )
+    )
+    assert [e["id"] for e in back["data"]] == everything[:3]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"_limit": 4, **({"_cursor": cursor} if cursor else {})}
+        page = ok(await tenant.client.get("/event/", params=params))
+        seen += [e["id"] for e in page["data"]]
+        cursor = page["cursor_next"]
+        if cursor is None:
+            break
+    assert seen == everything
+
+
+async def test_limit_above_50_and_bad_cursors_are_400(tenant: Tenant) -> None:
+    assert "_limit" in field_errors(await tenant.client.get("/event/", params={"_limit": 51}))
+    assert "_cursor" in field_errors(await tenant.client.get("/event/", params={"_cursor": "x"}))
+
+
+async def test_filters_by_date_updated(tenant: Tenant, database: Database) -> None:
+    lead = await create_lead(tenant.client)
+    async with database.transaction() as session:
+        await session.execute(
+            update(Event)
+            .where(Event.organization_id == tenant.organization_id)
+            .values(updated_at=utcnow() - timedelta(days=3))
+        )
+    await create_email(tenant.client, lead["id"])
+    recent_from = (utcnow() - timedelta(days=1)).isoformat()
+    recent = await events(tenant, date_updated__gt=recent_from)
+    old = await events(tenant, date_updated__lt=recent_from)
+    assert {e["object_type"] for e in recent} == {"activity.email", "activity.email_thread"}
+    assert {e["object_type"] for e in old} == {"lead", "contact"}
+
+
+async def test_single_event_and_tenancy(tenant: Tenant, other_tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    [event] = await events(tenant, object_type="lead", object_id=lead["id"])
+    assert ok(await tenant.client.get(f"/event/{event['id']}/")) == event
+    response = await other_tenant.client.get(f"/event/{event['id']}/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Empty query: Event matching query does not exist."}
+    assert await events(other_tenant, lead_id=lead["id"]) == []
