@@ -55,3 +55,25 @@ async def add_sending_account(
             session, SecretBox("test-secret"), user_email, smtp_url, make_default=True
         )
     return account.id
+
+
+async def upload_file(
+    client: httpx.AsyncClient, filename: str, content_type: str, data: bytes
+) -> dict[str, Any]:
+    """Upload through the Files API as Close's docs describe; return the attachment item."""
+    grant = ok(
+        await client.post(
+            "/files/upload/", json={"filename": filename, "content_type": content_type}
+        )
+    )
+    upload = grant["upload"]
+    response = await client.post(
+        upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)}
+    )
+    assert response.status_code == 201, response.text
+    return {
+        "url": grant["download"]["url"],
+        "filename": filename,
+        "content_type": content_type,
+        "size": len(data),
+    }

@@ -42,6 +42,7 @@ class LiveServer:
     user_name: str
     organization_name: str
     api_key: str
+    data_dir: Path
 
 
 def free_port() -> int:
@@ -171,4 +172,5 @@ def live_server(database_url: str, folder: Path) -> Iterator[LiveServer]:
             user_name=USER_NAME,
             organization_name=organization,
             api_key=api_key,
+            data_dir=folder / "data",
         )

@@ -7,11 +7,16 @@ every call, paths without their final slash, ``_skip += len(data)`` paging witho
 
 from __future__ import annotations
 
+import mailbox
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from typing import Any
 
 import closeio_api
 import pytest
+import requests
 
 from tests.live import LiveServer, live_server
 
@@ -186,3 +191,69 @@ def test_wrong_api_key_raises_api_error_401(server: LiveServer) -> None:
         assert "error" in raised.value.response.json()
     finally:
         api.session.close()
+
+
+def wait_until_sent(client: Any, email_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        email: dict[str, Any] = client.get(f"activity/email/{email_id}")
+        if email["status"] != "outbox":
+            return email
+        time.sleep(0.1)
+    raise AssertionError("the email was not sent within 20 s")
+
+
+def test_uploaded_file_is_attached_and_sent(
+    client: Any, server: LiveServer, lead: dict[str, Any]
+) -> None:
+    content = b"%PDF-1.7 quarterly numbers\n" * 100
+    grant = client.post("files/upload", {"filename": "q3.pdf", "content_type": "application/pdf"})
+    upload = grant["upload"]
+    with requests.Session() as plain:
+        response = plain.post(
+            upload["url"],
+            data=upload["fields"],
+            files={"file": ("q3.pdf", content, "application/pdf")},
+            timeout=10,
+        )
+    assert response.status_code == 201
+    attachment = {
+        "url": grant["download"]["url"],
+        "filename": "q3.pdf",
+        "content_type": "application/pdf",
+        "size": len(content),
+    }
+    email = client.post(
+        "activity/email",
+        {
+            "lead_id": lead["id"],
+            "status": "outbox",
+            "sender": "me@sender.example.com",
+            "to": ["jane@acme.example.com"],
+            "subject": "Numbers",
+            "body_text": "Attached.",
+            "attachments": [attachment],
+        },
+    )
+    assert wait_until_sent(client, email["id"])["status"] == "sent"
+    maildir = mailbox.Maildir(server.data_dir / "mail", create=False)
+    messages = [maildir.get_message(key) for key in maildir.keys()]
+    [sent] = [m for m in messages if m["Message-ID"] == email["message_ids"][0]]
+    parsed = message_from_bytes(sent.as_bytes(), policy=policy.default)
+    [part] = [p for p in parsed.walk() if p.get_filename() == "q3.pdf"]
+    assert part.get_payload(decode=True) == content
+
+
+def test_followup_tasks_are_listed_like_close(client: Any, lead: dict[str, Any]) -> None:
+    followup = (datetime.now(UTC) + timedelta(seconds=0.5)).isoformat()
+    email = log_email(
+        client, lead["id"], status="sent", sender="me@sender.example.com", followup_date=followup
+    )
+    deadline = time.monotonic() + 10
+    tasks: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not tasks:
+        found = client.get("task", params={"_type": "email_followup", "lead_id": lead["id"]})
+        tasks = found["data"]
+        time.sleep(0.1)
+    assert [task["email_id"] for task in tasks] == [email["id"]]
+    assert tasks[0]["_type"] == "email_followup"

@@ -166,14 +166,6 @@ async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
         followup_sequence_delay=86400,
         followup_sequence_add_cc_bcc=True,
         template_id="tmpl_x",
-        attachments=[
-            {
-                "url": "http://testserver/go/file/x",
-                "filename": "a.pdf",
-                "size": 3,
-                "content_type": "application/pdf",
-            }
-        ],
     )
     assert email["contact_id"] == contact_id
     assert email["cc"] == ["cc@example.com"]
@@ -183,7 +175,6 @@ async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
     assert email["followup_sequence_delay"] == 86400
     assert email["followup_sequence_add_cc_bcc"] is True
     assert email["template_id"] == "tmpl_x"
-    assert email["attachments"][0]["filename"] == "a.pdf"
 
 
 async def test_account_id_is_accepted_as_older_name_of_email_account_id(

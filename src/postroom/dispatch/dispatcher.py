@@ -24,6 +24,7 @@ from postroom.config import Settings
 from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
+from postroom.dispatch.attachments import attachment_payloads
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.routing import TransportRegistry
@@ -208,7 +209,10 @@ class Dispatcher:
         if route is None:
             return outcomes.no_account(email, now)
         try:
-            message = outgoing_message(email, now, self._pixel_url(email))
+            attachments = await attachment_payloads(self.database, self.settings, email)
+            message = outgoing_message(email, now, self._pixel_url(email), attachments)
+        except PermanentDeliveryError as error:
+            return outcomes.failed(email, error, now, self.policy)
         except (ValueError, TypeError, IndexError) as error:
             problem = PermanentDeliveryError(f"the message could not be built: {error}")
             return outcomes.failed(email, problem, now, self.policy)

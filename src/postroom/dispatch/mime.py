@@ -6,7 +6,9 @@ inject a header or a recipient. Bcc recipients appear only in the SMTP envelope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
@@ -19,6 +21,25 @@ from postroom.models import EmailActivity
 from postroom.transports.base import OutgoingMessage
 
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class AttachmentPayload:
+    """An attachment's bytes and how to present them; ``content_id`` makes it inline."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+
+def safe_filename(filename: str) -> str:
+    """No control character (CR, LF, NUL ...) can reach a header parameter."""
+    return _CONTROL.sub(" ", filename).strip() or "attachment"
 
 
 def address(value: str) -> Address:
@@ -57,7 +78,10 @@ def with_pixel(html: str, pixel_url: str | None) -> str:
 
 
 def build_message(
-    email: EmailActivity, sent_at: datetime, pixel_url: str | None = None
+    email: EmailActivity,
+    sent_at: datetime,
+    pixel_url: str | None = None,
+    attachments: Sequence[AttachmentPayload] = (),
 ) -> EmailMessage:
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = address(email.sender or "")
@@ -73,7 +97,30 @@ def build_message(
     if email.body_html:
         html = with_pixel(email.body_html, pixel_url)
         message.add_alternative(html, subtype="html", charset="utf-8")
+    _attach(message, attachments)
     return message
+
+
+def _attach(message: EmailMessage, attachments: Sequence[AttachmentPayload]) -> None:
+    html_part = _html_part(message)
+    for item in attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        maintype, subtype = maintype or "application", subtype or "octet-stream"
+        filename = safe_filename(item.filename)
+        if (item.inline or item.content_id) and html_part is not None:
+            cid = f"<{_CONTROL.sub('', item.content_id or filename).strip('<>')}>"
+            html_part.add_related(
+                item.data, maintype, subtype, cid=cid, filename=filename, disposition="inline"
+            )
+        else:
+            message.add_attachment(item.data, maintype, subtype, filename=filename)
+
+
+def _html_part(message: EmailMessage) -> EmailMessage | None:
+    for part in message.walk():
+        if part.get_content_type() == "text/html" and isinstance(part, EmailMessage):
+            return part
+    return None
 
 
 def _thread_headers(message: EmailMessage, references: list[str]) -> None:
@@ -83,9 +130,12 @@ def _thread_headers(message: EmailMessage, references: list[str]) -> None:
 
 
 def outgoing_message(
-    email: EmailActivity, sent_at: datetime, pixel_url: str | None = None
+    email: EmailActivity,
+    sent_at: datetime,
+    pixel_url: str | None = None,
+    attachments: Sequence[AttachmentPayload] = (),
 ) -> OutgoingMessage:
-    message = build_message(email, sent_at, pixel_url)
+    message = build_message(email, sent_at, pixel_url, attachments)
     return OutgoingMessage(
         email_id=email.id,
         envelope_from=parseaddr(email.sender or "")[1],

@@ -67,7 +67,7 @@ async def create_email(
     settings: SettingsDep,
     fields: FieldsDep,
 ) -> JSONResponse:
-    email = await service.create_email(session, caller, body, settings.message_domain)
+    email = await service.create_email(session, caller, body, settings)
     return await email_response(session, email, fields)
 
 
@@ -85,9 +85,10 @@ async def update_email(
     body: EmailActivityUpdate,
     session: SessionDep,
     caller: CallerDep,
+    settings: SettingsDep,
     fields: FieldsDep,
 ) -> JSONResponse:
-    email = await service.update_email(session, caller, email_id, body)
+    email = await service.update_email(session, caller, email_id, body, settings)
     return await email_response(session, email, fields)
 
 

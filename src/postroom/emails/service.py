@@ -12,9 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository as account_repository
+from postroom.config import Settings
 from postroom.contacts import repository as contact_repository
 from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import event_log, repository, rules
+from postroom.emails.attachments import resolve_attachments
 from postroom.emails.event_log import EMAIL
 from postroom.emails.rendering import body_preview, user_ids_of
 from postroom.emails.repository import EmailFilter
@@ -123,7 +125,7 @@ def _refresh_derived(email: EmailActivity) -> None:
 
 
 async def create_email(
-    session: AsyncSession, caller: Caller, body: EmailActivityCreate, message_domain: str
+    session: AsyncSession, caller: Caller, body: EmailActivityCreate, settings: Settings
 ) -> EmailActivity:
     problems = FieldProblems()
     parent = await _check_create_references(session, caller, body, problems)
@@ -138,12 +140,16 @@ async def create_email(
     if body.status is EmailStatus.SENT and not email.sender:
         email.sender = await _default_sender(session, caller, email.user_id)
     if not email.message_ids and body.status is not EmailStatus.INBOX:
-        email.message_ids = [_new_message_id(email.sender, message_domain)]
+        email.message_ids = [_new_message_id(email.sender, settings.message_domain)]
     email.message_id = email.message_ids[0] if email.message_ids else None
     if body.status is not EmailStatus.INBOX:
         email.open_token = new_open_token()
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
+    if email.attachments:
+        email.attachments = await resolve_attachments(
+            session, caller, email.attachments, settings.max_file_bytes
+        )
     _schedule(email, now)
     _refresh_derived(email)
     started = await thread_service.place(session, email, parent, now)
@@ -247,7 +253,11 @@ def _edited_columns(email: EmailActivity, changes: dict[str, object]) -> set[str
 
 
 async def update_email(
-    session: AsyncSession, caller: Caller, email_id: str, body: EmailActivityUpdate
+    session: AsyncSession,
+    caller: Caller,
+    email_id: str,
+    body: EmailActivityUpdate,
+    settings: Settings,
 ) -> EmailActivity:
     email = await get_email(session, caller, email_id)
     before = await event_log.rendered(session, email)
@@ -263,6 +273,10 @@ async def update_email(
     problems = FieldProblems()
     parent = await _check_references(session, caller, email.lead_id, body, problems)
     problems.raise_if_any()
+    if "attachments" in content_edits:
+        changes["attachments"] = await resolve_attachments(
+            session, caller, changes["attachments"], settings.max_file_bytes
+        )
     now = utcnow()
     if is_cancel(current, target) and not await repository.cancel_delivery(session, email, now):
         raise ValidationFailed.field(
