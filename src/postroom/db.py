@@ -6,10 +6,10 @@ PostgreSQL uses a small pool. Both are reached through async drivers (aiosqlite,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -21,6 +21,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from postroom.kit.sql import retrying
+
+T = TypeVar("T")
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -117,6 +121,15 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` in its own transaction, again after a deadlock or lock timeout."""
+
+        async def once() -> T:
+            async with self.transaction() as session:
+                return await work(session)
+
+        return await retrying(once)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -145,12 +145,15 @@ class Dispatcher:
         """Create the follow-up task of every sent email whose ``followup_date`` has come and
         whose thread has no reply; each email is handled once, whatever the number of workers."""
         now = self.clock()
-        async with self.database.transaction() as session:
+
+        async def work(session: AsyncSession) -> int:
             due = await repo.claim_due_followups(session, now, self.settings.dispatch_batch_size)
             for email in due:
                 if not email.has_reply and email.thread_id is not None:
                     await self._add_followup(session, email, now)
-        return len(due)
+            return len(due)
+
+        return await self.database.run(work)
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -163,8 +166,9 @@ class Dispatcher:
         if limit == 0:
             return 0
         now = self.clock()
-        async with self.database.transaction() as session:
-            claimed = await repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
+        claimed = await self.database.run(
+            lambda session: repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
+        )
         if claimed:
             routes = await self._routes(claimed)
             for email in claimed:
@@ -239,15 +243,19 @@ class Dispatcher:
         return outcomes.sent(email, receipt, self.clock())
 
     async def _flush_markers(self, email_ids: list[str]) -> list[bool]:
-        async with self.database.transaction() as session:
-            marked = await repo.mark_send_started(session, self.worker_id, email_ids, self.clock())
+        now = self.clock()
+        marked = await self.database.run(
+            lambda session: repo.mark_send_started(session, self.worker_id, email_ids, now)
+        )
         return [email_id in marked for email_id in email_ids]
 
     async def _flush_results(self, results: list[dict[str, Any]]) -> list[None]:
-        async with self.database.transaction() as session:
+        async def work(session: AsyncSession) -> None:
             await repo.write_outcomes(session, self.worker_id, results)
             await record_outcome_events(session, [result["id"] for result in results])
             await repo.signal_due_change(session)
+
+        await self.database.run(work)
         return [None] * len(results)
 
     async def _add_followup(
@@ -297,19 +305,22 @@ async def recover_expired_claims(database: Database, now: datetime) -> tuple[int
 
     Returns (released, marked unknown).
     """
-    async with database.transaction() as session:
-        released = await repo.release_expired_unstarted(session, now)
-        in_gap = await repo.expired_in_sync_gap(session, now)
-        by_worker: dict[str, list[dict[str, Any]]] = {}
-        for email in in_gap:
-            by_worker.setdefault(email.claimed_by or "", []).append(
-                outcomes.unknown_after_crash(email, now)
-            )
-        for worker_id, results in by_worker.items():
-            await repo.write_outcomes(session, worker_id, results)
-        await record_outcome_events(session, [email.id for email in in_gap])
-        if released:
-            await repo.signal_due_change(session)
+    return await database.run(lambda session: _recover(session, now))
+
+
+async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    released = await repo.release_expired_unstarted(session, now)
+    in_gap = await repo.expired_in_sync_gap(session, now)
+    by_worker: dict[str, list[dict[str, Any]]] = {}
+    for email in in_gap:
+        by_worker.setdefault(email.claimed_by or "", []).append(
+            outcomes.unknown_after_crash(email, now)
+        )
+    for worker_id, results in by_worker.items():
+        await repo.write_outcomes(session, worker_id, results)
+    await record_outcome_events(session, [email.id for email in in_gap])
+    if released:
+        await repo.signal_due_change(session)
     return released, len(in_gap)
 
 

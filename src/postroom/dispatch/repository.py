@@ -149,7 +149,8 @@ async def write_outcomes(
             }
         )
     )
-    rows = [{f"b_{name}": value for name, value in outcome.items()} for outcome in outcomes]
+    ordered = sorted(outcomes, key=lambda outcome: str(outcome["id"]))
+    rows = [{f"b_{name}": value for name, value in outcome.items()} for outcome in ordered]
     result = await session.connection()
     return affected_rows(await result.execute(statement, rows))
 
@@ -165,15 +166,22 @@ async def release_unstarted(session: AsyncSession, worker_id: str) -> int:
 
 
 async def release_expired_unstarted(session: AsyncSession, now: datetime) -> int:
-    """Claims of dead workers that never started sending: due again at once."""
-    statement = (
-        update(EmailActivity)
+    """Claims of dead workers that never started sending: due again at once. Rows another
+    transaction holds are skipped (a live worker is writing them), never waited for."""
+    expired = (
+        select(EmailActivity.id)
         .where(
             EmailActivity.claimed_by.is_not(None),
             EmailActivity.lease_expires_at < now,
             EmailActivity.send_started_at.is_(None),
         )
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(EmailActivity)
+        .where(EmailActivity.id.in_(expired.scalar_subquery()))
         .values(claimed_by=None, claimed_at=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
     )
     return affected_rows(await session.execute(statement))
 

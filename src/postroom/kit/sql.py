@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
 
 
 def affected_rows(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+"""PostgreSQL: deadlock detected, serialization failure, lock not available."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A conflict the database resolved by aborting us: the same work may simply run again."""
+    if not isinstance(error, DBAPIError):
+        return False
+    original = error.orig
+    if getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(original)
+
+
+async def retrying(operation: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Run ``operation`` (one whole transaction) again after a deadlock or a lock timeout."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await operation()
+        except DBAPIError as error:
+            if attempt == attempts or not is_retryable(error):
+                raise
+            await asyncio.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
