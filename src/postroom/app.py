@@ -27,6 +27,7 @@ from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
 from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
 from postroom.tasks.router import router as tasks_router
+from postroom.templates.router import router as templates_router
 from postroom.threads.router import router as threads_router
 from postroom.tracking.router import router as tracking_router
 from postroom.transports import Transport
@@ -44,6 +45,7 @@ ROUTERS = (
     threads_router,
     tasks_router,
     events_router,
+    templates_router,
 )
 
 

@@ -15,8 +15,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
 
-from inscriptis import get_text
-
+from postroom.kit.text import html_to_text
 from postroom.models import EmailActivity
 from postroom.transports.base import OutgoingMessage
 
@@ -63,7 +62,7 @@ def envelope_recipients(email: EmailActivity) -> tuple[str, ...]:
 def text_body(email: EmailActivity) -> str:
     if email.body_text:
         return email.body_text
-    return get_text(email.body_html).strip() if email.body_html else ""
+    return html_to_text(email.body_html) if email.body_html else ""
 
 
 def with_pixel(html: str, pixel_url: str | None) -> str:

@@ -15,9 +15,13 @@ from postroom.users.auth import Caller
 
 
 async def resolve_attachments(
-    session: AsyncSession, caller: Caller, items: list[dict[str, Any]], max_total_bytes: int
+    session: AsyncSession,
+    caller: Caller,
+    items: list[dict[str, Any]],
+    max_total_bytes: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Check every item, keep the files referenced, and fill in missing content types."""
+    """Check every item, keep the files referenced, and fill in missing content types.
+    ``max_total_bytes`` (None: no limit) bounds the sum of the files' sizes."""
     resolved: list[tuple[dict[str, Any], StoredFile]] = []
     for item in items:
         stored = await resolve_attachment(
@@ -25,7 +29,7 @@ async def resolve_attachments(
         )
         resolved.append((item, stored))
     total = sum(stored.size or 0 for _item, stored in resolved)
-    if total > max_total_bytes:
+    if max_total_bytes is not None and total > max_total_bytes:
         message = f"Attachments add up to {total} bytes; the limit is {max_total_bytes}."
         raise ValidationFailed.field("attachments", message)
     await mark_referenced(session, [stored for _item, stored in resolved])

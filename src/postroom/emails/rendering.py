@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from inscriptis import get_text
-
 from postroom.emails.states import EmailStatus, direction
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.text import html_to_text
 from postroom.models import EmailActivity
 
 PREVIEW_LENGTH = 200
@@ -19,7 +18,7 @@ def body_preview(body_text: str | None, body_html: str | None) -> str | None:
     """The first 200 characters of the text body (derived from the HTML when there is none)."""
     text = body_text
     if not text and body_html:
-        text = get_text(body_html)
+        text = html_to_text(body_html)
     if not text:
         return "" if body_text is not None or body_html is not None else None
     return " ".join(text.split())[:PREVIEW_LENGTH]

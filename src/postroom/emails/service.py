@@ -23,6 +23,7 @@ from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
+from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.addresses import bare_address
@@ -144,6 +145,7 @@ async def create_email(
     email.message_id = email.message_ids[0] if email.message_ids else None
     if body.status is not EmailStatus.INBOX:
         email.open_token = new_open_token()
+    await apply_template(session, email, given_fields(body))
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     if email.attachments:
@@ -161,6 +163,11 @@ async def create_email(
             session, origin, email.thread_id, "created" if started else "updated"
         )
     return stored
+
+
+def given_fields(body: EmailActivityFields) -> set[str]:
+    """Fields the request sent with a value (null and empty strings do not count)."""
+    return {name for name in body.model_fields_set if getattr(body, name) not in (None, "")}
 
 
 def posted_message_ids(body: EmailActivityCreate) -> list[str]:
@@ -283,6 +290,8 @@ async def update_email(
             "status", "This email is already being sent and can no longer be cancelled."
         )
     _apply(email, changes, target, caller, now)
+    if "template_id" in content_edits:
+        await _apply_template_on_update(session, caller, email, given_fields(body), settings)
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     if "in_reply_to_id" in content_edits:
@@ -314,6 +323,23 @@ def _apply(
     _refresh_derived(email)
     email.updated_by = caller.user_id
     email.updated_at = now
+
+
+async def _apply_template_on_update(
+    session: AsyncSession,
+    caller: Caller,
+    email: EmailActivity,
+    posted: set[str],
+    settings: Settings,
+) -> None:
+    """A draft that now names a template gets it rendered in (and its attachments)."""
+    before = list(email.attachments)
+    await apply_template(session, email, posted)
+    if email.attachments != before:
+        email.attachments = await resolve_attachments(
+            session, caller, email.attachments, settings.max_file_bytes
+        )
+    _refresh_derived(email)
 
 
 async def _rethread(

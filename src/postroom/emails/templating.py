@@ -1,0 +1,71 @@
+"""Server-side rendering of an email template into an email (Close: ``template_id`` without
+``body_text``/``body_html`` renders the template for the email's lead, contact and user)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.contacts import repository as contact_repository
+from postroom.emails.schemas import MAX_SUBJECT
+from postroom.errors import ValidationFailed
+from postroom.kit.addresses import bare_address
+from postroom.kit.text import html_to_text
+from postroom.leads import repository as lead_repository
+from postroom.models import Contact, EmailActivity, EmailTemplate
+from postroom.templates import repository as template_repository
+from postroom.templates.rendering import render_for
+
+BODY_FIELDS = frozenset({"body_text", "body_html"})
+
+
+async def apply_template(
+    session: AsyncSession, email: EmailActivity, posted: Collection[str]
+) -> None:
+    """Name the template on the email and, unless a body was posted, render it in."""
+    if email.template_id is None:
+        return
+    template = await template_repository.get_template(
+        session, email.organization_id, email.template_id
+    )
+    if template is None:
+        raise ValidationFailed.field("template_id", "Email template not found.")
+    email.template_name = template.name
+    if not BODY_FIELDS & set(posted):
+        await _render_into(session, email, template, "subject" in posted)
+
+
+async def _render_into(
+    session: AsyncSession, email: EmailActivity, template: EmailTemplate, subject_posted: bool
+) -> None:
+    lead = await lead_repository.get_lead(session, email.organization_id, email.lead_id)
+    if lead is None:
+        raise ValidationFailed.field("lead_id", "Lead not found.")
+    contact = await _recipient_contact(session, email)
+    rendered = await render_for(
+        session, email.organization_id, email.user_id, template, lead, contact
+    )
+    email.body_html = rendered.body
+    email.body_text = html_to_text(rendered.body)
+    if not subject_posted:
+        if len(rendered.subject) > MAX_SUBJECT:
+            raise ValidationFailed.field("subject", "The rendered subject is over 1000 characters.")
+        email.subject = rendered.subject
+    email.attachments = [*email.attachments, *template.attachments]
+
+
+async def _recipient_contact(session: AsyncSession, email: EmailActivity) -> Contact | None:
+    """The email's contact, else the lead's contact whose address is the first recipient."""
+    contacts = await contact_repository.contacts_of_leads(
+        session, email.organization_id, [email.lead_id]
+    )
+    if email.contact_id is not None:
+        return next((c for c in contacts if c.id == email.contact_id), None)
+    if not email.to_addresses:
+        return None
+    recipient = bare_address(email.to_addresses[0]).lower()
+    for contact in contacts:
+        if any(str(item.get("email", "")).lower() == recipient for item in contact.emails):
+            return contact
+    return None

@@ -1,0 +1,129 @@
+"""Rules about email templates. Never commits.
+
+A subject or body is checked when it is saved (it must compile and may not name private
+attributes); everything else the sandbox refuses is refused when rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.contacts import repository as contact_repository
+from postroom.emails.attachments import resolve_attachments
+from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.datetimes import utcnow
+from postroom.kit.ids import new_id
+from postroom.leads import repository as lead_repository
+from postroom.models import Contact, EmailTemplate, Lead
+from postroom.templates import rendering, repository
+from postroom.templates.repository import TemplateFilter
+from postroom.templates.schemas import (
+    EmailTemplateCreate,
+    EmailTemplateUpdate,
+    TemplatePreview,
+    attachment_documents,
+)
+from postroom.users.auth import Caller
+
+
+async def create_template(
+    session: AsyncSession, caller: Caller, body: EmailTemplateCreate
+) -> EmailTemplate:
+    await rendering.check_in_thread("subject", body.subject)
+    await rendering.check_in_thread("body", body.body)
+    template = EmailTemplate(
+        id=new_id("tmpl"),
+        organization_id=caller.organization_id,
+        name=body.name,
+        subject=body.subject,
+        body=body.body,
+        is_shared=body.is_shared,
+        is_archived=body.is_archived,
+        attachments=await resolve_attachments(
+            session, caller, attachment_documents(body.attachments)
+        ),
+        created_by=caller.user_id,
+        updated_by=caller.user_id,
+    )
+    repository.add(session, template)
+    await session.flush()
+    return template
+
+
+async def get_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
+    template = await repository.get_template(session, caller.organization_id, template_id)
+    if template is None:
+        raise NotFound("EmailTemplate")
+    return template
+
+
+async def list_templates(
+    session: AsyncSession, caller: Caller, where: TemplateFilter, skip: int, limit: int
+) -> Sequence[EmailTemplate]:
+    return await repository.list_templates(session, caller.organization_id, where, skip, limit)
+
+
+async def update_template(
+    session: AsyncSession, caller: Caller, template_id: str, body: EmailTemplateUpdate
+) -> EmailTemplate:
+    template = await get_template(session, caller, template_id)
+    sent = body.model_fields_set
+    for part in ("subject", "body"):
+        source = getattr(body, part)
+        if part in sent and source is not None:
+            await rendering.check_in_thread(part, source)
+    for name in ("name", "subject", "body", "is_shared", "is_archived"):
+        if name in sent:
+            setattr(template, name, getattr(body, name))
+    if "attachments" in sent:
+        items = attachment_documents(body.attachments)
+        template.attachments = await resolve_attachments(session, caller, items)
+    template.updated_by = caller.user_id
+    template.updated_at = utcnow()
+    await session.flush()
+    return template
+
+
+async def delete_template(session: AsyncSession, caller: Caller, template_id: str) -> None:
+    template = await get_template(session, caller, template_id)
+    await repository.delete_template(session, template)
+
+
+async def _lead_for_preview(session: AsyncSession, caller: Caller, lead_id: str) -> Lead:
+    lead = await lead_repository.get_lead(session, caller.organization_id, lead_id)
+    if lead is None:
+        raise ValidationFailed.field("lead_id", "Lead not found.")
+    return lead
+
+
+async def _contact_for_preview(
+    session: AsyncSession, caller: Caller, lead: Lead, contact_id: str
+) -> Contact:
+    contact = await contact_repository.get_contact(session, caller.organization_id, contact_id)
+    if contact is None:
+        raise ValidationFailed.field("contact_id", "Contact not found.")
+    if contact.lead_id != lead.id:
+        raise ValidationFailed.field("contact_id", "The contact does not belong to this lead.")
+    return contact
+
+
+async def preview_template(
+    session: AsyncSession, caller: Caller, template_id: str, lead_id: str, contact_id: str
+) -> TemplatePreview:
+    """Render the template for a contact of a lead, as the caller would send it."""
+    template = await get_template(session, caller, template_id)
+    lead = await _lead_for_preview(session, caller, lead_id)
+    contact = await _contact_for_preview(session, caller, lead, contact_id)
+    context = await rendering.load_context(
+        session, caller.organization_id, caller.user_id, lead, contact
+    )
+    return TemplatePreview(
+        rendered=await rendering.render_in_thread(template.subject, template.body, context),
+        email=rendering.first_email(contact),
+        contact_id=contact.id,
+        contact_display_name=context.contact["display_name"],
+        lead_id=lead.id,
+        lead_display_name=context.lead["display_name"],
+    )

@@ -1,0 +1,113 @@
+"""An email naming a template without a body gets the template rendered in (point 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, field_errors, ok, upload_file
+
+
+async def create_template(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {
+        "name": "Intro",
+        "subject": "Hello {{ contact.first_name|default('there') }} at {{ lead.display_name }}",
+        "body": "<p>Hi {{ contact.first_name }},</p><p>{{ user.full_name }} here.</p>",
+        **fields,
+    }
+    return ok(await client.post("/email_template/", json=body))
+
+
+async def test_template_is_rendered_for_the_emails_contact_lead_and_user(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], template_id=template["id"], body_text=None,
+        subject=None, contact_id=lead["contacts"][0]["id"],
+    )  # fmt: skip
+    assert email["subject"] == "Hello Jane at Acme Corp"
+    assert email["body_html"] == "<p>Hi Jane,</p><p>Jane Sender here.</p>"
+    assert email["body_text"] == "Hi Jane,\n\nJane Sender here."
+    assert email["template_id"] == template["id"]
+    assert email["template_name"] == "Intro"
+
+
+async def test_the_contact_is_found_by_the_first_recipient(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    payload["to"] = ["Jane <jane@acme.example.com>"]
+    email = ok(await tenant.client.post("/activity/email/", json=payload))
+    assert email["subject"] == "Hello Jane at Acme Corp"
+
+
+async def test_without_a_contact_missing_values_render_empty(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client, contacts=[])
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    email = ok(await tenant.client.post("/activity/email/", json=payload))
+    assert email["subject"] == "Hello there at Acme Corp"
+    assert email["body_html"].startswith("<p>Hi ,</p>")
+
+
+async def test_a_posted_subject_wins_over_the_templates(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    email = ok(await tenant.client.post("/activity/email/", json={**payload, "subject": "Mine"}))
+    assert email["subject"] == "Mine"
+    assert "Jane" in email["body_html"]
+
+
+async def test_a_posted_body_means_no_rendering(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], template_id=template["id"])
+    assert email["body_text"] == "Hi there"
+    assert email["subject"] == "Hello"
+    assert email["template_name"] == "Intro"
+
+
+async def test_the_templates_attachments_are_added(tenant: Tenant) -> None:
+    item = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    template = await create_template(tenant.client, attachments=[item])
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    email = ok(await tenant.client.post("/activity/email/", json=payload))
+    assert [a["url"] for a in email["attachments"]] == [item["url"]]
+
+
+async def test_an_unknown_or_foreign_template_is_a_field_error(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    foreign = await create_template(other_tenant.client)
+    lead = await create_lead(tenant.client)
+    for template_id in ("tmpl_missing", foreign["id"]):
+        payload = {"lead_id": lead["id"], "status": "draft", "template_id": template_id}
+        response = await tenant.client.post("/activity/email/", json=payload)
+        assert "template_id" in field_errors(response)
+
+
+async def test_a_draft_that_names_a_template_later_gets_it_rendered(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "contact_id": lead["contacts"][0]["id"]}
+    draft = ok(await tenant.client.post("/activity/email/", json=payload))
+    rendered = ok(
+        await tenant.client.put(
+            f"/activity/email/{draft['id']}/", json={"template_id": template["id"]}
+        )
+    )
+    assert rendered["subject"] == "Hello Jane at Acme Corp"
+    assert rendered["body_preview"] == "Hi Jane, Jane Sender here."
+
+
+async def test_a_subject_with_line_breaks_from_the_template_is_folded(tenant: Tenant) -> None:
+    template = await create_template(tenant.client, subject="A {{ lead.description }} B")
+    lead = await create_lead(tenant.client, description="x\r\nBcc: victim@example.com")
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    email = ok(await tenant.client.post("/activity/email/", json=payload))
+    assert "\n" not in email["subject"]
+    assert "\r" not in email["subject"]
