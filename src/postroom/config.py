@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     webhook_retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
     webhook_give_up_after_seconds: float = Field(default=72 * 3600.0, ge=0)
     max_webhook_subscriptions: int = Field(default=40, ge=1)
+    max_request_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+    """Request bodies over this size get a 413 before they are read in full."""
+    max_json_depth: int = Field(default=32, ge=4)
+    """JSON bodies nested deeper than this are refused with a 400."""
+    max_concurrent_requests: int = Field(default=256, ge=1)
+    """Above this many requests in progress, new ones get 503 with Retry-After."""
+    rate_limit_requests: int = Field(default=0, ge=0)
+    """Requests allowed per API key and endpoint group per window; 0 turns limiting off."""
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
     track_opens: bool = True
     """Add an open-tracking pixel to sent HTML emails (``POSTROOM_TRACK_OPENS=0`` turns it off)."""
     run_dispatcher: bool = True

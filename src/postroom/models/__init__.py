@@ -8,6 +8,7 @@ from postroom.models.email_activity import EmailActivity
 from postroom.models.email_template import EmailTemplate
 from postroom.models.email_thread import EmailThread
 from postroom.models.event import Event
+from postroom.models.idempotency_key import IdempotencyKey
 from postroom.models.lead import Lead
 from postroom.models.organization import Organization
 from postroom.models.stored_file import StoredFile
@@ -24,6 +25,7 @@ __all__ = [
     "EmailTemplate",
     "EmailThread",
     "Event",
+    "IdempotencyKey",
     "Lead",
     "Organization",
     "StoredFile",
