@@ -24,6 +24,7 @@ from postroom.events.router import router as events_router
 from postroom.files.router import download_router as files_download_router
 from postroom.files.router import router as files_router
 from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
+from postroom.kit.limits import install_limits
 from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
 from postroom.tasks.router import router as tasks_router
@@ -79,8 +80,10 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
         try:
             if settings.run_dispatcher:
                 dispatcher = build_dispatcher(database, settings, transport)
-                async with running_dispatcher(dispatcher):
+                sender = build_webhook_sender(database, settings)
+                async with running_dispatcher(dispatcher), running_sender(sender):
                     app.state.dispatcher = dispatcher
+                    app.state.webhook_sender = sender
                     yield
             else:
                 yield
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     app.include_router(files_download_router)
     app.include_router(tracking_router)
     install_error_handlers(app)
+    install_limits(app, settings, api_prefix=f"{API_PREFIX}/")
     app.add_middleware(NormalizePath, prefix=f"{API_PREFIX}/")
     app.add_middleware(RejectNul)
     app.add_middleware(RequestId)

@@ -165,7 +165,6 @@ async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
         followup_sequence_id="seq_1",
         followup_sequence_delay=86400,
         followup_sequence_add_cc_bcc=True,
-        template_id="tmpl_x",
     )
     assert email["contact_id"] == contact_id
     assert email["cc"] == ["cc@example.com"]
@@ -174,7 +173,6 @@ async def test_accepted_fields_are_stored_and_returned(tenant: Tenant) -> None:
     assert email["followup_date"] == "2031-01-05T09:00:00.000000+00:00"
     assert email["followup_sequence_delay"] == 86400
     assert email["followup_sequence_add_cc_bcc"] is True
-    assert email["template_id"] == "tmpl_x"
 
 
 async def test_account_id_is_accepted_as_older_name_of_email_account_id(

@@ -35,6 +35,7 @@ from postroom.emails.rendering import render_email, user_ids_of
 from postroom.emails.states import EmailStatus
 from postroom.events.service import Change, Origin, record_many, remove_old_events
 from postroom.files.service import files_config, remove_expired_files
+from postroom.idempotency.service import remove_expired_keys
 from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
@@ -289,6 +290,8 @@ class Dispatcher:
             events = await remove_old_events(session, keep, now)
         async with self.database.transaction() as session:
             files = await remove_expired_files(session, storage, now)
+        async with self.database.transaction() as session:
+            await remove_expired_keys(session, now)
         return events, files
 
     async def renew_and_recover(self) -> None:

@@ -17,6 +17,7 @@ from postroom.emails.schemas import (
     EmailActivityList,
     EmailActivityUpdate,
 )
+from postroom.idempotency.service import IdempotencyDep
 from postroom.kit.paging import FieldsDep, PageDep, PageRequest, page_body, select_fields
 from postroom.models import EmailActivity as EmailRow
 from postroom.users.auth import Caller
@@ -66,9 +67,13 @@ async def create_email(
     caller: CallerDep,
     settings: SettingsDep,
     fields: FieldsDep,
+    idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    email = await service.create_email(session, caller, body, settings)
-    return await email_response(session, email, fields)
+    async def create() -> JSONResponse:
+        email = await service.create_email(session, caller, body, settings)
+        return await email_response(session, email, fields)
+
+    return await idempotency.run(session, caller, create)
 
 
 @router.get("/activity/email/{email_id}/", responses={200: {"model": EmailActivity}})

@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` for creates: claim, create once, replay (see ``service``)."""
