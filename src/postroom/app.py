@@ -80,10 +80,8 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
         try:
             if settings.run_dispatcher:
                 dispatcher = build_dispatcher(database, settings, transport)
-                sender = build_webhook_sender(database, settings)
-                async with running_dispatcher(dispatcher), running_sender(sender):
+                async with running_dispatcher(dispatcher):
                     app.state.dispatcher = dispatcher
-                    app.state.webhook_sender = sender
                     yield
             else:
                 yield
