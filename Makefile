@@ -39,3 +39,14 @@ test: lint typecheck migrations-check pytest
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# Lateness of scheduled and send_in emails on SQLite and PostgreSQL; see bench/README.md.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/lateness.py
+
+# SIGKILL a real server 20 times while emails are created, then check that no email was lost
+# or sent twice; CRASH_ARGS="--database postgres" for PostgreSQL. See tests/crash/crash_test.py.
+.PHONY: crash-test
+crash-test: $(STAMP)
+	$(BIN)/python -m tests.crash.crash_test --kills 20 $(CRASH_ARGS)

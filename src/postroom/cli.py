@@ -65,6 +65,8 @@ def clean_exit() -> Iterator[None]:
         yield
     except PostroomError as error:
         fail(error.message)
+    except migrate.UnusableDatabase as error:
+        fail(str(error))
     except DBAPIError as error:
         fail(database_problem(error))
 
@@ -169,22 +171,31 @@ def accounts_add(
 
 @app.command()
 def worker() -> None:
-    """Run a dispatcher alone (no API): claims due emails and sends them until SIGTERM."""
+    """Run a dispatcher alone (no API): sends due emails and webhooks until SIGTERM."""
     settings = get_settings()
-    migrate.upgrade(settings.database_url)
+    upgrade_schema(settings)
     asyncio.run(run_worker(settings))
 
 
 async def run_worker(settings: Settings) -> None:
     from postroom.app import build_dispatcher
+    from postroom.webhooks.sender import build_webhook_sender
 
     database = Database(settings.database_url, settings.sqlite_synchronous)
     dispatcher = build_dispatcher(database, settings)
+    sender = build_webhook_sender(database, settings)
+
+    def stop() -> None:
+        dispatcher.stop()
+        sender.stop()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, dispatcher.stop)
+        loop.add_signal_handler(signum, stop)
     try:
-        await dispatcher.run()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(dispatcher.run())
+            group.create_task(sender.run())
     finally:
         await database.dispose()
 

@@ -296,10 +296,10 @@ class Dispatcher:
 
     async def renew_and_recover(self) -> None:
         now = self.clock()
-        async with self.database.transaction() as session:
-            await repo.renew_leases(
-                session, self.worker_id, list(self._in_flight), now + self.lease
-            )
+        in_flight = list(self._in_flight)
+        await self.database.run(
+            lambda session: repo.renew_leases(session, self.worker_id, in_flight, now + self.lease)
+        )
         await recover_expired_claims(self.database, now)
 
 

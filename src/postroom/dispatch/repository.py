@@ -100,13 +100,21 @@ async def next_followup_at(session: AsyncSession) -> datetime | None:
 async def renew_leases(
     session: AsyncSession, worker_id: str, email_ids: list[str], until: datetime
 ) -> int:
-    """Extend the lease of the emails this worker is still delivering (and only those)."""
+    """Extend the lease of the emails this worker is still delivering (and only those).
+    Rows locked by an outcome write are skipped: they are being released anyway."""
     if not email_ids:
         return 0
+    held = (
+        select(EmailActivity.id)
+        .where(EmailActivity.claimed_by == worker_id, EmailActivity.id.in_(email_ids))
+        .order_by(EmailActivity.id)
+        .with_for_update(skip_locked=True)
+    )
     statement = (
         update(EmailActivity)
-        .where(EmailActivity.claimed_by == worker_id, EmailActivity.id.in_(email_ids))
+        .where(EmailActivity.id.in_(held.scalar_subquery()))
         .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
     )
     return affected_rows(await session.execute(statement))
 

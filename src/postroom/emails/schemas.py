@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
+from postroom.kit.headers import breaks_header
 from postroom.kit.schemas import RequestModel
 
 MAX_SUBJECT = 1000
@@ -22,6 +23,13 @@ AddressList = Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)]
 
 
 class AttachmentIn(RequestModel):
+    @field_validator("content_type", "content_id")
+    @classmethod
+    def _header_safe(cls, value: str | None) -> str | None:
+        if value is not None and breaks_header(value):
+            raise ValueError("May not contain line breaks or control characters.")
+        return value
+
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)
     size: int = Field(ge=0)
@@ -66,8 +74,8 @@ class EmailActivityFields(RequestModel):
     @field_validator("subject")
     @classmethod
     def _subject_on_one_line(cls, value: str | None) -> str | None:
-        if value is not None and any(c in value for c in "\r\n\x00"):
-            raise ValueError("The subject may not contain line breaks or NUL characters.")
+        if value is not None and breaks_header(value):
+            raise ValueError("The subject may not contain line breaks or control characters.")
         return value
 
     @property

@@ -11,6 +11,7 @@ from postroom.contacts import repository as contact_repository
 from postroom.emails.schemas import MAX_SUBJECT
 from postroom.errors import ValidationFailed
 from postroom.kit.addresses import bare_address
+from postroom.kit.headers import one_line
 from postroom.kit.text import html_to_text
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailActivity, EmailTemplate
@@ -46,12 +47,13 @@ async def _render_into(
     rendered = await render_for(
         session, email.organization_id, email.user_id, template, lead, contact
     )
-    email.body_html = rendered.body
-    email.body_text = html_to_text(rendered.body)
+    email.body_html = rendered.body.replace("\x00", "")
+    email.body_text = html_to_text(email.body_html)
+    subject = one_line(rendered.subject)
     if not subject_posted:
-        if len(rendered.subject) > MAX_SUBJECT:
+        if len(subject) > MAX_SUBJECT:
             raise ValidationFailed.field("subject", "The rendered subject is over 1000 characters.")
-        email.subject = rendered.subject
+        email.subject = subject
     email.attachments = [*email.attachments, *template.attachments]
 
 

@@ -1,0 +1,555 @@
+"""Crash test: SIGKILL a real ``postroom serve`` again and again while emails are created.
+
+``make crash-test`` runs it with 20 kills; ``tests/crash/test_crash_short.py`` runs a short
+form. Usage::
+
+    python -m tests.crash.crash_test [--kills 20] [--database sqlite|postgres] [--seed N]
+
+A real server (``POSTROOM_DISPATCH_LEASE_SECONDS=2``) sends to a real SMTP server running in
+this process (aiosmtpd in a thread, which records every Message-ID it received). Threads
+create ``outbox`` emails (``send_in`` 0 to 3) and ``scheduled`` ones (due in 0 to 3 s)
+through the API without pause; meanwhile the server is SIGKILLed at random moments, now and
+then during its startup, and started again. Then creating stops, the queue drains, the
+server gets SIGTERM, and the database (read directly) must show that:
+
+1. every email whose create got a 2xx exists;
+2. every email ends ``sent`` or ``error`` with a last attempt of class ``DeliveryUnknown``;
+3. no Message-ID reached the SMTP server twice unless its email is ``DeliveryUnknown``
+   (and every ``sent`` email reached it exactly once, and nothing else did);
+4. no email is left claimed (and, on SQLite, ``PRAGMA integrity_check`` is ``ok``).
+
+The counts are printed; the exit code is 1 when a property fails. The working folder (the
+database, ``server.log``) is kept when it does, or with ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from postroom import migrate
+from postroom.db import sync_url
+from postroom.models import EmailActivity
+from tests.databases import fresh_postgres_database, sqlite_url
+from tests.live import (
+    HOST,
+    create_user_and_key,
+    free_port,
+    port_answers,
+    postroom_command,
+    server_environment,
+)
+from tests.smtp_server import SmtpServer, smtp_server
+
+LEASE_SECONDS = "2"
+CREATORS = 4
+STARTUP_KILL_SHARE = 0.2
+"""Share of the kills aimed at the server's startup (schema check, recovery) instead."""
+CREATES_BEFORE_KILL = 5
+"""Acknowledged creates a restarted server must have answered before it is killed again."""
+REQUEST_TIMEOUT = 15.0
+DOWN_PAUSE = 0.1
+"""Seconds a creator waits after a refused connection (the server is restarting)."""
+START_TIMEOUT = 120.0
+"""Generous: on a loaded machine importing the app alone can take 10 s and more."""
+STOP_TIMEOUT = 20.0
+SMTP_DELAY = 0.01
+"""Seconds the SMTP server takes to answer DATA: widens the sync gap the kills can hit."""
+SENDER = "crash@sender.example.com"
+
+
+@dataclass(frozen=True)
+class Options:
+    kills: int
+    database: str
+    seed: int
+    uptime: tuple[float, float]
+    drain_timeout: float
+    keep: bool
+
+
+def parse_options(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(description="SIGKILL a real server while emails are created.")
+    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs of the server")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    parser.add_argument("--min-uptime", type=float, default=0.5, help="seconds before a kill")
+    parser.add_argument("--max-uptime", type=float, default=3.0, help="seconds before a kill")
+    parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    uptime = (args.min_uptime, args.max_uptime)
+    return Options(args.kills, args.database, seed, uptime, args.drain_timeout, args.keep)
+
+
+# -- the server, killed and restarted ----------------------------------------------------------
+
+
+class ServerDown(Exception):
+    """The server exited or hung while starting (e.g. it refused the crashed database)."""
+
+
+class CrashServer:
+    """``postroom serve`` on a fixed port, started again after each kill; one log for all."""
+
+    def __init__(self, environment: Mapping[str, str], folder: Path, port: int) -> None:
+        self.environment = dict(environment)
+        self.folder = folder
+        self.port = port
+        self.log_path = folder / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start {self.starts}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+                postroom_command("serve", "--host", HOST, "--port", str(self.port)),
+                env=self.environment,
+                cwd=self.folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def running(self) -> subprocess.Popen[bytes]:
+        if self.process is None:
+            raise RuntimeError("the server was never started")
+        return self.process
+
+    def wait_until_listening(self) -> None:
+        """Return once the port answers; raise ``ServerDown`` if the server exits or hangs."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not port_answers(self.port):
+            if self.running().poll() is not None or time.monotonic() > deadline:
+                raise ServerDown(
+                    f"start {self.starts} of postroom serve did not listen within "
+                    f"{START_TIMEOUT} s (exit code {self.running().poll()}); "
+                    f"end of {self.log_path}:\n{self.log()[-3000:]}"
+                )
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the current process (noted in the log with the time, for post-mortems)."""
+        process = self.running()
+        if process.poll() is None:
+            process.kill()
+            with self.log_path.open("a") as log:
+                log.write(f"--- SIGKILL at {datetime.now(UTC).isoformat()}\n")
+        process.wait()
+
+    def stop(self) -> int:
+        """SIGTERM (a graceful stop); SIGKILL after ``STOP_TIMEOUT``. Returns the exit code."""
+        process = self.running()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def started(server: CrashServer) -> Iterator[CrashServer]:
+    """The server running for the block; whatever process is current is killed at the end."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def kill_repeatedly(
+    server: CrashServer, ledger: Ledger, options: Options, rng: random.Random
+) -> int:
+    """SIGKILL and restart the server ``options.kills`` times; return the startup kills.
+
+    Most kills land ``options.uptime`` seconds after the server acknowledged a few creates
+    (so it is busy sending, however slow the machine); the others during its startup.
+    """
+    during_startup = 0
+    for _ in range(options.kills):
+        if rng.random() < STARTUP_KILL_SHARE:
+            during_startup += 1
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            server.wait_until_listening()
+            ledger.wait_for_more(CREATES_BEFORE_KILL, server)
+            time.sleep(rng.uniform(*options.uptime))
+        server.kill()
+        server.start()
+    server.wait_until_listening()
+    return during_startup
+
+
+# -- the clients -------------------------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """What the creators were told: acknowledged emails and every other kind of answer."""
+
+    acknowledged: dict[str, str] = field(default_factory=dict)
+    """Email id → Message-ID, for every create answered with a 2xx."""
+    refused: int = 0
+    """Requests whose connection was refused (the server was down): nothing was created."""
+    unanswered: int = 0
+    """Requests sent without an answer (killed mid-request): the email may exist or not."""
+    other_statuses: Counter[int] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answered(self, response: httpx.Response) -> None:
+        with self.lock:
+            if response.is_success:
+                email = response.json()
+                self.acknowledged[email["id"]] = email["message_ids"][0]
+            else:
+                self.other_statuses[response.status_code] += 1
+
+    def wait_for_more(self, count: int, server: CrashServer) -> None:
+        """Wait until ``count`` more creates were acknowledged (or the server died)."""
+        target = len(self.acknowledged) + count
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(self.acknowledged) < target and time.monotonic() < deadline:
+            if server.running().poll() is not None:
+                return
+            time.sleep(0.02)
+
+    def failed(self, error: httpx.TransportError) -> None:
+        with self.lock:
+            if isinstance(error, httpx.ConnectError):
+                self.refused += 1
+            else:
+                self.unanswered += 1
+
+
+def email_body(lead_id: str, rng: random.Random) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "lead_id": lead_id,
+        "sender": SENDER,
+        "to": [f"r{rng.randrange(10**6)}@buyer.example.com"],
+        "subject": "Crash test",
+        "body_text": "Hello " * rng.randrange(1, 200),
+    }
+    if rng.random() < 0.2:
+        due = datetime.now(UTC) + timedelta(seconds=rng.uniform(0.0, 3.0))
+        return body | {"status": "scheduled", "date_scheduled": due.isoformat()}
+    return body | {"status": "outbox", "send_in": rng.randrange(0, 4)}
+
+
+@dataclass(frozen=True)
+class Api:
+    port: int
+    api_key: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"http://{HOST}:{self.port}/api/v1/",
+            auth=(self.api_key, ""),
+            timeout=REQUEST_TIMEOUT,
+            trust_env=False,
+        )
+
+
+def create_continuously(
+    api: Api, lead_id: str, ledger: Ledger, stop: threading.Event, seed: int
+) -> None:
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    with api.client() as client:
+        while not stop.is_set():
+            try:
+                response = client.post("activity/email/", json=email_body(lead_id, rng))
+            except httpx.TransportError as error:
+                ledger.failed(error)
+                stop.wait(DOWN_PAUSE)
+                continue
+            ledger.answered(response)
+
+
+@contextmanager
+def creating(api: Api, lead_id: str, ledger: Ledger, seed: int) -> Iterator[None]:
+    """``CREATORS`` threads (one client each) creating emails until the block ends."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=create_continuously, args=(api, lead_id, ledger, stop, seed + number)
+        )
+        for number in range(CREATORS)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def create_lead(api: Api) -> str:
+    with api.client() as client:
+        response = client.post("lead/", json={"name": "Crash Test Corp"})
+    response.raise_for_status()
+    lead_id: str = response.json()["id"]
+    return lead_id
+
+
+# -- the database, read directly ---------------------------------------------------------------
+
+
+def unfinished_count(engine: Engine) -> int:
+    """Emails still queued (``outbox``, ``scheduled``) or claimed by some dispatcher."""
+    queued = EmailActivity.status.in_(("outbox", "scheduled"))
+    statement = select(func.count()).where(or_(queued, EmailActivity.claimed_by.is_not(None)))
+    with Session(engine) as session:
+        return session.execute(statement).scalar_one()
+
+
+def drain(engine: Engine, server: CrashServer, timeout: float) -> bool:
+    """Wait until nothing is queued or claimed; False on timeout or if the server died."""
+    deadline = time.monotonic() + timeout
+    while unfinished_count(engine) > 0:
+        if time.monotonic() > deadline or server.running().poll() is not None:
+            return False
+        time.sleep(0.25)
+    return True
+
+
+def load_emails(engine: Engine) -> dict[str, EmailActivity]:
+    with Session(engine) as session:
+        emails = session.execute(select(EmailActivity)).scalars().all()
+        session.expunge_all()
+    return {email.id: email for email in emails}
+
+
+def integrity(engine: Engine) -> str:
+    """``PRAGMA integrity_check`` on SQLite (first line); ``n/a`` on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return "n/a"
+    with engine.connect() as connection:
+        rows = connection.execute(text("PRAGMA integrity_check")).scalars().all()
+    return "; ".join(str(row) for row in rows[:5])
+
+
+# -- the verdict -------------------------------------------------------------------------------
+
+
+def is_delivery_unknown(email: EmailActivity) -> bool:
+    attempts = email.send_attempts
+    return (
+        email.status == "error"
+        and bool(attempts)
+        and (attempts[-1].get("error_class") == "DeliveryUnknown")
+    )
+
+
+def finished(email: EmailActivity) -> bool:
+    return email.status == "sent" or is_delivery_unknown(email)
+
+
+def describe(email: EmailActivity | None) -> object:
+    """The columns that tell what happened to an email, for a violation's message."""
+    if email is None:
+        return None
+    last = email.send_attempts[-1:]
+    return (email.id, email.status, email.claimed_by, email.send_started_at, last)
+
+
+@dataclass
+class Outcome:
+    options: Options
+    ledger: Ledger
+    emails: dict[str, EmailActivity]
+    arrivals: Counter[str]
+    kills_during_startup: int
+    drained: bool
+    integrity: str
+    stop_code: int
+    tracebacks: int
+    seconds: float
+
+    def violations(self) -> list[str]:
+        """One line per broken property: how many offenders, and the first few of them."""
+        checks = {
+            "acknowledged emails are missing": self.missing(),
+            "emails are neither sent nor DeliveryUnknown": self.unfinished(),
+            "Message-IDs were received twice but are not DeliveryUnknown": self.repeated(),
+            "sent emails were not received exactly once": self.sent_not_once(),
+            "received Message-IDs belong to no email": self.strangers(),
+            "emails are still claimed": self.claimed(),
+        }
+        found = [f"{len(rows)} {label}: {rows[:10]}" for label, rows in checks.items() if rows]
+        if not self.drained:
+            found.append(f"the queue did not drain within {self.options.drain_timeout} s")
+        if self.integrity not in ("ok", "n/a"):
+            found.append(f"PRAGMA integrity_check: {self.integrity}")
+        return found
+
+    def by_message_id(self) -> dict[str, EmailActivity]:
+        return {email.message_ids[0]: email for email in self.emails.values()}
+
+    def missing(self) -> Sequence[object]:
+        return sorted(set(self.ledger.acknowledged) - set(self.emails))
+
+    def unfinished(self) -> Sequence[object]:
+        return [describe(email) for email in self.emails.values() if not finished(email)]
+
+    def repeated(self) -> Sequence[object]:
+        emails = self.by_message_id()
+        return [
+            (message_id, times, describe(emails.get(message_id)))
+            for message_id, times in self.arrivals.items()
+            if times > 1 and not (message_id in emails and is_delivery_unknown(emails[message_id]))
+        ]
+
+    def sent_not_once(self) -> Sequence[object]:
+        sent = [email for email in self.emails.values() if email.status == "sent"]
+        counts = [(email.id, self.arrivals[email.message_ids[0]]) for email in sent]
+        return [(email_id, times) for email_id, times in counts if times != 1]
+
+    def strangers(self) -> Sequence[object]:
+        return sorted(set(self.arrivals) - set(self.by_message_id()))
+
+    def claimed(self) -> Sequence[object]:
+        return [describe(email) for email in self.emails.values() if email.claimed_by]
+
+    def report(self) -> str:
+        emails = self.emails.values()
+        statuses = Counter(email.status for email in emails)
+        unknown = sum(is_delivery_unknown(email) for email in emails)
+        repeated = sum(times > 1 for times in self.arrivals.values())
+        unanswered_found = len(set(self.emails) - set(self.ledger.acknowledged))
+        backend = "SQLite" if self.options.database == "sqlite" else "PostgreSQL"
+        lines = [
+            f"crash test on {backend}, seed {self.options.seed}: {self.seconds:.1f} s",
+            f"  kills (SIGKILL)                    {self.options.kills}"
+            f" ({self.kills_during_startup} during startup)",
+            f"  created (2xx)                      {len(self.ledger.acknowledged)}",
+            f"  requests killed before an answer   {self.ledger.unanswered}"
+            f" ({unanswered_found} emails of those exist)",
+            f"  connections refused (server down)  {self.ledger.refused}",
+            f"  other answers                      {dict(self.ledger.other_statuses)}",
+            f"  emails in the database             {len(self.emails)} {dict(statuses)}",
+            f"  sent                               {statuses['sent']}",
+            f"  DeliveryUnknown                    {unknown}",
+            f"  messages received by SMTP          {self.arrivals.total()}",
+            f"  Message-IDs received twice or more {repeated}",
+            f"  still claimed                      "
+            f"{sum(email.claimed_by is not None for email in emails)}",
+            f"  integrity_check                    {self.integrity}",
+            f"  exit code after SIGTERM            {self.stop_code}",
+            f"  tracebacks in the server log       {self.tracebacks}",
+        ]
+        return "\n".join(lines)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def crash_database(backend: str, folder: Path) -> Iterator[str]:
+    """A migrated database: a SQLite file in ``folder`` or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        url = sqlite_url(folder)
+        migrate.upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        migrate.upgrade(url)
+        yield url
+
+
+def crash_environment(url: str, smtp: SmtpServer, folder: Path, port: int) -> dict[str, str]:
+    return server_environment(url, folder, port) | {
+        "POSTROOM_SMTP_URL": smtp.url,
+        "POSTROOM_DISPATCH_LEASE_SECONDS": LEASE_SECONDS,
+        "POSTROOM_SECRET_KEY": "crash-test-secret",
+    }
+
+
+def run(options: Options, folder: Path) -> Outcome:
+    rng = random.Random(options.seed)  # noqa: S311 - kill timings, not secrets
+    started_at = time.monotonic()
+    with crash_database(options.database, folder) as url, smtp_server() as smtp:
+        smtp.behaviour.delay = SMTP_DELAY
+        port = free_port()
+        environment = crash_environment(url, smtp, folder, port)
+        _email, _organization, api_key = create_user_and_key(environment, folder)
+        api = Api(port, api_key)
+        engine = create_sync_engine(sync_url(url))
+        server = CrashServer(environment, folder, port)
+        ledger = Ledger()
+        try:
+            with started(server):
+                server.wait_until_listening()
+                lead_id = create_lead(api)
+                with creating(api, lead_id, ledger, options.seed):
+                    during_startup = kill_repeatedly(server, ledger, options, rng)
+                drained = drain(engine, server, options.drain_timeout)
+                stop_code = server.stop()
+            return Outcome(
+                options, ledger, load_emails(engine), smtp.message_id_counts(), during_startup,
+                drained, integrity(engine), stop_code, server.log().count("Traceback"),
+                time.monotonic() - started_at,
+            )  # fmt: skip
+        finally:
+            engine.dispose()
+
+
+def run_and_report(options: Options, folder: Path) -> list[str]:
+    """Run the test, print the counts; return the violations."""
+    try:
+        outcome = run(options, folder)
+    except ServerDown as error:
+        return [str(error)]
+    print(outcome.report())  # noqa: T201
+    return outcome.violations()
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(sys.argv[1:] if argv is None else argv)
+    folder = Path(tempfile.mkdtemp(prefix="postroom-crash-"))
+    failed = True
+    try:
+        violations = run_and_report(options, folder)
+        failed = bool(violations)
+        for violation in violations:
+            print(f"VIOLATION: {violation}")  # noqa: T201
+        print("FAILED" if failed else "OK: every property holds")  # noqa: T201
+    finally:
+        if failed or options.keep:
+            print(f"working folder kept: {folder}")  # noqa: T201
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
