@@ -33,6 +33,8 @@ from postroom.threads.router import router as threads_router
 from postroom.tracking.router import router as tracking_router
 from postroom.transports import Transport
 from postroom.users.router import router as users_router
+from postroom.webhooks.router import router as webhooks_router
+from postroom.webhooks.sender import build_webhook_sender, running_sender
 
 API_PREFIX = "/api/v1"
 ROUTERS = (
@@ -46,6 +48,7 @@ ROUTERS = (
     threads_router,
     tasks_router,
     events_router,
+    webhooks_router,
     templates_router,
 )
 
@@ -80,8 +83,10 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
         try:
             if settings.run_dispatcher:
                 dispatcher = build_dispatcher(database, settings, transport)
-                async with running_dispatcher(dispatcher):
+                sender = build_webhook_sender(database, settings)
+                async with running_dispatcher(dispatcher), running_sender(sender):
                     app.state.dispatcher = dispatcher
+                    app.state.webhook_sender = sender
                     yield
             else:
                 yield

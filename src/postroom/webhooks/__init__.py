@@ -1,0 +1,1 @@
+"""Webhook subscriptions and the signed delivery of events to them."""

@@ -1,0 +1,90 @@
+"""Webhook subscriptions as the API shows them, and their request bodies.
+
+A subscription is ``{url, events: [{object_type, action}], verify_ssl, status}``; the create
+response alone also carries ``signature_key``, which is stored encrypted and never shown again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
+from postroom.models import WebhookSubscription
+
+MAX_URL = 2000
+MAX_EVENTS = 500
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class SubscribedEvent(RequestModel):
+    """One kind of event to deliver; other keys (Close's ``extra_filter``) are ignored."""
+
+    object_type: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=32)
+
+
+class WebhookCreate(RequestModel):
+    url: str = Field(max_length=MAX_URL)
+    events: list[SubscribedEvent] = Field(min_length=1, max_length=MAX_EVENTS)
+    verify_ssl: bool = True
+
+
+class WebhookUpdate(RequestModel):
+    """PUT behaves as PATCH: only the fields sent change."""
+
+    url: str = Field(default="", max_length=MAX_URL)
+    events: list[SubscribedEvent] = Field(default_factory=list, min_length=1, max_length=MAX_EVENTS)
+    verify_ssl: bool = True
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+
+
+class WebhookOut(BaseModel):
+    """The response object (documentation only; responses come from ``render_subscription``)."""
+
+    id: str
+    organization_id: str
+    url: str
+    events: list[SubscribedEvent]
+    verify_ssl: bool
+    status: SubscriptionStatus
+    created_by: str | None
+    updated_by: str | None
+    date_created: str
+    date_updated: str
+
+
+class WebhookCreated(WebhookOut):
+    signature_key: str
+    """64 hex characters; only in the create response."""
+
+
+class WebhookList(BaseModel):
+    data: list[WebhookOut]
+    has_more: bool
+
+
+def stored_events(events: list[SubscribedEvent]) -> list[dict[str, Any]]:
+    return [{"object_type": item.object_type, "action": item.action} for item in events]
+
+
+def render_subscription(subscription: WebhookSubscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "organization_id": subscription.organization_id,
+        "url": subscription.url,
+        "events": [dict(item) for item in subscription.events],
+        "verify_ssl": subscription.verify_ssl,
+        "status": subscription.status,
+        "created_by": subscription.created_by,
+        "updated_by": subscription.updated_by,
+        "date_created": format_datetime(subscription.created_at),
+        "date_updated": format_datetime(subscription.updated_at),
+    }

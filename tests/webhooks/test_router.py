@@ -1,0 +1,280 @@
+"""Webhook subscriptions over HTTP: CRUD, the signature key, limits, URL checks, tenancy (§3).
+
+The foundation app refuses private addresses (``webhooks_allow_private`` is false by default),
+so these tests subscribe public IP literals, which need no DNS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from postroom.app import create_app
+from postroom.config import Settings
+from postroom.db import Database
+from postroom.kit.datetimes import utcnow
+from postroom.models import WebhookSubscription
+from postroom.webhooks.service import sealing_box
+from tests.conftest import Tenant, create_tenant
+from tests.helpers import field_errors, ok
+from tests.webhooks.conftest import LEAD_CREATED, read_subscription, subscribe
+
+PUBLIC_URL = "https://93.184.216.34/hooks/close"
+OTHER_PUBLIC_URL = "http://1.1.1.1:8080/other"
+SUBSCRIPTION_FIELDS = {
+    "id", "organization_id", "url", "events", "verify_ssl", "status", "created_by",
+    "updated_by", "date_created", "date_updated",
+}  # fmt: skip
+DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
+NOT_FOUND = {"error": "Empty query: WebhookSubscription matching query does not exist."}
+EMAIL_SENT = {"object_type": "activity.email", "action": "sent"}
+
+
+@pytest.fixture(scope="module")
+async def private_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with ``webhooks_allow_private`` on, on the same database."""
+    application = create_app(settings.model_copy(update={"webhooks_allow_private": True}))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def listed(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
+    return ok(await client.get("/webhook/", params=params))
+
+
+async def create(client: httpx.AsyncClient, **fields: Any) -> httpx.Response:
+    return await client.post(
+        "/webhook/", json={"url": PUBLIC_URL, "events": [LEAD_CREATED]} | fields
+    )
+
+
+async def test_created_subscription_has_its_fields_and_a_signature_key(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL, [LEAD_CREATED, EMAIL_SENT])
+    assert set(created) == SUBSCRIPTION_FIELDS | {"signature_key"}
+    assert created["id"].startswith("whsub_")
+    assert re.fullmatch(r"[0-9a-f]{64}", created["signature_key"])
+    assert (created["url"], created["events"]) == (PUBLIC_URL, [LEAD_CREATED, EMAIL_SENT])
+    assert (created["verify_ssl"], created["status"]) == (True, "active")
+    assert created["organization_id"] == tenant.organization_id
+    assert (created["created_by"], created["updated_by"]) == (tenant.user_id, tenant.user_id)
+    for name in ("date_created", "date_updated"):
+        assert DATETIME.match(created[name]), name
+
+
+async def test_signature_key_is_never_shown_again(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    read = await read_subscription(tenant.client, created["id"])
+    assert set(read) == SUBSCRIPTION_FIELDS
+    [item] = (await listed(tenant.client))["data"]
+    assert "signature_key" not in item
+    updated = ok(await tenant.client.put(f"/webhook/{created['id']}/", json={"verify_ssl": False}))
+    assert "signature_key" not in updated
+
+
+async def test_signature_key_is_stored_sealed(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    async with database.transaction() as session:
+        row = await session.get(WebhookSubscription, created["id"])
+    assert row is not None
+    assert created["signature_key"] not in row.signature_key_sealed
+    assert sealing_box(settings).open(row.signature_key_sealed) == created["signature_key"]
+
+
+async def test_each_subscription_gets_its_own_key(tenant: Tenant) -> None:
+    first = await subscribe(tenant.client, PUBLIC_URL)
+    second = await subscribe(tenant.client, PUBLIC_URL)
+    assert first["signature_key"] != second["signature_key"]
+
+
+async def test_verify_ssl_can_be_turned_off_on_create(tenant: Tenant) -> None:
+    response = await create(tenant.client, verify_ssl=False)
+    assert response.status_code == 201, response.text
+    assert response.json()["verify_ssl"] is False
+
+
+async def test_unknown_fields_and_event_filters_are_ignored(tenant: Tenant) -> None:
+    event = {**LEAD_CREATED, "extra_filter": {"type": "field_accessor"}}
+    response = await create(tenant.client, events=[event], event_filter=None, status="paused")
+    assert response.status_code == 201, response.text
+    assert (response.json()["events"], response.json()["status"]) == ([LEAD_CREATED], "active")
+
+
+async def test_list_shows_subscriptions_newest_first_with_paging(tenant: Tenant) -> None:
+    ids = [(await subscribe(tenant.client, PUBLIC_URL))["id"] for _ in range(3)]
+    everything = await listed(tenant.client)
+    assert [item["id"] for item in everything["data"]] == ids[::-1]
+    assert everything["has_more"] is False
+    first_page = await listed(tenant.client, _limit=2)
+    assert [item["id"] for item in first_page["data"]] == ids[:0:-1]
+    assert first_page["has_more"] is True
+    last_page = await listed(tenant.client, _skip=2, _limit=2)
+    assert ([item["id"] for item in last_page["data"]], last_page["has_more"]) == (ids[:1], False)
+
+
+async def test_fields_parameter_selects_fields(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    read = ok(await tenant.client.get(f"/webhook/{created['id']}/", params={"_fields": "id,url"}))
+    assert read == {"id": created["id"], "url": PUBLIC_URL}
+
+
+async def test_put_changes_only_the_fields_sent(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    body = {"url": OTHER_PUBLIC_URL, "events": [EMAIL_SENT]}
+    updated = ok(await tenant.client.put(f"/webhook/{created['id']}/", json=body))
+    assert (updated["url"], updated["events"]) == (OTHER_PUBLIC_URL, [EMAIL_SENT])
+    assert (updated["verify_ssl"], updated["status"]) == (True, "active")
+    assert updated["date_updated"] >= created["date_updated"]
+    assert await read_subscription(tenant.client, created["id"]) == updated
+
+
+async def test_put_pauses_and_resumes_and_resuming_clears_the_failure_clock(
+    tenant: Tenant, database: Database
+) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    url = f"/webhook/{created['id']}/"
+    assert ok(await tenant.client.put(url, json={"status": "paused"}))["status"] == "paused"
+    async with database.transaction() as session:
+        row = await session.get(WebhookSubscription, created["id"])
+        assert row is not None
+        row.failing_since = utcnow()
+    assert ok(await tenant.client.put(url, json={"status": "active"}))["status"] == "active"
+    async with database.transaction() as session:
+        row = await session.get(WebhookSubscription, created["id"])
+    assert row is not None
+    assert row.failing_since is None
+
+
+async def test_unknown_status_is_a_field_error(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    response = await tenant.client.put(f"/webhook/{created['id']}/", json={"status": "off"})
+    assert "status" in field_errors(response)
+
+
+async def test_delete_removes_the_subscription(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    assert ok(await tenant.client.delete(f"/webhook/{created['id']}/")) == {}
+    response = await tenant.client.get(f"/webhook/{created['id']}/")
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+    assert (await listed(tenant.client))["data"] == []
+
+
+async def test_another_organizations_subscription_is_not_found(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    created = await subscribe(other_tenant.client, PUBLIC_URL)
+    url = f"/webhook/{created['id']}/"
+    for response in (
+        await tenant.client.get(url),
+        await tenant.client.put(url, json={"status": "paused"}),
+        await tenant.client.delete(url),
+    ):
+        assert (response.status_code, response.json()) == (404, NOT_FOUND)
+    assert (await listed(tenant.client))["data"] == []
+    assert (await read_subscription(other_tenant.client, created["id"]))["status"] == "active"
+
+
+async def test_an_organization_has_at_most_40_subscriptions(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    for _ in range(40):
+        await subscribe(tenant.client, PUBLIC_URL)
+    response = await create(tenant.client)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == [
+        "An organization can have at most 40 webhook subscriptions."
+    ]
+    await subscribe(other_tenant.client, PUBLIC_URL)
+
+
+async def test_the_limit_holds_when_subscriptions_are_created_at_once(tenant: Tenant) -> None:
+    responses = await asyncio.gather(*(create(tenant.client) for _ in range(45)))
+    assert sorted(response.status_code for response in responses) == [201] * 40 + [400] * 5
+    assert len((await listed(tenant.client, _limit=100))["data"]) == 40
+
+
+async def test_anonymous_caller_is_refused(anonymous: httpx.AsyncClient) -> None:
+    assert (await anonymous.get("/webhook/")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [],
+        [{"object_type": "lead"}],
+        [{"action": "created"}],
+        [{"object_type": "", "action": "created"}],
+        [{"object_type": "lead", "action": ""}],
+        [{"object_type": 1, "action": "created"}],
+        ["lead.created"],
+        None,
+    ],
+)
+async def test_events_need_a_non_empty_object_type_and_action(tenant: Tenant, events: Any) -> None:
+    assert "events" in field_errors(await create(tenant.client, events=events))
+
+
+async def test_empty_events_are_refused_on_update(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    response = await tenant.client.put(f"/webhook/{created['id']}/", json={"events": []})
+    assert "events" in field_errors(response)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://93.184.216.34/", "file:///etc/passwd", "hooks.example.com/close", "http://", "http:///x",
+     "http://93.184.216.34:99999/", "javascript:alert(1)"],
+)  # fmt: skip
+async def test_url_must_be_http_or_https_with_a_host(tenant: Tenant, url: str) -> None:
+    assert "url" in field_errors(await create(tenant.client, url=url))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",
+        "http://10.1.2.3/",
+        "http://172.16.0.5/",
+        "http://192.168.1.10/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "http://240.0.0.1/",
+        "http://100.64.0.1/",
+        "http://[::1]/",
+        "http://[fe80::1]/",
+        "http://[fd00::1]/",
+        "http://[::ffff:127.0.0.1]/",
+    ],
+)
+async def test_url_of_a_loopback_or_private_address_is_refused(tenant: Tenant, url: str) -> None:
+    errors = field_errors(await create(tenant.client, url=url))
+    assert errors["url"] == "The URL resolves to a loopback or private address."
+
+
+async def test_update_to_a_private_address_is_refused(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    url = f"/webhook/{created['id']}/"
+    assert "url" in field_errors(await tenant.client.put(url, json={"url": "http://10.0.0.1/"}))
+    assert (await read_subscription(tenant.client, created["id"]))["url"] == PUBLIC_URL
+
+
+async def test_private_address_is_allowed_when_webhooks_allow_private(private_app: FastAPI) -> None:
+    tenant = await create_tenant(private_app, private_app.state.database)
+    try:
+        created = await subscribe(tenant.client, "http://127.0.0.1:8080/hooks")
+        assert created["url"] == "http://127.0.0.1:8080/hooks"
+        response = await tenant.client.post(
+            "/webhook/", json={"url": "ftp://127.0.0.1/", "events": [LEAD_CREATED]}
+        )
+        assert "url" in field_errors(response)
+    finally:
+        await tenant.client.aclose()
