@@ -187,7 +187,7 @@ async def test_retries_back_off_exponentially_up_to_the_maximum_delay(
     failed_at = dates(await attempts(tenant, email["id"]))[:6]
     gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(failed_at)]
     for gap, delay in zip(gaps, [0.15, 0.3, 0.6, 0.6, 0.6], strict=True):
-        assert delay <= gap < delay + 0.4
+        assert delay <= gap < delay + 1.0
 
 
 async def test_transient_failures_give_up_after_the_give_up_window(

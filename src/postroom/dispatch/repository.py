@@ -211,5 +211,8 @@ async def expired_in_sync_gap(session: AsyncSession, now: datetime) -> Sequence[
 async def signal_due_change(session: AsyncSession) -> None:
     """Wake dispatchers after this transaction commits (locally, and on PostgreSQL by NOTIFY)."""
     session.info["due_changed"] = True
+    if session.info.get("due_notified"):
+        return
+    session.info["due_notified"] = True
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DUE_CHANNEL})
