@@ -27,10 +27,11 @@ _skipped_postgres: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _skipped_postgres:
-        terminalreporter.write_line(
-            f"PostgreSQL half SKIPPED: {_skipped_postgres[0]}", yellow=True, bold=True
-        )
+    """Say so when the PostgreSQL half did not run (also under xdist, where the workers
+    skipped it: the controller checks again)."""
+    reason = _skipped_postgres[0] if _skipped_postgres else postgres_unreachable_reason()
+    if reason is not None:
+        terminalreporter.write_line(f"PostgreSQL half SKIPPED: {reason}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
