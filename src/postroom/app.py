@@ -19,7 +19,7 @@ from postroom.db import Database
 from postroom.dispatch.dispatcher import Dispatcher
 from postroom.dispatch.routing import TransportRegistry
 from postroom.emails.router import router as emails_router
-from postroom.errors import install_error_handlers
+from postroom.errors import ERROR_RESPONSES, install_error_handlers
 from postroom.events.router import router as events_router
 from postroom.files.router import download_router as files_download_router
 from postroom.files.router import router as files_router
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     )
     app.state.settings = settings
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(files_download_router)
     app.include_router(tracking_router)
     install_error_handlers(app)

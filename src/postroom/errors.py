@@ -11,8 +11,14 @@ Exception tree::
     ├── Conflict            (409)
     └── PayloadTooLarge     (413)
 
+``OverflowError`` (a date or number beyond what Python's datetime or the database can hold,
+such as ``9999-12-31T23:00:00-05:00`` in UTC) is bad input too: a 400 with an ``errors`` message.
+
 Anything else reaching the handler is a bug: it is logged with the request id and answered
 with a JSON 500.
+
+``ERROR_RESPONSES`` documents these bodies in ``/openapi.json`` as every operation's ``4XX``
+answer (which also keeps FastAPI from documenting a 422 that Postroom never sends).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("postroom.errors")
@@ -101,6 +108,25 @@ class PayloadTooLarge(PostroomError):
     status_code = 413
 
 
+class CloseErrorBody(BaseModel):
+    """A 4xx body as ``/openapi.json`` describes it; a 400 always carries all three keys."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    error: Any = Field(description="The message (on 400 the first one; on 429 an object).")
+    errors: list[str] = Field(default_factory=list, description="400: messages about no field.")
+    field_errors: dict[str, str] = Field(
+        default_factory=dict, alias="field-errors", description="400: a message per field."
+    )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": CloseErrorBody, "description": "Close's error body."},
+}
+
+OUT_OF_RANGE = "A date or number is out of the range Postroom can store."
+
+
 def with_aliases(field_errors: Mapping[str, str]) -> dict[str, str]:
     """Copy ``lead_id`` errors to ``lead`` (Close's model name) as the spec asks."""
     result = dict(field_errors)
@@ -154,6 +180,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def handle_overflow(request: Request, exc: Exception) -> JSONResponse:
+    return _render(ValidationFailed([OUT_OF_RANGE]))
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.exception("unexpected error in request %s", request_id, exc_info=exc)
@@ -169,4 +199,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PostroomError, handle_postroom_error)
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(OverflowError, handle_overflow)
     app.add_exception_handler(Exception, handle_unexpected)

@@ -51,6 +51,7 @@ STALL_SECONDS = 30.0
 FIRST_MESSAGES_WITHIN = 300.0
 UNEXPECTED = ("Traceback", "Task exception was never retrieved")
 
+
 def is_delivery_unknown(email: EmailActivity) -> bool:
     attempts = email.send_attempts
     return (

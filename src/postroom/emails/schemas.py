@@ -17,6 +17,8 @@ MAX_BODY = 1_048_576
 MAX_RECIPIENTS = 500
 MAX_ATTACHMENTS = 1000
 MIN_SEQUENCE_DELAY = 86_400
+MAX_SEQUENCE_DELAY = 2**31 - 1
+"""The largest value PostgreSQL's ``integer`` column holds (68 years of seconds)."""
 
 Address = Annotated[str, AfterValidator(check_address)]
 AddressList = Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)]
@@ -63,7 +65,9 @@ class EmailActivityFields(RequestModel):
     send_in: int | None = Field(default=None, ge=0, le=59)
     followup_date: datetime | None = None
     followup_sequence_id: str | None = Field(default=None, max_length=64)
-    followup_sequence_delay: int | None = Field(default=None, ge=MIN_SEQUENCE_DELAY)
+    followup_sequence_delay: int | None = Field(
+        default=None, ge=MIN_SEQUENCE_DELAY, le=MAX_SEQUENCE_DELAY
+    )
     followup_sequence_add_cc_bcc: bool | None = None
     in_reply_to_id: str | None = Field(default=None, max_length=64)
     email_account_id: str | None = Field(default=None, max_length=64)
