@@ -154,3 +154,29 @@ async def test_no_pixel_when_open_tracking_is_off(
     email = await send(tenant)
     await eventually(lambda: sent(tenant, email["id"]))
     assert b"/t/o/" not in smtp.messages()[0].data
+
+
+async def test_a_reply_carries_in_reply_to_and_references_to_the_smtp_server(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    first = await send(tenant, references=["<root@buyer.example.com>"])
+    await eventually(lambda: sent(tenant, first["id"]))
+    reply = ok(
+        await tenant.client.post(
+            "/activity/email/",
+            json={
+                "lead_id": first["lead_id"], "status": "outbox",
+                "sender": "jane@sender.example.com", "to": ["bob@buyer.example.com"],
+                "subject": "Re: Quarterly numbers", "body_text": "Following up",
+                "in_reply_to_id": first["id"],
+            },
+        )
+    )  # fmt: skip
+    await eventually(lambda: sent(tenant, reply["id"]))
+    [received] = [m for m in smtp.messages() if m.message_id == reply["message_ids"][0]]
+    parent_id = first["message_ids"][0]
+    assert received.message["In-Reply-To"] == parent_id
+    assert received.message["References"].split() == ["<root@buyer.example.com>", parent_id]
+    assert reply["references"] == ["<root@buyer.example.com>", parent_id]
+    assert reply["thread_id"] == first["thread_id"]

@@ -165,3 +165,14 @@ async def test_single_event_and_tenancy(tenant: Tenant, other_tenant: Tenant) ->
     assert response.status_code == 404
     assert response.json() == {"error": "Empty query: Event matching query does not exist."}
     assert await events(other_tenant, lead_id=lead["id"]) == []
+
+
+async def test_email_templates_write_created_updated_and_deleted(tenant: Tenant) -> None:
+    body = {"name": "Intro", "subject": "Hi", "body": "<p>Hi</p>"}
+    template = ok(await tenant.client.post("/email_template/", json=body))
+    ok(await tenant.client.put(f"/email_template/{template['id']}/", json={"name": "Renamed"}))
+    ok(await tenant.client.delete(f"/email_template/{template['id']}/"))
+    found = await events(tenant, object_type="email_template", object_id=template["id"])
+    assert [e["action"] for e in found] == ["deleted", "updated", "created"]
+    assert found[1]["changed_fields"] == ["name"]
+    assert found[1]["previous_data"] == {"name": "Intro"}

@@ -7,12 +7,14 @@ attributes); everything else the sandbox refuses is refused when rendering.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
 from postroom.emails.attachments import resolve_attachments
 from postroom.errors import NotFound, ValidationFailed
+from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
@@ -24,6 +26,7 @@ from postroom.templates.schemas import (
     EmailTemplateUpdate,
     TemplatePreview,
     attachment_documents,
+    render_email_template,
 )
 from postroom.users.auth import Caller
 
@@ -49,7 +52,20 @@ async def create_template(
     )
     repository.add(session, template)
     await session.flush()
+    await _template_event(session, caller, template, "created")
     return template
+
+
+async def _template_event(
+    session: AsyncSession,
+    caller: Caller,
+    template: EmailTemplate,
+    action: str,
+    previous: dict[str, Any] | None = None,
+) -> None:
+    data = render_email_template(template)
+    change = Change("email_template", action, template.id, None, data, previous)
+    await record(session, Origin.of(caller), change)
 
 
 async def get_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
@@ -69,6 +85,7 @@ async def update_template(
     session: AsyncSession, caller: Caller, template_id: str, body: EmailTemplateUpdate
 ) -> EmailTemplate:
     template = await get_template(session, caller, template_id)
+    before = render_email_template(template)
     sent = body.model_fields_set
     for part in ("subject", "body"):
         source = getattr(body, part)
@@ -83,12 +100,14 @@ async def update_template(
     template.updated_by = caller.user_id
     template.updated_at = utcnow()
     await session.flush()
+    await _template_event(session, caller, template, "updated", before)
     return template
 
 
 async def delete_template(session: AsyncSession, caller: Caller, template_id: str) -> None:
     template = await get_template(session, caller, template_id)
     await repository.delete_template(session, template)
+    await _template_event(session, caller, template, "deleted")
 
 
 async def _lead_for_preview(session: AsyncSession, caller: Caller, lead_id: str) -> Lead:
