@@ -41,7 +41,7 @@ async def test_without_a_reply_one_task_is_created_at_followup_date(
     _app, tenant = await harness.start(smtp.url)
     followup = soon(1.0)
     email = await sent_with_followup(tenant, followup)
-    await eventually(lambda: _has_tasks(tenant), interval=0.02)
+    await eventually(lambda: _has_tasks(tenant), interval=0.1)
     lateness = datetime.now(UTC) - followup
     print(f"follow-up task created {lateness.total_seconds() * 1000:.0f} ms after followup_date")  # noqa: T201
     assert timedelta(0) <= lateness <= timedelta(seconds=1)

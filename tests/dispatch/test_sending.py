@@ -97,7 +97,7 @@ async def test_outbox_without_send_in_leaves_at_once_not_at_the_next_poll(
     await asyncio.sleep(1.2)  # the dispatcher is now in a 5 s sleep: only a wake-up helps
     started = time.monotonic()
     email = await send(tenant)
-    await eventually(lambda: sent(tenant, email["id"]), interval=0.01)
+    await eventually(lambda: sent(tenant, email["id"]), interval=0.05)
     assert time.monotonic() - started < 2.5
 
 
@@ -107,7 +107,7 @@ async def test_scheduled_email_leaves_at_date_scheduled(
     _app, tenant = await harness.start(smtp.url)
     due = datetime.now(UTC) + timedelta(seconds=1.5)
     email = await send(tenant, status="scheduled", date_scheduled=due.isoformat())
-    await eventually(lambda: sent(tenant, email["id"]), interval=0.01)
+    await eventually(lambda: sent(tenant, email["id"]), interval=0.05)
     arrived = datetime.now(UTC)
     assert arrived >= due
     assert arrived - due < timedelta(seconds=1.0)  # the poll is 1 s: this shows the precise sleep
