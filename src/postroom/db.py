@@ -26,6 +26,11 @@ from postroom.kit.sql import retrying
 
 T = TypeVar("T")
 
+DUE_CHANGED = "due_changed"
+"""Session flag: this transaction changed when some email is due (wake dispatchers on commit)."""
+WEBHOOKS_QUEUED = "webhooks_queued"
+"""Session flag: this transaction queued webhook deliveries (wake the local sender on commit)."""
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
@@ -102,9 +107,15 @@ class Database:
         )
         self.due_listeners: list[Callable[[], None]] = []
         """Called after a commit that changed when some email is due (dispatcher wake-ups)."""
+        self.webhook_listeners: list[Callable[[], None]] = []
+        """Called after a commit that queued webhook deliveries (webhook sender wake-ups)."""
 
     def notify_due_changed(self) -> None:
         for listener in list(self.due_listeners):
+            listener()
+
+    def notify_webhooks_queued(self) -> None:
+        for listener in list(self.webhook_listeners):
             listener()
 
     @property
@@ -138,5 +149,9 @@ class Database:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     database = session.info.get("database")
-    if session.info.pop("due_changed", False) and isinstance(database, Database):
+    if not isinstance(database, Database):
+        return
+    if session.info.pop(DUE_CHANGED, False):
         database.notify_due_changed()
+    if session.info.pop(WEBHOOKS_QUEUED, False):
+        database.notify_webhooks_queued()

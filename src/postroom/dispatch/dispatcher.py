@@ -75,6 +75,10 @@ class Dispatcher:
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._backlog = False
+        """The last claim filled every free slot: more may be due once slots free up."""
+        self._followups_checked_by = clock()
+        """Follow-ups are looked for again at this moment (or at the next poll)."""
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._markers: GroupCommitter[str, bool] = GroupCommitter(self._flush_markers)
@@ -105,7 +109,8 @@ class Dispatcher:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
-            await self.create_due_followups()
+            if self.clock() >= self._followups_checked_by:
+                await self.create_due_followups()
             if await self.dispatch_due() == 0:
                 await self._sleep(await self._seconds_until_due())
 
@@ -135,10 +140,14 @@ class Dispatcher:
         async with self.database.transaction() as session:
             due = await repo.next_due_at(session) if self._capacity() else None
             followup = await repo.next_followup_at(session)
+        now = self.clock()
+        self._followups_checked_by = min(
+            followup or now + timedelta(seconds=poll), now + timedelta(seconds=poll)
+        )
         moments = [moment for moment in (due, followup) if moment is not None]
         if not moments:
             return poll
-        return min(poll, (min(moments) - self.clock()).total_seconds())
+        return min(poll, (min(moments) - now).total_seconds())
 
     # -- follow-ups ------------------------------------------------------------------------
 
@@ -170,6 +179,7 @@ class Dispatcher:
         claimed = await self.database.run(
             lambda session: repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
         )
+        self._backlog = len(claimed) == limit
         if claimed:
             routes = await self._routes(claimed)
             for email in claimed:
@@ -193,8 +203,12 @@ class Dispatcher:
         task.add_done_callback(lambda _task: self._finished(email.id))
 
     def _finished(self, email_id: str) -> None:
+        """Claim again once half the slots are free, if the last claim left emails behind
+        (claiming for every freed slot would cost a transaction per email)."""
         self._in_flight.pop(email_id, None)
-        self._wakeup.set()
+        if self._backlog and len(self._in_flight) <= self.settings.dispatch_batch_size // 2:
+            self._backlog = False
+            self._wakeup.set()
 
     # -- delivering ------------------------------------------------------------------------
 
@@ -254,7 +268,8 @@ class Dispatcher:
         async def work(session: AsyncSession) -> None:
             await repo.write_outcomes(session, self.worker_id, results)
             await record_outcome_events(session, [result["id"] for result in results])
-            await repo.signal_due_change(session)
+            if any(result["status"] in repo.QUEUED_VALUES for result in results):
+                await repo.signal_due_change(session)  # a retry: due again later
 
         await self.database.run(work)
         return [None] * len(results)

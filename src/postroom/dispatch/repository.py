@@ -9,19 +9,28 @@ still holds (``claimed_by = :worker``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.db import DUE_CHANGED
 from postroom.emails.states import QUEUED, EmailStatus
+from postroom.kit.datetimes import utcnow
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity
 
 QUEUED_VALUES = [status.value for status in QUEUED]
 TABLE = Table("email_activities", EmailActivity.metadata)
 DUE_CHANNEL = "postroom_due"
+WAKE_HORIZON = timedelta(seconds=1)
+"""A dispatcher looks at the queue again at least this often (``dispatch_poll_seconds`` is at
+most 1 s), so only a due time sooner than this needs to wake it."""
+
+
+def soon(moment: datetime | None) -> bool:
+    return moment is not None and moment - utcnow() < WAKE_HORIZON
 
 
 async def claim_due(
@@ -208,9 +217,15 @@ async def expired_in_sync_gap(session: AsyncSession, now: datetime) -> Sequence[
     return (await session.execute(statement)).scalars().all()
 
 
-async def signal_due_change(session: AsyncSession) -> None:
-    """Wake dispatchers after this transaction commits (locally, and on PostgreSQL by NOTIFY)."""
-    session.info["due_changed"] = True
+async def signal_due_change(session: AsyncSession, *due_times: datetime | None) -> None:
+    """Wake dispatchers after this transaction commits (locally, and on PostgreSQL by NOTIFY).
+
+    Given the new due times of what changed, wake them only if one of these comes within
+    ``WAKE_HORIZON``: anything later is found by their next look at the queue anyway.
+    """
+    if due_times and not any(soon(moment) for moment in due_times):
+        return
+    session.info[DUE_CHANGED] = True
     if session.info.get("due_notified"):
         return
     session.info["due_notified"] = True

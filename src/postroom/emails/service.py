@@ -192,8 +192,7 @@ async def _insert(session: AsyncSession, email: EmailActivity) -> EmailActivity:
         if existing is None:
             raise
         return existing
-    if email.due_at is not None or email.followup_at is not None:
-        await dispatch_repository.signal_due_change(session)
+    await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
     return email
 
 
@@ -298,7 +297,7 @@ async def update_email(
         await _rethread(session, email, parent, now)
     await session.flush()
     if (target in QUEUED and current is not target) or "followup_at" in changes:
-        await dispatch_repository.signal_due_change(session)
+        await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
     await event_log.email_changed(session, Origin.of(caller), email, "updated", before)
     return email
 

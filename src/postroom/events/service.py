@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.dispatch.repository import signal_due_change
+from postroom.db import WEBHOOKS_QUEUED
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events import repository
 from postroom.events.repository import EventFilter, Position
@@ -79,9 +79,7 @@ def wants(subscription: WebhookSubscription, event: Event) -> bool:
 async def record(session: AsyncSession, origin: Origin, change: Change) -> Event:
     """Write the event of ``change`` and queue its webhook deliveries (same transaction)."""
     subscriptions = await repository.active_subscriptions(session, origin.organization_id)
-    event = _record(session, origin, change, subscriptions)
-    await _wake_senders(session)
-    return event
+    return _record(session, origin, change, subscriptions)
 
 
 async def record_many(session: AsyncSession, changes: list[tuple[Origin, Change]]) -> None:
@@ -93,13 +91,6 @@ async def record_many(session: AsyncSession, changes: list[tuple[Origin, Change]
                 session, origin.organization_id
             )
         _record(session, origin, change, by_organization[origin.organization_id])
-    await _wake_senders(session)
-
-
-async def _wake_senders(session: AsyncSession) -> None:
-    """Deliveries were queued: wake webhook senders here and, on PostgreSQL, elsewhere."""
-    if session.info.get("deliveries_queued"):
-        await signal_due_change(session)
 
 
 def _record(
@@ -129,7 +120,9 @@ def _record(
     )
     repository.add(session, event)
     if repository.add_deliveries(session, event, [s for s in subscriptions if wants(s, event)]):
-        session.info["deliveries_queued"] = True
+        # Wakes the local webhook sender on commit; senders in other processes find the
+        # deliveries within their poll interval.
+        session.info[WEBHOOKS_QUEUED] = True
     return event
 
 

@@ -106,7 +106,7 @@ class WebhookSender:
 
     async def run(self) -> None:
         """Send until ``stop()``; then finish in-flight attempts and release the rest."""
-        self.database.due_listeners.append(self.wake)
+        self.database.webhook_listeners.append(self.wake)
         renewal = asyncio.create_task(self._renew_leases())
         try:
             await self._loop()
@@ -124,7 +124,7 @@ class WebhookSender:
                 await self._sleep(self.settings.dispatch_poll_seconds)
 
     async def _shut_down(self, renewal: asyncio.Task[None]) -> None:
-        self.database.due_listeners.remove(self.wake)
+        self.database.webhook_listeners.remove(self.wake)
         renewal.cancel()
         await asyncio.gather(renewal, return_exceptions=True)
         await self.drain()

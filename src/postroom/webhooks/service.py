@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.config import Settings
+from postroom.db import WEBHOOKS_QUEUED
 from postroom.dispatch.policy import RetryPolicy
 from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.datetimes import utcnow
@@ -209,7 +210,7 @@ def set_status(
     """Pause or resume; resuming restarts the failure clock and wakes the sender."""
     if status is SubscriptionStatus.ACTIVE and subscription.status != status.value:
         subscription.failing_since = None
-        session.info["due_changed"] = True
+        session.info[WEBHOOKS_QUEUED] = True
     subscription.status = status.value
 
 
