@@ -103,12 +103,17 @@ async def email_by_message_id(
 
 
 async def user_names(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
-    """Display names of the given users (for ``user_name``, ``created_by_name`` ...)."""
-    if not user_ids:
-        return {}
-    statement = select(User).where(User.id.in_(user_ids))
-    users = (await session.execute(statement)).scalars().all()
-    return {user.id: user.full_name or user.email for user in users}
+    """Display names of the given users (for ``user_name``, ``created_by_name`` ...).
+
+    Remembered for the rest of the transaction: one request renders an email several times
+    (its response, its event, its thread's event).
+    """
+    known: dict[str, str] = session.info.setdefault("user_names", {})
+    missing = user_ids - known.keys()
+    if missing:
+        users = (await session.execute(select(User).where(User.id.in_(missing)))).scalars()
+        known.update({user.id: user.full_name or user.email for user in users})
+    return {user_id: known[user_id] for user_id in user_ids if user_id in known}
 
 
 async def cancel_delivery(session: AsyncSession, email: EmailActivity, now: datetime) -> bool:

@@ -90,11 +90,16 @@ async def get_event(session: AsyncSession, organization_id: str, event_id: str) 
 async def active_subscriptions(
     session: AsyncSession, organization_id: str
 ) -> Sequence[WebhookSubscription]:
-    statement = select(WebhookSubscription).where(
-        WebhookSubscription.organization_id == organization_id,
-        WebhookSubscription.status == "active",
-    )
-    return (await session.execute(statement)).scalars().all()
+    """Remembered for the rest of the transaction (subscriptions are never changed in one
+    that records events)."""
+    known: dict[str, Sequence[WebhookSubscription]] = session.info.setdefault("subscriptions", {})
+    if organization_id not in known:
+        statement = select(WebhookSubscription).where(
+            WebhookSubscription.organization_id == organization_id,
+            WebhookSubscription.status == "active",
+        )
+        known[organization_id] = (await session.execute(statement)).scalars().all()
+    return known[organization_id]
 
 
 def add_deliveries(
