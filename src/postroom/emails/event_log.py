@@ -42,14 +42,23 @@ async def emails_deleted(
 
 
 async def thread_changed(
-    session: AsyncSession, origin: Origin, thread_id: str | None, action: str
+    session: AsyncSession,
+    origin: Origin,
+    thread_id: str | None,
+    action: str,
+    emails: Sequence[EmailActivity] | None = None,
 ) -> None:
+    """Record the thread's event; ``emails`` are all of its emails when the caller has them
+    (a thread just started by one email)."""
     if thread_id is None:
         return
     thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
     if thread is None:
         return
-    emails = await thread_repository.emails_of_threads(session, origin.organization_id, [thread_id])
+    if emails is None:
+        emails = await thread_repository.emails_of_threads(
+            session, origin.organization_id, [thread_id]
+        )
     names: dict[str, str] = {}
     for email in emails:
         names |= await repository.user_names(session, user_ids_of(email))

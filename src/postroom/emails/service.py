@@ -155,13 +155,14 @@ async def create_email(
     _schedule(email, now)
     _refresh_derived(email)
     started = await thread_service.place(session, email, parent, now)
-    stored = await _insert(session, email)
+    stored = await _insert(session, email, posted=bool(posted_message_ids(body)))
     if stored is email:
         origin = Origin.of(caller)
         await event_log.email_changed(session, origin, email, "created")
-        await event_log.thread_changed(
-            session, origin, email.thread_id, "created" if started else "updated"
-        )
+        if started:
+            await event_log.thread_changed(session, origin, email.thread_id, "created", [email])
+        else:
+            await event_log.thread_changed(session, origin, email.thread_id, "updated")
     return stored
 
 
@@ -179,8 +180,25 @@ def posted_message_ids(body: EmailActivityCreate) -> list[str]:
     return posted
 
 
-async def _insert(session: AsyncSession, email: EmailActivity) -> EmailActivity:
-    """Insert the email; if its Message-ID was logged meanwhile, answer with that email."""
+async def _insert(session: AsyncSession, email: EmailActivity, posted: bool) -> EmailActivity:
+    """Insert the email; if its posted Message-ID was logged meanwhile, answer with that email.
+
+    A Message-ID Postroom made itself is new, so it needs no savepoint to recover from a clash.
+    """
+    if posted:
+        existing = await _insert_unless_logged(session, email)
+        if existing is not None:
+            return existing
+    else:
+        repository.add(session, email)
+        await session.flush()
+    await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
+    return email
+
+
+async def _insert_unless_logged(
+    session: AsyncSession, email: EmailActivity
+) -> EmailActivity | None:
     try:
         async with session.begin_nested():
             repository.add(session, email)
@@ -192,8 +210,7 @@ async def _insert(session: AsyncSession, email: EmailActivity) -> EmailActivity:
         if existing is None:
             raise
         return existing
-    await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
-    return email
+    return None
 
 
 def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> EmailActivity:

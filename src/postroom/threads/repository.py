@@ -30,10 +30,8 @@ _COMPARATORS = {
 async def get_thread(
     session: AsyncSession, organization_id: str, thread_id: str
 ) -> EmailThread | None:
-    statement = select(EmailThread).where(
-        EmailThread.id == thread_id, EmailThread.organization_id == organization_id
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    thread = await session.get(EmailThread, thread_id)  # no query when already loaded
+    return thread if thread is not None and thread.organization_id == organization_id else None
 
 
 async def list_threads(
