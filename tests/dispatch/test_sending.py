@@ -7,6 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from postroom.dispatch import repository
 from tests.conftest import Tenant
 from tests.dispatch.conftest import DeliveryHarness, eventually
 from tests.helpers import create_lead, ok
@@ -180,3 +184,25 @@ async def test_a_reply_carries_in_reply_to_and_references_to_the_smtp_server(
     assert received.message["References"].split() == ["<root@buyer.example.com>", parent_id]
     assert reply["references"] == ["<root@buyer.example.com>", parent_id]
     assert reply["thread_id"] == first["thread_id"]
+
+
+async def test_a_failed_dispatch_round_does_not_stop_delivery(
+    harness: DeliveryHarness, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error while claiming (a pool timeout under overload, say) is logged and the
+    dispatcher tries again: emails queued afterwards still go out."""
+    failures: list[str] = []
+    claim_due = repository.claim_due
+
+    async def failing_once(*arguments: Any) -> Any:
+        if not failures:
+            failures.append("pool timeout")
+            raise SQLAlchemyTimeoutError("QueuePool limit reached, connection timed out")
+        return await claim_due(*arguments)
+
+    monkeypatch.setattr(repository, "claim_due", failing_once)
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]))
+    assert failures == ["pool timeout"]
+    assert len(smtp.messages()) == 1

@@ -109,10 +109,18 @@ class Dispatcher:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
-            if self.clock() >= self._followups_checked_by:
-                await self.create_due_followups()
-            if await self.dispatch_due() == 0:
-                await self._sleep(await self._seconds_until_due())
+            try:
+                await self._round()
+            except Exception:
+                # A database that is down or overloaded must not stop delivery for good.
+                logger.exception("dispatching failed; trying again")
+                await self._sleep(self.settings.dispatch_poll_seconds)
+
+    async def _round(self) -> None:
+        if self.clock() >= self._followups_checked_by:
+            await self.create_due_followups()
+        if await self.dispatch_due() == 0:
+            await self._sleep(await self._seconds_until_due())
 
     async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
         self.database.due_listeners.remove(self.wake)
