@@ -6,7 +6,10 @@
 - ``LimitConcurrency``: above a number of requests in progress, new ones get 503 with
   ``Retry-After: 1`` and nothing is done for them. Every request counts, the tracking pixel and
   downloads included; the count is per server process. The official client retries 503 on
-  every method.
+  every method. A request admitted but then kept waiting for a database connection longer
+  than the pool's timeout (SQLAlchemy's ``TimeoutError``: the server is slower than the limit
+  assumes) gets the same 503 if its answer has not started: its session never got a
+  connection, so nothing was done for it either.
 
 Refusals raised while the application reads the body are ``HTTPException`` subclasses, so
 FastAPI's body reader passes them on to the error handlers, which render Close's bodies.
@@ -14,9 +17,11 @@ FastAPI's body reader passes them on to the error handlers, which render Close's
 
 from __future__ import annotations
 
+import logging
 from itertools import accumulate
 
 from fastapi import FastAPI
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from postroom.config import Settings
 from postroom.errors import ValidationFailed
 from postroom.kit.ratelimit import FixedWindowLimiter, RateLimit
+
+logger = logging.getLogger("postroom.limits")
 
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in _BRACKETS)
@@ -160,19 +167,25 @@ class LimitBody:
         await _refusing(self.app, scope, reader.receive, send)
 
 
+class _StartTracker:
+    """``send`` that notes whether the response has started."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
 async def _refusing(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """Run ``app``; answer a ``BodyRefused`` that reached us, if no response started yet."""
-    started = False
-
-    async def tracking_send(message: Message) -> None:
-        nonlocal started
-        started = started or message["type"] == "http.response.start"
-        await send(message)
-
+    tracker = _StartTracker(send)
     try:
-        await app(scope, receive, tracking_send)
+        await app(scope, receive, tracker.send)
     except BodyRefused as refusal:
-        if started:
+        if tracker.started:
             raise
         await refusal.response()(scope, receive, send)
 
@@ -193,10 +206,20 @@ class LimitConcurrency:
             await overloaded()(scope, receive, send)
             return
         self.in_progress += 1
+        tracker = _StartTracker(send)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracker.send)
+        except PoolTimeout:
+            if tracker.started:
+                raise
+            logger.warning("%s %s refused: no database connection in time", *_request_line(scope))
+            await overloaded()(scope, receive, send)
         finally:
             self.in_progress -= 1
+
+
+def _request_line(scope: Scope) -> tuple[str, str]:
+    return scope.get("method", "-"), scope.get("path", "-")
 
 
 def overloaded() -> JSONResponse:

@@ -1,0 +1,1 @@
+"""Reliability under stress: overload of a real server (bench/overload.py) and its guard."""
