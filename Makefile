@@ -23,8 +23,8 @@ run: $(STAMP)
 	$(BIN)/postroom serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -42,10 +42,30 @@ test: lint typecheck migrations-check pytest
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
 
-# Lateness of scheduled and send_in emails on SQLite and PostgreSQL; see bench/README.md.
-.PHONY: bench
-bench: $(STAMP)
+# Every benchmark on SQLite and PostgreSQL, beside its ceiling or peer, into
+# bench/results/latest.md; see bench/README.md. Installs smtp-sink, smtp-source and wrk
+# (Debian packages) and the peer's own virtual environment when they are missing.
+.PHONY: bench bench-tools
+bench-tools:
+	bash bench/tools.sh
+	PYTHON=$(PYTHON) bash bench/peer/setup.sh
+
+bench: $(STAMP) bench-tools
+	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/lateness.py
+	$(BIN)/python bench/report.py
+
+# Property-based fuzzing of the API with a large budget (make test runs a small one).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	POSTROOM_FUZZ_EXAMPLES=$${POSTROOM_FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/fuzz -p no:cacheprovider
+
+# 4x the sustainable request rate against a real server; see bench/overload.py.
+.PHONY: overload
+overload: $(STAMP) bench-tools
+	$(BIN)/python bench/overload.py
 
 # SIGKILL a real server 20 times while emails are created, then check that no email was lost
 # or sent twice; CRASH_ARGS="--database postgres" for PostgreSQL. See tests/crash/crash_test.py.

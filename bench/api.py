@@ -43,14 +43,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from lateness import cpu_model, load_average
 from processes import (
     HOST,
     BenchmarkError,
+    cpu_model,
     cpu_seconds,
     database_url,
     free_port,
     libpq,
+    load_average,
     postgres_version,
     running_server,
     server_environment,

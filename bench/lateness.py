@@ -37,10 +37,13 @@ from processes import (
     HOST,
     BenchmarkError,
     SinkHandler,
+    cpu_model,
     cpu_seconds,
     create_api_key,
     database_url,
     free_port,
+    load_average,
+    percentile,
     postgres_version,
     running_server,
     server_environment,
@@ -247,12 +250,6 @@ def run_backend(backend: str, workload: Workload, postgres_url: str) -> list[Pha
 # -- results -------------------------------------------------------------------------------
 
 
-def percentile(samples: list[float], p: float) -> float:
-    """Nearest rank: the smallest sample with at least p % of the samples <= it."""
-    ordered = sorted(samples)
-    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] if ordered else math.nan
-
-
 def ms(value: float) -> str:
     return f"{value:.1f}"
 
@@ -324,20 +321,6 @@ def problems(results: list[Result]) -> list[str]:
 
 
 # -- the report ----------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average(values: tuple[float, float, float]) -> str:
-    return " / ".join(f"{value:.2f}" for value in values)
 
 
 def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:

@@ -72,9 +72,12 @@ from processes import (
     HOST,
     BenchmarkError,
     SinkHandler,
+    cpu_model,
     cpu_seconds,
     database_url,
     free_port,
+    load_average,
+    percentile,
     postgres_version,
     running_server,
     server_environment,
@@ -563,12 +566,6 @@ def mib(kib: int) -> str:
     return f"{kib / 1024:.0f}"
 
 
-def percentile(samples: list[float], p: float) -> float:
-    """Nearest rank: the smallest sample with at least p % of the samples <= it."""
-    ordered = sorted(samples)
-    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] if ordered else math.nan
-
-
 def create_lead(client: httpx.Client) -> str:
     response = client.post("lead/", json={"name": "Overload Corp"})
     if response.status_code != 200:
@@ -691,18 +688,6 @@ def load_and_check(target: Target, workload: Workload) -> Result:
 
 
 # -- the report -----------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def load_average(values: tuple[float, float, float]) -> str:
-    return " / ".join(f"{value:.2f}" for value in values)
 
 
 def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import secrets
 import signal
 import socket
@@ -170,8 +171,10 @@ def port_answers(port: int) -> bool:
         return False
 
 
-def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def wait_until_listening(
+    process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = START_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
     while not port_answers(port):
         if process.poll() is not None or time.monotonic() > deadline:
             output = log.read_text(errors="replace")
@@ -193,9 +196,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_server(
-    environment: Mapping[str, str], folder: Path, port: int
+    environment: Mapping[str, str], folder: Path, port: int, start_timeout: float = START_TIMEOUT
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``postroom serve`` (migrations included) for the block; its output in ``server.log``."""
+    """``postroom serve`` (migrations included) for the block; its output in ``server.log``.
+
+    ``start_timeout``: how long it may take to listen (its start-up checks read the database)."""
     log_path = folder / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
@@ -207,7 +212,7 @@ def running_server(
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_until_listening(process, port, log_path)
+            wait_until_listening(process, port, log_path, start_timeout)
             yield process
         finally:
             stop(process)
@@ -220,3 +225,26 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest rank: the smallest sample with at least p % of the samples <= it."""
+    ordered = sorted(samples)
+    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] if ordered else math.nan
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in values)

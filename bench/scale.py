@@ -55,16 +55,17 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 import httpx
-import processes
 import psycopg
-from lateness import cpu_model, load_average, percentile
 from processes import (
     HOST,
     BenchmarkError,
+    cpu_model,
     create_api_key,
     database_url,
     free_port,
     libpq,
+    load_average,
+    percentile,
     postgres_version,
     running_server,
     server_environment,
@@ -917,8 +918,7 @@ class Server:
     def serving(self, result: Result) -> Iterator[Api]:
         """The server on the full store; how long it took to listen goes into ``result``."""
         started = time.monotonic()
-        processes.START_TIMEOUT = max(processes.START_TIMEOUT, SERVE_START_TIMEOUT)
-        with running_server(self.environment, self.folder, self.port):
+        with running_server(self.environment, self.folder, self.port, SERVE_START_TIMEOUT):
             result.start_seconds = time.monotonic() - started
             with Api(self.port, self.key) as api:
                 yield api
