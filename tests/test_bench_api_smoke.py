@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench_tools import needs_bench_tools
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "bench" / "api.py"
 RESULT_LINE = re.compile(
@@ -20,6 +22,7 @@ MEMORY_LINE = re.compile(r"^api sqlite peak_rss: \d+\.\d MB ", re.MULTILINE)
 
 
 @pytest.mark.slow
+@needs_bench_tools
 def test_smoke_benchmark_prints_a_line_per_measurement_without_errors(tmp_path: Path) -> None:
     output = tmp_path / "api.md"
     completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments

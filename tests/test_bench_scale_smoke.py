@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench_tools import needs_bench_tools
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "bench" / "scale.py"
 NUMBER = r"\d+(?:\.\d+)?"
@@ -25,6 +27,7 @@ EXPECTED_LINES = [
 
 
 @pytest.mark.slow
+@needs_bench_tools
 def test_smoke_benchmark_loads_the_store_and_prints_every_measurement(tmp_path: Path) -> None:
     output = tmp_path / "scale.md"
     completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import Receive, Scope, Send
 
 from postroom.kit.limits import LimitConcurrency
+from tests.bench_tools import needs_bench_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = ROOT / "bench" / "overload.py"
@@ -36,6 +37,7 @@ def figures(output: str) -> dict[str, float]:
 
 
 @pytest.mark.slow
+@needs_bench_tools
 def test_overload_loses_nothing_and_refuses_only_with_503_and_retry_after(
     tmp_path: Path,
 ) -> None:
