@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    app.include_router(files_download_router)
+    app.include_router(files_download_router, responses=ERROR_RESPONSES)
     app.include_router(tracking_router)
     install_error_handlers(app)
     install_limits(app, settings, api_prefix=f"{API_PREFIX}/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -81,7 +81,19 @@ async def upload_file(
     return JSONResponse(body, status_code=201)
 
 
-@download_router.get("/go/file/{file_id}/{filename:path}")
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, with the content type it was uploaded with.",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@download_router.get(
+    "/go/file/{file_id}/{filename:path}",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 async def download_file(
     file_id: str, filename: str, session: SessionDep, caller: CallerDep, files: FilesDep
 ) -> StreamingResponse:
