@@ -13,7 +13,8 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,17 @@ logger = logging.getLogger("postroom.dispatch")
 
 Clock = Callable[[], datetime]
 PURGE_INTERVAL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one claim transaction found: the emails now ours, their routes, and when the next
+    email (``None`` when the claim filled every free slot) and the next follow-up are due."""
+
+    emails: Sequence[EmailActivity]
+    routes: dict[str, SendingRoute | None]
+    next_due: datetime | None
+    next_followup: datetime | None
 
 
 class ClaimLost(Exception):
@@ -119,8 +131,7 @@ class Dispatcher:
     async def _round(self) -> None:
         if self.clock() >= self._followups_checked_by:
             await self.create_due_followups()
-        if await self.dispatch_due() == 0:
-            await self._sleep(await self._seconds_until_due())
+        await self._sleep(await self.dispatch_due())
 
     async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
         self.database.due_listeners.remove(self.wake)
@@ -143,20 +154,6 @@ class Dispatcher:
         except TimeoutError:
             pass
 
-    async def _seconds_until_due(self) -> float:
-        poll = self.settings.dispatch_poll_seconds
-        async with self.database.transaction() as session:
-            due = await repo.next_due_at(session) if self._capacity() else None
-            followup = await repo.next_followup_at(session)
-        now = self.clock()
-        self._followups_checked_by = min(
-            followup or now + timedelta(seconds=poll), now + timedelta(seconds=poll)
-        )
-        moments = [moment for moment in (due, followup) if moment is not None]
-        if not moments:
-            return poll
-        return min(poll, (min(moments) - now).total_seconds())
-
     # -- follow-ups ------------------------------------------------------------------------
 
     async def create_due_followups(self) -> int:
@@ -178,31 +175,54 @@ class Dispatcher:
     def _capacity(self) -> int:
         return max(self.settings.dispatch_batch_size - len(self._in_flight), 0)
 
-    async def dispatch_due(self) -> int:
-        """Claim what is due (within capacity) and start delivering it; return how many."""
-        limit = self._capacity()
-        if limit == 0:
-            return 0
-        now = self.clock()
-        claimed = await self.database.run(
-            lambda session: repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
-        )
-        self._backlog = len(claimed) == limit
-        if claimed:
-            routes = await self._routes(claimed)
-            for email in claimed:
-                self._start(email, routes[email.id])
-        return len(claimed)
+    async def dispatch_due(self) -> float:
+        """Claim what is due (within capacity) and start delivering it; return how many seconds
+        may pass before anything else comes due (the loop sleeps that long unless woken).
 
-    async def _routes(self, emails: list[EmailActivity] | Any) -> dict[str, SendingRoute | None]:
+        One transaction claims, finds the sending routes and, unless the claim filled every free
+        slot, reads when the next email and the next follow-up are due.
+        """
+        limit = self._capacity()
+        now = self.clock()
+        claim = await self.database.run(lambda session: self._claim(session, now, limit))
+        self._backlog = limit > 0 and len(claim.emails) == limit
+        for email in claim.emails:
+            self._start(email, claim.routes[email.id])
+        return self._seconds_until(claim.next_due, claim.next_followup, now)
+
+    async def _claim(self, session: AsyncSession, now: datetime, limit: int) -> Claim:
+        emails: Sequence[EmailActivity] = []
+        if limit:
+            emails = await repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
+        routes = await self._routes(session, emails)
+        full = len(emails) == limit
+        return Claim(
+            emails=emails,
+            routes=routes,
+            next_due=None if full else await repo.next_due_at(session),
+            next_followup=await repo.next_followup_at(session),
+        )
+
+    def _seconds_until(
+        self, next_due: datetime | None, next_followup: datetime | None, now: datetime
+    ) -> float:
+        """Until the next due moment, at most the poll interval; notes when to look for
+        follow-ups again."""
+        poll = timedelta(seconds=self.settings.dispatch_poll_seconds)
+        self._followups_checked_by = min(next_followup or now + poll, now + poll)
+        moments = [moment - now for moment in (next_due, next_followup) if moment is not None]
+        return min([poll, *moments]).total_seconds()
+
+    async def _routes(
+        self, session: AsyncSession, emails: Sequence[EmailActivity]
+    ) -> dict[str, SendingRoute | None]:
         cache: dict[tuple[str | None, str | None], SendingRoute | None] = {}
         routes: dict[str, SendingRoute | None] = {}
-        async with self.database.transaction() as session:
-            for email in emails:
-                key = (email.email_account_id, email.user_id)
-                if key not in cache:
-                    cache[key] = await self.registry.route(session, email)
-                routes[email.id] = cache[key]
+        for email in emails:
+            key = (email.email_account_id, email.user_id)
+            if key not in cache:
+                cache[key] = await self.registry.route(session, email)
+            routes[email.id] = cache[key]
         return routes
 
     def _start(self, email: EmailActivity, route: SendingRoute | None) -> None:
