@@ -1,7 +1,12 @@
 """The RFC 5322 message of an email, built with the stdlib ``email`` package.
 
-Headers go through ``email.headerregistry``, which refuses CR/LF in values, so no field can
-inject a header or a recipient. Bcc recipients appear only in the SMTP envelope.
+Parts are ``email.mime`` objects and headers plain strings (the compat32 model): the header
+registry of ``EmailMessage`` parses every value again and cost most of a delivery's CPU. So
+every header value goes through ``one_line`` first (no CR, LF or other control character can
+reach the message, so no field can inject a header or a recipient), display names and the
+subject are RFC 2047-encoded when they are not ASCII, and an address whose own part is not
+ASCII is refused (that would need SMTPUTF8 in the headers). Bcc recipients appear only in the
+SMTP envelope. Bodies are 7bit when they are ASCII in short lines, else UTF-8 in base64.
 """
 
 from __future__ import annotations
@@ -10,19 +15,26 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr
+from email import encoders, policy
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, getaddresses, parseaddr
+from typing import TypeVar
 
+from postroom.kit.headers import one_line
 from postroom.kit.text import html_to_text
 from postroom.models import EmailActivity
 from postroom.transports.base import OutgoingMessage
 
-SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
-
+SMTP_POLICY = policy.compat32.clone(linesep="\r\n")
+MAX_LINE = 998
+"""RFC 5322's limit on a line, CRLF excluded."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_P = TypeVar("_P", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -41,10 +53,16 @@ def safe_filename(filename: str) -> str:
     return _CONTROL.sub(" ", filename).strip() or "attachment"
 
 
-def address(value: str) -> Address:
-    """``"Name" <a@b>`` as a header address (the display name is encoded when needed)."""
-    name, addr = parseaddr(value)
-    return Address(display_name=name, addr_spec=addr)
+def address(value: str) -> str:
+    """``"Name" <a@b>`` as one header address (the display name encoded when needed)."""
+    name, addr = parseaddr(one_line(value))
+    if not addr.isascii():
+        raise ValueError(f"{addr!r}: an address that is not ASCII cannot go in a header")
+    return formataddr((name, addr), charset="utf-8")
+
+
+def address_list(values: Iterable[str]) -> str:
+    return ", ".join(address(value) for value in values)
 
 
 def bare_addresses(values: Iterable[str]) -> list[str]:
@@ -81,51 +99,86 @@ def build_message(
     sent_at: datetime,
     pixel_url: str | None = None,
     attachments: Sequence[AttachmentPayload] = (),
-) -> EmailMessage:
-    message = EmailMessage(policy=SMTP_POLICY)
+) -> Message:
+    inline = [item for item in attachments if item.inline or item.content_id]
+    attached = [item for item in attachments if not (item.inline or item.content_id)]
+    if not email.body_html:
+        attached, inline = [*inline, *attached], []
+    message = _body(email, pixel_url, inline)
+    if attached:
+        message = _multipart("mixed", [message, *(_attachment(item) for item in attached)])
     message["From"] = address(email.sender or "")
     if email.to_addresses:
-        message["To"] = [address(value) for value in email.to_addresses]
+        message["To"] = address_list(email.to_addresses)
     if email.cc_addresses:
-        message["Cc"] = [address(value) for value in email.cc_addresses]
-    message["Subject"] = email.subject or ""
+        message["Cc"] = address_list(email.cc_addresses)
+    subject = one_line(email.subject or "")
+    # compat32 takes a Header for a value to encode (typeshed knows only str).
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
     message["Date"] = format_datetime(sent_at)
-    message["Message-ID"] = email.message_ids[0]
-    _thread_headers(message, email.references)
-    message.set_content(text_body(email), charset="utf-8")
-    if email.body_html:
-        html = with_pixel(email.body_html, pixel_url)
-        message.add_alternative(html, subtype="html", charset="utf-8")
-    _attach(message, attachments)
+    message["Message-ID"] = one_line(email.message_ids[0])
+    if email.references:
+        message["In-Reply-To"] = one_line(email.references[-1])
+        message["References"] = one_line(" ".join(email.references))
+    message["MIME-Version"] = "1.0"
     return message
 
 
-def _attach(message: EmailMessage, attachments: Sequence[AttachmentPayload]) -> None:
-    html_part = _html_part(message)
-    for item in attachments:
-        maintype, _, subtype = item.content_type.partition("/")
-        maintype, subtype = maintype or "application", subtype or "octet-stream"
-        filename = safe_filename(item.filename)
-        if (item.inline or item.content_id) and html_part is not None:
-            cid = f"<{_CONTROL.sub('', item.content_id or filename).strip('<>')}>"
-            html_part.add_related(
-                item.data, maintype, subtype, cid=cid, filename=filename, disposition="inline"
-            )
-        else:
-            message.add_attachment(item.data, maintype, subtype, filename=filename)
+def _body(
+    email: EmailActivity, pixel_url: str | None, inline: Sequence[AttachmentPayload]
+) -> Message:
+    """text/plain alone, or multipart/alternative with the HTML (and its inline parts)."""
+    text = _text_part(text_body(email), "plain")
+    if not email.body_html:
+        return text
+    html: Message = _text_part(with_pixel(email.body_html, pixel_url), "html")
+    if inline:
+        html = _multipart("related", [html, *(_inline_part(item) for item in inline)])
+    return _multipart("alternative", [text, html])
 
 
-def _html_part(message: EmailMessage) -> EmailMessage | None:
-    for part in message.walk():
-        if part.get_content_type() == "text/html" and isinstance(part, EmailMessage):
-            return part
-    return None
+def _text_part(text: str, subtype: str) -> MIMEText:
+    if text.isascii() and all(len(line) <= MAX_LINE for line in text.splitlines()):
+        return _part(MIMEText(text, subtype, "us-ascii"))
+    return _part(MIMEText(text, subtype, "utf-8"))
 
 
-def _thread_headers(message: EmailMessage, references: list[str]) -> None:
-    if references:
-        message["In-Reply-To"] = references[-1]
-        message["References"] = " ".join(references)
+def _multipart(subtype: str, parts: list[Message]) -> MIMEMultipart:
+    return _part(MIMEMultipart(subtype, _subparts=parts))
+
+
+def _attachment(item: AttachmentPayload) -> MIMEBase:
+    part = _binary_part(item)
+    part.add_header("Content-Disposition", "attachment", filename=_filename(item.filename))
+    return part
+
+
+def _inline_part(item: AttachmentPayload) -> MIMEBase:
+    part = _binary_part(item)
+    cid = f"<{_CONTROL.sub('', item.content_id or safe_filename(item.filename)).strip('<>')}>"
+    part["Content-ID"] = cid
+    part.add_header("Content-Disposition", "inline", filename=_filename(item.filename))
+    return part
+
+
+def _binary_part(item: AttachmentPayload) -> MIMEBase:
+    maintype, _, subtype = item.content_type.partition("/")
+    part = _part(MIMEBase(one_line(maintype) or "application", one_line(subtype) or "octet-stream"))
+    part.set_payload(item.data)
+    encoders.encode_base64(part)
+    return part
+
+
+def _part(part: _P) -> _P:
+    """Only the top of a message says ``MIME-Version``."""
+    del part["MIME-Version"]
+    return part
+
+
+def _filename(filename: str) -> str | tuple[str, str, str]:
+    """The parameter value: RFC 2231 (UTF-8) when the name is not ASCII."""
+    name = safe_filename(filename)
+    return name if name.isascii() else ("utf-8", "", name)
 
 
 def outgoing_message(
