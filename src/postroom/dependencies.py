@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the database session and the authenticated caller."""
+"""Request-scoped dependencies: the database session and the authenticated caller.
+
+Every dependency is ``async def``, even one that awaits nothing: FastAPI runs a plain ``def``
+dependency in its thread pool, a thread hop per request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ async def get_caller(request: Request, session: SessionDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -20,7 +20,7 @@ class PageRequest:
     limit: int
 
 
-def page_request(
+async def page_request(
     skip: Annotated[
         int, Query(alias="_skip", ge=0, le=MAX_SKIP, description="Results to skip.")
     ] = 0,
@@ -31,7 +31,7 @@ def page_request(
     return PageRequest(skip=skip, limit=limit)
 
 
-def field_selection(
+async def field_selection(
     fields: Annotated[
         str | None, Query(alias="_fields", description="Comma-separated fields to return.")
     ] = None,

@@ -24,7 +24,7 @@ from postroom.webhooks.schemas import (
 router = APIRouter(tags=["webhooks"])
 
 
-def box_of(settings: SettingsDep) -> SecretBox:
+async def box_of(settings: SettingsDep) -> SecretBox:
     return service.sealing_box(settings)
 
 
