@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     run_dispatcher: bool = True
     """Run a dispatcher inside ``postroom serve`` (``--no-dispatcher`` turns it off)."""
     dispatch_batch_size: int = Field(default=200, ge=1, le=5000)
-    dispatch_concurrency: int = Field(default=16, ge=1, le=512)
     dispatch_lease_seconds: float = Field(default=60.0, gt=0)
     dispatch_poll_seconds: float = Field(default=1.0, gt=0, le=1.0)
     retry_first_delay_seconds: float = Field(default=30.0, ge=0)
