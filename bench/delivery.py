@@ -130,15 +130,22 @@ class PostroomConfig:
     """``?connections=N`` on POSTROOM_SMTP_URL: SMTP sessions to the sink."""
     batch_size: int
     """POSTROOM_DISPATCH_BATCH_SIZE: emails claimed (and in flight) at most."""
+    workers: int = 1
+    """``postroom worker`` processes on the one database (more than one: PostgreSQL only, the
+    documented way to scale out; SQLite has one writer)."""
 
     @classmethod
     def parse(cls, text: str) -> PostroomConfig:
-        connections, batch = text.split(":")
-        return cls(int(connections), int(batch))
+        connections, batch, *workers = text.split(":")
+        return cls(int(connections), int(batch), int(workers[0]) if workers else 1)
 
     @property
     def label(self) -> str:
-        return f"connections={self.connections} batch={self.batch_size}"
+        label = f"connections={self.connections} batch={self.batch_size}"
+        return label if self.workers == 1 else f"{label} workers={self.workers}"
+
+    def runs_on(self, backend: str) -> bool:
+        return self.workers == 1 or backend == "postgres"
 
 
 @dataclass(frozen=True)
@@ -515,21 +522,29 @@ class Loader:
 
 
 @contextmanager
-def running_worker(environment: dict[str, str], folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``postroom worker`` for the block; its output in ``worker.log``."""
-    with (folder / "worker.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            postroom_command("worker"),
-            env=environment,
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            stop(process)
+def running_workers(
+    environment: dict[str, str], folder: Path, count: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` ``postroom worker`` processes for the block; their output in ``worker.log``."""
+    with ExitStack() as stack:
+        log = stack.enter_context((folder / "worker.log").open("wb"))
+        workers = []
+        for _ in range(count):
+            process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+                postroom_command("worker"),
+                env=environment,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            stack.callback(stop, process)
+            workers.append(process)
+        yield workers
+
+
+def total_cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    return sum(cpu_seconds(process.pid) for process in processes)
 
 
 @contextmanager
@@ -657,13 +672,13 @@ def run_postroom(
     with running_sink() as sink:
         environment = postroom_environment(url, folder, sink, config)
         worker_started = time.time()
-        with running_worker(environment, folder) as worker:
+        with running_workers(environment, folder, config.workers) as workers:
             if not sink.wait_for(1, arrival_timeout(emails)):
                 raise BenchmarkError(f"no email arrived:\n{(folder / 'worker.log').read_text()}")
-            with profiling(worker.pid, profile):
-                cpu_before = cpu_seconds(worker.pid), cpu_seconds(sink.process.pid)
+            with profiling(workers[0].pid, profile):
+                cpu_before = total_cpu_seconds(workers), cpu_seconds(sink.process.pid)
                 sink.wait_for(emails, arrival_timeout(emails))
-                cpu_after = cpu_seconds(worker.pid), cpu_seconds(sink.process.pid)
+                cpu_after = total_cpu_seconds(workers), cpu_seconds(sink.process.pid)
             throughput = await_span(sink, 0, emails, 0)
             progress(f"{backend}: throughput {throughput.rate:.1f} emails/s")
             due = burst_due_time(queued_seconds)
@@ -799,6 +814,8 @@ class BackendResults:
 def run_backend(backend: str, workload: Workload, postgres_url: str) -> BackendResults:
     results = BackendResults(backend)
     for config in workload.postroom:
+        if not config.runs_on(backend):
+            continue
         with ExitStack() as stack:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="postroom-")))
             url = stack.enter_context(database_for(backend, folder, postgres_url, "postroom"))
@@ -921,14 +938,14 @@ def burst_table(results: list[BackendResults]) -> list[str]:
 
 def postroom_table(results: list[BackendResults]) -> list[str]:
     lines = [
-        "| database | SMTP connections | batch size | emails/s | first -> last s | "
+        "| database | workers | SMTP connections | batch size | emails/s | first -> last s | "
         "worker start -> last s | worker CPU | sink CPU | creating the emails s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for backend in results:
         for result in backend.postroom:
             lines.append(
-                f"| {backend.backend} | {result.config.connections} | "
+                f"| {backend.backend} | {result.config.workers} | {result.config.connections} | "
                 f"{result.config.batch_size} | {result.rate:.1f} | {result.span_seconds:.2f} | "
                 f"{result.throughput.last - result.worker_started:.2f} | "
                 f"{percent(result.worker_cpu_seconds, result.span_seconds)} | "
@@ -1021,7 +1038,7 @@ def problems(results: list[BackendResults], ceilings: list[CeilingResult]) -> li
 
 # -- command line --------------------------------------------------------------------------
 
-DEFAULT_POSTROOM = "64:2000,64:5000"
+DEFAULT_POSTROOM = "64:2000,64:5000,32:2000:2"
 DEFAULT_PEER = "1:5:100:2,2:10:1000:0,2:10:5000:0"
 DEFAULT_CEILING_SESSIONS = "1,4,16,64"
 
@@ -1036,7 +1053,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--postroom-configs",
         default=None,
-        help="CONNECTIONS:BATCH_SIZE,... (?connections= and POSTROOM_DISPATCH_BATCH_SIZE)",
+        help="CONNECTIONS:BATCH_SIZE[:WORKERS],... (?connections=, POSTROOM_DISPATCH_BATCH_SIZE, "
+        "worker processes: PostgreSQL only)",
     )
     parser.add_argument(
         "--peer-configs",
