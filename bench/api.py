@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +44,7 @@ from typing import Any
 import httpx
 from processes import (
     HOST,
+    LOAD_AT_START,
     BenchmarkError,
     cpu_model,
     cpu_seconds,
@@ -53,7 +53,9 @@ from processes import (
     libpq,
     load_average,
     postgres_version,
+    progress,
     running_server,
+    say,
     server_environment,
     stop,
     wait_until_listening,
@@ -76,16 +78,6 @@ FRAME_LINE = re.compile(r" \(([^:()]*):\d+\)$")
 """The line number at the end of a py-spy frame (functions are counted, not lines)."""
 PROFILE_RATE = 100
 """py-spy samples a second (``--profile``)."""
-STARTED = time.monotonic()
-LOAD_AT_START = os.getloadavg()
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - a command-line report
-
-
-def progress(text: str) -> None:
-    say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
 
 
 # -- the requests --------------------------------------------------------------------------

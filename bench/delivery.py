@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 
 from processes import (
     HOST,
+    LOAD_AT_START,
     STOP_TIMEOUT,
     BenchmarkError,
     cpu_model,
@@ -62,6 +63,8 @@ from processes import (
     port_answers,
     postgres_version,
     postroom_command,
+    progress,
+    say,
     server_environment,
     stop,
 )
@@ -109,16 +112,6 @@ MIN_RATE_FOR_TIMEOUT = 20.0
 ARRIVAL_GRACE = 60.0
 DUPLICATE_WATCH = 0.5
 """Seconds to keep counting after the last expected message, to catch extra copies."""
-STARTED = time.monotonic()
-LOAD_AT_START = os.getloadavg()
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - a command-line report
-
-
-def progress(text: str) -> None:
-    say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
 
 
 # -- configurations ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from processes import (
     HOST,
+    LOAD_AT_START,
     BenchmarkError,
     SinkHandler,
     cpu_model,
@@ -45,7 +46,9 @@ from processes import (
     load_average,
     percentile,
     postgres_version,
+    progress,
     running_server,
+    say,
     server_environment,
     smtp_sink,
 )
@@ -61,16 +64,6 @@ ARRIVAL_GRACE = 30.0
 """Seconds to keep waiting for messages after the last one was due."""
 DUPLICATE_WATCH = 1.0
 """Seconds to keep listening after the last arrival, to catch a second copy."""
-STARTED = time.monotonic()
-LOAD_AT_START = os.getloadavg()
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - a command-line report
-
-
-def progress(text: str) -> None:
-    say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
 
 
 # -- the workload --------------------------------------------------------------------------

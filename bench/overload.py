@@ -70,6 +70,7 @@ from typing import Any
 import httpx
 from processes import (
     HOST,
+    LOAD_AT_START,
     BenchmarkError,
     SinkHandler,
     cpu_model,
@@ -79,7 +80,9 @@ from processes import (
     load_average,
     percentile,
     postgres_version,
+    progress,
     running_server,
+    say,
     server_environment,
     smtp_sink,
 )
@@ -103,16 +106,6 @@ DEFAULT_SERVER_LIMIT = 256
 POOL_TIMEOUT_LOGGED = "refused: no database connection in time"
 FIRST_RUN_KEY = re.compile(r"curl -u (\S+): ")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\w*(: |$)")
-STARTED = time.monotonic()
-LOAD_AT_START = os.getloadavg()
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - a command-line report
-
-
-def progress(text: str) -> None:
-    say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,19 @@ STOP_TIMEOUT = 15.0
 CLI_TIMEOUT = 60.0
 
 
+STARTED = time.monotonic()
+LOAD_AT_START = os.getloadavg()
+"""The machine's load when the benchmark began (reports warn when it was busy)."""
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)  # noqa: T201 - a command-line report
+
+
+def progress(text: str) -> None:
+    say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
+
+
 class BenchmarkError(RuntimeError):
     """The benchmark could not run (a server did not start, a request failed ...)."""
 

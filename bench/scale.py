@@ -58,6 +58,7 @@ import httpx
 import psycopg
 from processes import (
     HOST,
+    LOAD_AT_START,
     BenchmarkError,
     cpu_model,
     create_api_key,
@@ -67,7 +68,9 @@ from processes import (
     load_average,
     percentile,
     postgres_version,
+    progress,
     running_server,
+    say,
     server_environment,
 )
 from psycopg import sql
@@ -115,16 +118,6 @@ LOAD_CHUNK = 20_000
 SERVE_START_TIMEOUT = 600.0
 """``postroom serve`` runs ``PRAGMA quick_check`` on a SQLite file before it listens: on a
 multi-GB store that alone takes longer than ``processes.START_TIMEOUT`` (30 s)."""
-STARTED = time.monotonic()
-LOAD_AT_START = os.getloadavg()
-
-
-def say(text: str = "") -> None:
-    print(text, flush=True)  # noqa: T201 - a command-line report
-
-
-def progress(text: str) -> None:
-    say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
 
 
 @dataclass(frozen=True)
