@@ -185,7 +185,8 @@ class Dispatcher:
         limit = self._capacity()
         now = self.clock()
         claim = await self.database.run(lambda session: self._claim(session, now, limit))
-        self._backlog = limit > 0 and len(claim.emails) == limit
+        if limit:  # with no free slot, the backlog (if any) is still waiting
+            self._backlog = len(claim.emails) == limit
         for email in claim.emails:
             self._start(email, claim.routes[email.id])
         return self._seconds_until(claim.next_due, claim.next_followup, now)

@@ -131,9 +131,8 @@ async def create_email(
     problems = FieldProblems()
     parent = await _check_create_references(session, caller, body, problems)
     problems.raise_if_any()
-    existing = await repository.email_by_message_id(
-        session, caller.organization_id, posted_message_ids(body)
-    )
+    posted = posted_message_ids(body)
+    existing = await repository.email_by_message_id(session, caller.organization_id, posted)
     if existing is not None:
         return existing
     now = utcnow()
@@ -155,7 +154,7 @@ async def create_email(
     _schedule(email, now)
     _refresh_derived(email)
     started = await thread_service.place(session, email, parent, now)
-    stored = await _insert(session, email, posted=bool(posted_message_ids(body)))
+    stored = await _insert(session, email, posted=bool(posted))
     if stored is email:
         origin = Origin.of(caller)
         await event_log.email_changed(session, origin, email, "created")
