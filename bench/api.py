@@ -46,6 +46,7 @@ from processes import (
     HOST,
     LOAD_AT_START,
     BenchmarkError,
+    chosen_databases,
     cpu_model,
     cpu_seconds,
     database_url,
@@ -735,15 +736,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def backends_from(arguments: argparse.Namespace) -> tuple[str, ...]:
-    default = "sqlite" if arguments.smoke else "sqlite,postgres"
-    backends = tuple((arguments.databases or default).split(","))
-    unknown = set(backends) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"unknown database(s) {sorted(unknown)}: use sqlite and/or postgres")
-    return backends
-
-
 def load_from(arguments: argparse.Namespace) -> Load:
     if arguments.smoke:
         return Load(duration=1, warmup=0, connections=arguments.connections, list_page=10)
@@ -760,7 +752,8 @@ def run_all(
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    backends, load = backends_from(arguments), load_from(arguments)
+    backends = chosen_databases(arguments.databases, arguments.smoke)
+    load = load_from(arguments)
     output = arguments.output or (None if arguments.smoke else RESULTS)
     try:
         runs = run_all(backends, load, arguments.postgres_url, arguments.profile)

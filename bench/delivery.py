@@ -55,6 +55,7 @@ from processes import (
     LOAD_AT_START,
     STOP_TIMEOUT,
     BenchmarkError,
+    chosen_databases,
     cpu_model,
     cpu_seconds,
     free_port,
@@ -1065,10 +1066,7 @@ def listed(text: str) -> list[str]:
 
 def workload_from(arguments: argparse.Namespace) -> Workload:
     smoke = arguments.smoke
-    backends = tuple(listed(arguments.databases or ("sqlite" if smoke else "sqlite,postgres")))
-    unknown = set(backends) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"unknown database(s) {sorted(unknown)}: use sqlite and/or postgres")
+    backends = chosen_databases(arguments.databases, arguments.smoke)
     peer_default = (PEER_DEFAULT.key if peer_installed() else "") if smoke else DEFAULT_PEER
     peer = arguments.peer_configs if arguments.peer_configs is not None else peer_default
     postroom = arguments.postroom_configs or (

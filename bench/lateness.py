@@ -38,6 +38,7 @@ from processes import (
     LOAD_AT_START,
     BenchmarkError,
     SinkHandler,
+    chosen_databases,
     cpu_model,
     cpu_seconds,
     create_api_key,
@@ -389,11 +390,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def workload_from(arguments: argparse.Namespace) -> Workload:
     seed = arguments.seed if arguments.seed is not None else secrets.randbelow(2**32)
-    default = "sqlite" if arguments.smoke else "sqlite,postgres"
-    backends = tuple((arguments.databases or default).split(","))
-    unknown = set(backends) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"unknown database(s) {sorted(unknown)}: use sqlite and/or postgres")
+    backends = chosen_databases(arguments.databases, arguments.smoke)
     connections = arguments.smtp_connections
     query = f"?connections={connections}" if connections else ""
     if arguments.smoke:

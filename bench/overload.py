@@ -73,6 +73,7 @@ from processes import (
     LOAD_AT_START,
     BenchmarkError,
     SinkHandler,
+    chosen_databases,
     cpu_model,
     cpu_seconds,
     database_url,
@@ -803,11 +804,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def workload_from(arguments: argparse.Namespace) -> Workload:
     seed = arguments.seed if arguments.seed is not None else secrets.randbelow(2**32)
-    default = "sqlite" if arguments.smoke else "sqlite,postgres"
-    backends = tuple((arguments.databases or default).split(","))
-    unknown = set(backends) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"unknown database(s) {sorted(unknown)}: use sqlite and/or postgres")
+    backends = chosen_databases(arguments.databases, arguments.smoke)
     smoke = arguments.smoke
     return Workload(
         measure_seconds=2.0 if smoke else 10.0,

@@ -46,6 +46,15 @@ def progress(text: str) -> None:
     say(f"[{time.monotonic() - STARTED:6.1f} s] {text}")
 
 
+def chosen_databases(listed: str | None, smoke: bool) -> tuple[str, ...]:
+    """``--databases`` (comma-separated); by default SQLite for a smoke run, else both."""
+    backends = tuple((listed or ("sqlite" if smoke else "sqlite,postgres")).split(","))
+    unknown = set(backends) - {"sqlite", "postgres"}
+    if unknown:
+        raise SystemExit(f"unknown database(s) {sorted(unknown)}: use sqlite and/or postgres")
+    return backends
+
+
 class BenchmarkError(RuntimeError):
     """The benchmark could not run (a server did not start, a request failed ...)."""
 

@@ -60,6 +60,7 @@ from processes import (
     HOST,
     LOAD_AT_START,
     BenchmarkError,
+    chosen_databases,
     cpu_model,
     create_api_key,
     database_url,
@@ -1182,11 +1183,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def workload_from(arguments: argparse.Namespace) -> Workload:
-    default = "sqlite" if arguments.smoke else "sqlite,postgres"
-    backends = tuple((arguments.databases or default).split(","))
-    unknown = set(backends) - {"sqlite", "postgres"}
-    if unknown:
-        raise SystemExit(f"unknown database(s) {sorted(unknown)}: use sqlite and/or postgres")
+    backends = chosen_databases(arguments.databases, arguments.smoke)
     if arguments.smoke:
         return Workload(2000, 20, backends, arguments.seed, 1, 4, 100, 10, 50, try_index=False)
     return Workload(
