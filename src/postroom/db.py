@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from postroom.kit import jsoncodec
 from postroom.kit.sql import retrying
 
 T = TypeVar("T")
@@ -83,17 +84,26 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+JSON_CODEC = {"json_serializer": jsoncodec.dumps_text, "json_deserializer": jsoncodec.loads}
+"""JSON columns are encoded and decoded by pydantic-core (see ``kit.jsoncodec``)."""
+
+
 def create_engine(database_url: str, sqlite_synchronous: str = "FULL") -> AsyncEngine:
     """An async engine for ``database_url``; SQLite gets one writer connection."""
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
         ensure_sqlite_directory(database_url)
         engine = create_async_engine(
-            url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=60
+            url,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            **JSON_CODEC,
         )
         _install_sqlite_hooks(engine, sqlite_synchronous)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=5, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=5, pool_pre_ping=True, **JSON_CODEC)
 
 
 class Database:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from postroom.accounts import service
 from postroom.accounts.schemas import ConnectedAccount, ConnectedAccountList, render_account
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 
 router = APIRouter(tags=["connected accounts"])
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.emails.filters import EmailListQuery
 from postroom.emails.router import email_page
 from postroom.emails.schemas import EmailActivityList
 from postroom.kit.paging import FieldsDep, PageDep
+from postroom.kit.responses import JSONResponse
 
 router = APIRouter(tags=["activities"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.contacts import service
 from postroom.contacts.schemas import (
@@ -17,6 +16,7 @@ from postroom.contacts.schemas import (
 )
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields, split_csv
+from postroom.kit.responses import JSONResponse
 
 router = APIRouter(tags=["contacts"])
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep, SettingsDep
 from postroom.emails import service
 from postroom.emails.filters import EmailListQuery
-from postroom.emails.rendering import render_email
+from postroom.emails.rendering import EmailRecord, render_email
 from postroom.emails.schemas import (
     EmailActivity,
     EmailActivityCreate,
@@ -19,6 +18,7 @@ from postroom.emails.schemas import (
 )
 from postroom.idempotency.service import IdempotencyDep
 from postroom.kit.paging import FieldsDep, PageDep, PageRequest, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 from postroom.models import EmailActivity as EmailRow
 from postroom.users.auth import Caller
 
@@ -36,7 +36,7 @@ async def email_page(
         session, caller, query.to_filter(caller.tz), page.skip, page.limit + 1
     )
 
-    def render(email: EmailRow) -> dict[str, object]:
+    def render(email: EmailRecord) -> dict[str, object]:
         return render_email(email, found.names)
 
     return JSONResponse(page_body(found.emails, page, render, fields))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.events import service
 from postroom.events.schemas import EventList, EventListQuery, EventOut, render_event
 from postroom.kit.paging import FieldsDep, select_fields
+from postroom.kit.responses import JSONResponse
 
 router = APIRouter(tags=["events"])
 

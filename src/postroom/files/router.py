@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
@@ -33,6 +33,7 @@ from postroom.files.schemas import (
 from postroom.files.service import FilesConfig
 from postroom.files.storage import CHUNK_BYTES
 from postroom.kit.datetimes import utcnow
+from postroom.kit.responses import JSONResponse
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 FORM_FIELD_BYTES = 4096

@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.db import Database
@@ -45,6 +44,7 @@ from postroom.errors import Conflict
 from postroom.idempotency import repository
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.responses import JSONResponse
 from postroom.models import IdempotencyKey
 from postroom.users.auth import Caller
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from postroom.kit.responses import JSONResponse
 
 _SLASHES = re.compile(r"/{2,}")
 

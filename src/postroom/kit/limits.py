@@ -23,12 +23,12 @@ from itertools import accumulate
 from fastapi import FastAPI
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postroom.config import Settings
 from postroom.errors import ValidationFailed
 from postroom.kit.ratelimit import FixedWindowLimiter, RateLimit
+from postroom.kit.responses import JSONResponse
 
 logger = logging.getLogger("postroom.limits")
 

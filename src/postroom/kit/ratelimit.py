@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from postroom.kit.responses import JSONResponse
 from postroom.users.auth import api_key_from_header, hash_api_key
 
 Clock = Callable[[], float]

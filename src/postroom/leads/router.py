@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep, SettingsDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 from postroom.leads import service
 from postroom.leads.schemas import LeadCreate, LeadList, LeadOut, LeadUpdate, LeadView, render_lead
 

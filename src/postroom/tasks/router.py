@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 from postroom.models import Task
 from postroom.tasks import service
 from postroom.tasks.schemas import (

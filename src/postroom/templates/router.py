@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 from postroom.templates import service
 from postroom.templates.repository import TemplateFilter
 from postroom.templates.schemas import (

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.emails.service import names_for
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 from postroom.threads import service
 from postroom.threads.schemas import (
     EmailThreadList,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 
 from postroom.dependencies import CallerDep, SessionDep, SettingsDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
+from postroom.kit.responses import JSONResponse
 from postroom.kit.secrets import SecretBox
 from postroom.models import WebhookSubscription
 from postroom.webhooks import service
