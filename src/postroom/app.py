@@ -6,6 +6,7 @@ The lifespan opens the database and, unless turned off, runs a dispatcher in the
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -25,6 +26,7 @@ from postroom.files.router import download_router as files_download_router
 from postroom.files.router import router as files_router
 from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
 from postroom.kit.limits import install_limits
+from postroom.kit.responses import JSONResponse
 from postroom.kit.secrets import secret_box
 from postroom.leads.router import router as leads_router
 from postroom.tasks.router import router as tasks_router
@@ -72,6 +74,14 @@ async def running_dispatcher(dispatcher: Dispatcher) -> AsyncIterator[Dispatcher
             await task
 
 
+def freeze_startup_objects() -> None:
+    """Keep the ~140,000 objects built at start-up (routes, schemas, compiled SQL) out of the
+    garbage collector's full passes (``gc.freeze``). Each full pass walked them all and
+    stalled whatever request was running by 100 ms or more, every few seconds under load."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, transport: Transport | None = None) -> FastAPI:
     """The ASGI app; ``transport`` replaces the default sending route (tests, benchmarks)."""
     settings = settings or get_settings()
@@ -80,6 +90,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url, settings.sqlite_synchronous)
         app.state.database = database
+        freeze_startup_objects()
         try:
             if settings.run_dispatcher:
                 dispatcher = build_dispatcher(database, settings, transport)
@@ -99,6 +110,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
         version="0.1.0",
         lifespan=lifespan,
         redirect_slashes=False,
+        default_response_class=JSONResponse,
     )
     app.state.settings = settings
     for router in ROUTERS:

@@ -178,12 +178,13 @@ def worker() -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    from postroom.app import build_dispatcher
+    from postroom.app import build_dispatcher, freeze_startup_objects
     from postroom.webhooks.sender import build_webhook_sender
 
     database = Database(settings.database_url, settings.sqlite_synchronous)
     dispatcher = build_dispatcher(database, settings)
     sender = build_webhook_sender(database, settings)
+    freeze_startup_objects()
 
     def stop() -> None:
         dispatcher.stop()

@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from postroom.emails.states import EmailStatus, direction
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.text import html_to_text
 from postroom.models import EmailActivity
+
+EmailRecord = EmailActivity | Row[Any]
+"""An email as an ORM object or as a row of its table (lists): the same attribute names."""
 
 PREVIEW_LENGTH = 200
 
@@ -33,62 +38,74 @@ def opens_summary(opens: list[dict[str, Any]]) -> str | None:
     return f"Opened {times}, last on {last.strftime('%d %b %Y %H:%M')} UTC"
 
 
-def render_email(email: EmailActivity, names: Mapping[str, str]) -> dict[str, Any]:
-    status = EmailStatus(email.status)
+COLUMN_KEYS = tuple(column.key for column in EmailActivity.__table__.columns)
+
+
+def fields_of(email: EmailRecord) -> Mapping[Any, Any]:
+    """Column values by name: a row's own mapping (ten times faster to read than a row's
+    attributes, which matters for a page of 100), or an ORM object's attributes."""
+    if isinstance(email, Row):
+        return email._mapping
+    return {key: getattr(email, key) for key in COLUMN_KEYS}
+
+
+def render_email(email: EmailRecord, names: Mapping[str, str]) -> dict[str, Any]:
+    values = fields_of(email)
+    status = EmailStatus(values["status"])
     return {
-        "id": email.id,
+        "id": values["id"],
         "_type": "Email",
-        "organization_id": email.organization_id,
-        "lead_id": email.lead_id,
-        "contact_id": email.contact_id,
-        "user_id": email.user_id,
-        "user_name": names.get(email.user_id or ""),
-        "users": [email.user_id] if email.user_id else [],
-        "created_by": email.created_by,
-        "created_by_name": names.get(email.created_by or ""),
-        "updated_by": email.updated_by,
-        "updated_by_name": names.get(email.updated_by or ""),
-        "date_created": format_datetime(email.created_at),
-        "date_updated": format_datetime(email.updated_at),
-        "activity_at": format_datetime(email.activity_at),
-        "date_sent": format_datetime(email.sent_at),
-        "date_scheduled": format_datetime(email.scheduled_at),
-        "followup_date": format_datetime(email.followup_at),
-        "send_in": email.send_in,
+        "organization_id": values["organization_id"],
+        "lead_id": values["lead_id"],
+        "contact_id": values["contact_id"],
+        "user_id": values["user_id"],
+        "user_name": names.get(values["user_id"] or ""),
+        "users": [values["user_id"]] if values["user_id"] else [],
+        "created_by": values["created_by"],
+        "created_by_name": names.get(values["created_by"] or ""),
+        "updated_by": values["updated_by"],
+        "updated_by_name": names.get(values["updated_by"] or ""),
+        "date_created": format_datetime(values["created_at"]),
+        "date_updated": format_datetime(values["updated_at"]),
+        "activity_at": format_datetime(values["activity_at"]),
+        "date_sent": format_datetime(values["sent_at"]),
+        "date_scheduled": format_datetime(values["scheduled_at"]),
+        "followup_date": format_datetime(values["followup_at"]),
+        "send_in": values["send_in"],
         "status": status.value,
         "direction": direction(status),
-        "sender": email.sender,
-        "to": list(email.to_addresses),
-        "cc": list(email.cc_addresses),
-        "bcc": list(email.bcc_addresses),
-        "subject": email.subject,
-        "body_text": email.body_text,
-        "body_html": email.body_html,
-        "body_preview": email.body_preview,
-        "attachments": list(email.attachments),
-        "template_id": email.template_id,
-        "template_name": email.template_name,
-        "thread_id": email.thread_id,
-        "in_reply_to_id": email.in_reply_to_id,
-        "message_ids": list(email.message_ids),
-        "references": list(email.references),
-        "envelope": email.envelope,
-        "has_reply": email.has_reply,
-        "need_smtp_credentials": email.need_smtp_credentials,
-        "email_account_id": email.email_account_id,
-        "send_as_id": email.send_as_id,
-        "bulk_email_action_id": email.bulk_email_action_id,
-        "followup_sequence_id": email.followup_sequence_id,
-        "followup_sequence_delay": email.followup_sequence_delay,
-        "followup_sequence_add_cc_bcc": email.followup_sequence_add_cc_bcc,
-        "opens": list(email.opens),
-        "opens_summary": opens_summary(email.opens),
-        "send_attempts": list(email.send_attempts),
+        "sender": values["sender"],
+        "to": list(values["to_addresses"]),
+        "cc": list(values["cc_addresses"]),
+        "bcc": list(values["bcc_addresses"]),
+        "subject": values["subject"],
+        "body_text": values["body_text"],
+        "body_html": values["body_html"],
+        "body_preview": values["body_preview"],
+        "attachments": list(values["attachments"]),
+        "template_id": values["template_id"],
+        "template_name": values["template_name"],
+        "thread_id": values["thread_id"],
+        "in_reply_to_id": values["in_reply_to_id"],
+        "message_ids": list(values["message_ids"]),
+        "references": list(values["references"]),
+        "envelope": values["envelope"],
+        "has_reply": values["has_reply"],
+        "need_smtp_credentials": values["need_smtp_credentials"],
+        "email_account_id": values["email_account_id"],
+        "send_as_id": values["send_as_id"],
+        "bulk_email_action_id": values["bulk_email_action_id"],
+        "followup_sequence_id": values["followup_sequence_id"],
+        "followup_sequence_delay": values["followup_sequence_delay"],
+        "followup_sequence_add_cc_bcc": values["followup_sequence_add_cc_bcc"],
+        "opens": list(values["opens"]),
+        "opens_summary": opens_summary(values["opens"]),
+        "send_attempts": list(values["send_attempts"]),
         "sequence_id": None,
         "sequence_name": None,
         "sequence_subscription_id": None,
     }
 
 
-def user_ids_of(email: EmailActivity) -> set[str]:
+def user_ids_of(email: EmailRecord) -> set[str]:
     return {uid for uid in (email.user_id, email.created_by, email.updated_by) if uid}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails.states import QUEUED, EmailStatus
@@ -65,15 +66,17 @@ def _conditions(organization_id: str, where: EmailFilter) -> list[ColumnElement[
 
 async def list_emails(
     session: AsyncSession, organization_id: str, where: EmailFilter, skip: int, limit: int
-) -> Sequence[EmailActivity]:
+) -> Sequence[Row[Any]]:
+    """A page of emails as plain rows of their table (read-only: no ORM objects to build,
+    which was a third of a list request); rows have the model's attribute names."""
     statement = (
-        select(EmailActivity)
+        select(EmailActivity.__table__)
         .where(*_conditions(organization_id, where))
         .order_by(EmailActivity.created_at.desc(), EmailActivity.id.desc())
         .offset(skip)
         .limit(limit)
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(statement)).all()
 
 
 async def get_email(

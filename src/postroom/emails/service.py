@@ -18,7 +18,7 @@ from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import event_log, repository, rules
 from postroom.emails.attachments import resolve_attachments
 from postroom.emails.event_log import EMAIL
-from postroom.emails.rendering import body_preview, user_ids_of
+from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
@@ -40,7 +40,7 @@ from postroom.users.auth import Caller
 
 @dataclass(frozen=True)
 class EmailPage:
-    emails: Sequence[EmailActivity]
+    emails: Sequence[EmailRecord]
     names: dict[str, str]
 
 
@@ -256,7 +256,7 @@ async def get_email(session: AsyncSession, caller: Caller, email_id: str) -> Ema
     return email
 
 
-async def names_for(session: AsyncSession, emails: Sequence[EmailActivity]) -> dict[str, str]:
+async def names_for(session: AsyncSession, emails: Sequence[EmailRecord]) -> dict[str, str]:
     user_ids: set[str] = set()
     for email in emails:
         user_ids |= user_ids_of(email)

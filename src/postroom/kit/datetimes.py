@@ -24,7 +24,9 @@ def format_datetime(value: datetime | None) -> str | None:
     """Render ``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (None stays None)."""
     if value is None:
         return None
-    return as_utc(value).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat(timespec="microseconds")
 
 
 def as_utc(value: datetime) -> datetime:
