@@ -2,8 +2,9 @@
 
 A page of 100 emails is about 300 KB of JSON and every email row holds nine JSON columns: the
 stdlib spent about a third of a list request encoding and decoding them. The output is the
-same JSON (compact, UTF-8, not ASCII-escaped). What pydantic-core refuses (a lone surrogate)
-goes through the stdlib as before; NaN and infinities, which JSON cannot carry, become null.
+same JSON (compact, UTF-8, not ASCII-escaped). What pydantic-core refuses (a lone surrogate,
+which requests cannot bring in) goes through the stdlib, ASCII-escaped; NaN and infinities,
+which JSON cannot carry, become null.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def dumps(value: Any) -> bytes:
     try:
         return to_json(value, inf_nan_mode="null")
     except PydanticSerializationError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def dumps_text(value: Any) -> str:
