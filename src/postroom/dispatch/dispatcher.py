@@ -375,7 +375,7 @@ async def record_outcome_events(session: AsyncSession, email_ids: list[str]) -> 
     """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others."""
     if not email_ids:
         return
-    emails = await repo.emails_by_ids(session, email_ids)
+    emails = await repo.email_rows_by_ids(session, email_ids)
     user_ids = set().union(*(user_ids_of(email) for email in emails))
     names = await email_repository.user_names(session, user_ids)
     changes = [

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.db import DUE_CHANGED
@@ -57,9 +57,10 @@ async def claim_due(
     return (await session.execute(statement)).scalars().all()
 
 
-async def emails_by_ids(session: AsyncSession, email_ids: list[str]) -> Sequence[EmailActivity]:
-    statement = select(EmailActivity).where(EmailActivity.id.in_(email_ids))
-    return (await session.execute(statement)).scalars().all()
+async def email_rows_by_ids(session: AsyncSession, email_ids: list[str]) -> Sequence[Row[Any]]:
+    """The emails as they are stored now, as plain rows (read-only, for their events)."""
+    statement = select(EmailActivity.__table__).where(EmailActivity.id.in_(email_ids))
+    return (await session.execute(statement)).all()
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:

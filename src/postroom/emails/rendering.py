@@ -108,4 +108,9 @@ def render_email(email: EmailRecord, names: Mapping[str, str]) -> dict[str, Any]
 
 
 def user_ids_of(email: EmailRecord) -> set[str]:
-    return {uid for uid in (email.user_id, email.created_by, email.updated_by) if uid}
+    if isinstance(email, Row):
+        values = email._mapping
+        ids = (values["user_id"], values["created_by"], values["updated_by"])
+    else:
+        ids = (email.user_id, email.created_by, email.updated_by)
+    return {uid for uid in ids if uid}
