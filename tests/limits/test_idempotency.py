@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 
 from postroom.db import Database
@@ -30,6 +29,7 @@ from postroom.idempotency.service import (
     store_response,
 )
 from postroom.kit.datetimes import utcnow
+from postroom.kit.responses import JSONResponse
 from postroom.models import IdempotencyKey
 from tests.conftest import Tenant
 from tests.helpers import create_lead, ok
