@@ -66,6 +66,13 @@ fuzz: $(STAMP)
 	POSTROOM_FUZZ_EXAMPLES=$${POSTROOM_FUZZ_EXAMPLES:-200} POSTROOM_FUZZ_RANDOM=1 \
 		$(BIN)/pytest -n 2 --dist loadfile tests/fuzz -p no:cacheprovider
 
+# Where the CPU goes: py-spy profiles of the worker and the server under the benchmarks' load,
+# summarised by library into bench/results/profiles.md; see bench/profiles.py.
+.PHONY: profile
+profile: $(STAMP) bench-tools
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/profiles.py
+
 # 4x the sustainable request rate against a real server; see bench/overload.py.
 .PHONY: overload
 overload: $(STAMP) bench-tools
