@@ -25,7 +25,6 @@ import base64
 import json
 import math
 import os
-import platform
 import re
 import resource
 import shutil
@@ -37,24 +36,22 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from processes import (
     HOST,
-    LOAD_AT_START,
     BenchmarkError,
+    busy_warning,
     chosen_databases,
-    cpu_model,
     cpu_seconds,
     database_url,
     free_port,
     libpq,
-    load_average,
-    postgres_version,
+    machine_facts,
     progress,
+    publish,
     running_server,
     say,
     server_environment,
@@ -655,11 +652,9 @@ def load_generator_check(run: Run) -> list[str]:
 
 
 def facts(load: Load, backends: tuple[str, ...], postgres_url: str) -> list[tuple[str, str]]:
-    found = [
-        ("CPU", cpu_model()),
-        ("Cores", str(os.cpu_count())),
-        ("Python", platform.python_version()),
-        ("OS", platform.platform()),
+    return machine_facts(
+        backends,
+        postgres_url,
         ("wrk", wrk_version()),
         (
             "wrk settings",
@@ -667,13 +662,7 @@ def facts(load: Load, backends: tuple[str, ...], postgres_url: str) -> list[tupl
             f"--timeout={WRK_TIMEOUT_SECONDS}s",
         ),
         ("Warm-up before each server's first run", f"{load.warmup} s"),
-        ("Date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
-        ("Load average at the start (1/5/15 min)", load_average(LOAD_AT_START)),
-        ("Load average at the end (1/5/15 min)", load_average(os.getloadavg())),
-    ]
-    if "postgres" in backends:
-        found.append(("PostgreSQL", postgres_version(postgres_url)))
-    return found
+    )
 
 
 def wrk_version() -> str:
@@ -681,17 +670,6 @@ def wrk_version() -> str:
         [wrk_binary(), "--version"], capture_output=True, text=True, check=False
     )
     return (completed.stdout + completed.stderr).splitlines()[0].split(" Copyright")[0]
-
-
-def busy_warning() -> list[str]:
-    cores, load = os.cpu_count() or 1, LOAD_AT_START[0]
-    if load <= cores / 2:
-        return []
-    return [
-        f"**The machine was busy**: 1-minute load average {load:.1f} on {cores} cores before "
-        "the benchmark started; wrk, the server and the other work shared the cores.",
-        "",
-    ]
 
 
 def markdown(runs: list[Run], facts: list[tuple[str, str]]) -> str:
@@ -708,7 +686,7 @@ def markdown(runs: list[Run], facts: list[tuple[str, str]]) -> str:
         "(the figure to compare when the machine was busy). Produced by `python bench/api.py`; "
         "see bench/README.md.",
         "",
-        *busy_warning(),
+        *busy_warning("wrk, the server and the other work shared the cores."),
         *[line for run in runs for line in backend_section(run)],
         "| machine and run | |",
         "|---|---|",
@@ -761,12 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as error:
         say(f"benchmark failed: {error}")
         return 2
-    say()
-    say(report)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report)
-        say(f"written to {output}")
+    publish(report, output)
     failed = [m for run in runs for m in run.measurements if m.errors]
     for measurement in failed:
         say(f"PROBLEM: {measurement.backend} {measurement.name}: {measurement.errors} errors")

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -52,19 +51,18 @@ from typing import Any, TypeVar
 
 from processes import (
     HOST,
-    LOAD_AT_START,
     STOP_TIMEOUT,
     BenchmarkError,
+    busy_warning,
     chosen_databases,
-    cpu_model,
     cpu_seconds,
     free_port,
     fresh_postgres_database,
-    load_average,
+    machine_facts,
     port_answers,
-    postgres_version,
     postroom_command,
     progress,
+    publish,
     say,
     server_environment,
     stop,
@@ -850,31 +848,12 @@ def yes_no(met: bool) -> str:
 
 
 def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:
-    found = [
-        ("CPU", cpu_model()),
-        ("Cores", str(os.cpu_count())),
-        ("Python", platform.python_version()),
-        ("OS", platform.platform()),
-        ("Date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
-        ("Load average at the start (1/5/15 min)", load_average(LOAD_AT_START)),
-        ("Load average at the end (1/5/15 min)", load_average(os.getloadavg())),
+    return machine_facts(
+        workload.backends,
+        postgres_url,
         ("Emails per measurement", str(workload.emails)),
         ("Message", f"{len(ceiling_message())} bytes (2 KB text + HTML, one recipient)"),
-    ]
-    if "postgres" in workload.backends:
-        found.append(("PostgreSQL", postgres_version(postgres_url)))
-    return found
-
-
-def busy_warning() -> list[str]:
-    cores, load = os.cpu_count() or 1, LOAD_AT_START[0]
-    if load <= cores / 2:
-        return []
-    return [
-        f"**The machine was busy**: 1-minute load average {load:.1f} on {cores} cores before "
-        "the benchmark started. Run it again on an idle machine before comparing.",
-        "",
-    ]
+    )
 
 
 def throughput_table(results: list[BackendResults]) -> list[str]:
@@ -980,7 +959,7 @@ def markdown(
         "Emails/s = (N - 1) / (last arrival - first arrival) at Postfix's smtp-sink on "
         "loopback. Produced by `bench/delivery.py`; see bench/README.md.",
         "",
-        *busy_warning(),
+        *busy_warning("Run it again on an idle machine before comparing."),
         "## Throughput against the peer (django-post_office, its best measured configuration)",
         "",
         *throughput_table(results),
@@ -1108,12 +1087,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchmarkError, subprocess.SubprocessError, OSError) as error:
         say(f"benchmark failed: {error}")
         return 2
-    say()
-    say(report)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report)
-        say(f"written to {output}")
+    publish(report, output)
     found = problems(results, ceilings)
     for problem in found:
         say(f"PROBLEM: {problem}")

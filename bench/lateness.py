@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import random
 import secrets
 import statistics
@@ -35,19 +33,18 @@ from typing import Any
 import httpx
 from processes import (
     HOST,
-    LOAD_AT_START,
     BenchmarkError,
     SinkHandler,
+    busy_warning,
     chosen_databases,
-    cpu_model,
     cpu_seconds,
     create_api_key,
     database_url,
     free_port,
-    load_average,
+    machine_facts,
     percentile,
-    postgres_version,
     progress,
+    publish,
     running_server,
     say,
     server_environment,
@@ -318,33 +315,12 @@ def problems(results: list[Result]) -> list[str]:
 
 
 def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:
-    found = [
-        ("CPU", cpu_model()),
-        ("Cores", str(os.cpu_count())),
-        ("Python", platform.python_version()),
-        ("OS", platform.platform()),
-        ("Date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
-        ("Load average at the start (1/5/15 min)", load_average(LOAD_AT_START)),
-        ("Load average at the end (1/5/15 min)", load_average(os.getloadavg())),
+    return machine_facts(
+        workload.backends,
+        postgres_url,
         ("Seed", str(workload.seed)),
         ("SMTP URL options", workload.smtp_query or "(server defaults)"),
-    ]
-    if "postgres" in workload.backends:
-        found.append(("PostgreSQL", postgres_version(postgres_url)))
-    return found
-
-
-def busy_warning() -> list[str]:
-    """A warning line when other work kept the machine's cores busy during the run."""
-    cores, load = os.cpu_count() or 1, LOAD_AT_START[0]
-    if load <= cores / 2:
-        return []
-    return [
-        f"**The machine was busy**: 1-minute load average {load:.1f} on {cores} cores before "
-        "the benchmark started. These numbers say more about the machine than about "
-        "Postroom; run `make bench` again on an idle machine.",
-        "",
-    ]
+    )
 
 
 def markdown(results: list[Result], facts: list[tuple[str, str]], workload: Workload) -> str:
@@ -356,7 +332,10 @@ def markdown(results: list[Result], facts: list[tuple[str, str]], workload: Work
         f"{workload.emails_per_kind} emails of each kind per database, the scheduled ones "
         "first. Goal: p99 <= 100 ms. Produced by `make bench`; see bench/README.md.",
         "",
-        *busy_warning(),
+        *busy_warning(
+            "These numbers say more about the machine than about Postroom; "
+            "run `make bench` again on an idle machine."
+        ),
         "| database | kind | emails | p50 | p99 | max | min | p99 <= 100 ms |",
         "|---|---|---:|---:|---:|---:|---:|---|",
         *[result.row() for result in results],
@@ -419,12 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for result in results:
         say(result.line())
-    say()
-    say(report)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report)
-        say(f"written to {output}")
+    publish(report, output)
     for problem in problems(results):
         say(f"PROBLEM: {problem}")
     return 1 if any(result.missing or result.duplicated for result in results) else 0

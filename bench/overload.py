@@ -48,8 +48,6 @@ import base64
 import json
 import math
 import multiprocessing
-import os
-import platform
 import random
 import re
 import secrets
@@ -63,25 +61,22 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from processes import (
     HOST,
-    LOAD_AT_START,
     BenchmarkError,
     SinkHandler,
     chosen_databases,
-    cpu_model,
     cpu_seconds,
     database_url,
     free_port,
-    load_average,
+    machine_facts,
     percentile,
-    postgres_version,
     progress,
+    publish,
     running_server,
     say,
     server_environment,
@@ -685,14 +680,9 @@ def load_and_check(target: Target, workload: Workload) -> Result:
 
 
 def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:
-    found = [
-        ("CPU", cpu_model()),
-        ("Cores", str(os.cpu_count())),
-        ("Python", platform.python_version()),
-        ("OS", platform.platform()),
-        ("Date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
-        ("Load average at the start (1/5/15 min)", load_average(LOAD_AT_START)),
-        ("Load average at the end (1/5/15 min)", load_average(os.getloadavg())),
+    return machine_facts(
+        workload.backends,
+        postgres_url,
         ("Seed", str(workload.seed)),
         (
             "Sustained rate measured with",
@@ -705,10 +695,7 @@ def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:
             f"open loop, at most {workload.max_in_flight} in flight",
         ),
         ("send_in", "{}-{} s".format(*workload.send_in_range)),
-    ]
-    if "postgres" in workload.backends:
-        found.append(("PostgreSQL", postgres_version(postgres_url)))
-    return found
+    )
 
 
 def rate_row(result: Result) -> str:
@@ -832,12 +819,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for result in results:
         say(result.line())
-    say()
-    say(report)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report)
-        say(f"written to {output}")
+    publish(report, output)
     for result in results:
         for problem in result.problems:
             say(f"PROBLEM: {problem}")

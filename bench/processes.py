@@ -16,8 +16,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,45 @@ def cpu_model() -> str:
 
 def load_average(values: tuple[float, float, float]) -> str:
     return " / ".join(f"{value:.2f}" for value in values)
+
+
+def machine_facts(
+    backends: Sequence[str], postgres_url: str, *extra: tuple[str, str]
+) -> list[tuple[str, str]]:
+    """The facts every report ends with: CPU, cores, Python, OS, date and load average, then a
+    benchmark's own ``extra`` facts, then PostgreSQL's version when it took part."""
+    found = [
+        ("CPU", cpu_model()),
+        ("Cores", str(os.cpu_count())),
+        ("Python", platform.python_version()),
+        ("OS", platform.platform()),
+        ("Date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
+        ("Load average at the start (1/5/15 min)", load_average(LOAD_AT_START)),
+        ("Load average at the end (1/5/15 min)", load_average(os.getloadavg())),
+        *extra,
+    ]
+    if "postgres" in backends:
+        found.append(("PostgreSQL", postgres_version(postgres_url)))
+    return found
+
+
+def busy_warning(consequence: str) -> list[str]:
+    """A report's warning when other work kept the cores busy before the benchmark started."""
+    cores, load = os.cpu_count() or 1, LOAD_AT_START[0]
+    if load <= cores / 2:
+        return []
+    return [
+        f"**The machine was busy**: 1-minute load average {load:.1f} on {cores} cores before "
+        f"the benchmark started. {consequence}",
+        "",
+    ]
+
+
+def publish(report: str, output: Path | None) -> None:
+    """Print the report and write it to ``output`` (none for smoke runs)."""
+    say()
+    say(report)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report)
+        say(f"written to {output}")

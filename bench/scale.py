@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import platform
 import random
 import re
 import shutil
@@ -59,18 +57,16 @@ import httpx
 import psycopg
 from processes import (
     HOST,
-    LOAD_AT_START,
     BenchmarkError,
     chosen_databases,
-    cpu_model,
     create_api_key,
     database_url,
     free_port,
     libpq,
-    load_average,
+    machine_facts,
     percentile,
-    postgres_version,
     progress,
+    publish,
     running_server,
     say,
     server_environment,
@@ -1117,21 +1113,13 @@ def plan_blocks(result: Result) -> list[str]:
 
 
 def facts(workload: Workload, postgres_url: str) -> list[tuple[str, str]]:
-    found = [
-        ("CPU", cpu_model()),
-        ("Cores", str(os.cpu_count())),
-        ("Python", platform.python_version()),
+    return machine_facts(
+        workload.backends,
+        postgres_url,
         ("SQLite", sqlite3.sqlite_version),
-        ("OS", platform.platform()),
-        ("Date (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
-        ("Load average at the start (1/5/15 min)", load_average(LOAD_AT_START)),
-        ("Load average at the end (1/5/15 min)", load_average(os.getloadavg())),
         ("Seed", str(workload.seed)),
         ("wrk", f"2 threads, {workload.connections} connections, {workload.create_seconds} s"),
-    ]
-    if "postgres" in workload.backends:
-        found.append(("PostgreSQL", postgres_version(postgres_url)))
-    return found
+    )
 
 
 def markdown(results: list[Result], machine: list[tuple[str, str]], workload: Workload) -> str:
@@ -1219,12 +1207,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as error:
         say(f"benchmark failed: {error}")
         return 2
-    say()
-    say(report)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report)
-        say(f"written to {output}")
+    publish(report, output)
     problems = [f"{r.backend}: {problem}" for r in results for problem in r.mismatches]
     for problem in problems:
         say(f"PROBLEM: {problem}")
