@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.bench_tools import needs_bench_tools
+from tests.bench_tools import needs_bench_tools, run_smoke
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK = ROOT / "bench" / "api.py"
 RESULT_LINE = re.compile(
     r"^api sqlite (post_sent|get_one|get_list_10|ceiling|ceiling_insert): rps=\d+\.\d "
     r"p50=\d+\.\d\d ms p99=\d+\.\d\d ms max=\d+\.\d\d ms requests=(\d+) errors=0 ",
@@ -25,14 +21,7 @@ MEMORY_LINE = re.compile(r"^api sqlite peak_rss: \d+\.\d MB ", re.MULTILINE)
 @needs_bench_tools
 def test_smoke_benchmark_prints_a_line_per_measurement_without_errors(tmp_path: Path) -> None:
     output = tmp_path / "api.md"
-    completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [sys.executable, "-W", "error", str(BENCHMARK), "--smoke", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_smoke("api.py", output, timeout=120)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     measured = {
         match.group(1): int(match.group(2)) for match in RESULT_LINE.finditer(completed.stdout)

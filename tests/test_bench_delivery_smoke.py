@@ -4,16 +4,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.bench_tools import needs_bench_tools
+from tests.bench_tools import ROOT, needs_bench_tools, run_smoke
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK = ROOT / "bench" / "delivery.py"
 RATE = r"rate=(\d+\.\d)/s"
 POSTROOM_LINE = re.compile(
     rf"^delivery postroom sqlite connections=\d+ batch=\d+: emails=200 {RATE} .* "
@@ -34,14 +30,7 @@ PEER_LINE = re.compile(rf"^delivery peer sqlite 1:5:100:2: emails=200 {RATE} ", 
 @needs_bench_tools
 def test_smoke_benchmark_delivers_every_email_and_prints_its_rates(tmp_path: Path) -> None:
     output = tmp_path / "delivery.md"
-    completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [sys.executable, "-W", "error", str(BENCHMARK), "--smoke", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_smoke("delivery.py", output, timeout=120)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     postroom = POSTROOM_LINE.search(completed.stdout)
     assert postroom is not None, completed.stdout

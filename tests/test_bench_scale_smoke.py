@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.bench_tools import needs_bench_tools
+from tests.bench_tools import needs_bench_tools, run_smoke
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK = ROOT / "bench" / "scale.py"
 NUMBER = r"\d+(?:\.\d+)?"
 EXPECTED_LINES = [
     rf"^scale sqlite create empty: rate={NUMBER}/s requests=\d+ seconds={NUMBER} failed=0 ",
@@ -30,14 +26,7 @@ EXPECTED_LINES = [
 @needs_bench_tools
 def test_smoke_benchmark_loads_the_store_and_prints_every_measurement(tmp_path: Path) -> None:
     output = tmp_path / "scale.md"
-    completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [sys.executable, "-W", "error", str(BENCHMARK), "--smoke", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    completed = run_smoke("scale.py", output, timeout=180)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     for expected in EXPECTED_LINES:
         assert re.search(expected, completed.stdout, re.MULTILINE), (expected, completed.stdout)

@@ -11,8 +11,6 @@ for a database connection.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,10 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import Receive, Scope, Send
 
 from postroom.kit.limits import LimitConcurrency
-from tests.bench_tools import needs_bench_tools
+from tests.bench_tools import needs_bench_tools, run_smoke
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCHMARK = ROOT / "bench" / "overload.py"
 RESULT_LINE = re.compile(r"^overload sqlite: (.*)$", re.MULTILINE)
 FIGURE = re.compile(r"(\w+)=([\d.]+)")
 MAX_RSS_MB = 300
@@ -42,14 +38,7 @@ def test_overload_loses_nothing_and_refuses_only_with_503_and_retry_after(
     tmp_path: Path,
 ) -> None:
     report = tmp_path / "overload.md"
-    completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [sys.executable, "-W", "error", str(BENCHMARK), "--smoke", "--output", str(report)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    completed = run_smoke("overload.py", report, timeout=180)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
     found = figures(completed.stdout)
