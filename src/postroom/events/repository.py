@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, Table, and_, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.kit.ids import new_id
 from postroom.kit.sql import affected_rows
 from postroom.models import Event, WebhookDelivery, WebhookSubscription
+
+EVENTS = Table("events", Event.metadata)
+DELIVERIES = Table("webhook_deliveries", WebhookDelivery.metadata)
 
 
 @dataclass
@@ -102,27 +106,30 @@ async def active_subscriptions(
     return known[organization_id]
 
 
-def add_deliveries(
-    session: AsyncSession, event: Event, subscriptions: Sequence[WebhookSubscription]
-) -> int:
-    for subscription in subscriptions:
-        session.add(
-            WebhookDelivery(
-                id=new_id("whdel"),
-                organization_id=event.organization_id,
-                subscription_id=subscription.id,
-                event_id=event.id,
-                status="pending",
-                due_at=event.created_at,
-                attempt_count=0,
-            )
-        )
-    return len(subscriptions)
+def delivery_row(event: dict[str, Any], subscription: WebhookSubscription) -> dict[str, Any]:
+    """A pending webhook delivery of ``event`` (a row of ``events``) to ``subscription``."""
+    return {
+        "id": new_id("whdel"),
+        "organization_id": event["organization_id"],
+        "subscription_id": subscription.id,
+        "event_id": event["id"],
+        "status": "pending",
+        "due_at": event["created_at"],
+        "attempt_count": 0,
+        "created_at": event["created_at"],
+        "updated_at": event["created_at"],
+    }
+
+
+async def insert_events(
+    session: AsyncSession, events: list[dict[str, Any]], deliveries: list[dict[str, Any]]
+) -> None:
+    """Insert event rows, then their deliveries (which refer to them), one statement each."""
+    if events:
+        await session.execute(insert(EVENTS), events)
+    if deliveries:
+        await session.execute(insert(DELIVERIES), deliveries)
 
 
 async def delete_events_before(session: AsyncSession, moment: datetime) -> int:
     return affected_rows(await session.execute(delete(Event).where(Event.created_at < moment)))
-
-
-def add(session: AsyncSession, event: Event) -> None:
-    session.add(event)
