@@ -29,6 +29,14 @@ WAKE_HORIZON = timedelta(seconds=1)
 most 1 s), so only a due time sooner than this needs to wake it."""
 
 
+def held_by(worker_id: str) -> ColumnElement[bool]:
+    """``claimed_by = :worker`` for statements that also name the emails by id, written so that
+    no index on ``claimed_by`` can serve it. SQLite otherwise searched the lease index by worker
+    and read every row the worker held (thousands, in a big claim) to find the few ids named,
+    for each group of sync-gap markers; this way the primary key finds the ids."""
+    return func.coalesce(EmailActivity.claimed_by, "") == worker_id
+
+
 def soon(moment: datetime | None) -> bool:
     return moment is not None and moment - utcnow() < WAKE_HORIZON
 
@@ -116,7 +124,7 @@ async def renew_leases(
         return 0
     held = (
         select(EmailActivity.id)
-        .where(EmailActivity.claimed_by == worker_id, EmailActivity.id.in_(email_ids))
+        .where(EmailActivity.id.in_(email_ids), held_by(worker_id))
         .order_by(EmailActivity.id)
         .with_for_update(skip_locked=True)
     )
@@ -135,7 +143,7 @@ async def mark_send_started(
     """Record the sync-gap marker; return the ids this worker still holds (and marked)."""
     statement = (
         update(EmailActivity)
-        .where(EmailActivity.id.in_(email_ids), EmailActivity.claimed_by == worker_id)
+        .where(EmailActivity.id.in_(email_ids), held_by(worker_id))
         .values(send_started_at=now)
         .returning(EmailActivity.id)
     )
