@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from postroom.db import Database
 from tests.conftest import Tenant
 from tests.helpers import create_email, create_lead, field_errors, ok
+from tests.query_plans import one_statement, sqlite_plan, statements_sent
 
 
 async def listing(tenant: Tenant, path: str = "/activity/email/", **params: Any) -> dict[str, Any]:
@@ -157,3 +159,22 @@ async def test_activity_pages_like_the_email_list(tenant: Tenant) -> None:
     page = await listing(tenant, "/activity/", _limit=2, date_created__gt="2020-01-01T00:00:00")
     assert len(page["data"]) == 2
     assert page["has_more"] is True
+
+
+async def test_a_lead_page_is_read_in_order_from_the_lead_index(
+    tenant: Tenant, database: Database, database_url: str
+) -> None:
+    """No sort, no walk through the organization's other emails, and no table statistics
+    needed: on 500,000 emails SQLite's other choice took 447 ms a page instead of 1 ms."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's planner chooses by the table's statistics; SQLite's by rule")
+    lead = await create_lead(tenant.client)
+    await create_email(tenant.client, lead["id"])
+    sent = await statements_sent(
+        database, lambda: tenant.client.get("/activity/email/", params={"lead_id": lead["id"]})
+    )
+    details = sqlite_plan(database_url, one_statement(sent, "FROM email_activities", "lead_id IN"))
+    assert details == [
+        "SEARCH email_activities USING INDEX ix_email_activities_org_lead "
+        "(organization_id=? AND lead_id=?)"
+    ]

@@ -20,7 +20,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     __tablename__ = "email_activities"
     __table_args__ = (
         Index("ix_email_activities_org_created", "organization_id", "created_at", "id"),
-        Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at"),
+        Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at", "id"),
         Index("ix_email_activities_due", "status", "due_at"),
         Index("ix_email_activities_lease", "claimed_by", "lease_expires_at"),
         Index("ix_email_activities_followup", "followup_done_at", "followup_at"),

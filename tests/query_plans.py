@@ -1,0 +1,42 @@
+"""What the database was asked, and how SQLite plans it: for tests that a hot statement uses
+the index it was written for, with no table statistics (Postroom never runs ``ANALYZE``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import event
+
+from postroom.db import Database
+
+Sent = tuple[str, Any]
+
+
+async def statements_sent(database: Database, action: Callable[[], Awaitable[Any]]) -> list[Sent]:
+    """Every statement (with its parameters) ``action`` sent through ``database``'s engine."""
+    sent: list[Sent] = []
+
+    def remember(_conn: Any, _cursor: Any, sql: str, params: Any, *_args: Any) -> None:
+        sent.append((sql, params))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        await action()
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", remember)
+    return sent
+
+
+def one_statement(sent: list[Sent], *fragments: str) -> Sent:
+    """The one statement that contains every fragment."""
+    (found,) = [item for item in sent if all(fragment in item[0] for fragment in fragments)]
+    return found
+
+
+def sqlite_plan(database_url: str, statement: Sent) -> list[str]:
+    """The details of ``EXPLAIN QUERY PLAN``, from a connection of its own."""
+    sql, params = statement
+    with sqlite3.connect(database_url.split("///", 1)[1]) as connection:
+        return [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
