@@ -3,10 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postroom.models.base import Base, IdMixin, JSONDocument, TimestampsMixin
+
+CLAIMED = text("claimed_by IS NOT NULL")
+"""The lease index holds only the emails a dispatcher holds (a handful against the millions
+sent): the recovery's look for expired leases reads it instead of the whole table."""
 
 
 class EmailActivity(IdMixin, TimestampsMixin, Base):
@@ -22,7 +26,13 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
         Index("ix_email_activities_org_created", "organization_id", "created_at", "id"),
         Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at", "id"),
         Index("ix_email_activities_due", "status", "due_at"),
-        Index("ix_email_activities_lease", "claimed_by", "lease_expires_at"),
+        Index(
+            "ix_email_activities_lease",
+            "claimed_by",
+            "lease_expires_at",
+            sqlite_where=CLAIMED,
+            postgresql_where=CLAIMED,
+        ),
         Index("ix_email_activities_followup", "followup_done_at", "followup_at"),
         UniqueConstraint("organization_id", "message_id", name="uq_email_activities_message_id"),
     )
