@@ -294,13 +294,7 @@ class Dispatcher:
         return [email_id in marked for email_id in email_ids]
 
     async def _flush_results(self, results: list[dict[str, Any]]) -> list[None]:
-        async def work(session: AsyncSession) -> None:
-            await repo.write_outcomes(session, self.worker_id, results)
-            await record_outcome_events(session, [result["id"] for result in results])
-            if any(result["status"] in repo.QUEUED_VALUES for result in results):
-                await repo.signal_due_change(session)  # a retry: due again later
-
-        await self.database.run(work)
+        await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))
         return [None] * len(results)
 
     async def _add_followup(
@@ -369,6 +363,21 @@ async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
     if released:
         await repo.signal_due_change(session)
     return released, len(in_gap)
+
+
+async def store_outcomes(
+    session: AsyncSession, worker_id: str, results: list[dict[str, Any]]
+) -> list[str]:
+    """Write the outcomes of the emails this worker still holds, and their events; return
+    their ids. An email another worker took over (our lease had expired) is left to it: its
+    row and its events are that worker's to write."""
+    held = await repo.still_held(session, worker_id, [result["id"] for result in results])
+    ours = [result for result in results if result["id"] in held]
+    await repo.write_outcomes(session, worker_id, ours)
+    await record_outcome_events(session, [result["id"] for result in ours])
+    if any(result["status"] in repo.QUEUED_VALUES for result in ours):
+        await repo.signal_due_change(session)  # a retry: due again later
+    return [result["id"] for result in ours]
 
 
 async def record_outcome_events(session: AsyncSession, email_ids: list[str]) -> None:

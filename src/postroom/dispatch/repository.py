@@ -137,6 +137,18 @@ async def renew_leases(
     return affected_rows(await session.execute(statement))
 
 
+async def still_held(session: AsyncSession, worker_id: str, email_ids: list[str]) -> set[str]:
+    """Which of ``email_ids`` this worker still holds, locked (in id order) until the
+    transaction ends, so that no other worker takes them over before the outcome is written."""
+    statement = (
+        select(EmailActivity.id)
+        .where(EmailActivity.id.in_(email_ids), held_by(worker_id))
+        .order_by(EmailActivity.id)
+        .with_for_update()
+    )
+    return set((await session.execute(statement)).scalars().all())
+
+
 async def mark_send_started(
     session: AsyncSession, worker_id: str, email_ids: list[str], now: datetime
 ) -> set[str]:
