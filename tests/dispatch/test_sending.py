@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -206,3 +207,24 @@ async def test_a_failed_dispatch_round_does_not_stop_delivery(
     await eventually(lambda: sent(tenant, email["id"]))
     assert failures == ["pool timeout"]
     assert len(smtp.messages()) == 1
+
+
+async def test_a_large_claim_is_built_as_it_goes_out_not_all_before_the_first_send(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """With one connection, at most two messages are built ahead of the wire: the last of ten
+    emails due together is built (its Date header) seconds after the first went out."""
+    smtp.behaviour.delay = 0.3
+    _app, tenant = await harness.start(f"{smtp.url}&connections=1")
+    due = datetime.now(UTC) + timedelta(seconds=1.5)
+    emails = [
+        await send(tenant, status="scheduled", date_scheduled=due.isoformat()) for _ in range(10)
+    ]
+
+    async def all_sent() -> bool:
+        return all([await sent(tenant, email["id"]) for email in emails])
+
+    await eventually(all_sent, within=15.0)
+    dates = sorted(parsedate_to_datetime(m.message["Date"]) for m in smtp.messages())
+    assert len(dates) == 10
+    assert dates[-1] - dates[0] >= timedelta(seconds=2)

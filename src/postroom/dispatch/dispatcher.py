@@ -253,9 +253,13 @@ class Dispatcher:
         await self._results.submit(outcome)
 
     async def _attempt(self, email: EmailActivity, route: SendingRoute | None) -> dict[str, Any]:
-        now = self.clock()
         if route is None:
-            return outcomes.no_account(email, now)
+            return outcomes.no_account(email, self.clock())
+        async with self.registry.window(route):
+            return await self._build_and_send(email, route)
+
+    async def _build_and_send(self, email: EmailActivity, route: SendingRoute) -> dict[str, Any]:
+        now = self.clock()
         try:
             attachments = await attachment_payloads(self.database, self.settings, email)
             message = outgoing_message(email, now, self._pixel_url(email), attachments)

@@ -50,6 +50,11 @@ class SmtpTransport:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(settings.max_connections)
 
+    @property
+    def max_connections(self) -> int:
+        """How many messages this transport has on the wire at once."""
+        return self.settings.max_connections
+
     async def deliver(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
         async with self._slots:
             client = await self._checkout()
