@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails.states import QUEUED, EmailStatus
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity, User
+from postroom.users import repository as user_repository
 
 
 @dataclass
@@ -81,13 +82,18 @@ async def list_emails(
     return (await connection.execute(statement)).all()
 
 
+EMAIL_BY_ID = select(EmailActivity).where(
+    EmailActivity.id == bindparam("email_id"),
+    EmailActivity.organization_id == bindparam("organization_id"),
+)
+"""Built once (most requests read one email by id): building costs more than running it."""
+
+
 async def get_email(
     session: AsyncSession, organization_id: str, email_id: str
 ) -> EmailActivity | None:
-    statement = select(EmailActivity).where(
-        EmailActivity.id == email_id, EmailActivity.organization_id == organization_id
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    parameters = {"email_id": email_id, "organization_id": organization_id}
+    return (await session.execute(EMAIL_BY_ID, parameters)).scalar_one_or_none()
 
 
 async def email_by_message_id(
@@ -113,11 +119,11 @@ async def user_names(session: AsyncSession, user_ids: set[str]) -> dict[str, str
     Remembered for the rest of the transaction: one request renders an email several times
     (its response, its event, its thread's event).
     """
-    known: dict[str, str] = session.info.setdefault("user_names", {})
+    known = user_repository.known_user_names(session)
     missing = user_ids - known.keys()
     if missing:
         users = (await session.execute(select(User).where(User.id.in_(missing)))).scalars()
-        known.update({user.id: user.full_name or user.email for user in users})
+        known.update({user.id: user_repository.display_name(user) for user in users})
     return {user_id: known[user_id] for user_id in user_ids if user_id in known}
 
 

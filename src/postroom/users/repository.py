@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.models import ApiKey, Organization, User
@@ -47,14 +47,33 @@ async def list_users(
     return (await session.execute(statement)).scalars().all()
 
 
+KEY_OWNER = (
+    select(ApiKey, User)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
+"""Built once: every request runs it, and building a statement costs more than running it."""
+
+
 async def find_key_owner(session: AsyncSession, key_hash: str) -> tuple[ApiKey, User] | None:
-    statement = (
-        select(ApiKey, User)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == key_hash)
-    )
-    row = (await session.execute(statement)).first()
-    return None if row is None else (row[0], row[1])
+    """The API key with this hash and its user; the user's name is remembered for the
+    transaction (most emails a request renders are the caller's own)."""
+    row = (await session.execute(KEY_OWNER, {"key_hash": key_hash})).first()
+    if row is None:
+        return None
+    api_key, user = row
+    known_user_names(session)[user.id] = display_name(user)
+    return api_key, user
+
+
+def display_name(user: User) -> str:
+    return user.full_name or user.email
+
+
+def known_user_names(session: AsyncSession) -> dict[str, str]:
+    """Display names of the users already read in this transaction, by id."""
+    known: dict[str, str] = session.info.setdefault("user_names", {})
+    return known
 
 
 def add(session: AsyncSession, row: Organization | User | ApiKey) -> None:
