@@ -12,6 +12,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from postroom import migrate
+
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -50,3 +52,17 @@ def fresh_postgres_database() -> Iterator[str]:
 
 def sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'postroom.db'}"
+
+
+@contextmanager
+def database_of_its_own(like_url: str, folder: Path) -> Iterator[str]:
+    """A new migrated database of the same engine as ``like_url``, for tests that run a
+    dispatcher: one started on a shared database would also send the other tests' emails."""
+    if like_url.startswith("sqlite"):
+        url = sqlite_url(folder)
+        migrate.upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        migrate.upgrade(url)
+        yield url

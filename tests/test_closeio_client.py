@@ -18,6 +18,7 @@ import closeio_api
 import pytest
 import requests
 
+from tests.databases import database_of_its_own
 from tests.live import LiveServer, live_server
 
 INBOX_SENDER = '"Jane Doe" <jane@acme.example.com>'
@@ -27,7 +28,10 @@ EMAILS_FOR_TWO_PAGES = 105
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(database_url, tmp_path_factory.mktemp("live")) as running:
+    """A real ``postroom serve`` with its dispatcher, on a database of its own (on the shared
+    one it would first send every email the other tests left queued)."""
+    folder = tmp_path_factory.mktemp("live")
+    with database_of_its_own(database_url, folder) as url, live_server(url, folder) as running:
         yield running
 
 

@@ -15,14 +15,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete
 
-from postroom import migrate
 from postroom.app import create_app
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.models import EmailActivity
 from postroom.transports import Transport
 from tests.conftest import Tenant, create_tenant
-from tests.databases import fresh_postgres_database, sqlite_url
+from tests.databases import database_of_its_own
 from tests.smtp_server import SmtpServer, smtp_server
 
 
@@ -31,13 +30,7 @@ def delivery_database_url(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A second migrated database of the same engine as ``database_url``."""
-    if database_url.startswith("sqlite"):
-        url = sqlite_url(tmp_path_factory.mktemp("delivery"))
-        migrate.upgrade(url)
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        migrate.upgrade(url)
+    with database_of_its_own(database_url, tmp_path_factory.mktemp("delivery")) as url:
         yield url
 
 
