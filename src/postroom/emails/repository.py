@@ -13,10 +13,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails.states import QUEUED, EmailStatus
+from postroom.kit.datetimes import UTCDateTime, UTCDateTimeText
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity, User
 from postroom.users import repository as user_repository
@@ -69,8 +79,13 @@ DISPATCH_BOOKKEEPING = frozenset(
 )
 """Columns the dispatcher and the tracker keep for themselves: the API never shows them."""
 LISTED_COLUMNS = tuple(
-    column for column in EmailActivity.__table__.columns if column.key not in DISPATCH_BOOKKEEPING
+    type_coerce(column, UTCDateTimeText()).label(column.key)
+    if isinstance(column.type, UTCDateTime)
+    else column
+    for column in EmailActivity.__table__.columns
+    if column.key not in DISPATCH_BOOKKEEPING
 )
+"""A page's columns; its datetimes are read as the API's text (see ``UTCDateTimeText``)."""
 
 
 def _page_shape(

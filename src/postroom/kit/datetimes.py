@@ -21,10 +21,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def format_datetime(value: datetime | None) -> str | None:
-    """Render ``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (None stays None)."""
-    if value is None:
-        return None
+def format_datetime(value: datetime | str | None) -> str | None:
+    """Render ``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (None stays None); a value read
+    as that text already (``UTCDateTimeText``) is returned as it is."""
+    if value is None or isinstance(value, str):
+        return value
     if value.tzinfo is not UTC:
         value = as_utc(value)
     return value.isoformat(timespec="microseconds")
@@ -99,3 +100,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _aware_from_sqlite_text(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(f"{value}+00:00")
+
+
+class UTCDateTimeText(TypeDecorator[str]):
+    """A ``UTCDateTime`` column read straight as the API's text, for pages of emails, which
+    show 600 datetimes and do nothing else with them. On SQLite the stored text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC) only needs its ``T`` and offset: parsing and
+    formatting each value was a tenth of a page. Use with ``type_coerce`` on reads only."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _api_text_from_sqlite_text
+        return _api_text_from_datetime
+
+
+def _api_text_from_sqlite_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "." not in value:  # no fraction: not written by Postroom, but still UTC
+        value = f"{value}.000000"
+    return f"{value.replace(' ', 'T', 1)}+00:00"
+
+
+def _api_text_from_datetime(value: datetime | None) -> str | None:
+    return format_datetime(value)
