@@ -33,6 +33,25 @@ async def test_newest_first_with_exact_has_more(tenant: Tenant) -> None:
     assert exact["has_more"] is False
 
 
+async def test_a_listed_email_is_the_email_read_alone(tenant: Tenant) -> None:
+    """Pages read their columns their own way (datetimes straight as text): same answer,
+    including a whole-second time, whose fraction must still be written out."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="scheduled",
+        sender="me@sender.example.com",
+        date_scheduled="2030-01-02T03:04:05Z",
+        followup_date="2030-01-03T00:00:00.5+02:00",
+    )
+    alone = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    [listed] = (await listing(tenant, lead_id=lead["id"]))["data"]
+    assert listed == alone
+    assert listed["date_scheduled"] == "2030-01-02T03:04:05.000000+00:00"
+    assert listed["followup_date"] == "2030-01-02T22:00:00.500000+00:00"
+
+
 async def test_equal_creation_times_page_stably_by_id(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     same = "2026-11-01T00:00:00Z"
