@@ -74,12 +74,23 @@ async def running_dispatcher(dispatcher: Dispatcher) -> AsyncIterator[Dispatcher
             await task
 
 
+FULL_COLLECTION_SPACING = 100
+"""Collections of the middle generation between two full ones (CPython's default: 10)."""
+
+
 def freeze_startup_objects() -> None:
     """Keep the ~140,000 objects built at start-up (routes, schemas, compiled SQL) out of the
     garbage collector's full passes (``gc.freeze``). Each full pass walked them all and
-    stalled whatever request was running by 100 ms or more, every few seconds under load."""
+    stalled whatever request was running by 100 ms or more, every few seconds under load.
+
+    Full passes are also spaced ten times further apart than CPython's default. Even without
+    the start-up objects one takes about 4 ms, and at the default spacing one in 60 page
+    requests paid for one: that was their p99 (page of 100: p99 9.0 -> 7.6 ms, p50 5.5 both).
+    Young cycles are still collected as often as before."""
     gc.collect()
     gc.freeze()
+    young, middle, _full = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_SPACING)
 
 
 def create_app(settings: Settings | None = None, transport: Transport | None = None) -> FastAPI:
