@@ -396,13 +396,16 @@ def hot_spots(collapsed: Path, top: int = 25) -> list[str]:
     own: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit() or not stack:
+            continue  # a frame name with a line break in it (generated code) split the line
+        count = int(count_text)
         frames = [FRAME_LINE.sub(r" (\1)", frame) for frame in stack.split(";")]
-        total += int(count)
-        own[frames[-1]] += int(count)
+        total += count
+        own[frames[-1]] += count
         for frame in set(frames):
             if "postroom/" in frame and "postroom/cli.py" not in frame:
-                inclusive[frame] += int(count)
+                inclusive[frame] += count
     if not total:
         return ["no samples"]
     return [
