@@ -55,14 +55,23 @@ def sqlite_url(folder: Path) -> str:
 
 
 @contextmanager
-def database_of_its_own(like_url: str, folder: Path) -> Iterator[str]:
-    """A new migrated database of the same engine as ``like_url``, for tests that run a
-    dispatcher: one started on a shared database would also send the other tests' emails."""
-    if like_url.startswith("sqlite"):
+def migrated_database(backend: str, folder: Path) -> Iterator[str]:
+    """A new migrated database: a SQLite file in ``folder`` (``backend`` "sqlite"), or a fresh
+    PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
         url = sqlite_url(folder)
         migrate.upgrade(url)
         yield url
         return
     with fresh_postgres_database() as url:
         migrate.upgrade(url)
+        yield url
+
+
+@contextmanager
+def database_of_its_own(like_url: str, folder: Path) -> Iterator[str]:
+    """A new migrated database of the same engine as ``like_url``, for tests that run a
+    dispatcher: one started on a shared database would also send the other tests' emails."""
+    backend = "sqlite" if like_url.startswith("sqlite") else "postgres"
+    with migrated_database(backend, folder) as url:
         yield url

@@ -47,10 +47,9 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from postroom import migrate
 from postroom.db import sync_url
 from postroom.models import EmailActivity
-from tests.databases import fresh_postgres_database, sqlite_url
+from tests.databases import migrated_database
 from tests.live import (
     HOST,
     create_user_and_key,
@@ -473,19 +472,6 @@ class Outcome:
 # -- the run -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def crash_database(backend: str, folder: Path) -> Iterator[str]:
-    """A migrated database: a SQLite file in ``folder`` or a fresh PostgreSQL database."""
-    if backend == "sqlite":
-        url = sqlite_url(folder)
-        migrate.upgrade(url)
-        yield url
-        return
-    with fresh_postgres_database() as url:
-        migrate.upgrade(url)
-        yield url
-
-
 def crash_environment(url: str, smtp: SmtpServer, folder: Path, port: int) -> dict[str, str]:
     return server_environment(url, folder, port) | {
         "POSTROOM_SMTP_URL": smtp.url,
@@ -497,7 +483,7 @@ def crash_environment(url: str, smtp: SmtpServer, folder: Path, port: int) -> di
 def run(options: Options, folder: Path) -> Outcome:
     rng = random.Random(options.seed)  # noqa: S311 - kill timings, not secrets
     started_at = time.monotonic()
-    with crash_database(options.database, folder) as url, smtp_server() as smtp:
+    with migrated_database(options.database, folder) as url, smtp_server() as smtp:
         smtp.behaviour.delay = SMTP_DELAY
         port = free_port()
         environment = crash_environment(url, smtp, folder, port)
