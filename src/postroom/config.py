@@ -5,14 +5,19 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from postroom.transports.urls import check_transport_url
 
 
 class Settings(BaseSettings):
     """Every setting Postroom reads. Secrets are ``SecretStr`` and never logged."""
 
-    model_config = SettingsConfigDict(env_prefix="POSTROOM_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="POSTROOM_", extra="ignore", hide_input_in_errors=True
+    )
+    """A refused value is not repeated in the error: it may hold a password (an SMTP URL)."""
 
     database_url: str = "sqlite:///./data/postroom.db"
     data_dir: Path = Path("./data")
@@ -55,6 +60,13 @@ class Settings(BaseSettings):
     retry_first_delay_seconds: float = Field(default=30.0, ge=0)
     retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
     retry_give_up_after_seconds: float = Field(default=86400.0, ge=0)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _names_a_transport(cls, value: SecretStr) -> SecretStr:
+        """A mistyped URL stops the server at start, instead of failing every delivery."""
+        check_transport_url(value.get_secret_value())
+        return value
 
     @property
     def mail_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from postroom.transports.base import Transport
@@ -10,6 +11,7 @@ from postroom.transports.capture import CaptureTransport
 from postroom.transports.smtp import SmtpSettings, SmtpTransport
 
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+N = TypeVar("N", int, float)
 
 
 def smtp_settings_from_url(url: str, security: str | None = None) -> SmtpSettings:
@@ -25,16 +27,36 @@ def smtp_settings_from_url(url: str, security: str | None = None) -> SmtpSetting
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         security=chosen,
-        timeout=float(query.get("timeout", ["30"])[0]),
-        max_connections=int(query.get("connections", ["4"])[0]),
+        timeout=_positive(query, "timeout", "30", float),
+        max_connections=_positive(query, "connections", "4", int),
         validate_certs=query.get("verify", ["1"])[0] != "0",
     )
+
+
+def _positive(query: dict[str, list[str]], name: str, default: str, kind: type[N]) -> N:
+    """A number option (``?connections=8``): refused unless it is one and above zero, so a
+    mistyped URL stops the server at start instead of failing every delivery."""
+    text = query.get(name, [default])[0]
+    try:
+        value = kind(text)
+    except ValueError:
+        value = kind(0)
+    if not value > 0:
+        raise ValueError(f"the SMTP URL option {name}={text!r} must be a number above 0")
+    return value
 
 
 def _security(scheme: str, query: dict[str, list[str]]) -> str:
     if scheme == "smtps" or query.get("tls", ["0"])[0] == "1":
         return "tls"
     return "starttls" if query.get("starttls", ["0"])[0] == "1" else "none"
+
+
+def check_transport_url(url: str) -> None:
+    """Raise ``ValueError`` unless ``url`` names a transport: ``capture://`` or a valid SMTP
+    URL (empty means none, and is fine)."""
+    if url and urlsplit(url).scheme != "capture":
+        smtp_settings_from_url(url)
 
 
 def transport_from_url(url: str, data_dir: Path) -> Transport:
