@@ -64,7 +64,7 @@ _DATE_FILTERS = {
     "created_after": EmailActivity.created_at,
     "activity_after": EmailActivity.activity_at,
 }
-DISPATCH_BOOKKEEPING = frozenset(
+UNSHOWN_COLUMNS = frozenset(
     {
         "message_id",
         "due_at",
@@ -77,13 +77,14 @@ DISPATCH_BOOKKEEPING = frozenset(
         "followup_done_at",
     }
 )
-"""Columns the dispatcher and the tracker keep for themselves: the API never shows them."""
+"""Columns the API never shows: the dispatcher's and the tracker's bookkeeping, and the
+unique first Message-ID (the API shows ``message_ids``)."""
 LISTED_COLUMNS = tuple(
     type_coerce(column, UTCDateTimeText()).label(column.key)
     if isinstance(column.type, UTCDateTime)
     else column
     for column in EmailActivity.__table__.columns
-    if column.key not in DISPATCH_BOOKKEEPING
+    if column.key not in UNSHOWN_COLUMNS
 )
 """A page's columns; its datetimes are read as the API's text (see ``UTCDateTimeText``)."""
 
