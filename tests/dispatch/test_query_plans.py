@@ -21,7 +21,7 @@ from postroom.dispatch import repository as repo
 from postroom.dispatch.dispatcher import recover_expired_claims
 from postroom.kit.datetimes import utcnow
 from tests.dispatch.workers import queue_outbox_emails
-from tests.query_plans import one_statement, sqlite_plan, statements_sent
+from tests.query_plans import one_statement, postgres_plan, sqlite_plan, statements_sent
 
 WORKER = "worker-1"
 PRIMARY_KEY_SEARCH = "USING INDEX sqlite_autoindex_email_activities_1 (id=?)"
@@ -79,3 +79,37 @@ async def test_recovery_reads_only_the_lease_index_never_the_whole_table(
         details = sqlite_plan(database_url, look)
         assert not any(detail.startswith("SCAN") for detail in details), details
         assert any("USING INDEX ix_email_activities_lease" in detail for detail in details)
+
+
+async def next_followup(session: AsyncSession) -> Any:
+    return await repo.next_followup_at(session)
+
+
+async def claim_followups(session: AsyncSession) -> Any:
+    return await repo.claim_due_followups(session, utcnow(), 200)
+
+
+@pytest.mark.parametrize(
+    "statement", [next_followup, claim_followups], ids=["next follow-up", "follow-up claim"]
+)
+async def test_the_follow_up_looks_read_only_the_pending_follow_ups(
+    database_url: str, tmp_path: Path, statement: Callable[[AsyncSession], Awaitable[Any]]
+) -> None:
+    """The dispatcher asks every second when the next follow-up is due, and claims the due
+    ones. Most emails have no follow-up: read whole, 300,000 of them took PostgreSQL 125 ms
+    on both cores, each time. Only the partial follow-up index may answer."""
+    await queue_outbox_emails(database_url, tmp_path, 10)
+    database = Database(database_url)
+    try:
+        sent = await statements_sent(database, lambda: database.run(statement))
+    finally:
+        await database.dispose()
+    (look,) = [item for item in sent if "followup_at" in item[0]]
+    if database_url.startswith("sqlite"):
+        details = sqlite_plan(database_url, look)
+        assert not any(detail.startswith("SCAN") for detail in details), details
+        assert not any("ix_email_activities_due" in detail for detail in details), details
+    else:
+        details = postgres_plan(database_url, look)
+        assert not any("Seq Scan" in detail for detail in details), details
+    assert any("ix_email_activities_followup" in detail for detail in details), details
