@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from postroom.app import build_dispatcher
+from postroom.db import Database
 from tests.conftest import Tenant
-from tests.dispatch.conftest import DeliveryHarness, eventually
+from tests.dispatch.conftest import DeliveryHarness, delivery_settings, eventually
 from tests.helpers import create_email, create_lead, ok
+from tests.query_plans import statements_sent
 from tests.smtp_server import SmtpServer
 
 SENDER = "me@sender.example.com"
@@ -121,3 +125,28 @@ async def test_two_dispatchers_create_one_task(
 
 async def _has_tasks(tenant: Tenant, count: int = 1) -> bool:
     return len(await followup_tasks(tenant)) >= count
+
+
+async def test_an_idle_dispatcher_claims_follow_ups_only_when_one_is_due(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Every round reads when the next follow-up is due; the claim itself (a write
+    transaction, on SQLite the one connection) runs once at start and then only when a
+    follow-up has come due, not at every poll."""
+    settings = delivery_settings(database_url, "capture://", tmp_path, dispatch_poll_seconds=0.05)
+    database = Database(database_url)
+    dispatcher = build_dispatcher(database, settings)
+
+    async def five_rounds() -> None:
+        for _ in range(5):
+            await dispatcher._round()
+
+    try:
+        sent = await statements_sent(database, five_rounds)
+    finally:
+        await dispatcher.registry.close()
+        await database.dispose()
+    looks = [sql for sql, _ in sent if "min(email_activities.followup_at)" in sql]
+    claims = [sql for sql, _ in sent if "SET followup_done_at" in sql]
+    assert len(looks) == 5
+    assert len(claims) == 1

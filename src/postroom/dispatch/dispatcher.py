@@ -89,8 +89,9 @@ class Dispatcher:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._backlog = False
         """The last claim filled every free slot: more may be due once slots free up."""
-        self._followups_checked_by = clock()
-        """Follow-ups are looked for again at this moment (or at the next poll)."""
+        self._next_followup: datetime | None = clock()
+        """When the earliest pending follow-up is due, as the last claim read it (None: no
+        follow-up pending); the first round looks once whatever it is."""
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._markers: GroupCommitter[str, bool] = GroupCommitter(self._flush_markers)
@@ -129,7 +130,7 @@ class Dispatcher:
                 await self._sleep(self.settings.dispatch_poll_seconds)
 
     async def _round(self) -> None:
-        if self.clock() >= self._followups_checked_by:
+        if self._next_followup is not None and self.clock() >= self._next_followup:
             await self.create_due_followups()
         await self._sleep(await self.dispatch_due())
 
@@ -207,10 +208,11 @@ class Dispatcher:
     def _seconds_until(
         self, next_due: datetime | None, next_followup: datetime | None, now: datetime
     ) -> float:
-        """Until the next due moment, at most the poll interval; notes when to look for
-        follow-ups again."""
+        """Until the next due moment, at most the poll interval; notes when the next follow-up
+        is due. Every round reads that afresh, so a round claims follow-ups only when one is
+        due, not every poll (a transaction a second, and on SQLite the one connection)."""
         poll = timedelta(seconds=self.settings.dispatch_poll_seconds)
-        self._followups_checked_by = min(next_followup or now + poll, now + poll)
+        self._next_followup = next_followup
         moments = [moment - now for moment in (next_due, next_followup) if moment is not None]
         return min([poll, *moments]).total_seconds()
 
