@@ -12,7 +12,7 @@ import pytest
 from postroom.app import build_dispatcher
 from postroom.db import Database
 from tests.conftest import Tenant
-from tests.dispatch.conftest import DeliveryHarness, delivery_settings, eventually
+from tests.dispatch.conftest import DeliveryHarness, delivery_settings, empty_queue, eventually
 from tests.helpers import create_email, create_lead, ok
 from tests.query_plans import statements_sent
 from tests.smtp_server import SmtpServer
@@ -128,13 +128,16 @@ async def _has_tasks(tenant: Tenant, count: int = 1) -> bool:
 
 
 async def test_an_idle_dispatcher_claims_follow_ups_only_when_one_is_due(
-    database_url: str, tmp_path: Path
+    delivery_database_url: str, tmp_path: Path
 ) -> None:
     """Every round reads when the next follow-up is due; the claim itself (a write
     transaction, on SQLite the one connection) runs once at start and then only when a
     follow-up has come due, not at every poll."""
-    settings = delivery_settings(database_url, "capture://", tmp_path, dispatch_poll_seconds=0.05)
-    database = Database(database_url)
+    await empty_queue(delivery_database_url)
+    settings = delivery_settings(
+        delivery_database_url, "capture://", tmp_path, dispatch_poll_seconds=0.05
+    )
+    database = Database(delivery_database_url)
     dispatcher = build_dispatcher(database, settings)
 
     async def five_rounds() -> None:
