@@ -35,6 +35,8 @@ class Behaviour:
     """Receive the whole message, then close the connection without replying (sync gap)."""
     delay: float = 0.0
     """Seconds to wait before answering DATA."""
+    pipelining: bool = True
+    """Offer PIPELINING in the EHLO reply (aiosmtpd reads pipelined commands one by one)."""
 
 
 @dataclass
@@ -58,6 +60,14 @@ class ReceivedMessage:
 class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.server.behaviour.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

@@ -5,13 +5,21 @@ the sync gap is never mistaken for a safe failure, and the pool reuses and bound
 from __future__ import annotations
 
 import asyncio
+import ssl
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from postroom.transports import (
     AuthenticationFailed,
@@ -159,10 +167,18 @@ async def stall_on_mail(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     writer.close()
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
+def smtp(request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    """A real SMTP server, once offering PIPELINING and once not: every behaviour holds both
+    when the transaction's commands go in one write and when they go one by one."""
     with smtp_server() as server:
+        server.behaviour = Behaviour(pipelining=request.param)
         yield server
+
+
+def behaving(smtp: SmtpServer, **changes: Any) -> None:
+    """Change how ``smtp`` answers, keeping whether it offers PIPELINING."""
+    smtp.behaviour = replace(smtp.behaviour, **changes)
 
 
 @pytest.fixture
@@ -239,7 +255,7 @@ PERMANENT = "554 5.7.1 rejected as spam"
 async def test_4xx_reply_is_a_temporary_rejection(
     smtp: SmtpServer, connect: Connect, behaviour: Behaviour
 ) -> None:
-    smtp.behaviour = behaviour
+    behaving(smtp, **{key: getattr(behaviour, key) for key in ("mail_reply", "data_reply")})
     error = await failure(connect(smtp.port))
     assert type(error) is TemporaryRejection
     assert error.message == TEMPORARY
@@ -253,14 +269,14 @@ async def test_4xx_reply_is_a_temporary_rejection(
 async def test_5xx_reply_is_a_permanent_rejection(
     smtp: SmtpServer, connect: Connect, behaviour: Behaviour
 ) -> None:
-    smtp.behaviour = behaviour
+    behaving(smtp, **{key: getattr(behaviour, key) for key in ("mail_reply", "data_reply")})
     error = await failure(connect(smtp.port))
     assert type(error) is PermanentRejection
     assert error.message == PERMANENT
 
 
 async def test_5xx_on_mail_hands_no_data_over(smtp: SmtpServer, connect: Connect) -> None:
-    smtp.behaviour = Behaviour(mail_reply="550 5.1.8 bad sender")
+    behaving(smtp, mail_reply="550 5.1.8 bad sender")
     handover = Handover()
     await failure(connect(smtp.port), handover)
     assert handover.calls == 0
@@ -270,7 +286,7 @@ async def test_5xx_on_mail_hands_no_data_over(smtp: SmtpServer, connect: Connect
 async def test_some_recipients_refused_delivers_to_the_others_and_reports_the_refusals(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(rcpt_replies={BOB: "550 5.1.1 no such user"})
+    behaving(smtp, rcpt_replies={BOB: "550 5.1.1 no such user"})
     receipt = await connect(smtp.port).deliver(message(BOB, CAROL), Handover())
     assert receipt.accepted == (CAROL,)
     assert receipt.refused == {BOB: "550 5.1.1 no such user"}
@@ -281,7 +297,7 @@ async def test_some_recipients_refused_delivers_to_the_others_and_reports_the_re
 async def test_every_recipient_refused_with_5xx_is_a_permanent_rejection_naming_each_reply(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(rcpt_replies={BOB: "550 5.1.1 no such user", CAROL: "553 bad"})
+    behaving(smtp, rcpt_replies={BOB: "550 5.1.1 no such user", CAROL: "553 bad"})
     handover = Handover()
     error = await failure(connect(smtp.port), handover)
     assert type(error) is PermanentRejection
@@ -295,7 +311,7 @@ async def test_every_recipient_refused_with_5xx_is_a_permanent_rejection_naming_
 async def test_every_recipient_refused_with_a_4xx_among_them_is_a_temporary_rejection(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(rcpt_replies={BOB: "452 4.2.2 mailbox full", CAROL: "550 no"})
+    behaving(smtp, rcpt_replies={BOB: "452 4.2.2 mailbox full", CAROL: "550 no"})
     error = await failure(connect(smtp.port))
     assert type(error) is TemporaryRejection
     assert error.message.startswith("452 ")
@@ -328,7 +344,7 @@ async def test_tls_handshake_failure_is_connection_failed(
 async def test_drop_before_data_is_connection_failed_and_hands_no_data_over(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(drop_before_data=True)
+    behaving(smtp, drop_before_data=True)
     handover = Handover()
     error = await failure(connect(smtp.port), handover)
     assert type(error) is ConnectionFailed
@@ -353,7 +369,7 @@ async def test_no_reply_to_mail_in_time_is_a_delivery_timeout(connect: Connect) 
 async def test_421_to_a_later_recipient_is_a_temporary_rejection_before_any_data(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(rcpt_replies={CAROL: "421 4.7.0 closing connection"})
+    behaving(smtp, rcpt_replies={CAROL: "421 4.7.0 closing connection"})
     handover = Handover()
     error = await failure(connect(smtp.port), handover)
     assert type(error) is TemporaryRejection
@@ -372,7 +388,7 @@ async def test_refused_handover_stops_before_any_data(smtp: SmtpServer, connect:
 
 
 async def test_drop_after_the_data_is_delivery_unknown(smtp: SmtpServer, connect: Connect) -> None:
-    smtp.behaviour = Behaviour(drop_after_data=True)
+    behaving(smtp, drop_after_data=True)
     handover = Handover()
     error = await failure(connect(smtp.port), handover)
     assert type(error) is DeliveryUnknown
@@ -383,7 +399,7 @@ async def test_drop_after_the_data_is_delivery_unknown(smtp: SmtpServer, connect
 async def test_no_reply_to_the_data_in_time_is_delivery_unknown(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(delay=0.6)
+    behaving(smtp, delay=0.6)
     error = await failure(connect(smtp.port, timeout=0.3))
     assert type(error) is DeliveryUnknown
 
@@ -420,9 +436,9 @@ async def test_connection_is_replaced_after_a_failed_delivery(
 ) -> None:
     async with counted(smtp) as counter:
         transport = connect(counter.port)
-        smtp.behaviour = Behaviour(drop_after_data=True)
+        behaving(smtp, drop_after_data=True)
         await failure(transport)
-        smtp.behaviour = Behaviour()
+        behaving(smtp, drop_after_data=False)
         receipt = await transport.deliver(message(number=2), Handover())
         assert counter.opened == 2
     assert receipt.accepted == (BOB,)
@@ -431,7 +447,7 @@ async def test_connection_is_replaced_after_a_failed_delivery(
 async def test_pool_never_opens_more_than_max_connections(
     smtp: SmtpServer, connect: Connect
 ) -> None:
-    smtp.behaviour = Behaviour(delay=0.05)
+    behaving(smtp, delay=0.05)
     async with counted(smtp) as counter:
         transport = connect(counter.port, max_connections=3)
         sends = [transport.deliver(message(number=n), Handover()) for n in range(12)]
@@ -504,3 +520,102 @@ async def test_non_ascii_sender_is_a_permanent_rejection_when_the_server_lacks_s
     with pytest.raises(PermanentRejection, match="^553 5.6.7 "):
         await connect(port).deliver(from_joerg, Handover())
     assert recorder.envelopes == []
+
+
+# -- pipelining (RFC 2920) and TLS -------------------------------------------------------------
+
+
+async def answer_only_whole_groups(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Offers PIPELINING and answers MAIL, RCPT and DATA only once all of them arrived, in one
+    write: a client that waited for each reply would wait forever."""
+    writer.write(b"220 strict.example.com ESMTP\r\n")
+    assert (await reader.readline()).startswith(b"EHLO")
+    writer.write(b"250-strict.example.com\r\n250-PIPELINING\r\n250 HELP\r\n")
+    group = [await reader.readline() for _ in range(4)]
+    assert [line.split(b":")[0] for line in group] == [
+        b"MAIL FROM",
+        b"RCPT TO",
+        b"RCPT TO",
+        b"DATA\r\n",
+    ]
+    writer.write(
+        b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550-5.1.1 no such\r\n550 5.1.1 user\r\n354 go\r\n"
+    )
+    while await reader.readline() != b".\r\n":
+        pass
+    writer.write(b"250 2.0.0 queued as 1\r\n")
+    await reader.read()
+    writer.close()
+
+
+async def test_pipelining_server_gets_mail_rcpt_and_data_in_one_group(connect: Connect) -> None:
+    handover = Handover()
+    async with tcp_server(answer_only_whole_groups) as port:
+        receipt = await asyncio.wait_for(connect(port).deliver(message(BOB, CAROL), handover), 5)
+    assert receipt.accepted == (BOB,)
+    assert receipt.refused == {CAROL: "550 5.1.1 no such\n5.1.1 user"}
+    assert receipt.reply == "250 2.0.0 queued as 1"
+    assert handover.calls == 1
+
+
+def self_signed_context() -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_messages_go_over_tls_and_starttls_connections_reused(
+    connect: Connect, security: str
+) -> None:
+    recorder = Recorder()
+    port = free_port()
+    context = self_signed_context()
+    tls = {"ssl_context": context} if security == "tls" else {"tls_context": context}
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, **tls)  # type: ignore[arg-type]
+    controller.start()
+    try:
+        transport = connect(port, security=security, validate_certs=False)
+        for number in range(3):
+            receipt = await transport.deliver(message(number=number), Handover())
+            assert receipt.accepted == (BOB,)
+        await transport.close()
+    finally:
+        controller.stop()
+    assert recorder.envelopes == [(SENDER, [BOB])] * 3
+
+
+async def test_lines_that_start_with_a_dot_arrive_as_they_were(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    body = b"Hello\r\n.\r\n..two dots\r\n.one\r\nend"
+    dotted = replace(message(), data=message().data.replace(b"Hello\r\n", body))
+    await connect(smtp.port).deliver(dotted, Handover())
+    [received] = smtp.messages()
+    assert received.data.replace(b"\r\n", b"\n") == (dotted.data + b"\r\n").replace(b"\r\n", b"\n")

@@ -13,7 +13,8 @@ that from now on a crash leaves the delivery unknown."""
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message ready for the wire: envelope and the RFC 5322 bytes."""
+    """One message ready for the wire: envelope and the RFC 5322 bytes, every line ended by
+    CRLF (no lone CR or LF: a transport sends them as they are)."""
 
     email_id: str
     envelope_from: str
