@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postroom.dispatch.mime import SMTP_POLICY, outgoing_message
+from postroom.dispatch.mime import (
+    SMTP_POLICY,
+    AttachmentPayload,
+    build_message,
+    outgoing_message,
+    written_message,
+)
 from postroom.models import EmailActivity
 
 LONG_SUBJECT = "Grüße aus Köln ✓, and a subject that goes on well past seventy-eight characters"
@@ -100,3 +106,68 @@ def test_each_multipart_has_a_fresh_boundary_that_delimits_its_parts() -> None:
     assert boundary != second.get_boundary()
     assert data.count(f"--{boundary}".encode()) == 3  # two parts, then the closing delimiter
     assert [part.get_content_type() for part in first.iter_parts()] == ["text/plain", "text/html"]
+
+
+BODY_TEXT = st.text(
+    st.characters(max_codepoint=0x7F) | st.sampled_from(list("\r\n\r\n.é✓ü€😀")), max_size=400
+) | st.sampled_from(["", "x" * 998, "x" * 999, "a\r\n" + "y" * 1200, "ends with a break\n"])
+
+
+@given(
+    body_text=st.none() | BODY_TEXT,
+    body_html=st.none() | BODY_TEXT,
+    subject=st.none() | st.text(HEADER_TEXT, max_size=120),
+    sender=st.sampled_from(["jane@sender.example.com", '"Jürgen, Sales" <j@sender.example.com>']),
+    cc=st.lists(st.sampled_from(["Carol <carol@buyer.example.com>", "d@buyer.example.com"])),
+    references=st.lists(st.sampled_from(["<a.1@x.example.com>", "<b.2@y.example.com>"])),
+    pixel=st.none() | st.just("https://postroom.example.com/t/o/tok.gif"),
+)
+def test_an_email_without_attachments_is_written_exactly_as_the_stdlib_generator_writes_it(
+    body_text: str | None,
+    body_html: str | None,
+    subject: str | None,
+    sender: str,
+    cc: list[str],
+    references: list[str],
+    pixel: str | None,
+) -> None:
+    email = email_with(
+        body_text=body_text, body_html=body_html, subject=subject, sender=sender,
+        cc_addresses=cc, references=references,
+    )  # fmt: skip
+    sent_at = datetime(2026, 11, 26, 14, 3, 5, tzinfo=UTC)
+    tree = build_message(email, sent_at, pixel)
+    expected = tree.as_bytes(policy=SMTP_POLICY)
+    boundary = tree.get_boundary() or "unused"
+    assert written_message(email, sent_at, pixel, boundary=lambda: boundary) == expected
+
+
+def test_an_email_with_attachments_is_still_built_as_a_tree() -> None:
+    attachment = AttachmentPayload("quote.pdf", "application/pdf", b"%PDF-1.7")
+    email = email_with(body_html="<p>Hi</p>")
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, [attachment]).data
+    message = message_from_bytes(data, policy=policy.default)
+    assert message.get_content_type() == "multipart/mixed"
+    assert [part.get_filename() for part in message.iter_attachments()] == ["quote.pdf"]
+
+
+def bare_line_ends(data: bytes) -> int:
+    """CRs and LFs that are not part of a CRLF."""
+    return data.count(b"\r") + data.count(b"\n") - 2 * data.count(b"\r\n")
+
+
+@given(
+    body_text=st.none() | BODY_TEXT,
+    body_html=st.none() | BODY_TEXT,
+    subject=st.none() | st.text(HEADER_TEXT, max_size=120),
+    attached=st.booleans(),
+)
+def test_every_line_of_a_message_ends_in_crlf_as_smtp_sends_it(
+    body_text: str | None, body_html: str | None, subject: str | None, attached: bool
+) -> None:
+    """The SMTP transport sends the bytes as they are (only dot-stuffed): a lone CR or LF
+    would reach the server, where some read it as a line end (SMTP smuggling)."""
+    email = email_with(body_text=body_text, body_html=body_html, subject=subject)
+    attachments = [AttachmentPayload("a.txt", "text/plain", b"one\rtwo\n")] if attached else []
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, attachments).data
+    assert bare_line_ends(data) == 0
