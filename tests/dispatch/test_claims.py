@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -45,10 +44,8 @@ async def test_a_claim_takes_one_chunk_and_the_next_chunk_follows_at_once(
             sleep = await dispatcher.dispatch_due()
             rounds.append((sleep, await claimed(database)))
     finally:
-        in_flight = list(dispatcher._in_flight.values())
-        for task in in_flight:
-            task.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
+        for lanes in dispatcher._lanes.values():
+            await lanes.cancel()
         await database.dispose()
         await empty_queue(delivery_database_url)
     assert CLAIM_CHUNK == 500

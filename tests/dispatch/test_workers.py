@@ -199,15 +199,27 @@ class KillRun:
 
 
 async def kill_and_restart(pool: WorkerPool, database: Database, smtp: SmtpServer) -> Claims:
-    """SIGKILL the worker once some messages arrived; start a new one; return what it held."""
+    """SIGKILL the worker once some messages arrived, at a moment it has an email in the sync
+    gap; start a new one; return what it held."""
     victim = pool.workers[0]
     await eventually(arrived(smtp, KILL_AFTER_RECEIVED), within=FIRST_MESSAGES_WITHIN)
+    await eventually(in_sync_gap(database, victim.pid), within=FIRST_MESSAGES_WITHIN)
     victim.kill()
     await asyncio.sleep(0.5)  # commits the victim sent before dying have reached the database
     claims = await claims_of_process(database, victim.pid)
     pool.start()
     await settle(database, pool)
     return claims
+
+
+def in_sync_gap(database: Database, pid: int) -> Callable[[], Awaitable[bool]]:
+    """A check for ``eventually``: worker ``pid`` holds an email whose data it handed over
+    (the server answers DATA slowly, so the email is still there when the kill comes)."""
+
+    async def check() -> bool:
+        return bool((await claims_of_process(database, pid)).started)
+
+    return check
 
 
 def arrived(smtp: SmtpServer, count: int) -> Callable[[], Awaitable[bool]]:
@@ -228,7 +240,7 @@ async def kill_run(delivery_database_url: str, tmp_path_factory: pytest.TempPath
     database = Database(delivery_database_url)
     try:
         with smtp_server() as smtp:
-            smtp.behaviour.delay = 0.015
+            smtp.behaviour.delay = 0.05
             environment = environment_for(delivery_database_url, smtp, folder, KILL_LEASE_SECONDS)
             with running_workers(environment, folder / "workers") as pool:
                 pool.start()

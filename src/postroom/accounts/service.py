@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository
+from postroom.emails.rendering import EmailRecord
 from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.ids import new_id
 from postroom.kit.secrets import SecretBox
-from postroom.models import EmailAccount, EmailActivity
+from postroom.models import EmailAccount
 from postroom.transports.smtp import SmtpSettings
 from postroom.transports.urls import smtp_settings_from_url
 from postroom.users import repository as user_repository
@@ -76,7 +77,7 @@ def smtp_settings(account: EmailAccount, box: SecretBox) -> SmtpSettings:
 
 
 async def route_for(
-    session: AsyncSession, box: SecretBox, email: EmailActivity, has_default: bool
+    session: AsyncSession, box: SecretBox, email: EmailRecord, has_default: bool
 ) -> SendingRoute | None:
     """The email's account, else its user's default account, else the default URL."""
     account = None

@@ -7,10 +7,11 @@ from typing import Any
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.dispatch.mime import AttachmentPayload
+from postroom.emails.rendering import EmailRecord
 from postroom.files import repository as file_repository
 from postroom.files.service import file_id_from_url, files_config, read_file_bytes
 from postroom.files.storage import StorageError
-from postroom.models import EmailActivity, StoredFile
+from postroom.models import StoredFile
 from postroom.transports import PermanentDeliveryError
 
 
@@ -19,7 +20,7 @@ class AttachmentMissing(PermanentDeliveryError):
 
 
 async def attachment_payloads(
-    database: Database, settings: Settings, email: EmailActivity
+    database: Database, settings: Settings, email: EmailRecord
 ) -> list[AttachmentPayload]:
     """The email's attachments with their bytes; ``AttachmentMissing`` when one is gone."""
     if not email.attachments:
@@ -37,7 +38,7 @@ async def attachment_payloads(
 
 
 async def _stored_files(
-    database: Database, settings: Settings, email: EmailActivity
+    database: Database, settings: Settings, email: EmailRecord
 ) -> list[StoredFile]:
     found = []
     async with database.transaction() as session:

@@ -2,8 +2,9 @@
 
 One loop claims batches while there is capacity, and otherwise sleeps until the next email is
 due (at most ``dispatch_poll_seconds``), or until woken by a commit that changed a due time.
-Each claimed email is delivered by its own task. Two group commits keep the database writes
-few: the sync-gap marker right before the message data, and the final outcome.
+Each claimed email is delivered by its own task. One group commit, the ledger, keeps the
+database writes few: every transaction it writes carries the sync-gap markers of the emails
+about to hand their data over and the outcomes of the emails that finished meanwhile.
 See ``docs/delivery.md``.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts.service import SendingRoute
@@ -26,6 +28,7 @@ from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
 from postroom.dispatch.attachments import attachment_payloads
+from postroom.dispatch.lanes import Lanes
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.routing import TransportRegistry
@@ -60,7 +63,7 @@ class Claim:
     """What one claim transaction found: the emails now ours, their routes, and when the next
     email (``None`` when the claim filled every free slot) and the next follow-up are due."""
 
-    emails: Sequence[EmailActivity]
+    emails: Sequence[Row[Any]]
     routes: dict[str, SendingRoute | None]
     next_due: datetime | None
     next_followup: datetime | None
@@ -68,6 +71,23 @@ class Claim:
 
 class ClaimLost(Exception):
     """Another worker took the email over (our lease had expired): do not send it."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    email: Row[Any]
+    route: SendingRoute
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A ledger entry: ``email_id`` is about to hand its message data over."""
+
+    email_id: str
+
+
+LedgerEntry = Marker | dict[str, Any]
+"""A sync-gap marker, or the outcome of a delivery (row values, see ``outcomes``)."""
 
 
 def default_worker_id() -> str:
@@ -90,7 +110,12 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
-        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._in_flight: dict[str, Row[Any]] = {}
+        """Claimed emails not yet finished (queued in a lane, sending, or being stored)."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._lanes: dict[str, Lanes[Delivery]] = {}
+        """Each sending route's lanes, by route key."""
         self._backlog = False
         """The last claim filled every free slot: more may be due once slots free up."""
         self._next_followup: datetime | None = clock()
@@ -98,8 +123,7 @@ class Dispatcher:
         follow-up pending); the first round looks once whatever it is."""
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._markers: GroupCommitter[str, bool] = GroupCommitter(self._flush_markers)
-        self._results: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._flush_results)
+        self._ledger: GroupCommitter[LedgerEntry, bool] = GroupCommitter(self._write_ledger)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -149,9 +173,8 @@ class Dispatcher:
         await self.registry.close()
 
     async def drain(self) -> None:
-        """Wait for every in-flight delivery to finish."""
-        while self._in_flight:
-            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        """Wait for every claimed email to be delivered and its outcome stored."""
+        await self._idle.wait()
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -202,7 +225,7 @@ class Dispatcher:
         return 0.0 if full and limit < free else seconds
 
     async def _claim(self, session: AsyncSession, now: datetime, limit: int) -> Claim:
-        emails: Sequence[EmailActivity] = []
+        emails: Sequence[Row[Any]] = []
         if limit:
             emails = await repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
         routes = await self._routes(session, emails)
@@ -226,7 +249,7 @@ class Dispatcher:
         return min([poll, *moments]).total_seconds()
 
     async def _routes(
-        self, session: AsyncSession, emails: Sequence[EmailActivity]
+        self, session: AsyncSession, emails: Sequence[Row[Any]]
     ) -> dict[str, SendingRoute | None]:
         cache: dict[tuple[str | None, str | None], SendingRoute | None] = {}
         routes: dict[str, SendingRoute | None] = {}
@@ -237,39 +260,61 @@ class Dispatcher:
             routes[email.id] = cache[key]
         return routes
 
-    def _start(self, email: EmailActivity, route: SendingRoute | None) -> None:
-        task = asyncio.create_task(self._deliver(email, route))
-        self._in_flight[email.id] = task
-        task.add_done_callback(lambda _task: self._finished(email.id))
+    def _start(self, email: Row[Any], route: SendingRoute | None) -> None:
+        self._in_flight[email.id] = email
+        self._idle.clear()
+        if route is None:
+            self._store(email.id, outcomes.no_account(email, self.clock()))
+        else:
+            self._lanes_of(route).add(Delivery(email, route))
+
+    def _lanes_of(self, route: SendingRoute) -> Lanes[Delivery]:
+        if route.key not in self._lanes:
+            self._lanes[route.key] = Lanes(self.registry.width(route), self._deliver)
+        return self._lanes[route.key]
 
     def _finished(self, email_id: str) -> None:
         """Claim again once half the slots are free, if the last claim left emails behind
         (claiming for every freed slot would cost a transaction per email)."""
         self._in_flight.pop(email_id, None)
+        if not self._in_flight:
+            self._idle.set()
         if self._backlog and len(self._in_flight) <= self.settings.dispatch_batch_size // 2:
             self._backlog = False
             self._wakeup.set()
 
     # -- delivering ------------------------------------------------------------------------
 
-    async def _deliver(self, email: EmailActivity, route: SendingRoute | None) -> None:
+    async def _deliver(self, delivery: Delivery) -> None:
+        """One email, in one of its route's lanes; its outcome goes to the ledger, and the
+        lane goes on with the next email while the ledger writes it."""
+        email = delivery.email
+        outcome = None
         try:
-            outcome = await self._attempt(email, route)
+            outcome = await self._build_and_send(email, delivery.route)
         except ClaimLost:
             logger.warning("email %s was taken over by another worker; not sent", email.id)
-            return
         except Exception:
             logger.exception("delivery of %s failed unexpectedly; its lease will expire", email.id)
-            return
-        await self._results.submit(outcome)
+        finally:
+            if outcome is None:
+                self._finished(email.id)
+        if outcome is not None:
+            self._store(email.id, outcome)
 
-    async def _attempt(self, email: EmailActivity, route: SendingRoute | None) -> dict[str, Any]:
-        if route is None:
-            return outcomes.no_account(email, self.clock())
-        async with self.registry.window(route):
-            return await self._build_and_send(email, route)
+    def _store(self, email_id: str, outcome: dict[str, Any]) -> None:
+        written = self._ledger.submit_nowait(outcome)
+        written.add_done_callback(lambda _written: self._stored(email_id, _written))
 
-    async def _build_and_send(self, email: EmailActivity, route: SendingRoute) -> dict[str, Any]:
+    def _stored(self, email_id: str, written: asyncio.Future[bool]) -> None:
+        error = None if written.cancelled() else written.exception()
+        if error is not None:
+            logger.error(
+                "the outcome of %s was not stored; its lease will expire", email_id, exc_info=error
+            )
+        self._finished(email_id)
+
+    async def _build_and_send(self, email: Row[Any], route: SendingRoute) -> dict[str, Any]:
         now = self.clock()
         try:
             attachments = await attachment_payloads(self.database, self.settings, email)
@@ -281,16 +326,16 @@ class Dispatcher:
             return outcomes.failed(email, problem, now, self.policy)
         return await self._send(email, message, route)
 
-    def _pixel_url(self, email: EmailActivity) -> str | None:
+    def _pixel_url(self, email: Row[Any]) -> str | None:
         if not (self.settings.track_opens and email.open_token and email.body_html):
             return None
         return pixel_url(self.settings.public_url, email.open_token)
 
     async def _send(
-        self, email: EmailActivity, message: OutgoingMessage, route: SendingRoute
+        self, email: Row[Any], message: OutgoingMessage, route: SendingRoute
     ) -> dict[str, Any]:
         async def before_data() -> None:
-            if not await self._markers.submit(email.id):
+            if not await self._ledger.submit(Marker(email.id)):
                 raise ClaimLost(email.id)
 
         transport = self.registry.transport(route)
@@ -301,16 +346,23 @@ class Dispatcher:
             return outcomes.failed(email, error, self.clock(), self.policy)
         return outcomes.sent(email, receipt, self.clock())
 
-    async def _flush_markers(self, email_ids: list[str]) -> list[bool]:
+    async def _write_ledger(self, entries: list[LedgerEntry]) -> list[bool]:
+        """One transaction for the markers and the outcomes that arrived together; a marker
+        answers whether this worker still holds its email."""
         now = self.clock()
-        marked = await self.database.run(
-            lambda session: repo.mark_send_started(session, self.worker_id, email_ids, now)
-        )
-        return [email_id in marked for email_id in email_ids]
+        marker_ids = [entry.email_id for entry in entries if isinstance(entry, Marker)]
+        results = [entry for entry in entries if not isinstance(entry, Marker)]
 
-    async def _flush_results(self, results: list[dict[str, Any]]) -> list[None]:
-        await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))
-        return [None] * len(results)
+        async def work(session: AsyncSession) -> set[str]:
+            marked = set()
+            if marker_ids:
+                marked = await repo.mark_send_started(session, self.worker_id, marker_ids, now)
+            if results:
+                await store_outcomes(session, self.worker_id, results)
+            return marked
+
+        marked = await self.database.run(work)
+        return [not isinstance(entry, Marker) or entry.email_id in marked for entry in entries]
 
     async def _add_followup(
         self, session: AsyncSession, email: EmailActivity, now: datetime
@@ -368,13 +420,14 @@ async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
     released = await repo.release_expired_unstarted(session, now)
     in_gap = await repo.expired_in_sync_gap(session, now)
     by_worker: dict[str, list[dict[str, Any]]] = {}
+    stored = []
     for email in in_gap:
-        by_worker.setdefault(email.claimed_by or "", []).append(
-            outcomes.unknown_after_crash(email, now)
-        )
+        outcome = outcomes.unknown_after_crash(email, now)
+        by_worker.setdefault(email.claimed_by or "", []).append(outcome)
+        stored.append(repo.stored_outcome(email, outcome))
     for worker_id, results in by_worker.items():
         await repo.write_outcomes(session, worker_id, results)
-    await record_outcome_events(session, [email.id for email in in_gap])
+    await record_outcome_events(session, stored)
     if released:
         await repo.signal_due_change(session)
     return released, len(in_gap)
@@ -389,27 +442,29 @@ async def store_outcomes(
     held = await repo.still_held(session, worker_id, [result["id"] for result in results])
     ours = [result for result in results if result["id"] in held]
     await repo.write_outcomes(session, worker_id, ours)
-    await record_outcome_events(session, [result["id"] for result in ours])
+    await record_outcome_events(
+        session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
+    )
     if any(result["status"] in repo.QUEUED_VALUES for result in ours):
         await repo.signal_due_change(session)  # a retry: due again later
     return [result["id"] for result in ours]
 
 
-async def record_outcome_events(session: AsyncSession, email_ids: list[str]) -> None:
-    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others."""
-    if not email_ids:
+async def record_outcome_events(session: AsyncSession, emails: list[dict[str, Any]]) -> None:
+    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others; each
+    email as its outcome left it (``repo.stored_outcome``)."""
+    if not emails:
         return
-    emails = await repo.email_rows_by_ids(session, email_ids)
     user_ids = set().union(*(user_ids_of(email) for email in emails))
     names = await email_repository.user_names(session, user_ids)
     changes = [
         (
-            Origin(email.organization_id),
+            Origin(email["organization_id"]),
             Change(
                 EMAIL,
-                "sent" if email.status == EmailStatus.SENT else "updated",
-                email.id,
-                email.lead_id,
+                "sent" if email["status"] == EmailStatus.SENT else "updated",
+                email["id"],
+                email["lead_id"],
                 render_email(email, names),
             ),
         )

@@ -10,9 +10,9 @@ from typing import Any
 
 from postroom.dispatch.mime import envelope
 from postroom.dispatch.policy import RetryPolicy
+from postroom.emails.rendering import EmailRecord
 from postroom.emails.states import Actor, EmailStatus, check_transition
 from postroom.kit.datetimes import format_datetime
-from postroom.models import EmailActivity
 from postroom.transports import DeliveryError, DeliveryReceipt, TransientDeliveryError
 
 NO_ACCOUNT = "NoSendingAccount"
@@ -22,7 +22,7 @@ def attempt(at: datetime, error_class: str, message: str) -> dict[str, str]:
     return {"date": format_datetime(at) or "", "error_class": error_class, "error_message": message}
 
 
-def _values(email: EmailActivity, now: datetime, **changes: Any) -> dict[str, Any]:
+def _values(email: EmailRecord, now: datetime, **changes: Any) -> dict[str, Any]:
     values = {
         "id": email.id,
         "status": email.status,
@@ -42,7 +42,7 @@ def _values(email: EmailActivity, now: datetime, **changes: Any) -> dict[str, An
     return values
 
 
-def sent(email: EmailActivity, receipt: DeliveryReceipt, now: datetime) -> dict[str, Any]:
+def sent(email: EmailRecord, receipt: DeliveryReceipt, now: datetime) -> dict[str, Any]:
     refusals = [
         attempt(now, "RecipientRefused", f"{recipient}: {reply}")
         for recipient, reply in receipt.refused.items()
@@ -56,7 +56,7 @@ def sent(email: EmailActivity, receipt: DeliveryReceipt, now: datetime) -> dict[
 
 
 def failed(
-    email: EmailActivity, error: DeliveryError, now: datetime, policy: RetryPolicy
+    email: EmailRecord, error: DeliveryError, now: datetime, policy: RetryPolicy
 ) -> dict[str, Any]:
     """A transient failure is retried until the policy gives up; anything else is final."""
     attempts = [*email.send_attempts, attempt(now, error.error_class, error.message)]
@@ -72,7 +72,7 @@ def failed(
     )  # fmt: skip
 
 
-def no_account(email: EmailActivity, now: datetime) -> dict[str, Any]:
+def no_account(email: EmailRecord, now: datetime) -> dict[str, Any]:
     message = "No sending account: add one for the user or set POSTROOM_SMTP_URL."
     return _values(
         email, now, status=EmailStatus.ERROR, due_at=None, need_smtp_credentials=True,
@@ -80,7 +80,7 @@ def no_account(email: EmailActivity, now: datetime) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def unknown_after_crash(email: EmailActivity, now: datetime) -> dict[str, Any]:
+def unknown_after_crash(email: EmailRecord, now: datetime) -> dict[str, Any]:
     message = "The worker stopped after handing the message to the server and before its reply."
     return _values(
         email, now, status=EmailStatus.ERROR, due_at=None,

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import AbstractAsyncContextManager, nullcontext
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts.service import DEFAULT_ROUTE, SendingRoute, route_for
 from postroom.config import Settings
+from postroom.dispatch.lanes import UNPOOLED_LANES
+from postroom.emails.rendering import EmailRecord
 from postroom.kit.secrets import SecretBox
-from postroom.models import EmailActivity
 from postroom.transports import Transport
 from postroom.transports.smtp import SmtpTransport
 from postroom.transports.urls import transport_from_url
 
-BUILT_AHEAD_PER_CONNECTION = 1
-"""Messages built and waiting for a connection, per connection of a pooled transport."""
-
 
 class TransportRegistry:
-    """Builds transports lazily and keeps them for reuse; tests may inject the default one.
-
-    Each pooled transport (one that says how many ``max_connections`` it has) also gets a
-    window: how many of its messages may be built and not yet handed over. The dispatcher
-    builds a message only once its email is inside the window, so the first emails of a large
-    claim go out at once instead of after every message of the claim was built, and a claim
-    of big attachments is not all in memory at the same time.
-    """
+    """Builds transports lazily and keeps them for reuse; tests may inject the default one."""
 
     def __init__(
         self, settings: Settings, box: SecretBox, default: Transport | None = None
@@ -37,9 +25,8 @@ class TransportRegistry:
         self._injected = {DEFAULT_ROUTE: default} if default is not None else {}
         self._transports: dict[str, Transport] = dict(self._injected)
         self.has_default = default is not None or bool(settings.smtp_url.get_secret_value())
-        self._windows: dict[str, asyncio.Semaphore] = {}
 
-    async def route(self, session: AsyncSession, email: EmailActivity) -> SendingRoute | None:
+    async def route(self, session: AsyncSession, email: EmailRecord) -> SendingRoute | None:
         return await route_for(session, self.box, email, self.has_default)
 
     def transport(self, route: SendingRoute) -> Transport:
@@ -47,15 +34,11 @@ class TransportRegistry:
             self._transports[route.key] = self._build(route)
         return self._transports[route.key]
 
-    def window(self, route: SendingRoute) -> AbstractAsyncContextManager[object]:
-        """Held while an email of ``route`` is built and sent (FIFO: in claim order)."""
-        if route.key not in self._windows:
-            connections = getattr(self.transport(route), "max_connections", None)
-            if not isinstance(connections, int):
-                return nullcontext()
-            size = connections * (1 + BUILT_AHEAD_PER_CONNECTION)
-            self._windows[route.key] = asyncio.Semaphore(size)
-        return self._windows[route.key]
+    def width(self, route: SendingRoute) -> int:
+        """How many emails of ``route`` are delivered at once: a pooled transport's
+        connections (``max_connections``), else ``UNPOOLED_LANES``."""
+        connections = getattr(self.transport(route), "max_connections", None)
+        return connections if isinstance(connections, int) else UNPOOLED_LANES
 
     def _build(self, route: SendingRoute) -> Transport:
         if route.smtp is not None:
