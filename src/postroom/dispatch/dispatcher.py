@@ -2,9 +2,11 @@
 
 One loop claims batches while there is capacity, and otherwise sleeps until the next email is
 due (at most ``dispatch_poll_seconds``), or until woken by a commit that changed a due time.
-Each claimed email is delivered by its own task. One group commit, the ledger, keeps the
-database writes few: every transaction it writes carries the sync-gap markers of the emails
-about to hand their data over and the outcomes of the emails that finished meanwhile.
+Claimed emails wait in their sending route's lanes (``dispatch.lanes``). Two group commits
+keep the database writes few: the sync-gap markers of the emails about to hand their data
+over, and the outcomes (with their events) of the emails that finished. They are separate
+because a lane waits for its marker and never for an outcome: on PostgreSQL the markers then
+commit while an outcome transaction runs on another connection.
 See ``docs/delivery.md``.
 """
 
@@ -19,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts.service import SendingRoute
@@ -35,7 +36,7 @@ from postroom.dispatch.routing import TransportRegistry
 from postroom.dispatch.wakeups import listen_for_due_changes
 from postroom.emails import repository as email_repository
 from postroom.emails.event_log import EMAIL
-from postroom.emails.rendering import render_email, user_ids_of
+from postroom.emails.rendering import EmailColumns, render_email, user_ids_of
 from postroom.emails.states import EmailStatus
 from postroom.events.service import Change, Origin, record_many, remove_old_events
 from postroom.files.service import files_config, remove_expired_files
@@ -63,7 +64,7 @@ class Claim:
     """What one claim transaction found: the emails now ours, their routes, and when the next
     email (``None`` when the claim filled every free slot) and the next follow-up are due."""
 
-    emails: Sequence[Row[Any]]
+    emails: Sequence[EmailColumns]
     routes: dict[str, SendingRoute | None]
     next_due: datetime | None
     next_followup: datetime | None
@@ -75,19 +76,8 @@ class ClaimLost(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
-    email: Row[Any]
+    email: EmailColumns
     route: SendingRoute
-
-
-@dataclass(frozen=True)
-class Marker:
-    """A ledger entry: ``email_id`` is about to hand its message data over."""
-
-    email_id: str
-
-
-LedgerEntry = Marker | dict[str, Any]
-"""A sync-gap marker, or the outcome of a delivery (row values, see ``outcomes``)."""
 
 
 def default_worker_id() -> str:
@@ -110,7 +100,7 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
-        self._in_flight: dict[str, Row[Any]] = {}
+        self._in_flight: dict[str, EmailColumns] = {}
         """Claimed emails not yet finished (queued in a lane, sending, or being stored)."""
         self._idle = asyncio.Event()
         self._idle.set()
@@ -123,7 +113,8 @@ class Dispatcher:
         follow-up pending); the first round looks once whatever it is."""
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._ledger: GroupCommitter[LedgerEntry, bool] = GroupCommitter(self._write_ledger)
+        self._markers: GroupCommitter[str, bool] = GroupCommitter(self._write_markers)
+        self._outcomes: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_outcomes)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -225,7 +216,7 @@ class Dispatcher:
         return 0.0 if full and limit < free else seconds
 
     async def _claim(self, session: AsyncSession, now: datetime, limit: int) -> Claim:
-        emails: Sequence[Row[Any]] = []
+        emails: Sequence[EmailColumns] = []
         if limit:
             emails = await repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
         routes = await self._routes(session, emails)
@@ -249,7 +240,7 @@ class Dispatcher:
         return min([poll, *moments]).total_seconds()
 
     async def _routes(
-        self, session: AsyncSession, emails: Sequence[Row[Any]]
+        self, session: AsyncSession, emails: Sequence[EmailColumns]
     ) -> dict[str, SendingRoute | None]:
         cache: dict[tuple[str | None, str | None], SendingRoute | None] = {}
         routes: dict[str, SendingRoute | None] = {}
@@ -260,7 +251,7 @@ class Dispatcher:
             routes[email.id] = cache[key]
         return routes
 
-    def _start(self, email: Row[Any], route: SendingRoute | None) -> None:
+    def _start(self, email: EmailColumns, route: SendingRoute | None) -> None:
         self._in_flight[email.id] = email
         self._idle.clear()
         if route is None:
@@ -286,8 +277,8 @@ class Dispatcher:
     # -- delivering ------------------------------------------------------------------------
 
     async def _deliver(self, delivery: Delivery) -> None:
-        """One email, in one of its route's lanes; its outcome goes to the ledger, and the
-        lane goes on with the next email while the ledger writes it."""
+        """One email, in one of its route's lanes; the lane goes on with the next email while
+        the outcome is written."""
         email = delivery.email
         outcome = None
         try:
@@ -303,10 +294,10 @@ class Dispatcher:
             self._store(email.id, outcome)
 
     def _store(self, email_id: str, outcome: dict[str, Any]) -> None:
-        written = self._ledger.submit_nowait(outcome)
+        written = self._outcomes.submit_nowait(outcome)
         written.add_done_callback(lambda _written: self._stored(email_id, _written))
 
-    def _stored(self, email_id: str, written: asyncio.Future[bool]) -> None:
+    def _stored(self, email_id: str, written: asyncio.Future[None]) -> None:
         error = None if written.cancelled() else written.exception()
         if error is not None:
             logger.error(
@@ -314,7 +305,7 @@ class Dispatcher:
             )
         self._finished(email_id)
 
-    async def _build_and_send(self, email: Row[Any], route: SendingRoute) -> dict[str, Any]:
+    async def _build_and_send(self, email: EmailColumns, route: SendingRoute) -> dict[str, Any]:
         now = self.clock()
         try:
             attachments = await attachment_payloads(self.database, self.settings, email)
@@ -326,16 +317,16 @@ class Dispatcher:
             return outcomes.failed(email, problem, now, self.policy)
         return await self._send(email, message, route)
 
-    def _pixel_url(self, email: Row[Any]) -> str | None:
+    def _pixel_url(self, email: EmailColumns) -> str | None:
         if not (self.settings.track_opens and email.open_token and email.body_html):
             return None
         return pixel_url(self.settings.public_url, email.open_token)
 
     async def _send(
-        self, email: Row[Any], message: OutgoingMessage, route: SendingRoute
+        self, email: EmailColumns, message: OutgoingMessage, route: SendingRoute
     ) -> dict[str, Any]:
         async def before_data() -> None:
-            if not await self._ledger.submit(Marker(email.id)):
+            if not await self._markers.submit(email.id):
                 raise ClaimLost(email.id)
 
         transport = self.registry.transport(route)
@@ -346,23 +337,16 @@ class Dispatcher:
             return outcomes.failed(email, error, self.clock(), self.policy)
         return outcomes.sent(email, receipt, self.clock())
 
-    async def _write_ledger(self, entries: list[LedgerEntry]) -> list[bool]:
-        """One transaction for the markers and the outcomes that arrived together; a marker
-        answers whether this worker still holds its email."""
+    async def _write_markers(self, email_ids: list[str]) -> list[bool]:
         now = self.clock()
-        marker_ids = [entry.email_id for entry in entries if isinstance(entry, Marker)]
-        results = [entry for entry in entries if not isinstance(entry, Marker)]
+        marked = await self.database.run(
+            lambda session: repo.mark_send_started(session, self.worker_id, email_ids, now)
+        )
+        return [email_id in marked for email_id in email_ids]
 
-        async def work(session: AsyncSession) -> set[str]:
-            marked = set()
-            if marker_ids:
-                marked = await repo.mark_send_started(session, self.worker_id, marker_ids, now)
-            if results:
-                await store_outcomes(session, self.worker_id, results)
-            return marked
-
-        marked = await self.database.run(work)
-        return [not isinstance(entry, Marker) or entry.email_id in marked for entry in entries]
+    async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[None]:
+        await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))
+        return [None] * len(results)
 
     async def _add_followup(
         self, session: AsyncSession, email: EmailActivity, now: datetime
@@ -424,7 +408,7 @@ async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
     for email in in_gap:
         outcome = outcomes.unknown_after_crash(email, now)
         by_worker.setdefault(email.claimed_by or "", []).append(outcome)
-        stored.append(repo.stored_outcome(email, outcome))
+        stored.append(repo.stored_outcome(dict(email._mapping), outcome))
     for worker_id, results in by_worker.items():
         await repo.write_outcomes(session, worker_id, results)
     await record_outcome_events(session, stored)

@@ -203,7 +203,9 @@ def _body(
 
 
 def _is_7bit(text: str) -> bool:
-    return text.isascii() and all(len(line) <= MAX_LINE for line in text.splitlines())
+    return text.isascii() and (
+        len(text) <= MAX_LINE or max(map(len, text.splitlines())) <= MAX_LINE
+    )
 
 
 def _text_part(text: str, subtype: str) -> MIMEText:
@@ -318,7 +320,7 @@ def _written_part(text: str, subtype: str) -> str:
     """One text part as compat32 writes it: its headers, a blank line, the encoded body."""
     if _is_7bit(text):
         head = f'Content-Type: text/{subtype}; charset="us-ascii"{CRLF}'
-        return f"{head}Content-Transfer-Encoding: 7bit{CRLF}{CRLF}{_LINE_BREAK.sub(CRLF, text)}"
+        return f"{head}Content-Transfer-Encoding: 7bit{CRLF}{CRLF}{_crlf_lines(text)}"
     head = f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
     return f"{head}Content-Transfer-Encoding: base64{CRLF}{CRLF}{_base64_lines(text)}"
 
@@ -327,12 +329,21 @@ BASE64_LINE = 76
 """``email.base64mime.body_encode``'s line length: 57 bytes of input a line."""
 
 
+def _crlf_lines(text: str) -> str:
+    """Every line break (CR, LF or CRLF) written as CRLF, as the generator writes them."""
+    if "\r" not in text:
+        return text.replace("\n", CRLF)
+    return _LINE_BREAK.sub(CRLF, text)
+
+
 def _base64_lines(text: str) -> str:
     """``body_encode(text.encode(), 76, CRLF)``: base64 of the whole in one call, cut into
     lines (57 input bytes make exactly one line, so the cuts fall where body_encode's do)."""
     encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False).decode("ascii")
+    if not encoded:
+        return ""
     lines = [encoded[at : at + BASE64_LINE] for at in range(0, len(encoded), BASE64_LINE)]
-    return "".join(f"{line}{CRLF}" for line in lines)
+    return CRLF.join(lines) + CRLF
 
 
 def envelope(email: EmailRecord, sent_at: datetime) -> dict[str, object]:

@@ -8,16 +8,22 @@ still holds (``claimed_by = :worker``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Row, Table, func, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.db import DUE_CHANGED
+from postroom.emails.rendering import EmailColumns
 from postroom.emails.states import QUEUED, EmailStatus
+from postroom.kit import driver
 from postroom.kit.datetimes import utcnow
+from postroom.kit.driver import DriverColumns
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity
 
@@ -41,29 +47,79 @@ def soon(moment: datetime | None) -> bool:
     return moment is not None and moment - utcnow() < WAKE_HORIZON
 
 
+@dataclass(frozen=True)
+class DeliveryStatements:
+    """The SQL of every delivery's statements, for one dialect."""
+
+    columns: DriverColumns
+    """Every column of ``email_activities``."""
+    outcome: DriverColumns
+    claim: str
+    mark: str
+    """``... id IN ({ids}) ...``: formatted with the placeholders of the ids."""
+    held: str
+    write: str
+    dialect: Dialect
+
+    def ids(self, sql: str, count: int) -> str:
+        return sql.format(ids=driver.placeholders(self.dialect, count))
+
+
+def _locked(dialect: Dialect, sql: str) -> str:
+    """A SELECT whose rows stay locked until the transaction ends (SQLite's one writer holds
+    the whole database already)."""
+    return sql if dialect.name == "sqlite" else f"{sql} FOR UPDATE"
+
+
+@cache
+def delivery_statements(dialect: Dialect) -> DeliveryStatements:
+    """Built from constants only (column names, placeholders): nothing a request sent."""
+    columns = DriverColumns(dialect, list(TABLE.c))
+    outcome = DriverColumns(dialect, [TABLE.c[name] for name in OUTCOME_COLUMNS])
+    mark = driver.placeholder(dialect)
+    queued = ", ".join(f"'{value}'" for value in QUEUED_VALUES)
+    due = (
+        f"SELECT id FROM email_activities WHERE status IN ({queued}) AND claimed_by IS NULL"  # noqa: S608
+        f" AND due_at <= {mark} ORDER BY due_at LIMIT {mark}"
+    )
+    if dialect.name != "sqlite":
+        due += " FOR UPDATE SKIP LOCKED"
+    held = f"id IN ({{ids}}) AND COALESCE(claimed_by, '') = {mark}"
+    released = ", ".join(f"{name} = NULL" for name in RELEASED)
+    return DeliveryStatements(
+        columns=columns,
+        outcome=outcome,
+        claim=(
+            f"UPDATE email_activities SET claimed_by = {mark}, claimed_at = {mark},"  # noqa: S608
+            f" lease_expires_at = {mark} WHERE id IN ({due}) RETURNING {columns.names}"
+        ),
+        mark=f"UPDATE email_activities SET send_started_at = {mark} WHERE {held} RETURNING id",  # noqa: S608
+        held=_locked(
+            dialect,
+            f"SELECT {columns.names} FROM email_activities WHERE {held} ORDER BY id",  # noqa: S608
+        ),
+        write=(
+            f"UPDATE email_activities SET {outcome.assignments}, {released}"  # noqa: S608
+            f" WHERE id = {mark} AND claimed_by = {mark}"
+        ),
+        dialect=dialect,
+    )
+
+
+def _statements(session: AsyncSession) -> DeliveryStatements:
+    bind = session.get_bind()
+    return delivery_statements(bind.dialect)
+
+
 async def claim_due(
     session: AsyncSession, worker_id: str, now: datetime, lease_until: datetime, limit: int
-) -> Sequence[Row[Any]]:
-    """Claim up to ``limit`` due emails; returns them as plain rows of their table (the
-    dispatcher only reads them: ORM objects cost about 0.1 ms each to build)."""
-    due_ids = (
-        select(TABLE.c.id)
-        .where(
-            TABLE.c.status.in_(QUEUED_VALUES),
-            TABLE.c.claimed_by.is_(None),
-            TABLE.c.due_at <= now,
-        )
-        .order_by(TABLE.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    statement = (
-        update(TABLE)
-        .where(TABLE.c.id.in_(due_ids.scalar_subquery()))
-        .values(claimed_by=worker_id, claimed_at=now, lease_expires_at=lease_until)
-        .returning(*TABLE.c)
-    )
-    return (await session.execute(statement)).all()
+) -> list[EmailColumns]:
+    """Claim up to ``limit`` due emails; returns their column values (the dispatcher only reads
+    them: an ORM object cost about 0.1 ms to build, a SQLAlchemy row 0.03)."""
+    sql = _statements(session)
+    at, until = (sql.columns.parameter("claimed_at", moment) for moment in (now, lease_until))
+    rows = await driver.execute(session, sql.claim, [worker_id, at, until, at, limit])
+    return [EmailColumns(sql.columns.values(row)) for row in rows]
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
@@ -139,30 +195,27 @@ async def renew_leases(
 
 async def still_held(
     session: AsyncSession, worker_id: str, email_ids: list[str]
-) -> dict[str, Row[Any]]:
+) -> dict[str, dict[str, Any]]:
     """The emails of ``email_ids`` this worker still holds, as they are stored now, locked (in
     id order) until the transaction ends, so that no other worker takes them over before the
     outcome is written."""
-    statement = (
-        select(TABLE)
-        .where(TABLE.c.id.in_(email_ids), held_by(worker_id))
-        .order_by(TABLE.c.id)
-        .with_for_update()
-    )
-    return {row.id: row for row in (await session.execute(statement)).all()}
+    sql = _statements(session)
+    statement = sql.ids(sql.held, len(email_ids))
+    rows = await driver.execute(session, statement, [*email_ids, worker_id])
+    found = (sql.columns.values(row) for row in rows)
+    return {values["id"]: values for values in found}
 
 
 async def mark_send_started(
     session: AsyncSession, worker_id: str, email_ids: list[str], now: datetime
 ) -> set[str]:
     """Record the sync-gap marker; return the ids this worker still holds (and marked)."""
-    statement = (
-        update(TABLE)
-        .where(TABLE.c.id.in_(email_ids), held_by(worker_id))
-        .values(send_started_at=now)
-        .returning(TABLE.c.id)
+    sql = _statements(session)
+    started = sql.columns.parameter("send_started_at", now)
+    rows = await driver.execute(
+        session, sql.ids(sql.mark, len(email_ids)), [started, *email_ids, worker_id]
     )
-    return set((await session.execute(statement)).scalars().all())
+    return {row[0] for row in rows}
 
 
 OUTCOME_COLUMNS = (
@@ -178,27 +231,20 @@ RELEASED = {
 """What storing an outcome also sets: the claim is given back."""
 
 
-def stored_outcome(row: Row[Any], outcome: dict[str, Any]) -> dict[str, Any]:
-    """The email as ``write_outcomes`` leaves it, from the row it updates (read locked in the
-    same transaction, so nothing else changed it meanwhile)."""
-    return {**row._mapping, **outcome, **RELEASED}
+def stored_outcome(values: Mapping[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
+    """The email as ``write_outcomes`` leaves it, from the values of the row it updates (read
+    locked in the same transaction, so nothing else changed it meanwhile)."""
+    return {**values, **outcome, **RELEASED}
 
 
 async def write_outcomes(
     session: AsyncSession, worker_id: str, outcomes: list[dict[str, Any]]
-) -> int:
-    """Store final or retry states in one executemany; release the claims."""
-    if not outcomes:
-        return 0
-    statement = (
-        update(TABLE)
-        .where(TABLE.c.id == bindparam("b_id"), TABLE.c.claimed_by == worker_id)
-        .values({**{name: bindparam(f"b_{name}") for name in OUTCOME_COLUMNS}, **RELEASED})
-    )
+) -> None:
+    """Store final or retry states in one executemany (in id order); release the claims."""
+    sql = _statements(session)
     ordered = sorted(outcomes, key=lambda outcome: str(outcome["id"]))
-    rows = [{f"b_{name}": value for name, value in outcome.items()} for outcome in ordered]
-    result = await session.connection()
-    return affected_rows(await result.execute(statement, rows))
+    rows = ([*sql.outcome.parameters(outcome), outcome["id"], worker_id] for outcome in ordered)
+    await driver.execute_many(session, sql.write, rows)
 
 
 async def release_unstarted(session: AsyncSession, worker_id: str) -> int:

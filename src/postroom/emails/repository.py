@@ -183,9 +183,15 @@ async def user_names(session: AsyncSession, user_ids: set[str]) -> dict[str, str
     known = user_repository.known_user_names(session)
     missing = user_ids - known.keys()
     if missing:
-        users = (await session.execute(select(User).where(User.id.in_(missing)))).scalars()
-        known.update({user.id: user_repository.display_name(user) for user in users})
+        rows = (await session.execute(USER_NAMES, {"ids": list(missing)})).all()
+        known.update({row.id: user_repository.display_name(row) for row in rows})
     return {user_id: known[user_id] for user_id in user_ids if user_id in known}
+
+
+USER_NAMES = select(User.id, User.first_name, User.last_name, User.email).where(
+    User.id.in_(bindparam("ids", expanding=True))
+)
+"""Built once; only the columns of a display name."""
 
 
 async def cancel_delivery(session: AsyncSession, email: EmailActivity, now: datetime) -> bool:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, insert, or_, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.kit import driver
+from postroom.kit.driver import DriverColumns
 from postroom.kit.ids import new_id
 from postroom.kit.sql import affected_rows
 from postroom.models import Event, WebhookDelivery, WebhookSubscription
@@ -121,12 +125,22 @@ def delivery_row(event: dict[str, Any], subscription: WebhookSubscription) -> di
     }
 
 
+@cache
+def _event_insert(dialect: Dialect) -> tuple[DriverColumns, str]:
+    """Every column of ``events``, and the INSERT of one row of them (from constants only)."""
+    columns = DriverColumns(dialect, list(EVENTS.c))
+    values = driver.placeholders(dialect, len(columns.keys))
+    return columns, f"INSERT INTO events ({columns.names}) VALUES ({values})"  # noqa: S608
+
+
 async def insert_events(
     session: AsyncSession, events: list[dict[str, Any]], deliveries: list[dict[str, Any]]
 ) -> None:
-    """Insert event rows, then their deliveries (which refer to them), one statement each."""
+    """Insert event rows (one executemany on the driver: every change writes one, and the
+    dispatcher thousands a second), then their deliveries, which refer to them."""
     if events:
-        await session.execute(insert(EVENTS), events)
+        columns, sql = _event_insert(session.get_bind().dialect)
+        await driver.execute_many(session, sql, (columns.parameters(event) for event in events))
     if deliveries:
         await session.execute(insert(DELIVERIES), deliveries)
 

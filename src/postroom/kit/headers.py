@@ -15,4 +15,6 @@ def breaks_header(text: str) -> bool:
 
 def one_line(text: str) -> str:
     """``text`` with every line break or control character replaced by a space."""
+    if text.isprintable():  # the common case, without the regular expression
+        return text.strip()
     return BREAKING.sub(" ", text).strip()

@@ -28,10 +28,17 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{moment}{noise}"
 
 
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
+"""Every two-digit string, by value: half the divisions of a big number (every event and
+email gets an id; digit by digit, an id cost 5 us)."""
+
+
 def _base62(number: int, digits: int) -> str:
     """``number`` in ``digits`` base-62 digits, most significant first."""
     out = []
-    for _ in range(digits):
-        number, digit = divmod(number, len(_ALPHABET))
-        out.append(_ALPHABET[digit])
+    for _ in range(digits // 2):
+        number, pair = divmod(number, len(_PAIRS))
+        out.append(_PAIRS[pair])
+    if digits % 2:
+        out.append(_ALPHABET[number])
     return "".join(reversed(out))

@@ -6,6 +6,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from postroom.models.base import Base, IdMixin, TimestampsMixin
 
 
+def joined_name(first_name: str | None, last_name: str | None) -> str:
+    """First and last name, either of which may be empty."""
+    return " ".join(part for part in (first_name, last_name) if part)
+
+
 class User(IdMixin, TimestampsMixin, Base):
     """A person who sends email; belongs to one organization."""
 
@@ -18,4 +23,4 @@ class User(IdMixin, TimestampsMixin, Base):
 
     @property
     def full_name(self) -> str:
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        return joined_name(self.first_name, self.last_name)

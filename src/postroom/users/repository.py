@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.models import ApiKey, Organization, User
+from postroom.models.user import joined_name
 
 
 async def find_organization_by_name(session: AsyncSession, name: str) -> Organization | None:
@@ -66,8 +68,22 @@ async def find_key_owner(session: AsyncSession, key_hash: str) -> tuple[ApiKey, 
     return api_key, user
 
 
-def display_name(user: User) -> str:
-    return user.full_name or user.email
+class NamedUser(Protocol):
+    """A user, or a row of its name columns."""
+
+    @property
+    def first_name(self) -> str | None: ...
+
+    @property
+    def last_name(self) -> str | None: ...
+
+    @property
+    def email(self) -> str: ...
+
+
+def display_name(user: NamedUser) -> str:
+    """The full name, else the address."""
+    return joined_name(user.first_name, user.last_name) or user.email
 
 
 def known_user_names(session: AsyncSession) -> dict[str, str]:
