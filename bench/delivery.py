@@ -1011,7 +1011,7 @@ def problems(results: list[BackendResults], ceilings: list[CeilingResult]) -> li
 
 # -- command line --------------------------------------------------------------------------
 
-DEFAULT_POSTROOM = "64:2000,64:5000,32:2000:2"
+DEFAULT_POSTROOM = "128:5000,256:5000,128:5000:2"
 DEFAULT_PEER = "1:5:100:2,2:10:1000:0,2:10:5000:0"
 DEFAULT_CEILING_SESSIONS = "1,4,16,64"
 

@@ -1,7 +1,7 @@
 """Where the CPU goes (issue #8, point 8): py-spy profiles of the delivery worker and of the API
 server under the benchmarks' own load, summarised by library into bench/results/profiles.md.
 
-1. ``bench/delivery.py`` sends 10,000 outbox emails (64 SMTP connections, batches of 5,000,
+1. ``bench/delivery.py`` sends 10,000 outbox emails (128 SMTP connections, batches of 5,000,
    no peer) while py-spy samples ``postroom worker`` (all threads, 200 Hz).
 2. ``bench/api.py`` runs its measurements and one more POST run of ``sent`` emails while
    py-spy samples ``postroom serve``: only the thread holding the GIL, so SQLite's own C code
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = arguments.keep or Path(tmp)
         run([
             python, "bench/delivery.py", "--databases", databases, "--postroom-configs",
-            "64:5000", "--peer-configs", "", "--ceiling-sessions", "64",
+            "128:5000", "--peer-configs", "", "--ceiling-sessions", "64",
             "--profile", str(folder), "--output", str(folder / "delivery.md"),
         ])  # fmt: skip
         run([
