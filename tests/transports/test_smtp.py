@@ -619,3 +619,32 @@ async def test_lines_that_start_with_a_dot_arrive_as_they_were(
     await connect(smtp.port).deliver(dotted, Handover())
     [received] = smtp.messages()
     assert received.data.replace(b"\r\n", b"\n") == (dotted.data + b"\r\n").replace(b"\r\n", b"\n")
+
+
+async def greet_then_hang_up_idle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Takes one message, then says 421 unasked (an idle timeout) and keeps the connection."""
+    writer.write(b"220 idle.example.com ESMTP\r\n")
+    while line := await reader.readline():
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            writer.write(b"250-idle.example.com\r\n250 PIPELINING\r\n")
+        elif verb in {b"MAIL", b"RCPT"}:
+            writer.write(b"250 ok\r\n")
+        elif verb == b"DATA":
+            writer.write(b"354 go\r\n")
+            while await reader.readline() != b".\r\n":
+                pass
+            writer.write(b"250 queued\r\n421 4.4.2 idle for too long\r\n")
+    writer.close()
+
+
+async def test_a_connection_that_spoke_unasked_is_not_used_again(connect: Connect) -> None:
+    """Replies nobody asked for would be read as the next message's: that connection goes."""
+    async with tcp_server(greet_then_hang_up_idle) as port:
+        transport = connect(port)
+        await transport.deliver(message(number=1), Handover())
+        await asyncio.sleep(0.1)
+        receipt = await transport.deliver(message(number=2), Handover())
+    assert receipt.reply == "250 queued"

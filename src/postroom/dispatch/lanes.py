@@ -11,11 +11,13 @@ front of the pool, cost several times the asyncio work of a lane per message.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+logger = logging.getLogger("postroom.dispatch")
 
 UNPOOLED_LANES = 16
 """Lanes of a transport that says nothing of its connections (Maildir capture, test fakes)."""
@@ -39,7 +41,10 @@ class Lanes(Generic[T]):
 
     async def _run(self) -> None:
         while self._queue:
-            await self._work(self._queue.popleft())
+            try:
+                await self._work(self._queue.popleft())
+            except Exception:  # the work handles its own failures; a lane never stops early
+                logger.exception("a lane's work failed")
 
     async def cancel(self) -> list[T]:
         """Stop every lane (the item each was working on is abandoned); return the items

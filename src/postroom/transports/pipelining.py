@@ -80,6 +80,13 @@ class ReplyReader(asyncio.Protocol):
     def is_open(self) -> bool:
         return self._lost is None and not self.transport.is_closing()
 
+    @property
+    def is_quiet(self) -> bool:
+        """Open, and nothing arrived that no command asked for (a server's 421 before it hangs
+        up an idle connection, say): only such a connection may carry the next message, whose
+        replies would otherwise be read one behind."""
+        return self.is_open and not self._ready and not self._buffer and not self._lines
+
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         try:
@@ -160,6 +167,10 @@ class SmtpSession:
     @property
     def is_open(self) -> bool:
         return self.reader.is_open
+
+    @property
+    def is_reusable(self) -> bool:
+        return self.reader.is_quiet
 
     def close(self) -> None:
         self.reader.transport.close()

@@ -71,8 +71,9 @@ class SmtpTransport:
     async def _checkout(self) -> SmtpSession:
         while self._idle:
             session = self._idle.pop()
-            if session.is_open:
+            if session.is_reusable:
                 return session
+            session.close()
         return await self._connect()
 
     async def _connect(self) -> SmtpSession:
