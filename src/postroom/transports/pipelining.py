@@ -165,10 +165,6 @@ class SmtpSession:
         self.timeout = timeout
 
     @property
-    def is_open(self) -> bool:
-        return self.reader.is_open
-
-    @property
     def is_reusable(self) -> bool:
         return self.reader.is_quiet
 
