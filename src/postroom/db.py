@@ -6,6 +6,7 @@ PostgreSQL uses a small pool. Both are reached through async drivers (aiosqlite,
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,8 +23,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from postroom.kit import jsoncodec
+from postroom.kit import jsoncodec, sqlite_connection
 from postroom.kit.sql import retrying
+from postroom.kit.sqlite_connection import OneTripConnection
 
 T = TypeVar("T")
 
@@ -88,6 +90,21 @@ JSON_CODEC = {"json_serializer": jsoncodec.dumps_text, "json_deserializer": json
 """JSON columns are encoded and decoded by pydantic-core (see ``kit.jsoncodec``)."""
 
 
+def _one_trip_connector(url: URL) -> Callable[[], Awaitable[OneTripConnection]]:
+    """SQLite connections opened with the arguments SQLAlchemy's dialect would use, wrapped so
+    that a statement is one round trip to the connection's thread (``kit.sqlite_connection``)."""
+    arguments, options = url.get_dialect()().create_connect_args(url)
+
+    def open_sqlite() -> sqlite3.Connection:
+        # The dialect's own arguments (the file, check_same_thread=False): typed loosely.
+        return sqlite3.connect(*arguments, **options)  # type: ignore[call-overload,no-any-return]
+
+    async def connect() -> OneTripConnection:
+        return await sqlite_connection.connect(open_sqlite)
+
+    return connect
+
+
 def create_engine(database_url: str, sqlite_synchronous: str = "FULL") -> AsyncEngine:
     """An async engine for ``database_url``; SQLite gets one writer connection."""
     url = async_url(database_url)
@@ -99,6 +116,7 @@ def create_engine(database_url: str, sqlite_synchronous: str = "FULL") -> AsyncE
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
+            async_creator=_one_trip_connector(url),
             **JSON_CODEC,
         )
         _install_sqlite_hooks(engine, sqlite_synchronous)
