@@ -1,10 +1,16 @@
-"""JSON for responses and JSON columns, encoded by pydantic-core (Rust) instead of the stdlib.
+"""JSON for responses and JSON columns: encoded by orjson, decoded by pydantic-core.
 
-A page of 100 emails is about 300 KB of JSON and every email row holds nine JSON columns: the
-stdlib spent about a third of a list request encoding and decoding them. The output is the
-same JSON (compact, UTF-8, not ASCII-escaped). What pydantic-core refuses (a lone surrogate,
-which requests cannot bring in) goes through the stdlib, ASCII-escaped; NaN and infinities,
-which JSON cannot carry, become null.
+A page of 100 emails is about 390 KB of JSON and every email row holds nine JSON columns: the
+stdlib spent about a third of a list request encoding and decoding them. pydantic-core (Rust)
+took 330 µs to encode a page, orjson (Rust) takes 70 µs. The output is the same JSON either
+way (compact, UTF-8, not ASCII-escaped).
+
+orjson writes only JSON's own types here (str, int, float, bool, None, dict with str keys,
+list, tuple, and their subclasses such as str enums). A datetime, date, dataclass or anything
+else it would write its own way, an integer beyond 64 bits, or a non-str key goes on to
+pydantic-core, as before; what pydantic-core refuses (a lone surrogate, which requests cannot
+bring in) to the stdlib, ASCII-escaped. NaN and infinities, which JSON cannot carry, become
+null on every path. Decoding stays with pydantic-core, which keeps big integers exact.
 """
 
 from __future__ import annotations
@@ -12,11 +18,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from pydantic_core import PydanticSerializationError, from_json, to_json
+
+JSON_TYPES_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+"""orjson refuses the types it would write otherwise than pydantic-core (no ``default``)."""
 
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON bytes."""
+    try:
+        return orjson.dumps(value, option=JSON_TYPES_ONLY)
+    except orjson.JSONEncodeError:
+        pass
     try:
         return to_json(value, inf_nan_mode="null")
     except PydanticSerializationError:
