@@ -59,6 +59,10 @@ LIBRARIES = (
 )
 
 
+SQLITE_CALLERS = (("postroom/kit/sqlite_connection.py", "OneTripCursor._run_and_fetch"),)
+"""Functions whose own samples are SQLite's C code: the one-trip cursor runs statements and
+fetches rows there (in aiosqlite's thread), as aiosqlite's own worker does for other calls."""
+
 PLUMBING = ("postroom/cli.py", "postroom/kit/asgi.py", "postroom/kit/limits.py")
 """Postroom frames every request passes through (the CLI, pure-ASGI middlewares): left out of
 the inclusive ranking, where they would only repeat the request's total."""
@@ -73,6 +77,9 @@ def library_of(frame: str) -> str | None:
     for waiting_file, waiting_line in WAITING:
         if file.endswith(waiting_file) and waiting_line in (None, line):
             return None
+    for caller_file, function in SQLITE_CALLERS:
+        if file.endswith(caller_file) and parsed["function"] == function:
+            return LIBRARIES[0][1]
     located = f"{file}:{line}"
     for marker, name in LIBRARIES:
         if marker in located:
