@@ -42,8 +42,10 @@ WAITING = (
 )
 """Innermost frames of a thread that is waiting, not working."""
 
+SQLITE_ENGINE = "SQLite engine (C code, in aiosqlite's thread)"
+
 LIBRARIES = (
-    ("aiosqlite/core.py:63", "SQLite engine (C code, in aiosqlite's thread)"),
+    ("aiosqlite/core.py:63", SQLITE_ENGINE),
     ("aiosqlite/", "aiosqlite (thread hand-off)"),
     ("sqlalchemy/", "SQLAlchemy"),
     ("psycopg/", "psycopg"),
@@ -79,7 +81,7 @@ def library_of(frame: str) -> str | None:
             return None
     for caller_file, function in SQLITE_CALLERS:
         if file.endswith(caller_file) and parsed["function"] == function:
-            return LIBRARIES[0][1]
+            return SQLITE_ENGINE
     located = f"{file}:{line}"
     for marker, name in LIBRARIES:
         if marker in located:

@@ -25,7 +25,6 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from postroom.kit import jsoncodec, sqlite_connection
 from postroom.kit.sql import retrying
-from postroom.kit.sqlite_connection import OneTripConnection
 
 T = TypeVar("T")
 
@@ -87,10 +86,10 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
 
 
 JSON_CODEC = {"json_serializer": jsoncodec.dumps_text, "json_deserializer": jsoncodec.loads}
-"""JSON columns are encoded and decoded by pydantic-core (see ``kit.jsoncodec``)."""
+"""JSON columns are encoded by orjson and decoded by pydantic-core (see ``kit.jsoncodec``)."""
 
 
-def _one_trip_connector(url: URL) -> Callable[[], Awaitable[OneTripConnection]]:
+def _one_trip_connector(url: URL) -> Callable[[], Awaitable[sqlite_connection.OneTripConnection]]:
     """SQLite connections opened with the arguments SQLAlchemy's dialect would use, wrapped so
     that a statement is one round trip to the connection's thread (``kit.sqlite_connection``)."""
     arguments, options = url.get_dialect()().create_connect_args(url)
@@ -99,7 +98,7 @@ def _one_trip_connector(url: URL) -> Callable[[], Awaitable[OneTripConnection]]:
         # The dialect's own arguments (the file, check_same_thread=False): typed loosely.
         return sqlite3.connect(*arguments, **options)  # type: ignore[call-overload,no-any-return]
 
-    async def connect() -> OneTripConnection:
+    async def connect() -> sqlite_connection.OneTripConnection:
         return await sqlite_connection.connect(open_sqlite)
 
     return connect

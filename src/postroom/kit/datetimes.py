@@ -121,23 +121,20 @@ class UTCDateTimeText(TypeDecorator[str]):
 
 
 class ApiText(TypeDecorator[str]):
-    """What ``ApiDatetimeText`` hands back, made the API's text where the database did not."""
+    """What ``ApiDatetimeText`` hands back: PostgreSQL's text as it is, SQLite's stored text
+    made the API's."""
 
     impl = String()
     cache_ok = True
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        if dialect.name == "sqlite":
-            return _api_text_from_sqlite_text
-        if dialect.name == "postgresql":
-            return None
-        return _api_text_from_datetime
+        return _api_text_from_sqlite_text if dialect.name == "sqlite" else None
 
 
 class ApiDatetimeText(FunctionElement[str]):
     """A datetime column as the API's text, written by the database where it can: PostgreSQL's
-    ``to_char`` in UTC (``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``, as ``format_datetime``);
-    elsewhere the column itself, formatted by ``ApiText``'s result processor."""
+    ``to_char`` in UTC (``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``, as ``format_datetime``); on
+    SQLite the stored text, finished by ``ApiText``'s result processor."""
 
     name = "api_datetime_text"
     type = ApiText()
@@ -161,7 +158,3 @@ def _api_text_from_sqlite_text(value: str | None) -> str | None:
     if "." not in value:  # no fraction: not written by Postroom, but still UTC
         value = f"{value}.000000"
     return f"{value.replace(' ', 'T', 1)}+00:00"
-
-
-def _api_text_from_datetime(value: datetime | None) -> str | None:
-    return format_datetime(value)
