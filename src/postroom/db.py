@@ -82,7 +82,9 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        """Every transaction takes the write lock first; the ``BEGIN IMMEDIATE`` goes to SQLite
+        with the transaction's first statement (``kit.sqlite_connection``)."""
+        connection.connection.driver_connection.begin_immediate()
 
 
 JSON_CODEC = {"json_serializer": jsoncodec.dumps_text, "json_deserializer": jsoncodec.loads}

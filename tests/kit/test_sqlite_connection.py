@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from postroom.db import Database
 from postroom.kit.sqlite_connection import OneTripConnection
@@ -48,7 +49,7 @@ async def trips_of(database: Database, monkeypatch: pytest.MonkeyPatch) -> Trips
     return Trips(driver_connection, monkeypatch)
 
 
-async def test_a_read_is_one_trip_and_its_transaction_two_more(
+async def test_a_read_is_one_trip_and_its_transaction_one_more(
     sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with sqlite_database.transaction() as session:
@@ -57,9 +58,61 @@ async def test_a_read_is_one_trip_and_its_transaction_two_more(
     async with sqlite_database.transaction() as session:
         rows = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).all()
     assert [row.body for row in rows] == ["a", "b", "c"]
-    # BEGIN IMMEDIATE, the SELECT with its rows, COMMIT; no cursor, fetch, close or rollback
-    # trips (the pool's rollback on check-in finds no transaction open).
-    assert trips.names == ["_run_and_fetch", "_run_and_fetch", "commit"]
+    # BEGIN IMMEDIATE with the SELECT and its rows, then COMMIT; no cursor, fetch, close or
+    # rollback trips (the pool's rollback on check-in finds no transaction open).
+    assert trips.names == ["_run_and_fetch", "commit"]
+
+
+async def test_a_transaction_holds_the_write_lock_from_its_first_statement(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    """BEGIN IMMEDIATE still comes first: once a transaction has read, another connection
+    cannot write until it ends, and then can."""
+    other = sqlite3.connect(tmp_path / "postroom.db", timeout=0, isolation_level=None)
+    try:
+        async with sqlite_database.transaction() as session:
+            await session.execute(text("SELECT count(*) FROM notes"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO notes (body) VALUES ('other')")
+        other.execute("INSERT INTO notes (body) VALUES ('other')")
+    finally:
+        other.close()
+
+
+async def test_a_transaction_that_ran_nothing_makes_no_trip_and_takes_no_lock(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    trips = await trips_of(sqlite_database, monkeypatch)
+    other = sqlite3.connect(tmp_path / "postroom.db", timeout=0, isolation_level=None)
+    try:
+        async with sqlite_database.transaction() as session:
+            await session.connection()  # begun, as far as SQLAlchemy knows
+            other.execute("INSERT INTO notes (body) VALUES ('other')")
+    finally:
+        other.close()
+    assert trips.names == []
+
+
+async def test_a_locked_database_fails_the_first_statement_and_leaves_nothing_begun(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    """A refused BEGIN IMMEDIATE fails the statement that carried it; the next transaction
+    begins afresh once the lock is free."""
+    async with sqlite_database.engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA busy_timeout=0")
+        await connection.commit()
+    holder = sqlite3.connect(tmp_path / "postroom.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OperationalError, match="locked"):
+        async with sqlite_database.transaction() as session:
+            await session.execute(text("INSERT INTO notes (body) VALUES ('refused')"))
+    holder.execute("ROLLBACK")
+    holder.close()
+    async with sqlite_database.transaction() as session:
+        await session.execute(text("INSERT INTO notes (body) VALUES ('later')"))
+    async with sqlite_database.transaction() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes"))).scalars().all()
+    assert bodies == ["later"]
 
 
 async def test_rows_are_read_in_parts_as_sqlalchemy_asks(sqlite_database: Database) -> None:

@@ -11,6 +11,10 @@ closing a finished cursor are done where they are asked (``sqlite3`` connections
 with ``check_same_thread=False`` by SQLAlchemy, and SQLAlchemy's adapter runs one statement at a
 time on a connection). ``rollback`` with no transaction open does nothing, as ``sqlite3`` itself
 would, without the trip: the pool asks for one every time it takes a connection back.
+
+A transaction's ``BEGIN IMMEDIATE`` travels with its first statement (``begin_immediate``): the
+same statements run in the same order on the thread, one trip fewer per transaction. A
+transaction that ran no statement commits or rolls back without a trip: nothing was begun.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -39,6 +43,7 @@ class OneTripCursor(aiosqlite.Cursor):
         return result
 
     def _run_and_fetch(self, sql: str, parameters: Any) -> deque[Row]:
+        self._connection.begin_if_asked()
         self._cursor.execute(sql, parameters)
         if self._cursor.description is None:
             return deque()
@@ -50,8 +55,17 @@ class OneTripCursor(aiosqlite.Cursor):
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> OneTripCursor:
         self._fetched = deque()
-        await self._on_thread(self._cursor.executemany, sql, parameters)
+        await self._on_thread(self._run_many, sql, parameters)
         return self
+
+    def _run_many(self, sql: str, parameters: Iterable[Any]) -> None:
+        self._connection.begin_if_asked()
+        self._cursor.executemany(sql, parameters)
+
+    @property
+    def _connection(self) -> OneTripConnection:
+        """The connection this cursor was made by (aiosqlite types it as its own class)."""
+        return cast(OneTripConnection, self._conn)
 
     async def fetchone(self) -> Row | None:
         return self._fetched.popleft() if self._fetched else None
@@ -74,11 +88,33 @@ class OneTripCursor(aiosqlite.Cursor):
 class OneTripConnection(aiosqlite.Connection):
     """aiosqlite's connection, with cursors that cross to its thread once per statement."""
 
+    _begin_asked = False
+
+    def begin_immediate(self) -> None:
+        """Open a write transaction (``BEGIN IMMEDIATE``) just before the next statement, on
+        the thread, in that statement's trip."""
+        self._begin_asked = True
+
+    def begin_if_asked(self) -> None:
+        """On the connection's thread: the ``BEGIN IMMEDIATE`` asked for, if any. A refused
+        one (the database is locked) fails the statement that carried it, as it would have
+        failed alone."""
+        if self._begin_asked:
+            self._begin_asked = False
+            self._conn.execute("BEGIN IMMEDIATE")
+
+    async def commit(self) -> None:
+        if self._begin_asked:  # no statement ran: nothing was begun
+            self._begin_asked = False
+            return
+        await super().commit()
+
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         """A cursor at once (SQLAlchemy enters it with ``async with``, which returns it)."""
         return OneTripCursor(self, self._conn.cursor())
 
     async def rollback(self) -> None:
+        self._begin_asked = False
         if self._conn.in_transaction:
             await super().rollback()
 
