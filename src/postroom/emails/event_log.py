@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import repository
 from postroom.emails.rendering import render_email, user_ids_of
 from postroom.events.service import Change, Origin, record
-from postroom.models import EmailActivity
+from postroom.models import EmailActivity, EmailThread
 from postroom.threads import repository as thread_repository
 from postroom.threads.schemas import ThreadView, render_thread
+
+if TYPE_CHECKING:
+    from postroom.threads.service import Placement
 
 EMAIL = "activity.email"
 THREAD = "activity.email_thread"
@@ -55,9 +58,31 @@ async def thread_changed(
     thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
     if thread is None:
         return
+    await _record_thread(session, origin, thread, action, emails)
+
+
+async def placed_in_thread(
+    session: AsyncSession, origin: Origin, email: EmailActivity, placement: Placement
+) -> None:
+    """A new email's thread: ``created`` with just this email, or ``updated``. The thread is
+    at hand: reading it back by id would be a query, since the session holds its objects
+    only while something else does."""
+    if placement.started:
+        await _record_thread(session, origin, placement.thread, "created", [email])
+    else:
+        await _record_thread(session, origin, placement.thread, "updated", None)
+
+
+async def _record_thread(
+    session: AsyncSession,
+    origin: Origin,
+    thread: EmailThread,
+    action: str,
+    emails: Sequence[EmailActivity] | None,
+) -> None:
     if emails is None:
         emails = await thread_repository.emails_of_threads(
-            session, origin.organization_id, [thread_id]
+            session, origin.organization_id, [thread.id]
         )
     names: dict[str, str] = {}
     for email in emails:

@@ -153,15 +153,12 @@ async def create_email(
         )
     _schedule(email, now)
     _refresh_derived(email)
-    started = await thread_service.place(session, email, parent, now)
+    placement = await thread_service.place(session, email, parent, now)
     stored = await _insert(session, email, posted=bool(posted))
     if stored is email:
         origin = Origin.of(caller)
         await event_log.email_changed(session, origin, email, "created")
-        if started:
-            await event_log.thread_changed(session, origin, email.thread_id, "created", [email])
-        else:
-            await event_log.thread_changed(session, origin, email.thread_id, "updated")
+        await event_log.placed_in_thread(session, origin, email, placement)
     return stored
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,12 +57,18 @@ def threading_ids(email: EmailActivity) -> list[str]:
     return list(dict.fromkeys(item.strip() for item in found if item.strip()))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """The thread an email was placed in, and whether the email started it."""
+
+    thread: EmailThread
+    started: bool
+
+
 async def place(
     session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
-) -> bool:
-    """Give a new email its thread (and its References chain when it replies).
-
-    Returns whether a new thread was started."""
+) -> Placement:
+    """Give a new email its thread (and its References chain when it replies)."""
     thread = await _thread_to_join(session, email, parent, now)
     started = thread is None
     if thread is None:
@@ -72,7 +79,7 @@ async def place(
     thread.updated_at = now
     if email.status == EmailStatus.INBOX and email.activity_at is not None:
         await repository.mark_replied(session, thread.id, email.activity_at)
-    return started
+    return Placement(thread, started)
 
 
 async def _thread_to_join(
