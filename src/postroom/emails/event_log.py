@@ -45,20 +45,15 @@ async def emails_deleted(
 
 
 async def thread_changed(
-    session: AsyncSession,
-    origin: Origin,
-    thread_id: str | None,
-    action: str,
-    emails: Sequence[EmailActivity] | None = None,
+    session: AsyncSession, origin: Origin, thread_id: str | None, action: str
 ) -> None:
-    """Record the thread's event; ``emails`` are all of its emails when the caller has them
-    (a thread just started by one email)."""
+    """Record the event of the thread ``thread_id``, read with all of its emails."""
     if thread_id is None:
         return
     thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
     if thread is None:
         return
-    await _record_thread(session, origin, thread, action, emails)
+    await _record_thread(session, origin, thread, action, None)
 
 
 async def placed_in_thread(
@@ -80,6 +75,8 @@ async def _record_thread(
     action: str,
     emails: Sequence[EmailActivity] | None,
 ) -> None:
+    """``emails``: all of the thread's emails when the caller has them (a thread just started
+    by one email); else they are read."""
     if emails is None:
         emails = await thread_repository.emails_of_threads(
             session, origin.organization_id, [thread.id]
