@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from postroom.db import Database
 from tests.conftest import Tenant
@@ -50,6 +51,37 @@ async def test_a_listed_email_is_the_email_read_alone(tenant: Tenant) -> None:
     assert listed == alone
     assert listed["date_scheduled"] == "2030-01-02T03:04:05.000000+00:00"
     assert listed["followup_date"] == "2030-01-02T22:00:00.500000+00:00"
+
+
+async def test_a_listed_email_shows_its_json_columns_as_reading_it_alone_does(
+    tenant: Tenant, database: Database
+) -> None:
+    """Pages write the JSON columns out as stored, unparsed: the same values, with non-ASCII
+    and escapes intact, and a column left NULL in the database as ``null``."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="sent",
+        sender="Zoë Sender <zoe@sender.example.com>",
+        to=['"Grüße, Jürgen" <jurgen@acme.example.com>', "你好 <ni@acme.example.com>"],
+        cc=['"Quote \\" Back" <q@acme.example.com>'],
+        bcc=["line\u2028break <b@acme.example.com>"],
+    )
+    async with database.transaction() as session:
+        await session.execute(
+            text("UPDATE email_activities SET envelope = NULL WHERE id = :id"),
+            {"id": email["id"]},
+        )
+    alone = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    [listed] = (await listing(tenant, lead_id=lead["id"]))["data"]
+    assert listed == alone
+    assert listed["to"] == email["to"]
+    assert listed["cc"] == email["cc"]
+    assert listed["bcc"] == email["bcc"]
+    assert listed["envelope"] is None
+    assert listed["attachments"] == []
+    assert listed["send_attempts"] == []
 
 
 async def test_equal_creation_times_page_stably_by_id(tenant: Tenant) -> None:

@@ -80,3 +80,10 @@ def _has_float(value: object) -> bool:
     if isinstance(value, dict):
         return any(_has_float(item) for item in value.values())
     return False
+
+
+def test_a_fragment_is_written_as_it_is_unparsed() -> None:
+    """Pages hand JSON columns over as their stored text (``JSONFragmentRead``)."""
+    stored = '["Grüße <a@example.com>", {"size": 123456789012345678901234567890}]'
+    encoded = jsoncodec.dumps({"to": jsoncodec.Fragment(stored), "n": 1})
+    assert encoded == ('{"to":' + stored + ',"n":1}').encode()

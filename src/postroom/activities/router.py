@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from postroom.dependencies import CallerDep, SessionDep
-from postroom.emails.filters import EmailListQuery
+from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQueryDep
 from postroom.emails.router import email_page
 from postroom.emails.schemas import EmailActivityList
 from postroom.kit.paging import FieldsDep, PageDep
@@ -16,11 +14,13 @@ from postroom.kit.responses import JSONResponse
 router = APIRouter(tags=["activities"])
 
 
-@router.get("/activity/", responses={200: {"model": EmailActivityList}})
+@router.get(
+    "/activity/", responses={200: {"model": EmailActivityList}}, openapi_extra=LIST_QUERY_OPENAPI
+)
 async def list_activities(
     session: SessionDep,
     caller: CallerDep,
-    query: Annotated[EmailListQuery, Query()],
+    query: EmailListQueryDep,
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:

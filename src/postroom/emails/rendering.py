@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -69,10 +69,19 @@ def fields_of(email: EmailValues) -> Mapping[Any, Any]:
     return email
 
 
+STATUS_AND_DIRECTION = {status.value: (status.value, direction(status)) for status in EmailStatus}
+"""A stored status's text and direction (a dict lookup: a page made 100 ``EmailStatus``)."""
+COPIED_LISTS = ("to", "cc", "bcc", "attachments", "message_ids", "references", "send_attempts")
+"""Fields whose lists are copied from an email's values (a page's rows hold their JSON text)."""
+
+
 def render_email(email: EmailValues, names: Mapping[str, str]) -> dict[str, Any]:
+    """The API's object. A page's row (``emails.repository.LISTED_COLUMNS``) brings its JSON
+    columns as JSON text that goes out as it is; other emails' lists are copied, so that the
+    object shares nothing with the email it shows."""
     values = fields_of(email)
-    status = EmailStatus(values["status"])
-    return {
+    status, direction_text = STATUS_AND_DIRECTION[values["status"]]
+    document = {
         "id": values["id"],
         "_type": "Email",
         "organization_id": values["organization_id"],
@@ -92,23 +101,23 @@ def render_email(email: EmailValues, names: Mapping[str, str]) -> dict[str, Any]
         "date_scheduled": format_datetime(values["scheduled_at"]),
         "followup_date": format_datetime(values["followup_at"]),
         "send_in": values["send_in"],
-        "status": status.value,
-        "direction": direction(status),
+        "status": status,
+        "direction": direction_text,
         "sender": values["sender"],
-        "to": list(values["to_addresses"]),
-        "cc": list(values["cc_addresses"]),
-        "bcc": list(values["bcc_addresses"]),
+        "to": values["to_addresses"],
+        "cc": values["cc_addresses"],
+        "bcc": values["bcc_addresses"],
         "subject": values["subject"],
         "body_text": values["body_text"],
         "body_html": values["body_html"],
         "body_preview": values["body_preview"],
-        "attachments": list(values["attachments"]),
+        "attachments": values["attachments"],
         "template_id": values["template_id"],
         "template_name": values["template_name"],
         "thread_id": values["thread_id"],
         "in_reply_to_id": values["in_reply_to_id"],
-        "message_ids": list(values["message_ids"]),
-        "references": list(values["references"]),
+        "message_ids": values["message_ids"],
+        "references": values["references"],
         "envelope": values["envelope"],
         "has_reply": values["has_reply"],
         "need_smtp_credentials": values["need_smtp_credentials"],
@@ -120,17 +129,28 @@ def render_email(email: EmailValues, names: Mapping[str, str]) -> dict[str, Any]
         "followup_sequence_add_cc_bcc": values["followup_sequence_add_cc_bcc"],
         "opens": list(values["opens"]),
         "opens_summary": opens_summary(values["opens"]),
-        "send_attempts": list(values["send_attempts"]),
+        "send_attempts": values["send_attempts"],
         "sequence_id": None,
         "sequence_name": None,
         "sequence_subscription_id": None,
     }
+    if not isinstance(email, Row):
+        for key in COPIED_LISTS:
+            document[key] = list(document[key])
+    return document
 
 
 def user_ids_of(email: EmailValues) -> set[str]:
-    if isinstance(email, EmailActivity):
-        ids = (email.user_id, email.created_by, email.updated_by)
-    else:
-        values = fields_of(email)
-        ids = (values["user_id"], values["created_by"], values["updated_by"])
+    return user_ids_of_all((email,))
+
+
+def user_ids_of_all(emails: Iterable[EmailValues]) -> set[str]:
+    """The users the emails name (a page: 100 emails, mostly one user)."""
+    ids: set[str | None] = set()
+    for email in emails:
+        if isinstance(email, EmailActivity):
+            ids.update((email.user_id, email.created_by, email.updated_by))
+        else:
+            values = fields_of(email)
+            ids.update((values["user_id"], values["created_by"], values["updated_by"]))
     return {uid for uid in ids if uid}

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Row,
     Select,
@@ -24,9 +25,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from postroom.emails.states import QUEUED, EmailStatus
 from postroom.kit.datetimes import UTCDateTime, UTCDateTimeText
+from postroom.kit.jsoncodec import JSONFragmentRead
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity, User
 from postroom.users import repository as user_repository
@@ -79,14 +82,25 @@ UNSHOWN_COLUMNS = frozenset(
 )
 """Columns the API never shows: the dispatcher's and the tracker's bookkeeping, and the
 unique first Message-ID (the API shows ``message_ids``)."""
+DECODED_JSON_COLUMNS = frozenset({"opens"})
+"""The one JSON column a page reads for more than showing it (``opens_summary``)."""
+
+
+def _listed_column(column: KeyedColumnElement[Any]) -> ColumnElement[Any]:
+    if isinstance(column.type, UTCDateTime):
+        return type_coerce(column, UTCDateTimeText()).label(column.key)
+    if isinstance(column.type, JSON) and column.key not in DECODED_JSON_COLUMNS:
+        return type_coerce(column, JSONFragmentRead()).label(column.key)
+    return column
+
+
 LISTED_COLUMNS = tuple(
-    type_coerce(column, UTCDateTimeText()).label(column.key)
-    if isinstance(column.type, UTCDateTime)
-    else column
+    _listed_column(column)
     for column in EmailActivity.__table__.columns
     if column.key not in UNSHOWN_COLUMNS
 )
-"""A page's columns; its datetimes are read as the API's text (see ``UTCDateTimeText``)."""
+"""A page's columns: datetimes read as the API's text (see ``UTCDateTimeText``), JSON columns
+other than ``opens`` as their JSON text, unparsed (see ``JSONFragmentRead``)."""
 
 
 def _page_shape(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from postroom.dependencies import CallerDep, SessionDep, SettingsDep
 from postroom.emails import service
-from postroom.emails.filters import EmailListQuery
+from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQuery, EmailListQueryDep
 from postroom.emails.rendering import EmailRecord, render_email
 from postroom.emails.schemas import (
     EmailActivity,
@@ -49,11 +47,15 @@ async def email_response(
     return JSONResponse(select_fields(render_email(email, names), fields))
 
 
-@router.get("/activity/email/", responses={200: {"model": EmailActivityList}})
+@router.get(
+    "/activity/email/",
+    responses={200: {"model": EmailActivityList}},
+    openapi_extra=LIST_QUERY_OPENAPI,
+)
 async def list_emails(
     session: SessionDep,
     caller: CallerDep,
-    query: Annotated[EmailListQuery, Query()],
+    query: EmailListQueryDep,
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:

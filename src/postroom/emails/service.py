@@ -18,7 +18,7 @@ from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import event_log, repository, rules
 from postroom.emails.attachments import resolve_attachments
 from postroom.emails.event_log import EMAIL
-from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of
+from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
@@ -254,10 +254,7 @@ async def get_email(session: AsyncSession, caller: Caller, email_id: str) -> Ema
 
 
 async def names_for(session: AsyncSession, emails: Sequence[EmailRecord]) -> dict[str, str]:
-    user_ids: set[str] = set()
-    for email in emails:
-        user_ids |= user_ids_of(email)
-    return await repository.user_names(session, user_ids)
+    return await repository.user_names(session, user_ids_of_all(emails))
 
 
 async def list_emails(
