@@ -43,3 +43,27 @@ async def test_a_datetime_read_as_text_is_the_api_text(
 
 async def test_a_missing_datetime_reads_as_none(database: Database) -> None:
     assert await read_as_text(database, None) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("2026-11-26 14:03:05", "2026-11-26T14:03:05.000000+00:00"),
+        ("2026-11-26 14:03:05.250000", "2026-11-26T14:03:05.250000+00:00"),
+    ],
+)
+async def test_sqlite_text_written_by_another_program_reads_as_the_api_text(
+    database: Database, stored: str, shown: str
+) -> None:
+    """SQLite keeps datetimes as text; one stored without a fraction (not by Postroom, which
+    always writes microseconds) still reads as the API's text."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite keeps datetimes as text")
+    async with database.transaction() as session:
+        connection = await session.connection()
+        await connection.run_sync(MOMENTS_TABLE.create)
+        await connection.exec_driver_sql("INSERT INTO moments (moment) VALUES (?)", (stored,))
+        read = select(type_coerce(MOMENTS_TABLE.c.moment, UTCDateTimeText()))
+        text = (await connection.execute(read)).scalar()
+        await connection.run_sync(MOMENTS_TABLE.drop)
+    assert text == shown
