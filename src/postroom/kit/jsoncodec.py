@@ -83,7 +83,9 @@ class FragmentText(TypeDecorator[Any]):
 
 
 class JSONColumnText(FunctionElement[Any]):
-    """A JSON column's text, never NULL: SQLite's stored text, PostgreSQL's ``jsonb`` cast."""
+    """A JSON column's text, never NULL. The cast is for PostgreSQL's ``jsonb``; on SQLite it
+    also turns a bare number, which a ``JSON`` column's numeric affinity stores as a number,
+    back into its text."""
 
     name = "json_column_text"
     type = FragmentText()
@@ -91,10 +93,5 @@ class JSONColumnText(FunctionElement[Any]):
 
 
 @compiles(JSONColumnText)
-def _stored_text(element: JSONColumnText, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"coalesce({compiler.process(element.clauses, **kw)}, 'null')"
-
-
-@compiles(JSONColumnText, "postgresql")
-def _postgres_text(element: JSONColumnText, compiler: SQLCompiler, **kw: Any) -> str:
+def _column_text(element: JSONColumnText, compiler: SQLCompiler, **kw: Any) -> str:
     return f"coalesce(CAST({compiler.process(element.clauses, **kw)} AS TEXT), 'null')"
