@@ -448,8 +448,7 @@ class SqliteStore:
         measurements see the query plans a deployment gets. The loader writes with
         ``synchronous=OFF``, so the checkpoint leaves its gigabytes in the kernel's dirty
         pages: the file is ``fsync``ed here, as PostgreSQL's ``CHECKPOINT`` does, or the
-        kernel's write-back of the load runs during the full-store measurements (it did:
-        list-by-lead p50 8.9 ms then, 6.3 ms on the same store once written out)."""
+        kernel's write-back of the load runs during the full-store measurements."""
         self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         descriptor = os.open(self.path, os.O_RDONLY)
         try:
