@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.accounts import service as account_service
 from postroom.db import Database
@@ -77,3 +81,13 @@ async def upload_file(
         "content_type": content_type,
         "size": len(data),
     }
+
+
+@asynccontextmanager
+async def temporary_table(database: Database, table: Table) -> AsyncIterator[AsyncConnection]:
+    """A connection, in one transaction, on which ``table`` exists until the block ends."""
+    async with database.transaction() as session:
+        connection = await session.connection()
+        await connection.run_sync(table.create)
+        yield connection
+        await connection.run_sync(table.drop)

@@ -9,6 +9,7 @@ from sqlalchemy import Column, MetaData, Table, insert, select, type_coerce
 
 from postroom.db import Database
 from postroom.kit.datetimes import UTCDateTime, UTCDateTimeText, format_datetime
+from tests.helpers import temporary_table
 
 MOMENTS = [
     datetime(2026, 11, 26, 14, 3, 5, 123456, tzinfo=UTC),
@@ -24,13 +25,10 @@ MOMENTS_TABLE = Table(
 
 async def read_as_text(database: Database, moment: datetime | None) -> str | None:
     """``moment`` written to a ``UTCDateTime`` column, read back as a page reads it."""
-    async with database.transaction() as session:
-        connection = await session.connection()
-        await connection.run_sync(MOMENTS_TABLE.create)
+    async with temporary_table(database, MOMENTS_TABLE) as connection:
         await connection.execute(insert(MOMENTS_TABLE).values(moment=moment))
         read = select(type_coerce(MOMENTS_TABLE.c.moment, UTCDateTimeText()))
         text: str | None = (await connection.execute(read)).scalar()
-        await connection.run_sync(MOMENTS_TABLE.drop)
     return text
 
 
@@ -59,11 +57,8 @@ async def test_sqlite_text_written_by_another_program_reads_as_the_api_text(
     always writes microseconds) still reads as the API's text."""
     if database.engine.dialect.name != "sqlite":
         pytest.skip("SQLite keeps datetimes as text")
-    async with database.transaction() as session:
-        connection = await session.connection()
-        await connection.run_sync(MOMENTS_TABLE.create)
+    async with temporary_table(database, MOMENTS_TABLE) as connection:
         await connection.exec_driver_sql("INSERT INTO moments (moment) VALUES (?)", (stored,))
         read = select(type_coerce(MOMENTS_TABLE.c.moment, UTCDateTimeText()))
         text = (await connection.execute(read)).scalar()
-        await connection.run_sync(MOMENTS_TABLE.drop)
     assert text == shown

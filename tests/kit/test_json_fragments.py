@@ -11,6 +11,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, insert, null, select, t
 from postroom.db import Database
 from postroom.kit import jsoncodec
 from postroom.models.base import JSONDocument
+from tests.helpers import temporary_table
 
 DOCUMENTS_TABLE = Table(
     "documents",
@@ -33,17 +34,13 @@ VALUES: list[Any] = [
 
 async def read_as_fragments(database: Database, stored: list[Any]) -> list[bytes]:
     """The values written to a JSON column, read back as a page reads them, then written."""
-    async with database.transaction() as session:
-        connection = await session.connection()
-        await connection.run_sync(DOCUMENTS_TABLE.create)
+    async with temporary_table(database, DOCUMENTS_TABLE) as connection:
         rows = [{"n": n, "document": value} for n, value in enumerate(stored)]
         await connection.execute(insert(DOCUMENTS_TABLE), rows)
         await connection.execute(insert(DOCUMENTS_TABLE).values(n=len(stored), document=null()))
         read = select(type_coerce(DOCUMENTS_TABLE.c.document, jsoncodec.JSONFragmentRead()))
         fragments = (await connection.execute(read.order_by(DOCUMENTS_TABLE.c.n))).scalars()
-        written = [jsoncodec.dumps({"v": fragment}) for fragment in fragments]
-        await connection.run_sync(DOCUMENTS_TABLE.drop)
-    return written
+        return [jsoncodec.dumps({"v": fragment}) for fragment in fragments]
 
 
 @pytest.mark.parametrize("value", VALUES, ids=repr)
