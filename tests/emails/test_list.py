@@ -191,6 +191,15 @@ async def test_bad_date_filter_is_400_naming_the_parameter(tenant: Tenant) -> No
     assert "date_created__gt" in field_errors(response)
 
 
+@pytest.mark.parametrize("path", ["/activity/email/", "/activity/"])
+async def test_a_filter_with_a_nul_character_is_400_in_close_format(
+    tenant: Tenant, path: str
+) -> None:
+    response = await tenant.client.get(path, params={"lead_id": "lead_\x00x"})
+    assert field_errors(response) == {}
+    assert response.json()["errors"] == ["Query parameters may not contain NUL characters."]
+
+
 async def test_activity_lists_emails_with_type_filter(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     email = await create_email(tenant.client, lead["id"])
