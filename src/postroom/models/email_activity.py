@@ -25,6 +25,9 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     ``due_at`` is when an ``outbox``/``scheduled`` email should leave; ``claimed_by``,
     ``claimed_at`` and ``lease_expires_at`` are set by the dispatcher's conditional claim,
     and a cancel only succeeds while ``claimed_by`` is null.
+
+    On PostgreSQL the table is created with ``toast_tuple_target = 4080`` (migration
+    ``7c2f4a9e6b13``), so a typical email's bodies stay in its row instead of the TOAST table.
     """
 
     __tablename__ = "email_activities"
