@@ -61,16 +61,15 @@ async def authenticate_request(request: Request, session: AsyncSession) -> Calle
     raw_key = api_key_from_header(request.headers.get("authorization"))
     if raw_key is None:
         raise Unauthorized("Authentication required: use your API key as the Basic user name.")
-    found = await repository.find_key_owner(session, hash_api_key(raw_key))
-    if found is None:
+    owner = await repository.find_key_owner(session, hash_api_key(raw_key))
+    if owner is None:
         raise Unauthorized("The API key is not valid.")
-    api_key, user = found
     return Caller(
-        organization_id=user.organization_id,
-        user_id=user.id,
-        user_email=user.email,
-        user_name=user.full_name,
-        api_key_id=api_key.id,
+        organization_id=owner.organization_id,
+        user_id=owner.user_id,
+        user_email=owner.email,
+        user_name=owner.full_name,
+        api_key_id=owner.api_key_id,
         tz=parse_tz_offset(request.headers.get("x-tz-offset")),
         request_id=getattr(request.state, "request_id", None),
         request_method=request.method,
