@@ -67,9 +67,7 @@ class KeyOwner:
 
 
 KEY_OWNER = (
-    select(
-        ApiKey.id, User.id, User.organization_id, User.email, User.first_name, User.last_name
-    )
+    select(ApiKey.id, User.id, User.organization_id, User.email, User.first_name, User.last_name)
     .join(User, User.id == ApiKey.user_id)
     .where(ApiKey.key_hash == bindparam("key_hash"))
 )
