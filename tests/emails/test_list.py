@@ -35,8 +35,9 @@ async def test_newest_first_with_exact_has_more(tenant: Tenant) -> None:
 
 
 async def test_a_listed_email_is_the_email_read_alone(tenant: Tenant) -> None:
-    """Pages read their columns their own way (datetimes straight as text): same answer,
-    including a whole-second time, whose fraction must still be written out."""
+    """Pages and ``GET`` one read their columns their own way (datetimes straight as text),
+    the create response renders the stored object: the same answer, including a whole-second
+    time, whose fraction must still be written out."""
     lead = await create_lead(tenant.client)
     email = await create_email(
         tenant.client,
@@ -48,7 +49,7 @@ async def test_a_listed_email_is_the_email_read_alone(tenant: Tenant) -> None:
     )
     alone = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
     [listed] = (await listing(tenant, lead_id=lead["id"]))["data"]
-    assert listed == alone
+    assert listed == alone == email
     assert listed["date_scheduled"] == "2030-01-02T03:04:05.000000+00:00"
     assert listed["followup_date"] == "2030-01-02T22:00:00.500000+00:00"
 

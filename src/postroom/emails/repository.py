@@ -171,6 +171,22 @@ async def get_email(
     return (await session.execute(EMAIL_BY_ID, parameters)).scalar_one_or_none()
 
 
+EMAIL_ROW_BY_ID = select(*LISTED_COLUMNS).where(
+    EmailActivity.id == bindparam("email_id"),
+    EmailActivity.organization_id == bindparam("organization_id"),
+)
+
+
+async def read_email_row(
+    session: AsyncSession, organization_id: str, email_id: str
+) -> Row[Any] | None:
+    """One email as a page's row, for reading only (``GET`` one): no ORM object to build."""
+    parameters = {"email_id": email_id, "organization_id": organization_id}
+    connection = await session.connection()
+    row: Row[Any] | None = (await connection.execute(EMAIL_ROW_BY_ID, parameters)).first()
+    return row
+
+
 async def email_by_message_id(
     session: AsyncSession, organization_id: str, message_ids: Sequence[str]
 ) -> EmailActivity | None:

@@ -17,7 +17,6 @@ from postroom.emails.schemas import (
 from postroom.idempotency.service import IdempotencyDep
 from postroom.kit.paging import FieldsDep, PageDep, PageRequest, page_body, select_fields
 from postroom.kit.responses import JSONResponse
-from postroom.models import EmailActivity as EmailRow
 from postroom.users.auth import Caller
 
 router = APIRouter(tags=["emails"])
@@ -41,7 +40,7 @@ async def email_page(
 
 
 async def email_response(
-    session: SessionDep, email: EmailRow, fields: frozenset[str] | None
+    session: SessionDep, email: EmailRecord, fields: frozenset[str] | None
 ) -> JSONResponse:
     names = await service.names_for(session, [email])
     return JSONResponse(select_fields(render_email(email, names), fields))
@@ -82,7 +81,7 @@ async def create_email(
 async def read_email(
     email_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
 ) -> JSONResponse:
-    email = await service.get_email(session, caller, email_id)
+    email = await service.read_email(session, caller, email_id)
     return await email_response(session, email, fields)
 
 

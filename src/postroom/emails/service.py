@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,6 +253,14 @@ async def get_email(session: AsyncSession, caller: Caller, email_id: str) -> Ema
     if email is None:
         raise NotFound("EmailActivity")
     return email
+
+
+async def read_email(session: AsyncSession, caller: Caller, email_id: str) -> Row[Any]:
+    """The email to show, as a row of its shown columns (nothing in the request changes it)."""
+    row = await repository.read_email_row(session, caller.organization_id, email_id)
+    if row is None:
+        raise NotFound("EmailActivity")
+    return row
 
 
 async def names_for(session: AsyncSession, emails: Sequence[EmailRecord]) -> dict[str, str]:
