@@ -26,7 +26,7 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     ``claimed_at`` and ``lease_expires_at`` are set by the dispatcher's conditional claim,
     and a cancel only succeeds while ``claimed_by`` is null.
 
-    On PostgreSQL the table is created with ``toast_tuple_target = 4080`` (migration
+    On PostgreSQL the table has ``toast_tuple_target = 4080`` (set by migration
     ``7c2f4a9e6b13``), so a typical email's bodies stay in its row instead of the TOAST table.
     """
 
