@@ -157,10 +157,12 @@ async def list_emails(
     return rows
 
 
-EMAIL_BY_ID = select(EmailActivity).where(
+ONE_EMAIL_OF_ORGANIZATION = (
     EmailActivity.id == bindparam("email_id"),
     EmailActivity.organization_id == bindparam("organization_id"),
 )
+EMAIL_BY_ID = select(EmailActivity).where(*ONE_EMAIL_OF_ORGANIZATION)
+EMAIL_ROW_BY_ID = select(*LISTED_COLUMNS).where(*ONE_EMAIL_OF_ORGANIZATION)
 """Built once (most requests read one email by id): building costs more than running it."""
 
 
@@ -169,12 +171,6 @@ async def get_email(
 ) -> EmailActivity | None:
     parameters = {"email_id": email_id, "organization_id": organization_id}
     return (await session.execute(EMAIL_BY_ID, parameters)).scalar_one_or_none()
-
-
-EMAIL_ROW_BY_ID = select(*LISTED_COLUMNS).where(
-    EmailActivity.id == bindparam("email_id"),
-    EmailActivity.organization_id == bindparam("organization_id"),
-)
 
 
 async def read_email_row(
