@@ -250,6 +250,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def kib_read_from_disk() -> float:
+    """KiB the kernel has read in from block devices since boot, for the whole machine
+    (``pgpgin`` in ``/proc/vmstat``; NaN elsewhere). A read served from the page cache does
+    not count: this is what a measurement had to fetch from the disk."""
+    try:
+        lines = Path("/proc/vmstat").read_text().splitlines()
+    except OSError:
+        return math.nan
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if name == "pgpgin":
+            return float(value)
+    return math.nan
+
+
 # -- reporting -----------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ import argparse
 import base64
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -64,9 +65,11 @@ from processes import (
     HOST,
     BenchmarkError,
     chosen_databases,
+    cpu_seconds,
     create_api_key,
     database_url,
     free_port,
+    kib_read_from_disk,
     libpq,
     machine_facts,
     percentile,
@@ -239,6 +242,8 @@ class Api:
         self.key = key
         self.client = httpx.Client(base_url=self.base_url, auth=(key, ""), timeout=60)
         self.timed = TimedClient(port, key)
+        self.server_pid: int | None = None
+        """The server's process, once known (its CPU time per timed request)."""
 
     def __enter__(self) -> Api:
         return self
@@ -870,9 +875,21 @@ class Latency:
     """``api`` (client-side, through HTTP) or ``sql`` (the query alone, raw driver)."""
     label: str
     seconds: list[float]
+    server_cpu_seconds: float = math.nan
+    """The server's CPU time (user + system) over the run (``api`` only)."""
+    disk_kib: float = math.nan
+    """KiB the machine read in from disk over the run: pages that were not in the page cache."""
 
     def p(self, rank: float) -> float:
         return 1000 * percentile(self.seconds, rank)
+
+    @property
+    def server_cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_seconds / len(self.seconds)
+
+    @property
+    def disk_kib_per_request(self) -> float:
+        return self.disk_kib / len(self.seconds)
 
 
 @dataclass
@@ -908,6 +925,8 @@ def time_list_by_lead(
     """Sequential requests on random leads; ``limit`` 0 sends no ``_limit`` (the default)."""
     paging = {"_limit": str(limit)} if limit else {}
     seconds: list[float] = []
+    cpu_before = cpu_seconds(api.server_pid) if api.server_pid else math.nan
+    disk_before = kib_read_from_disk()
     for _ in range(count):
         parameters = {"lead_id": rng.choice(lead_ids), **paging}
         started = time.perf_counter()
@@ -916,12 +935,15 @@ def time_list_by_lead(
         if status != 200:
             raise BenchmarkError(f"list-by-lead answered {status}: {body[:500]!r}")
         json.loads(body)
-    return Latency("api", f"_limit={limit or f'default ({LIST_LIMIT})'}", seconds)
+    cpu = (cpu_seconds(api.server_pid) if api.server_pid else math.nan) - cpu_before
+    label = f"_limit={limit or f'default ({LIST_LIMIT})'}"
+    return Latency("api", label, seconds, cpu, kib_read_from_disk() - disk_before)
 
 
 def time_sql(store: Store, organization_id: str, lead_ids: Sequence[str], label: str) -> Latency:
+    disk_before = kib_read_from_disk()
     seconds = [store.list_query_seconds(organization_id, lead_id) for lead_id in lead_ids]
-    return Latency("sql", label, seconds)
+    return Latency("sql", label, seconds, disk_kib=kib_read_from_disk() - disk_before)
 
 
 def check_loaded(api: Api, loaded: Loaded) -> list[str]:
@@ -958,9 +980,12 @@ class Server:
     def serving(self, result: Result) -> Iterator[Api]:
         """The server on the full store; how long it took to listen goes into ``result``."""
         started = time.monotonic()
-        with running_server(self.environment, self.folder, self.port, SERVE_START_TIMEOUT):
+        with running_server(
+            self.environment, self.folder, self.port, SERVE_START_TIMEOUT
+        ) as process:
             result.start_seconds = time.monotonic() - started
             with Api(self.port, self.key) as api:
+                api.server_pid = process.pid
                 yield api
 
 
@@ -1084,7 +1109,9 @@ def latency_line(backend: str, latency: Latency) -> str:
     return (
         f"scale {backend} list_by_lead {latency.kind} ({latency.label}): n={len(latency.seconds)} "
         f"p50={latency.p(50):.2f} ms p99={latency.p(99):.2f} ms "
-        f"max={1000 * max(latency.seconds):.2f} ms goal={goal}"
+        f"max={1000 * max(latency.seconds):.2f} ms goal={goal} "
+        f"server_cpu_per_request={dash_if_nan(latency.server_cpu_ms_per_request, '.2f')} ms "
+        f"disk_read_per_request={dash_if_nan(latency.disk_kib_per_request, '.1f')} KiB"
     )
 
 
@@ -1146,9 +1173,15 @@ def detail_rows(result: Result) -> list[str]:
 def latency_rows(result: Result) -> list[str]:
     return [
         f"| {result.backend} | {item.label} | {item.kind} | {len(item.seconds)} | "
-        f"{item.p(50):.2f} | {item.p(99):.2f} | {1000 * max(item.seconds):.2f} |"
+        f"{item.p(50):.2f} | {item.p(99):.2f} | {1000 * max(item.seconds):.2f} | "
+        f"{dash_if_nan(item.server_cpu_ms_per_request, '.2f')} | "
+        f"{dash_if_nan(item.disk_kib_per_request, ',.1f')} |"
         for item in result.latencies
     ]
+
+
+def dash_if_nan(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
 
 
 def plan_blocks(result: Result) -> list[str]:
@@ -1185,15 +1218,19 @@ def markdown(results: list[Result], machine: list[tuple[str, str]], workload: Wo
         "fixed time, on the empty store and again on the full one. List-by-lead: "
         f"`GET /activity/email/?lead_id=` with the default `_limit` ({LIST_LIMIT}) on random "
         "leads, sequential requests on one keep-alive connection of the stdlib's `http.client`, "
-        "timed by the client (from the request sent to the last byte read). "
+        "timed by the client (from the request sent to the last byte read). Beside each "
+        "run: the server's CPU time per request, and what the whole machine read from disk "
+        "per request (`pgpgin`: pages not in the page cache; see bench/README.md on the "
+        "machine's proactive reclaim). "
         "Produced by `python bench/scale.py`; see bench/README.md.",
         "",
         "| database | measure | Postroom | compared with | ratio | goal |",
         "|---|---|---:|---:|---:|---|",
         *[row for result in results for row in summary_rows(result)],
         "",
-        "| database | list-by-lead | timed | requests | p50 ms | p99 ms | max ms |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| database | list-by-lead | timed | requests | p50 ms | p99 ms | max ms "
+        "| server CPU ms/request | read from disk KiB/request |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
         *[row for result in results for row in latency_rows(result)],
         "",
     ]
