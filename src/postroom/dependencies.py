@@ -38,6 +38,24 @@ async def get_caller(request: Request, session: SessionDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+async def get_read_only_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The session of a request that only reads (``Database.reading``): on PostgreSQL, no
+    transaction to begin and commit."""
+    async with database(request).reading() as session:
+        yield session
+
+
+ReadOnlySessionDep = Annotated[AsyncSession, Depends(get_read_only_session, scope="function")]
+
+
+async def get_read_only_caller(request: Request, session: ReadOnlySessionDep) -> Caller:
+    return await authenticate_request(request, session)
+
+
+ReadOnlyCallerDep = Annotated[Caller, Depends(get_read_only_caller)]
+"""The caller of a read-only route, its key checked on that route's ``ReadOnlySessionDep``."""
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from postroom.accounts import service
 from postroom.accounts.schemas import ConnectedAccount, ConnectedAccountList, render_account
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["connected accounts"])
 
 @router.get("/connected_account/", responses={200: {"model": ConnectedAccountList}})
 async def list_connected_accounts(
-    session: SessionDep, caller: CallerDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, page: PageDep, fields: FieldsDep
 ) -> JSONResponse:
     accounts = await service.list_accounts(session, caller, page.skip, page.limit + 1)
     return JSONResponse(page_body(accounts, page, render_account, fields))
@@ -23,7 +23,7 @@ async def list_connected_accounts(
 
 @router.get("/connected_account/{account_id}/", responses={200: {"model": ConnectedAccount}})
 async def read_connected_account(
-    account_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    account_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     account = await service.get_account(session, caller, account_id)
     return JSONResponse(select_fields(render_account(account), fields))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQueryDep
 from postroom.emails.router import email_page
 from postroom.emails.schemas import EmailActivityList
@@ -18,8 +18,8 @@ router = APIRouter(tags=["activities"])
     "/activity/", responses={200: {"model": EmailActivityList}}, openapi_extra=LIST_QUERY_OPENAPI
 )
 async def list_activities(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     query: EmailListQueryDep,
     page: PageDep,
     fields: FieldsDep,

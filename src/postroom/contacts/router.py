@@ -14,7 +14,7 @@ from postroom.contacts.schemas import (
     ContactUpdate,
     render_contact,
 )
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields, split_csv
 from postroom.kit.responses import JSONResponse
 
@@ -23,8 +23,8 @@ router = APIRouter(tags=["contacts"])
 
 @router.get("/contact/", responses={200: {"model": ContactList}})
 async def list_contacts(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     page: PageDep,
     fields: FieldsDep,
     lead_id: Annotated[str | None, Query(description="Comma-separated lead ids.")] = None,
@@ -45,7 +45,7 @@ async def create_contact(
 
 @router.get("/contact/{contact_id}/", responses={200: {"model": ContactOut}})
 async def read_contact(
-    contact_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    contact_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     contact = await service.get_contact(session, caller, contact_id)
     return JSONResponse(select_fields(render_contact(contact), fields))

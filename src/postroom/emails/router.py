@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from postroom.dependencies import CallerDep, SessionDep, SettingsDep
+from postroom.dependencies import (
+    CallerDep,
+    ReadOnlyCallerDep,
+    ReadOnlySessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from postroom.emails import service
 from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQuery, EmailListQueryDep
 from postroom.emails.rendering import EmailRecord, render_email
@@ -52,8 +58,8 @@ async def email_response(
     openapi_extra=LIST_QUERY_OPENAPI,
 )
 async def list_emails(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     query: EmailListQueryDep,
     page: PageDep,
     fields: FieldsDep,
@@ -79,7 +85,7 @@ async def create_email(
 
 @router.get("/activity/email/{email_id}/", responses={200: {"model": EmailActivity}})
 async def read_email(
-    email_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    email_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     email = await service.read_email(session, caller, email_id)
     return await email_response(session, email, fields)

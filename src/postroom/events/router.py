@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.events import service
 from postroom.events.schemas import EventList, EventListQuery, EventOut, render_event
 from postroom.kit.paging import FieldsDep, select_fields
@@ -17,8 +17,8 @@ router = APIRouter(tags=["events"])
 
 @router.get("/event/", responses={200: {"model": EventList}})
 async def list_events(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     query: Annotated[EventListQuery, Query()],
     fields: FieldsDep,
 ) -> JSONResponse:
@@ -36,7 +36,7 @@ async def list_events(
 
 @router.get("/event/{event_id}/", responses={200: {"model": EventOut}})
 async def read_event(
-    event_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    event_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     event = await service.get_event(session, caller, event_id)
     return JSONResponse(select_fields(render_event(event), fields))

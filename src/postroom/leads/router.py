@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from postroom.dependencies import CallerDep, SessionDep, SettingsDep
+from postroom.dependencies import (
+    CallerDep,
+    ReadOnlyCallerDep,
+    ReadOnlySessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.leads import service
@@ -15,7 +21,11 @@ router = APIRouter(tags=["leads"])
 
 @router.get("/lead/", responses={200: {"model": LeadList}})
 async def list_leads(
-    session: SessionDep, caller: CallerDep, settings: SettingsDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
+    settings: SettingsDep,
+    page: PageDep,
+    fields: FieldsDep,
 ) -> JSONResponse:
     views = await service.list_leads(session, caller, page.skip, page.limit + 1)
 
@@ -39,7 +49,11 @@ async def create_lead(
 
 @router.get("/lead/{lead_id}/", responses={200: {"model": LeadOut}})
 async def read_lead(
-    lead_id: str, session: SessionDep, caller: CallerDep, settings: SettingsDep, fields: FieldsDep
+    lead_id: str,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
+    settings: SettingsDep,
+    fields: FieldsDep,
 ) -> JSONResponse:
     view = await service.get_lead(session, caller, lead_id)
     return JSONResponse(select_fields(render_lead(view, settings.public_url), fields))

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.models import Task
@@ -30,8 +30,8 @@ def one_task(page: TaskPage, fields: frozenset[str] | None) -> JSONResponse:
 
 @router.get("/task/", responses={200: {"model": TaskList}})
 async def list_tasks(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     query: Annotated[TaskListQuery, Query()],
     page: PageDep,
     fields: FieldsDep,
@@ -53,7 +53,7 @@ async def create_task(
 
 @router.get("/task/{task_id}/", responses={200: {"model": TaskOut}})
 async def read_task(
-    task_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    task_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     return one_task(await service.get_task(session, caller, task_id), fields)
 

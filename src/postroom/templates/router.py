@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.templates import service
@@ -26,8 +26,8 @@ router = APIRouter(tags=["email templates"])
 
 @router.get("/email_template/", responses={200: {"model": EmailTemplateList}})
 async def list_email_templates(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     page: PageDep,
     fields: FieldsDep,
     is_archived: Annotated[bool | None, Query()] = None,
@@ -48,7 +48,7 @@ async def create_email_template(
 
 @router.get("/email_template/{template_id}/", responses={200: {"model": EmailTemplateOut}})
 async def read_email_template(
-    template_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    template_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     template = await service.get_template(session, caller, template_id)
     return JSONResponse(select_fields(render_email_template(template), fields))
@@ -79,8 +79,8 @@ async def delete_email_template(
 )
 async def render_email_template_for(
     template_id: str,
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     lead_id: Annotated[str, Query(max_length=64)],
     contact_id: Annotated[str, Query(max_length=64)],
 ) -> JSONResponse:

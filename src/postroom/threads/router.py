@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.emails.service import names_for
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
@@ -24,8 +24,8 @@ router = APIRouter(tags=["email threads"])
 
 @router.get("/activity/emailthread/", responses={200: {"model": EmailThreadList}})
 async def list_threads(
-    session: SessionDep,
-    caller: CallerDep,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
     query: Annotated[ThreadListQuery, Query()],
     page: PageDep,
     fields: FieldsDep,
@@ -43,7 +43,7 @@ async def list_threads(
 
 @router.get("/activity/emailthread/{thread_id}/", responses={200: {"model": EmailThreadOut}})
 async def read_thread(
-    thread_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    thread_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     view = await service.get_thread(session, caller, thread_id)
     names = await names_for(session, view.emails)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from postroom.dependencies import CallerDep, SessionDep
+from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.models import User
@@ -23,14 +23,16 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/me/", responses={200: {"model": UserOut}})
-async def read_me(session: SessionDep, caller: CallerDep, fields: FieldsDep) -> JSONResponse:
+async def read_me(
+    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
+) -> JSONResponse:
     user, organization = await service.get_me(session, caller)
     return JSONResponse(select_fields(render_user(user, organization), fields))
 
 
 @router.get("/user/", responses={200: {"model": UserList}})
 async def list_users(
-    session: SessionDep, caller: CallerDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, page: PageDep, fields: FieldsDep
 ) -> JSONResponse:
     found = await service.list_users(session, caller, page.skip, page.limit + 1)
 
@@ -42,7 +44,7 @@ async def list_users(
 
 @router.get("/user/{user_id}/", responses={200: {"model": UserOut}})
 async def read_user(
-    user_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    user_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     user, organization = await service.get_user_with_organization(session, caller, user_id)
     return JSONResponse(select_fields(render_user(user, organization), fields))
@@ -50,7 +52,7 @@ async def read_user(
 
 @router.get("/organization/{organization_id}/", responses={200: {"model": OrganizationOut}})
 async def read_organization(
-    organization_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    organization_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     organization = await service.get_organization(session, caller, organization_id)
     return JSONResponse(select_fields(render_organization(organization), fields))

@@ -6,7 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from postroom.dependencies import CallerDep, SessionDep, SettingsDep
+from postroom.dependencies import (
+    CallerDep,
+    ReadOnlyCallerDep,
+    ReadOnlySessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.kit.secrets import SecretBox
@@ -39,7 +45,7 @@ def one_subscription(
 
 @router.get("/webhook/", responses={200: {"model": WebhookList}})
 async def list_webhooks(
-    session: SessionDep, caller: CallerDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, page: PageDep, fields: FieldsDep
 ) -> JSONResponse:
     found = await service.list_subscriptions(session, caller, page.skip, page.limit + 1)
     return JSONResponse(page_body(found, page, render_subscription, fields))
@@ -56,7 +62,7 @@ async def create_webhook(
 
 @router.get("/webhook/{subscription_id}/", responses={200: {"model": WebhookOut}})
 async def read_webhook(
-    subscription_id: str, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    subscription_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
     subscription = await service.get_subscription(session, caller, subscription_id)
     return one_subscription(subscription, fields)
