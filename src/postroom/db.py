@@ -172,11 +172,11 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for work that only reads (a ``GET``). On PostgreSQL its statements run
         in autocommit: no ``BEGIN`` and no ``COMMIT``, two of the five round trips of a
-        ``GET`` (with the pool's ping, the key check and the read). Postroom's transactions
-        are READ COMMITTED, where every statement sees its own snapshot anyway, so the reads
-        see what they would have seen in a transaction. A statement that could write is
-        refused: it would commit on its own. On SQLite, a transaction as ``transaction``'s
-        (one connection, no round trips to save)."""
+        ``GET`` (with the pool's ping, the key check and the read). Postroom runs at
+        PostgreSQL's default isolation, READ COMMITTED, where every statement of a
+        transaction sees its own snapshot anyway, so the reads see what they would have seen
+        in one. A statement other than ``SELECT`` is refused: it would commit on its own. On
+        SQLite, ``transaction``'s session (one connection: no round trips to save)."""
         if self.reading_sessions is None:
             async with self.transaction() as session:
                 yield session
