@@ -1,48 +1,75 @@
-"""Requests that only read (``GET``s) run on ``Database.reading``: on PostgreSQL, outside any
-transaction (no ``BEGIN``, no ``COMMIT``), and unable to write."""
+"""Requests that only read (``GET``s) run on ``Database.reading``: outside any transaction
+(PostgreSQL: no ``BEGIN``, no ``COMMIT``; SQLite: no ``BEGIN IMMEDIATE``, so no write lock),
+and unable to write."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from contextlib import closing
+from typing import Any
+
+import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 
 from postroom.db import Database, WriteWhileReading
+from postroom.migrate import sqlite_file
 from tests.conftest import Tenant
 
-
-def skip_unless_postgres(database: Database) -> None:
-    if database.is_sqlite:
-        pytest.skip("SQLite's reads share its one connection's transactions: no trips to save")
+FIRST_NAME = text("SELECT first_name FROM users WHERE id = :id")
 
 
-async def test_a_reading_session_on_postgresql_opens_no_transaction(
-    database: Database, tenant: Tenant
-) -> None:
-    skip_unless_postgres(database)
+def in_transaction(driver_connection: Any) -> bool:
+    if isinstance(driver_connection, psycopg.AsyncConnection):
+        return driver_connection.info.transaction_status is not TransactionStatus.IDLE
+    return bool(driver_connection.in_transaction)
+
+
+async def test_a_reading_session_opens_no_transaction(database: Database, tenant: Tenant) -> None:
     async with database.reading() as session:
-        name = await session.scalar(
-            text("SELECT first_name FROM users WHERE id = :id"), {"id": tenant.user_id}
-        )
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        status = raw.driver_connection.info.transaction_status  # type: ignore[union-attr]
+        name = await session.scalar(FIRST_NAME, {"id": tenant.user_id})
+        raw = await (await session.connection()).get_raw_connection()
+        reading_in_transaction = in_transaction(raw.driver_connection)
+    async with database.transaction() as session:
+        await session.scalar(FIRST_NAME, {"id": tenant.user_id})
+        raw = await (await session.connection()).get_raw_connection()
+        writing_in_transaction = in_transaction(raw.driver_connection)
     assert name == "Jane"
-    assert status is TransactionStatus.IDLE
+    assert not reading_in_transaction
+    assert writing_in_transaction
 
 
 async def test_a_reading_session_refuses_a_write_and_nothing_is_written(
     database: Database, tenant: Tenant
 ) -> None:
-    skip_unless_postgres(database)
     rename = text("UPDATE users SET first_name = 'Mallory' WHERE id = :id")
     with pytest.raises(WriteWhileReading):
         async with database.reading() as session:
             await session.execute(rename, {"id": tenant.user_id})
     async with database.transaction() as session:
-        name = await session.scalar(
-            text("SELECT first_name FROM users WHERE id = :id"), {"id": tenant.user_id}
-        )
+        name = await session.scalar(FIRST_NAME, {"id": tenant.user_id})
+    assert name == "Jane"
+
+
+async def test_a_read_on_sqlite_does_not_wait_for_another_process_writing(
+    database: Database, tenant: Tenant
+) -> None:
+    path = sqlite_file(database.url)
+    if path is None:
+        pytest.skip("SQLite's write lock; PostgreSQL readers never wait for writers")
+    with closing(sqlite3.connect(path, isolation_level=None)) as worker:
+        worker.execute("BEGIN IMMEDIATE")  # a `postroom worker` in a write transaction
+        try:
+
+            async def read() -> Any:
+                async with database.reading() as session:
+                    return await session.scalar(FIRST_NAME, {"id": tenant.user_id})
+
+            name = await asyncio.wait_for(read(), timeout=2)
+        finally:
+            worker.execute("ROLLBACK")
     assert name == "Jane"
 
 

@@ -71,6 +71,10 @@ def sqlite_pragmas(synchronous: str) -> list[str]:
     ]
 
 
+READING = "postroom_reading"
+"""The execution option of ``Database.reading``'s connections on SQLite."""
+
+
 def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -83,8 +87,10 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         """Every transaction takes the write lock first; the ``BEGIN IMMEDIATE`` goes to SQLite
-        with the transaction's first statement (``kit.sqlite_connection``)."""
-        connection.connection.driver_connection.begin_immediate()
+        with the transaction's first statement (``kit.sqlite_connection``). A reading
+        session's (``Database.reading``) runs without one."""
+        if not connection.get_execution_options().get(READING):
+            connection.connection.driver_connection.begin_immediate()
 
 
 JSON_CODEC = {"json_serializer": jsoncodec.dumps_text, "json_deserializer": jsoncodec.loads}
@@ -134,12 +140,10 @@ class Database:
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, info={"database": self}
         )
-        self.reading_sessions = (
-            None
-            if self.is_sqlite
-            else async_sessionmaker(_autocommit_reads(self.engine), expire_on_commit=False)
+        self.reading_sessions = async_sessionmaker(
+            _autocommit_reads(self.engine), expire_on_commit=False
         )
-        """PostgreSQL only: sessions whose statements run in autocommit (``reading``)."""
+        """Sessions whose statements run in autocommit (``reading``)."""
         self.due_listeners: list[Callable[[], None]] = []
         """Called after a commit that changed when some email is due (dispatcher wake-ups)."""
         self.webhook_listeners: list[Callable[[], None]] = []
@@ -170,17 +174,19 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A session for work that only reads (a ``GET``). On PostgreSQL its statements run
-        in autocommit: no ``BEGIN`` and no ``COMMIT``, two of the five round trips of a
-        ``GET`` (with the pool's ping, the key check and the read). Postroom runs at
-        PostgreSQL's default isolation, READ COMMITTED, where every statement of a
-        transaction sees its own snapshot anyway, so the reads see what they would have seen
-        in one. A statement other than ``SELECT`` is refused: it would commit on its own. On
-        SQLite, ``transaction``'s session (one connection: no round trips to save)."""
-        if self.reading_sessions is None:
-            async with self.transaction() as session:
-                yield session
-            return
+        """A session for work that only reads (a ``GET``), its statements run in autocommit.
+
+        PostgreSQL: no ``BEGIN`` and no ``COMMIT``, two of the five round trips of a ``GET``
+        (with the pool's ping, the key check and the read). Postroom runs at PostgreSQL's
+        default isolation, READ COMMITTED, where every statement of a transaction sees its
+        own snapshot anyway, so the reads see what they would have seen in one.
+
+        SQLite: no ``BEGIN IMMEDIATE``, so a read does not take the write lock (in WAL mode
+        readers need none): it neither waits for a ``postroom worker`` writing to the same
+        file nor holds that worker up; and no trip to the connection's thread to commit.
+        Each statement reads the last committed state.
+
+        A statement other than ``SELECT`` is refused: it would commit on its own."""
         async with self.reading_sessions() as session:
             yield session
 
@@ -202,8 +208,13 @@ class WriteWhileReading(RuntimeError):
 
 
 def _autocommit_reads(engine: AsyncEngine) -> AsyncEngine:
-    """``engine`` with its connections in autocommit, refusing all but ``SELECT``."""
-    readers = engine.execution_options(isolation_level="AUTOCOMMIT")
+    """``engine`` with its connections in autocommit, refusing all but ``SELECT``. SQLite's
+    connection is always in autocommit (``isolation_level = None``); its reads just do not
+    ask for ``BEGIN IMMEDIATE`` (``_install_sqlite_hooks``)."""
+    if engine.dialect.name == "sqlite":
+        readers = engine.execution_options(**{READING: True})
+    else:
+        readers = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @event.listens_for(readers.sync_engine, "before_cursor_execute")
     def only_selects(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:

@@ -107,7 +107,8 @@ class OneTripConnection(aiosqlite.Connection):
         if self._begin_asked:  # no statement ran: nothing was begun
             self._begin_asked = False
             return
-        await super().commit()
+        if self._conn.in_transaction:  # reads in autocommit have nothing to commit
+            await super().commit()
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         """A cursor at once (SQLAlchemy enters it with ``async with``, which returns it)."""
