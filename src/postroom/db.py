@@ -176,8 +176,8 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for work that only reads (a ``GET``), its statements run in autocommit.
 
-        PostgreSQL: no ``BEGIN`` and no ``COMMIT``, two of the five round trips of a ``GET``
-        (with the pool's ping, the key check and the read). Postroom runs at PostgreSQL's
+        PostgreSQL: no ``BEGIN`` and no ``COMMIT``, two of the five round trips of a list
+        page (with the pool's ping, the key check and the page). Postroom runs at PostgreSQL's
         default isolation, READ COMMITTED, where every statement of a transaction sees its
         own snapshot anyway, so the reads see what they would have seen in one.
 
