@@ -245,6 +245,10 @@ class Api:
         self.server_pid: int | None = None
         """The server's process, once known (its CPU time per timed request)."""
 
+    def server_cpu_seconds(self) -> float:
+        """The server's CPU time so far; NaN while its process is not known."""
+        return cpu_seconds(self.server_pid) if self.server_pid else math.nan
+
     def __enter__(self) -> Api:
         return self
 
@@ -925,7 +929,7 @@ def time_list_by_lead(
     """Sequential requests on random leads; ``limit`` 0 sends no ``_limit`` (the default)."""
     paging = {"_limit": str(limit)} if limit else {}
     seconds: list[float] = []
-    cpu_before = cpu_seconds(api.server_pid) if api.server_pid else math.nan
+    cpu_before = api.server_cpu_seconds()
     disk_before = kib_read_from_disk()
     for _ in range(count):
         parameters = {"lead_id": rng.choice(lead_ids), **paging}
@@ -935,7 +939,7 @@ def time_list_by_lead(
         if status != 200:
             raise BenchmarkError(f"list-by-lead answered {status}: {body[:500]!r}")
         json.loads(body)
-    cpu = (cpu_seconds(api.server_pid) if api.server_pid else math.nan) - cpu_before
+    cpu = api.server_cpu_seconds() - cpu_before
     label = f"_limit={limit or f'default ({LIST_LIMIT})'}"
     return Latency("api", label, seconds, cpu, kib_read_from_disk() - disk_before)
 

@@ -141,7 +141,7 @@ class Database:
             self.engine, expire_on_commit=False, info={"database": self}
         )
         self.reading_sessions = async_sessionmaker(
-            _autocommit_reads(self.engine), expire_on_commit=False
+            _reading_engine(self.engine), expire_on_commit=False
         )
         """Sessions whose statements run in autocommit (``reading``)."""
         self.due_listeners: list[Callable[[], None]] = []
@@ -207,7 +207,7 @@ class WriteWhileReading(RuntimeError):
     """A statement other than ``SELECT`` ran on a ``Database.reading`` session (a bug)."""
 
 
-def _autocommit_reads(engine: AsyncEngine) -> AsyncEngine:
+def _reading_engine(engine: AsyncEngine) -> AsyncEngine:
     """``engine`` with its connections in autocommit, refusing all but ``SELECT``. SQLite's
     connection is always in autocommit (``isolation_level = None``); its reads just do not
     ask for ``BEGIN IMMEDIATE`` (``_install_sqlite_hooks``)."""

@@ -39,8 +39,8 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 async def get_read_only_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The session of a request that only reads (``Database.reading``): on PostgreSQL, no
-    transaction to begin and commit."""
+    """The session of a request that only reads (``Database.reading``): no transaction, and
+    no write lock on SQLite."""
     async with database(request).reading() as session:
         yield session
 
