@@ -26,8 +26,9 @@ from postroom.kit.datetimes import utcnow
 from postroom.kit.driver import DriverColumns
 from postroom.kit.sql import affected_rows
 from postroom.models import EmailActivity
+from postroom.models.email_activity import WAITING, WAITING_SQL
 
-QUEUED_VALUES = [status.value for status in QUEUED]
+QUEUED_VALUES = sorted(status.value for status in QUEUED)
 TABLE = Table("email_activities", EmailActivity.metadata)
 DUE_CHANNEL = "postroom_due"
 WAKE_HORIZON = timedelta(seconds=1)
@@ -77,9 +78,8 @@ def delivery_statements(dialect: Dialect) -> DeliveryStatements:
     columns = DriverColumns(dialect, list(TABLE.c))
     outcome = DriverColumns(dialect, [TABLE.c[name] for name in OUTCOME_COLUMNS])
     mark = driver.placeholder(dialect)
-    queued = ", ".join(f"'{value}'" for value in QUEUED_VALUES)
     due = (
-        f"SELECT id FROM email_activities WHERE status IN ({queued}) AND claimed_by IS NULL"  # noqa: S608
+        f"SELECT id FROM email_activities WHERE {WAITING_SQL}"  # noqa: S608
         f" AND due_at <= {mark} ORDER BY due_at LIMIT {mark}"
     )
     if dialect.name != "sqlite":
@@ -123,9 +123,8 @@ async def claim_due(
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
-    statement = select(func.min(EmailActivity.due_at)).where(
-        EmailActivity.status.in_(QUEUED_VALUES), EmailActivity.claimed_by.is_(None)
-    )
+    """The waiting index's first entry."""
+    statement = select(func.min(EmailActivity.due_at)).where(WAITING)
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -12,6 +12,13 @@ CLAIMED = text("claimed_by IS NOT NULL")
 """The lease index holds only the emails a dispatcher holds (a handful against the millions
 sent): the recovery's look for expired leases reads it instead of the whole table."""
 
+WAITING_SQL = "status IN ('outbox', 'scheduled') AND claimed_by IS NULL"
+"""The emails waiting for a dispatcher: queued (``emails.states.QUEUED``) and not claimed. The
+waiting index holds only these, by due time: a claim reads its oldest entries and nothing
+else. The claim and the look for the next due time spell their condition as this very text,
+which SQLite needs to use a partial index."""
+WAITING = text(WAITING_SQL)
+
 FOLLOWUP_PENDING = text("followup_done_at IS NULL AND followup_at IS NOT NULL")
 """The follow-up index holds only the emails with a ``followup_date`` not yet handled (none for
 most emails): the dispatcher's look for the next follow-up, every second, reads it instead of
@@ -34,7 +41,9 @@ class EmailActivity(IdMixin, TimestampsMixin, Base):
     __table_args__ = (
         Index("ix_email_activities_org_created", "organization_id", "created_at", "id"),
         Index("ix_email_activities_org_lead", "organization_id", "lead_id", "created_at", "id"),
-        Index("ix_email_activities_due", "status", "due_at"),
+        Index(
+            "ix_email_activities_waiting", "due_at", sqlite_where=WAITING, postgresql_where=WAITING
+        ),
         Index(
             "ix_email_activities_lease",
             "claimed_by",
