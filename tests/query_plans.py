@@ -38,8 +38,11 @@ def one_statement(sent: list[Sent], *fragments: str) -> Sent:
 
 
 def sqlite_plan(database_url: str, statement: Sent) -> list[str]:
-    """The details of ``EXPLAIN QUERY PLAN``, from a connection of its own."""
+    """The details of ``EXPLAIN QUERY PLAN``, from a connection of its own (of an
+    executemany, with its first row: every row runs the same plan)."""
     sql, params = statement
+    if isinstance(params, list):
+        params = params[0]
     with sqlite3.connect(database_url.split("///", 1)[1]) as connection:
         return [row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 

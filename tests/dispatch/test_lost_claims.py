@@ -1,4 +1,4 @@
-"""An outcome is written only for an email the worker still holds.
+"""An outcome is written only for an email the worker still holds, and on that email only.
 
 When a worker's lease expires while it is still busy with an email (a slow connection, say),
 another worker may take the email over. The first worker's outcome must then change nothing:
@@ -16,9 +16,10 @@ from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
 from postroom.dispatch.dispatcher import store_outcomes
+from postroom.dispatch.policy import RetryPolicy
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity, Event
-from postroom.transports import DeliveryReceipt
+from postroom.transports import DeliveryReceipt, PermanentRejection, TemporaryRejection
 from tests.dispatch.workers import queue_outbox_emails
 
 FIRST = "worker-first"
@@ -58,3 +59,68 @@ async def test_the_outcome_of_an_email_taken_over_is_not_written(
     assert (rows[lost_id].status, rows[lost_id].claimed_by) == ("outbox", SECOND)
     outcome_events = [(object_id, action) for object_id, action in events if action != "created"]
     assert outcome_events == [(kept_id, "sent")]
+
+
+async def test_a_group_of_different_outcomes_lands_each_on_its_own_email(
+    database_url: str, tmp_path: Path
+) -> None:
+    """One statement stores a group's outcomes: a delivery, a retry and a permanent failure
+    side by side each reach their own row, and each event shows the email as stored, with a
+    change another writer made while the email was claimed (a reply noted in its thread)."""
+    email_ids = await queue_outbox_emails(database_url, tmp_path, 3)
+    database = Database(database_url)
+    try:
+        now = utcnow()
+        claimed = await database.run(
+            lambda session: repo.claim_due(session, FIRST, now, now + timedelta(minutes=5), 3)
+        )
+        by_id = {email.id: email for email in claimed}
+        delivered, retried, refused = (by_id[email_id] for email_id in email_ids)
+        async with database.transaction() as session:
+            await session.execute(
+                update(EmailActivity).where(EmailActivity.id == refused.id).values(has_reply=True)
+            )
+        receipt = DeliveryReceipt(accepted=("bob@buyer.example.com",), reply="250 ok")
+        policy = RetryPolicy()
+        results = [
+            outcomes.failed(refused, PermanentRejection("550 no such user"), now, policy),
+            outcomes.sent(delivered, receipt, now),
+            outcomes.failed(retried, TemporaryRejection("451 try later"), now, policy),
+        ]
+        stored = await database.run(lambda session: store_outcomes(session, FIRST, results))
+        async with database.transaction() as session:
+            rows = {
+                email.id: email
+                for email in (await session.execute(select(EmailActivity))).scalars()
+                if email.id in email_ids
+            }
+            events = {
+                event.object_id: event
+                for event in (await session.execute(select(Event))).scalars()
+                if event.object_id in email_ids and event.action != "created"
+            }
+    finally:
+        await database.dispose()
+    assert sorted(stored) == sorted(email_ids)
+    assert [rows[email_id].status for email_id in email_ids] == ["sent", "outbox", "error"]
+    assert [rows[email_id].attempt_count for email_id in email_ids] == [1, 1, 1]
+    assert rows[delivered.id].sent_at is not None
+    assert rows[delivered.id].due_at is None
+    assert rows[retried.id].due_at == now + timedelta(seconds=policy.first_delay)
+    assert rows[retried.id].sent_at is None
+    assert rows[refused.id].due_at is None
+    assert rows[refused.id].sent_at is None
+    assert [rows[email_id].send_attempts[-1]["error_class"] for email_id in email_ids[1:]] == [
+        "TemporaryRejection",
+        "PermanentRejection",
+    ]
+    assert all(rows[email_id].claimed_by is None for email_id in email_ids)
+    assert {email_id: events[email_id].action for email_id in email_ids} == {
+        delivered.id: "sent",
+        retried.id: "updated",
+        refused.id: "updated",
+    }
+    for email_id in email_ids:
+        data = events[email_id].data or {}
+        assert data["status"] == rows[email_id].status
+        assert data["has_reply"] is (email_id == refused.id)

@@ -1,9 +1,10 @@
 """The dispatcher's per-group statements find their emails by primary key.
 
-A worker holds thousands of claims at once. The sync-gap marker and the lease renewal name a
-few of them by id and check that the worker still holds them; on SQLite that check once made
-the planner search the lease index by worker instead, and read every row the worker held for
-each group of markers, so the cost of a delivery grew with the size of the claim.
+A worker holds thousands of claims at once. The sync-gap marker, the lease renewal and the
+outcome write name a few of them by id and check that the worker still holds them; on SQLite
+that check once made the planner search the lease index by worker instead, and read every row
+the worker held for each group of markers, so the cost of a delivery grew with the size of
+the claim.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.db import Database
+from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
 from postroom.dispatch.dispatcher import recover_expired_claims
 from postroom.emails.states import QUEUED
 from postroom.kit.datetimes import utcnow
+from postroom.models import EmailActivity
 from postroom.models.email_activity import WAITING_SQL
+from postroom.transports import DeliveryReceipt
 from tests.databases import database_of_its_own
 from tests.dispatch.workers import queue_outbox_emails
 from tests.query_plans import Sent, one_statement, postgres_plan, sqlite_plan, statements_sent
@@ -42,7 +47,17 @@ async def renew(session: AsyncSession, email_ids: list[str]) -> Any:
     return await repo.renew_leases(session, WORKER, email_ids, utcnow() + timedelta(minutes=5))
 
 
-@pytest.mark.parametrize("statement", [mark, renew], ids=["sync-gap marker", "lease renewal"])
+async def store(session: AsyncSession, email_ids: list[str]) -> Any:
+    now = utcnow()
+    emails = await session.execute(select(EmailActivity).where(EmailActivity.id.in_(email_ids)))
+    receipt = DeliveryReceipt(accepted=("bob@buyer.example.com",), reply="250 ok")
+    results = [outcomes.sent(email, receipt, now) for email in emails.scalars()]
+    return await repo.write_outcomes(session, WORKER, results)
+
+
+@pytest.mark.parametrize(
+    "statement", [mark, renew, store], ids=["sync-gap marker", "lease renewal", "outcomes"]
+)
 async def test_a_group_statement_finds_the_named_emails_by_primary_key(
     database_url: str, tmp_path: Path, statement: Statement
 ) -> None:
