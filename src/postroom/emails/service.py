@@ -85,7 +85,7 @@ async def _account_exists(session: AsyncSession, caller: Caller, account_id: str
 async def _check_create_references(
     session: AsyncSession, caller: Caller, body: EmailActivityCreate, problems: FieldProblems
 ) -> EmailActivity | None:
-    if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
+    if not await lead_repository.lead_exists(session, caller.organization_id, body.lead_id):
         problems.add("lead_id", "Lead not found.")
         return None
     parent = await _check_references(session, caller, body.lead_id, body, problems)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.models import Contact, EmailActivity, Lead
@@ -13,6 +13,20 @@ from postroom.models import Contact, EmailActivity, Lead
 async def get_lead(session: AsyncSession, organization_id: str, lead_id: str) -> Lead | None:
     statement = select(Lead).where(Lead.id == lead_id, Lead.organization_id == organization_id)
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+LEAD_OF_ORGANIZATION = select(Lead.id).where(
+    Lead.id == bindparam("lead_id"), Lead.organization_id == bindparam("organization_id")
+)
+"""Built once: every email logged checks its lead."""
+
+
+async def lead_exists(session: AsyncSession, organization_id: str, lead_id: str) -> bool:
+    """Whether the organization has this lead, read as Core on the session's connection (no
+    ORM object: loading a whole lead was most of the check's cost)."""
+    connection = await session.connection()
+    parameters = {"lead_id": lead_id, "organization_id": organization_id}
+    return (await connection.execute(LEAD_OF_ORGANIZATION, parameters)).first() is not None
 
 
 async def list_leads(
