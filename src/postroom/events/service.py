@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.db import WEBHOOKS_QUEUED
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events import repository
-from postroom.events.repository import EventFilter, Position
+from postroom.events.repository import EventFilter, Position, Subscriber
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
-from postroom.models import Event, WebhookSubscription
+from postroom.models import Event
 from postroom.users.auth import Caller
 
 IGNORED_IN_CHANGES = frozenset({"date_updated", "updated_by", "updated_by_name"})
@@ -68,7 +68,7 @@ def changed_fields(change: Change) -> list[str]:
     )
 
 
-def wants(subscription: WebhookSubscription, object_type: str, action: str) -> bool:
+def wants(subscription: Subscriber, object_type: str, action: str) -> bool:
     return any(
         item.get("object_type") == object_type and item.get("action") == action
         for item in subscription.events
