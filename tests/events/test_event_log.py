@@ -46,6 +46,19 @@ async def test_creating_an_email_writes_a_created_event_with_every_field(tenant:
     assert event["data"] == email
 
 
+async def test_a_new_emails_event_is_listed_just_before_its_threads(tenant: Tenant) -> None:
+    """A create writes both events at once; newest first, the thread's comes first, every
+    time (two events of the same moment would otherwise be ordered by their random ids)."""
+    lead = await create_lead(tenant.client)
+    for _ in range(20):
+        email = await create_email(tenant.client, lead["id"])
+        newest = await events(tenant, lead_id=lead["id"], _limit=2)
+        assert [(event["object_type"], event["object_id"]) for event in newest] == [
+            ("activity.email_thread", email["thread_id"]),
+            ("activity.email", email["id"]),
+        ]
+
+
 async def test_updating_an_email_records_changed_fields_and_previous_values(
     tenant: Tenant,
 ) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import repository
 from postroom.emails.rendering import render_email, user_ids_of
-from postroom.events.service import Change, Origin, record
+from postroom.events.service import Change, Origin, record, record_many
 from postroom.models import EmailActivity, EmailThread
 from postroom.threads import repository as thread_repository
 from postroom.threads.schemas import ThreadView, render_thread
@@ -33,8 +33,28 @@ async def email_changed(
     action: str,
     previous: dict[str, Any] | None = None,
 ) -> None:
+    await record(session, origin, await _email_change(session, email, action, previous))
+
+
+async def email_created(
+    session: AsyncSession, origin: Origin, email: EmailActivity, placement: Placement
+) -> None:
+    """A new email's ``created`` event and its thread's event, written together."""
+    changes = [
+        await _email_change(session, email, "created"),
+        await _placement_change(session, origin, email, placement),
+    ]
+    await record_many(session, [(origin, change) for change in changes])
+
+
+async def _email_change(
+    session: AsyncSession,
+    email: EmailActivity,
+    action: str,
+    previous: dict[str, Any] | None = None,
+) -> Change:
     data = await rendered(session, email)
-    await record(session, origin, Change(EMAIL, action, email.id, email.lead_id, data, previous))
+    return Change(EMAIL, action, email.id, email.lead_id, data, previous)
 
 
 async def emails_deleted(
@@ -53,28 +73,27 @@ async def thread_changed(
     thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
     if thread is None:
         return
-    await _record_thread(session, origin, thread, action, None)
+    await record(session, origin, await _thread_change(session, origin, thread, action, None))
 
 
-async def placed_in_thread(
+async def _placement_change(
     session: AsyncSession, origin: Origin, email: EmailActivity, placement: Placement
-) -> None:
+) -> Change:
     """A new email's thread: ``created`` with just this email, or ``updated``. The thread is
     at hand: reading it back by id would be a query, since the session holds its objects
     only while something else does."""
     if placement.started:
-        await _record_thread(session, origin, placement.thread, "created", [email])
-    else:
-        await _record_thread(session, origin, placement.thread, "updated", None)
+        return await _thread_change(session, origin, placement.thread, "created", [email])
+    return await _thread_change(session, origin, placement.thread, "updated", None)
 
 
-async def _record_thread(
+async def _thread_change(
     session: AsyncSession,
     origin: Origin,
     thread: EmailThread,
     action: str,
     emails: Sequence[EmailActivity] | None,
-) -> None:
+) -> Change:
     """``emails``: all of the thread's emails when the caller has them (a thread just started
     by one email); else they are read."""
     if emails is None:
@@ -85,7 +104,7 @@ async def _record_thread(
     for email in emails:
         names |= await repository.user_names(session, user_ids_of(email))
     data = render_thread(ThreadView(thread, emails), names)
-    await record(session, origin, Change(THREAD, action, thread.id, thread.lead_id, data))
+    return Change(THREAD, action, thread.id, thread.lead_id, data)
 
 
 async def thread_deleted(

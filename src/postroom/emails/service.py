@@ -158,9 +158,7 @@ async def create_email(
     placement = await thread_service.place(session, email, parent, now)
     stored = await _insert(session, email, posted=bool(posted))
     if stored is email:
-        origin = Origin.of(caller)
-        await event_log.email_changed(session, origin, email, "created")
-        await event_log.placed_in_thread(session, origin, email, placement)
+        await event_log.email_created(session, Origin.of(caller), email, placement)
     return stored
 
 
