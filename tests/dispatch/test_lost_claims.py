@@ -64,8 +64,8 @@ async def test_the_outcome_of_an_email_taken_over_is_not_written(
 async def test_a_group_of_different_outcomes_lands_each_on_its_own_email(
     database_url: str, tmp_path: Path
 ) -> None:
-    """One statement stores a group's outcomes: a delivery, a retry and a permanent failure
-    side by side each reach their own row, and each event shows the email as stored, with a
+    """One group commit stores a group's outcomes: a delivery, a retry and a permanent
+    failure side by side each reach their own row, and each event shows the email as stored, with a
     change another writer made while the email was claimed (a reply noted in its thread)."""
     email_ids = await queue_outbox_emails(database_url, tmp_path, 3)
     database = Database(database_url)

@@ -60,8 +60,9 @@ async def _email_change(
 async def emails_deleted(
     session: AsyncSession, origin: Origin, emails: Sequence[EmailActivity]
 ) -> None:
-    for email in emails:
-        await email_changed(session, origin, email, "deleted")
+    """The ``deleted`` events of a thread's emails, written together, in the given order."""
+    changes = [await _email_change(session, email, "deleted") for email in emails]
+    await record_many(session, [(origin, change) for change in changes])
 
 
 async def thread_changed(
