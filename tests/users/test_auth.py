@@ -92,6 +92,14 @@ async def test_basic_with_empty_user_name_is_401(
     unauthorized_message(response)
 
 
+async def test_basic_with_the_key_and_a_password_is_401(
+    anonymous: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Spec §1: the key as user name and an *empty* password; anything else is a 401."""
+    response = await anonymous.get("/me/", auth=(tenant.api_key, "anything"))
+    unauthorized_message(response)
+
+
 async def test_unknown_scheme_is_401_even_with_a_valid_key(
     anonymous: httpx.AsyncClient, tenant: Tenant
 ) -> None:

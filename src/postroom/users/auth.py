@@ -53,7 +53,9 @@ def _key_from_basic(credentials: str) -> str | None:
         decoded = base64.b64decode(credentials, validate=True).decode()
     except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
         return None
-    user_name, _, _password = decoded.partition(":")
+    user_name, _, password = decoded.partition(":")
+    if password:  # Close: the key as user name and an empty password; anything else is refused
+        return None
     return user_name or None
 
 
