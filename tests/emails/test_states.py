@@ -84,6 +84,33 @@ async def test_draft_without_sender_cannot_be_queued(tenant: Tenant, target: str
     assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))["status"] == "draft"
 
 
+@pytest.mark.parametrize("status", ["scheduled", "outbox"])
+async def test_an_email_to_be_sent_needs_a_recipient(tenant: Tenant, status: str) -> None:
+    """An email Postroom would send with no one to send it to is refused, not "sent"."""
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "status": status, "to": [], **QUEUED_FIELDS[status]}
+    response = await tenant.client.post("/activity/email/", json=body)
+    assert "to" in field_errors(response)
+    listed = ok(await tenant.client.get("/activity/email/", params={"lead_id": lead["id"]}))
+    assert listed["data"] == []
+
+
+@pytest.mark.parametrize("target", ["scheduled", "outbox"])
+async def test_draft_without_recipients_cannot_be_queued(tenant: Tenant, target: str) -> None:
+    draft = await email_in(tenant, "draft", sender="me@example.com", to=[])
+    response = await put(tenant, draft["id"], status=target, date_scheduled=FUTURE)
+    assert "to" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))["status"] == "draft"
+
+
+@pytest.mark.parametrize("recipients", [{"cc": ["c@example.com"]}, {"bcc": ["b@example.com"]}])
+async def test_a_cc_or_bcc_recipient_is_enough_to_send(
+    tenant: Tenant, recipients: dict[str, list[str]]
+) -> None:
+    draft = await email_in(tenant, "draft", sender="me@example.com", to=[], **recipients)
+    assert ok(await put(tenant, draft["id"], status="outbox", send_in=30))["status"] == "outbox"
+
+
 async def test_draft_to_scheduled_without_date_is_refused(tenant: Tenant) -> None:
     draft = await email_in(tenant, "draft", sender="me@example.com")
     assert "date_scheduled" in field_errors(await put(tenant, draft["id"], status="scheduled"))

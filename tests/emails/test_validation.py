@@ -236,6 +236,7 @@ async def test_x_tz_offset_applies_to_naive_date_scheduled(tenant: Tenant) -> No
             "lead_id": lead["id"],
             "status": "scheduled",
             "sender": "me@example.com",
+            "to": ["jane@acme.example.com"],
             "date_scheduled": "2031-06-01T10:00:00",
         },
         headers={"X-TZ-Offset": "5.5"},

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from postroom.emails.schemas import EmailActivityFields
-from postroom.emails.states import FOLLOWUP_ALLOWED, SENDER_REQUIRED, EmailStatus
+from postroom.emails.states import FOLLOWUP_ALLOWED, QUEUED, SENDER_REQUIRED, EmailStatus
 from postroom.errors import ValidationFailed, with_aliases
 from postroom.kit.datetimes import format_datetime, localize
 from postroom.models import EmailActivity
@@ -101,12 +101,20 @@ def check_fits_status(
     status = EmailStatus(email.status)
     if status in SENDER_REQUIRED and not email.sender:
         problems.add("sender", f"A sender is required for {status.value} emails.")
+    if status in QUEUED and "status" in posted and not _has_recipients(email):
+        problems.add(
+            "to", f"At least one recipient (to, cc or bcc) is required for {status.value} emails."
+        )
     if "send_in" in posted and email.send_in is not None and status is not EmailStatus.OUTBOX:
         problems.add("send_in", "send_in is only allowed on outbox emails.")
     if status is EmailStatus.SCHEDULED:
         _check_schedule(email, now, problems)
     if "followup_date" in posted and email.followup_at is not None:
         _check_followup(email, status, problems)
+
+
+def _has_recipients(email: EmailActivity) -> bool:
+    return bool(email.to_addresses or email.cc_addresses or email.bcc_addresses)
 
 
 def _check_schedule(email: EmailActivity, now: datetime, problems: FieldProblems) -> None:
