@@ -281,3 +281,19 @@ async def test_another_organizations_thread_is_404(tenant: Tenant, other_tenant:
             },
         )
     )
+
+
+async def test_the_nearest_named_email_gives_the_thread(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    older, newer, answered = [(await sent_email(tenant, lead["id"])) for _ in range(3)]
+    by_references = await inbox_email(
+        tenant, lead["id"], subject="Unrelated",
+        references=[older["message_ids"][0], newer["message_ids"][0]],
+    )  # fmt: skip
+    assert by_references["thread_id"] == newer["thread_id"]
+    by_in_reply_to = await inbox_email(
+        tenant, lead["id"], subject="Unrelated",
+        envelope={"in_reply_to": answered["message_ids"][0]},
+        references=[older["message_ids"][0], newer["message_ids"][0]],
+    )  # fmt: skip
+    assert by_in_reply_to["thread_id"] == answered["thread_id"]

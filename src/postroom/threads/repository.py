@@ -85,12 +85,31 @@ async def recent_thread_by_subject(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def mark_replied(session: AsyncSession, thread_id: str, reply_at: datetime) -> None:
-    """Outgoing emails of the thread sent before ``reply_at`` now have a reply."""
+async def threads_by_message_id(
+    session: AsyncSession, organization_id: str, lead_id: str, message_ids: Sequence[str]
+) -> dict[str, str]:
+    """The thread of each email of the lead whose Message-ID is one of ``message_ids``."""
+    if not message_ids:
+        return {}
+    statement = select(EmailActivity.message_id, EmailActivity.thread_id).where(
+        EmailActivity.organization_id == organization_id,
+        EmailActivity.lead_id == lead_id,
+        EmailActivity.message_id.in_(list(message_ids)),
+        EmailActivity.thread_id.is_not(None),
+    )
+    rows = (await session.execute(statement)).all()
+    return {message_id: thread_id for message_id, thread_id in rows if message_id and thread_id}
+
+
+async def mark_replied(
+    session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime
+) -> None:
+    """Outgoing emails of the thread and lead sent before ``reply_at`` now have a reply."""
     await session.execute(
         update(EmailActivity)
         .where(
             EmailActivity.thread_id == thread_id,
+            EmailActivity.lead_id == lead_id,
             EmailActivity.status == EmailStatus.SENT.value,
             EmailActivity.sent_at < reply_at,
             EmailActivity.has_reply.is_(False),

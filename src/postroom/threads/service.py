@@ -3,11 +3,13 @@
 - An outgoing email with ``in_reply_to_id`` joins that email's thread and carries its
   References chain (the parent's references plus the parent's Message-ID); without it, it
   starts a thread.
-- An incoming email joins the thread of an email of the organization named by its threading
-  data (``in_reply_to_id``; ``envelope.in_reply_to`` / ``envelope.references``;
-  ``references``); else a thread of the same lead whose normalized subject matches and that
+- An incoming email joins the thread of an email of its own lead named by its threading data
+  (``in_reply_to_id``; ``envelope.in_reply_to`` / ``envelope.references``; ``references``;
+  nearest first); else a thread of the same lead whose normalized subject matches and that
   was active in the last 30 days; else a new thread. Its arrival gives a reply to every sent
   email of that thread sent before it (``has_reply``).
+- A thread holds the emails of one lead only: a Message-ID of another lead's email is
+  ignored, so deleting a lead or a thread never reaches another lead's emails.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import event_log
-from postroom.emails import repository as email_repository
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Origin
@@ -78,7 +79,7 @@ async def place(
     thread.latest_normalized_subject = display_subject(email.subject)
     thread.updated_at = now
     if email.status == EmailStatus.INBOX and email.activity_at is not None:
-        await repository.mark_replied(session, thread.id, email.activity_at)
+        await repository.mark_replied(session, thread.id, email.lead_id, email.activity_at)
     return Placement(thread, started)
 
 
@@ -87,14 +88,12 @@ async def _thread_to_join(
 ) -> EmailThread | None:
     if parent is not None:
         email.references = reference_chain(parent)
-        return await _thread_of(session, parent)
+        return await _own_thread(session, email, parent.thread_id)
     if email.status != EmailStatus.INBOX:
         return None
-    related = await email_repository.email_by_message_id(
-        session, email.organization_id, threading_ids(email)
-    )
-    if related is not None:
-        return await _thread_of(session, related)
+    thread = await _thread_by_headers(session, email)
+    if thread is not None:
+        return thread
     key = subject_key(email.subject)
     if not key:
         return None
@@ -103,10 +102,24 @@ async def _thread_to_join(
     )
 
 
-async def _thread_of(session: AsyncSession, email: EmailActivity) -> EmailThread | None:
-    if email.thread_id is None:
+async def _thread_by_headers(session: AsyncSession, email: EmailActivity) -> EmailThread | None:
+    """The thread of the lead's email named nearest in the threading headers, if any."""
+    message_ids = threading_ids(email)
+    found = await repository.threads_by_message_id(
+        session, email.organization_id, email.lead_id, message_ids
+    )
+    nearest = next((found[item] for item in message_ids if item in found), None)
+    return await _own_thread(session, email, nearest)
+
+
+async def _own_thread(
+    session: AsyncSession, email: EmailActivity, thread_id: str | None
+) -> EmailThread | None:
+    """The thread if it belongs to the email's lead (a thread never holds two leads' emails)."""
+    if thread_id is None:
         return None
-    return await repository.get_thread(session, email.organization_id, email.thread_id)
+    thread = await repository.get_thread(session, email.organization_id, thread_id)
+    return thread if thread is not None and thread.lead_id == email.lead_id else None
 
 
 def _new_thread(email: EmailActivity, now: datetime) -> EmailThread:
