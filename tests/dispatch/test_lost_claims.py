@@ -20,6 +20,7 @@ from postroom.dispatch.policy import RetryPolicy
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity, Event
 from postroom.transports import DeliveryReceipt, PermanentRejection, TemporaryRejection
+from tests.dispatch.conftest import empty_queue
 from tests.dispatch.workers import queue_outbox_emails
 
 FIRST = "worker-first"
@@ -27,10 +28,11 @@ SECOND = "worker-second"
 
 
 async def test_the_outcome_of_an_email_taken_over_is_not_written(
-    database_url: str, tmp_path: Path
+    delivery_database_url: str, tmp_path: Path
 ) -> None:
-    kept_id, lost_id = await queue_outbox_emails(database_url, tmp_path, 2)
-    database = Database(database_url)
+    await empty_queue(delivery_database_url)  # the claim below takes the oldest due emails
+    kept_id, lost_id = await queue_outbox_emails(delivery_database_url, tmp_path, 2)
+    database = Database(delivery_database_url)
     try:
         now = utcnow()
         claimed = await database.run(
@@ -62,13 +64,14 @@ async def test_the_outcome_of_an_email_taken_over_is_not_written(
 
 
 async def test_a_group_of_different_outcomes_lands_each_on_its_own_email(
-    database_url: str, tmp_path: Path
+    delivery_database_url: str, tmp_path: Path
 ) -> None:
     """One group commit stores a group's outcomes: a delivery, a retry and a permanent
     failure side by side each reach their own row, and each event shows the email as stored, with a
     change another writer made while the email was claimed (a reply noted in its thread)."""
-    email_ids = await queue_outbox_emails(database_url, tmp_path, 3)
-    database = Database(database_url)
+    await empty_queue(delivery_database_url)
+    email_ids = await queue_outbox_emails(delivery_database_url, tmp_path, 3)
+    database = Database(delivery_database_url)
     try:
         now = utcnow()
         claimed = await database.run(
