@@ -196,6 +196,21 @@ async def test_posting_back_unchanged_fields_of_a_sent_email_is_allowed(tenant: 
     assert same["status"] == "sent"
 
 
+@pytest.mark.parametrize("status", ["draft", "sent", "outbox"])
+async def test_a_put_that_changes_nothing_changes_nothing(tenant: Tenant, status: str) -> None:
+    """Posting back an email as it is (or an empty body) leaves it as it was: no new
+    date_updated or updated_by, and no `updated` event for webhooks."""
+    email = await email_in(tenant, status)
+    for body in ({}, {"status": status}, {k: email[k] for k in ("subject", "to", "sender")}):
+        same = ok(await put(tenant, email["id"], **body))
+        assert (same["date_updated"], same["updated_by"]) == (
+            email["date_updated"],
+            email["updated_by"],
+        )
+    listed = ok(await tenant.client.get("/event/", params={"object_id": email["id"]}))
+    assert [event["action"] for event in listed["data"]] == ["created"]
+
+
 async def test_historical_opens_can_be_imported_on_a_sent_email(tenant: Tenant) -> None:
     sent = await email_in(tenant, "sent")
     opened = ok(await put(tenant, sent["id"], opens=[{"opened_at": "2026-11-26T14:03:00Z"}]))

@@ -289,7 +289,11 @@ async def update_email(
     target = body.status or current
     check_transition(current, target)
     changes = rules.posted_columns(body, caller.tz)
-    content_edits = _edited_columns(email, changes) - {"opens", "followup_at"}
+    edited = _edited_columns(email, changes)
+    if not edited and target is current:
+        return email  # a PUT that changes nothing changes nothing: no date_updated, no event
+    changes = {column: value for column, value in changes.items() if column in edited}
+    content_edits = edited - {"opens", "followup_at"}
     if content_edits and not allows_edits(current, target):
         raise ValidationFailed.field(
             "status", f"Only drafts can be modified; this email is {current.value}."
