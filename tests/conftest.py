@@ -15,6 +15,7 @@ from postroom.app import create_app
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.kit.ids import new_id
+from postroom.users import repository as user_repository
 from postroom.users import service as user_service
 from tests.databases import (
     fresh_postgres_database,
@@ -89,10 +90,14 @@ class Tenant:
     client: httpx.AsyncClient
 
 
-async def create_tenant(app: FastAPI, database: Database, name: str = "Jane Sender") -> Tenant:
+async def create_tenant(
+    app: FastAPI, database: Database, name: str = "Jane Sender", organization: str | None = None
+) -> Tenant:
+    """A user with an API key and a client, in the organization named ``organization`` (made
+    when missing; default: a new one)."""
     email = f"{new_id('u').lower()}@example.com"
     async with database.transaction() as session:
-        user = await user_service.create_user(session, email, name, new_id("org"))
+        user = await user_service.create_user(session, email, name, organization or new_id("org"))
         key = await user_service.create_api_key(session, email)
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -112,6 +117,17 @@ async def tenant(app: FastAPI, database: Database) -> AsyncIterator[Tenant]:
 @pytest.fixture
 async def other_tenant(app: FastAPI, database: Database) -> AsyncIterator[Tenant]:
     created = await create_tenant(app, database, "Mallory Other")
+    yield created
+    await created.client.aclose()
+
+
+@pytest.fixture
+async def colleague(app: FastAPI, database: Database, tenant: Tenant) -> AsyncIterator[Tenant]:
+    """A second user, with a key of its own, in ``tenant``'s organization."""
+    async with database.sessions() as session:
+        organization = await user_repository.get_organization(session, tenant.organization_id)
+    assert organization is not None
+    created = await create_tenant(app, database, "Colin League", organization.name)
     yield created
     await created.client.aclose()
 

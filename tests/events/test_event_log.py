@@ -189,3 +189,89 @@ async def test_email_templates_write_created_updated_and_deleted(tenant: Tenant)
     assert [e["action"] for e in found] == ["deleted", "updated", "created"]
     assert found[1]["changed_fields"] == ["name"]
     assert found[1]["previous_data"] == {"name": "Intro"}
+
+
+async def test_user_id_lists_only_the_events_that_user_caused(
+    tenant: Tenant, colleague: Tenant, other_tenant: Tenant
+) -> None:
+    mine = await create_lead(tenant.client)
+    theirs = await create_lead(colleague.client)
+    await create_lead(other_tenant.client)
+    by_me = await events(tenant, user_id=tenant.user_id)
+    by_them = await events(tenant, user_id=colleague.user_id)
+    assert {e["user_id"] for e in by_me} == {tenant.user_id}
+    assert {e["user_id"] for e in by_them} == {colleague.user_id}
+    assert mine["id"] in {e["object_id"] for e in by_me}
+    assert theirs["id"] in {e["object_id"] for e in by_them}
+    assert await events(tenant, user_id=other_tenant.user_id) == []
+
+
+async def test_user_id_combines_with_other_filters_and_cursor_paging(
+    tenant: Tenant, colleague: Tenant
+) -> None:
+    lead = await create_lead(tenant.client)
+    for client in (tenant.client, colleague.client, tenant.client):
+        await create_email(client, lead["id"])
+    wanted = {"user_id": tenant.user_id, "object_type": "activity.email"}
+    first = ok(await tenant.client.get("/event/", params={**wanted, "_limit": 1}))
+    second = ok(
+        await tenant.client.get(
+            "/event/", params={**wanted, "_limit": 1, "_cursor": first["cursor_next"]}
+        )
+    )
+    seen = first["data"] + second["data"]
+    assert [(e["user_id"], e["object_type"]) for e in seen] == [
+        (tenant.user_id, "activity.email")
+    ] * 2
+    assert second["cursor_next"] is None
+
+
+async def test_request_id_lists_the_events_of_that_request(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    lead = await create_lead(tenant.client)
+    response = await tenant.client.post(
+        "/activity/email/", json={"lead_id": lead["id"], "status": "draft"}
+    )
+    email = ok(response)
+    request_id = response.headers["x-request-id"]
+    found = await events(tenant, request_id=request_id)
+    assert [(e["object_type"], e["object_id"]) for e in found] == [
+        ("activity.email_thread", email["thread_id"]),
+        ("activity.email", email["id"]),
+    ]
+    assert {e["request_id"] for e in found} == {request_id}
+    assert await events(other_tenant, request_id=request_id) == []
+
+
+async def test_date_updated_gte_and_lte_include_the_bound(
+    tenant: Tenant, database: Database
+) -> None:
+    await create_lead(tenant.client)
+    moment = utcnow().replace(microsecond=0) - timedelta(days=2)
+    async with database.transaction() as session:
+        await session.execute(
+            update(Event)
+            .where(Event.organization_id == tenant.organization_id)
+            .values(updated_at=moment)
+        )
+    everything = await events(tenant)
+    at = moment.isoformat()
+    assert await events(tenant, date_updated__gte=at) == everything
+    assert await events(tenant, date_updated__lte=at) == everything
+    assert await events(tenant, date_updated__gt=at) == []
+    assert await events(tenant, date_updated__lt=at) == []
+    naive_two_hours_ahead = (moment + timedelta(hours=2)).replace(tzinfo=None).isoformat()
+    response = await tenant.client.get(
+        "/event/", params={"date_updated__gte": naive_two_hours_ahead}, headers={"X-TZ-Offset": "2"}
+    )
+    assert ok(response)["data"] == everything
+
+
+async def test_bad_event_filters_are_400s_in_closes_format(tenant: Tenant) -> None:
+    for name in ("date_updated__gte", "date_updated__lte"):
+        response = await tenant.client.get("/event/", params={name: "soon"})
+        assert name in field_errors(response)
+        assert response.json()["error"].startswith(name)
+    response = await tenant.client.get("/event/", params={"request_id": "r" * 65})
+    assert "request_id" in field_errors(response)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.kit import driver
 from postroom.kit.driver import DriverColumns
 from postroom.kit.ids import new_id
-from postroom.kit.sql import affected_rows
+from postroom.kit.sql import affected_rows, within_bounds
 from postroom.models import Event, WebhookDelivery, WebhookSubscription
 
 EVENTS = Table("events", Event.metadata)
@@ -23,12 +23,16 @@ DELIVERIES = Table("webhook_deliveries", WebhookDelivery.metadata)
 
 @dataclass
 class EventFilter:
+    """Conditions of ``GET /event/``, all optional, combined with AND."""
+
     object_type: str | None = None
     object_id: str | None = None
     action: str | None = None
     lead_id: str | None = None
-    updated_after: datetime | None = None
-    updated_before: datetime | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+    updated_bounds: dict[str, datetime] = field(default_factory=dict)
+    """``{"gt": ..., "lte": ...}`` of ``date_updated``."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,12 @@ def _conditions(organization_id: str, where: EventFilter) -> list[ColumnElement[
         (Event.object_id, where.object_id),
         (Event.action, where.action),
         (Event.lead_id, where.lead_id),
+        (Event.user_id, where.user_id),
+        (Event.request_id, where.request_id),
     ):
         if value is not None:
             conditions.append(column == value)
-    if where.updated_after is not None:
-        conditions.append(Event.updated_at > where.updated_after)
-    if where.updated_before is not None:
-        conditions.append(Event.updated_at < where.updated_before)
+    conditions.extend(within_bounds(Event.updated_at, where.updated_bounds))
     return conditions
 
 

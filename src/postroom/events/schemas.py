@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from postroom.events.repository import EventFilter
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.filters import parse_bound
+from postroom.kit.filters import datetime_bounds
 from postroom.kit.schemas import RequestModel
 from postroom.models import Event
 
@@ -41,27 +41,32 @@ class EventList(BaseModel):
 
 
 class EventListQuery(RequestModel):
+    """Close's filters, each one exact value (``user_id`` and ``request_id`` are what every
+    event records of the API request that caused it; Postroom's own changes have neither).
+    Naive datetimes follow ``X-TZ-Offset``."""
+
     object_type: str | None = Field(default=None, max_length=64)
     object_id: str | None = Field(default=None, max_length=64)
     action: str | None = Field(default=None, max_length=32)
     lead_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=64)
+    request_id: str | None = Field(default=None, max_length=64)
     date_updated__gt: str | None = None
+    date_updated__gte: str | None = None
     date_updated__lt: str | None = None
+    date_updated__lte: str | None = None
     cursor: str | None = Field(default=None, alias="_cursor", max_length=500)
     limit: int = Field(default=MAX_EVENT_LIMIT, alias="_limit", ge=1, le=MAX_EVENT_LIMIT)
 
     def to_filter(self, tz: timezone | None) -> EventFilter:
-        def bound(name: str) -> Any:
-            raw = getattr(self, name)
-            return None if raw is None else parse_bound(name, raw, tz)
-
         return EventFilter(
             object_type=self.object_type,
             object_id=self.object_id,
             action=self.action,
             lead_id=self.lead_id,
-            updated_after=bound("date_updated__gt"),
-            updated_before=bound("date_updated__lt"),
+            user_id=self.user_id,
+            request_id=self.request_id,
+            updated_bounds=datetime_bounds(self, "date_updated", tz),
         )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result
+from sqlalchemy import ColumnElement, CursorResult, Result
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
@@ -15,6 +16,20 @@ T = TypeVar("T")
 def affected_rows(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+COMPARATORS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+}
+"""Close's range suffixes (``date_created__gt`` ...) as SQL comparisons."""
+
+
+def within_bounds(column: Any, bounds: Mapping[str, datetime]) -> list[ColumnElement[bool]]:
+    """``column`` compared with each bound of ``{"gt": ..., "lte": ...}``."""
+    return [COMPARATORS[operator](column, value) for operator, value in bounds.items()]
 
 
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
