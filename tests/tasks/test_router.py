@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import update
 
 from postroom.db import Database
 from postroom.kit.datetimes import utcnow
-from postroom.models import EmailActivity
+from postroom.models import EmailActivity, Task
 from postroom.tasks.service import add_followup_task, new_followup_task
 from tests.conftest import Tenant
 from tests.helpers import create_email, create_lead, field_errors, ok
@@ -314,3 +316,81 @@ async def test_list_never_shows_another_organizations_tasks(
 ) -> None:
     await lead_task(other_tenant)
     assert await listed(tenant, {"_type": "all"}) == []
+
+
+async def test_id_lists_only_that_task(tenant: Tenant, other_tenant: Tenant) -> None:
+    one = await lead_task(tenant)
+    two = await lead_task(tenant)
+    elsewhere = await lead_task(other_tenant)
+    assert await listed(tenant, {"id": one["id"]}) == [one["id"]]
+    assert await listed(tenant, {"id": one["id"], "id__in": f"{one['id']},{two['id']}"}) == [
+        one["id"]
+    ]
+    assert await listed(tenant, {"id": one["id"], "id__in": two["id"]}) == []
+    assert await listed(tenant, {"id": elsewhere["id"], "_type": "all"}) == []
+
+
+async def test_date_is_an_exact_due_time_and_a_plain_date_its_midnight(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    in_berlin = {"X-TZ-Offset": "1"}
+    all_day = ok(
+        await tenant.client.post(
+            "/task/", json={"lead_id": lead["id"], "date": "2026-12-01"}, headers=in_berlin
+        )
+    )
+    afternoon = await create_task(tenant.client, lead["id"], date="2026-12-01T15:00:00Z")
+
+    async def due(value: str, headers: dict[str, str] | None = None) -> list[str]:
+        response = await tenant.client.get("/task/", params={"date": value}, headers=headers)
+        return [task["id"] for task in ok(response)["data"]]
+
+    assert await due("2026-12-01", in_berlin) == [all_day["id"]]
+    assert await due("2026-12-01") == []
+    assert await due("2026-12-01T15:00:00+00:00") == [afternoon["id"]]
+    assert await due("2026-12-01T16:00:00", in_berlin) == [afternoon["id"]]
+
+
+async def test_due_date_filters_are_the_date_filters_under_closes_other_name(
+    tenant: Tenant,
+) -> None:
+    early = await lead_task(tenant, date=PAST)
+    later = await lead_task(tenant, date=FUTURE)
+    await lead_task(tenant)
+    now = utcnow().isoformat()
+    assert await listed(tenant, {"due_date": FUTURE}) == [later["id"]]
+    assert await listed(tenant, {"due_date__lte": now}) == [early["id"]]
+    assert await listed(tenant, {"due_date__lt": FUTURE}) == [early["id"]]
+    assert await listed(tenant, {"due_date__gt": now}) == [later["id"]]
+    assert await listed(tenant, {"due_date__gte": FUTURE}) == [later["id"]]
+    assert await listed(tenant, {"due_date__gte": PAST, "date__lt": FUTURE}) == [early["id"]]
+
+
+async def test_view_overrides_due_date_lt_as_it_does_date_lt(tenant: Tenant) -> None:
+    later = await lead_task(tenant, date=FUTURE)
+    assert await listed(tenant, {"due_date__lt": PAST}) == []
+    assert await listed(tenant, {"view": "future", "due_date__lt": PAST}) == [later["id"]]
+
+
+async def test_list_filters_by_date_updated_bounds(tenant: Tenant, database: Database) -> None:
+    old = await lead_task(tenant)
+    new = await lead_task(tenant)
+    moment = utcnow().replace(microsecond=0) - timedelta(days=3)
+    async with database.transaction() as session:
+        await session.execute(update(Task).where(Task.id == old["id"]).values(updated_at=moment))
+    at = moment.isoformat()
+    assert await listed(tenant, {"date_updated__lte": at}) == [old["id"]]
+    assert await listed(tenant, {"date_updated__lt": at}) == []
+    assert await listed(tenant, {"date_updated__gt": at}) == [new["id"]]
+    assert await listed(tenant, {"date_updated__gte": at}) == [new["id"], old["id"]]
+
+
+@pytest.mark.parametrize(
+    "name", ["date", "due_date", "due_date__gt", "due_date__lte", "date_updated__gte"]
+)
+async def test_a_bad_due_or_update_date_is_a_400_naming_the_filter(
+    tenant: Tenant, name: str
+) -> None:
+    await lead_task(tenant)
+    response = await tenant.client.get("/task/", params={name: "tomorrow-ish"})
+    assert set(field_errors(response)) == {name}
+    assert response.json()["error"].startswith(name)

@@ -9,34 +9,33 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, UnaryExpression, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
+from postroom.kit.sql import within_bounds
 from postroom.models import Lead, Task
 from postroom.tasks.schemas import TaskView
 
 
 @dataclass
 class TaskFilter:
-    """Conditions of ``GET /task/``, combined with AND; ``types=None`` means every type."""
+    """Conditions of ``GET /task/``, combined with AND; ``types=None`` means every type.
+
+    ``due_at`` lists exact due times; ``due_bounds`` ranges of the due time (one per
+    parameter family, ``date__*`` and ``due_date__*``)."""
 
     now: datetime
     types: list[str] | None = None
+    task_id: str | None = None
     ids: list[str] | None = None
     lead_ids: list[str] | None = None
     assignees: list[str] | None = None
     is_complete: bool | None = None
     view: TaskView | None = None
-    due_bounds: dict[str, datetime] = field(default_factory=dict)
+    due_at: list[datetime] = field(default_factory=list)
+    due_bounds: list[dict[str, datetime]] = field(default_factory=list)
     created_bounds: dict[str, datetime] = field(default_factory=dict)
+    updated_bounds: dict[str, datetime] = field(default_factory=dict)
     order_by: str = "-date_created"
 
-
-_COMPARATORS = {
-    "gt": lambda column, value: column > value,
-    "gte": lambda column, value: column >= value,
-    "lt": lambda column, value: column < value,
-    "lte": lambda column, value: column <= value,
-}
 
 ORDER_COLUMNS = {"date": Task.due_at, "date_created": Task.created_at}
 """What ``_order_by`` may name, with or without a leading ``-``."""
@@ -52,6 +51,8 @@ def _view_condition(view: TaskView, now: datetime) -> ColumnElement[bool]:
 
 def _conditions(organization_id: str, where: TaskFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [Task.organization_id == organization_id]
+    if where.task_id is not None:
+        conditions.append(Task.id == where.task_id)
     for column, values in (
         (Task.task_type, where.types),
         (Task.id, where.ids),
@@ -64,16 +65,12 @@ def _conditions(organization_id: str, where: TaskFilter) -> list[ColumnElement[b
         conditions.append(Task.is_complete.is_(where.is_complete))
     if where.view is not None:
         conditions.append(_view_condition(where.view, where.now))
-    conditions.extend(_bounds(Task.due_at, where.due_bounds))
-    conditions.extend(_bounds(Task.created_at, where.created_bounds))
+    conditions.extend(Task.due_at == moment for moment in where.due_at)
+    for bounds in where.due_bounds:
+        conditions.extend(within_bounds(Task.due_at, bounds))
+    conditions.extend(within_bounds(Task.created_at, where.created_bounds))
+    conditions.extend(within_bounds(Task.updated_at, where.updated_bounds))
     return conditions
-
-
-def _bounds(
-    column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
-    bounds: dict[str, datetime],
-) -> list[ColumnElement[bool]]:
-    return [_COMPARATORS[operator](column, value) for operator, value in bounds.items()]
 
 
 def _ordering(order_by: str) -> list[UnaryExpression[Any]]:

@@ -86,26 +86,41 @@ class TaskUpdate(RequestModel):
 
 
 class TaskListQuery(RequestModel):
-    """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``."""
+    """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``.
+
+    ``due_date`` is Close's other name of ``date`` (its tasks have both, with one value): its
+    filters are ``date``'s, under that name.
+    """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     type_filter: str | None = Field(default=None, alias="_type")
     type_in: str | None = Field(default=None, alias="_type__in")
     order_by: str | None = Field(default=None, alias="_order_by")
+    task_id: str | None = Field(default=None, alias="id", max_length=64)
     id__in: str | None = None
     lead_id: str | None = None
     assigned_to: str | None = None
     is_complete: bool | None = None
     view: TaskView | None = None
+    date: str | None = None
     date__gt: str | None = None
     date__gte: str | None = None
     date__lt: str | None = None
     date__lte: str | None = None
+    due_date: str | None = None
+    due_date__gt: str | None = None
+    due_date__gte: str | None = None
+    due_date__lt: str | None = None
+    due_date__lte: str | None = None
     date_created__gt: str | None = None
     date_created__gte: str | None = None
     date_created__lt: str | None = None
     date_created__lte: str | None = None
+    date_updated__gt: str | None = None
+    date_updated__gte: str | None = None
+    date_updated__lt: str | None = None
+    date_updated__lte: str | None = None
 
 
 class TaskOut(BaseModel):

@@ -25,7 +25,7 @@ from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import localize, utcnow
-from postroom.kit.filters import datetime_bounds
+from postroom.kit.filters import datetime_bounds, parse_bound
 from postroom.kit.ids import new_id
 from postroom.kit.paging import split_csv
 from postroom.leads import repository as lead_repository
@@ -111,22 +111,41 @@ async def list_tasks(
 
 
 def task_filter(query: TaskListQuery, tz: timezone | None, now: datetime) -> TaskFilter:
-    """The filter of a list request; ``view=inbox``/``future`` override ``date__lt``/``__gte``."""
-    due_bounds = datetime_bounds(query, "date", tz)
-    if query.view in (TaskView.INBOX, TaskView.FUTURE):
-        due_bounds = {op: value for op, value in due_bounds.items() if op not in ("lt", "gte")}
+    """The filter of a list request (``id`` and ``id__in`` both apply when both are sent)."""
     return TaskFilter(
         now=now,
         types=task_types(query),
+        task_id=query.task_id,
         ids=split_csv(query.id__in),
         lead_ids=split_csv(query.lead_id),
         assignees=split_csv(query.assigned_to),
         is_complete=query.is_complete,
         view=query.view,
-        due_bounds=due_bounds,
+        due_at=_exact_due_times(query, tz),
+        due_bounds=[_due_bounds(query, name, tz) for name in DUE_DATE_NAMES],
         created_bounds=datetime_bounds(query, "date_created", tz),
+        updated_bounds=datetime_bounds(query, "date_updated", tz),
         order_by=_order_by(query.order_by),
     )
+
+
+DUE_DATE_NAMES = ("date", "due_date")
+"""Close's two names of a task's due date, each with its ``__gt`` ... filters."""
+
+
+def _exact_due_times(query: TaskListQuery, tz: timezone | None) -> list[datetime]:
+    """``date=`` and ``due_date=``: due at exactly that moment (a plain date: its midnight,
+    which is where a task created with that plain date is due)."""
+    sent = ((name, getattr(query, name)) for name in DUE_DATE_NAMES)
+    return [parse_bound(name, raw, tz) for name, raw in sent if raw is not None]
+
+
+def _due_bounds(query: TaskListQuery, name: str, tz: timezone | None) -> dict[str, datetime]:
+    """``view=inbox``/``future`` override ``__lt`` and ``__gte`` of the due date."""
+    bounds = datetime_bounds(query, name, tz)
+    if query.view in (TaskView.INBOX, TaskView.FUTURE):
+        return {op: value for op, value in bounds.items() if op not in ("lt", "gte")}
+    return bounds
 
 
 def task_types(query: TaskListQuery) -> list[str] | None:
