@@ -30,11 +30,14 @@ async def default_account_of_user(session: AsyncSession, user_id: str) -> EmailA
 
 
 async def list_accounts(
-    session: AsyncSession, organization_id: str, skip: int, limit: int
+    session: AsyncSession, organization_id: str, user_id: str | None, skip: int, limit: int
 ) -> Sequence[EmailAccount]:
+    conditions = [EmailAccount.organization_id == organization_id]
+    if user_id is not None:
+        conditions.append(EmailAccount.user_id == user_id)
     statement = (
         select(EmailAccount)
-        .where(EmailAccount.organization_id == organization_id)
+        .where(*conditions)
         .order_by(EmailAccount.created_at.desc(), EmailAccount.id.desc())
         .offset(skip)
         .limit(limit)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from postroom.accounts import service
-from postroom.accounts.schemas import ConnectedAccount, ConnectedAccountList, render_account
+from postroom.accounts.schemas import (
+    ConnectedAccount,
+    ConnectedAccountList,
+    ConnectedAccountListQuery,
+    render_account,
+)
 from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
@@ -15,9 +22,15 @@ router = APIRouter(tags=["connected accounts"])
 
 @router.get("/connected_account/", responses={200: {"model": ConnectedAccountList}})
 async def list_connected_accounts(
-    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
+    query: Annotated[ConnectedAccountListQuery, Query()],
+    page: PageDep,
+    fields: FieldsDep,
 ) -> JSONResponse:
-    accounts = await service.list_accounts(session, caller, page.skip, page.limit + 1)
+    accounts = await service.list_accounts(
+        session, caller, query.user_id, page.skip, page.limit + 1
+    )
     return JSONResponse(page_body(accounts, page, render_account, fields))
 
 

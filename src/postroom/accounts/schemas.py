@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
 from postroom.models import EmailAccount
 
 
@@ -30,6 +31,12 @@ class ConnectedAccount(BaseModel):
 class ConnectedAccountList(BaseModel):
     data: list[ConnectedAccount]
     has_more: bool
+
+
+class ConnectedAccountListQuery(RequestModel):
+    """``user_id``: only that user's accounts (Close's one filter of this list)."""
+
+    user_id: str | None = Field(default=None, max_length=64)
 
 
 def render_account(account: EmailAccount) -> dict[str, Any]:

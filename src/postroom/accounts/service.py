@@ -96,9 +96,10 @@ async def route_for(
 
 
 async def list_accounts(
-    session: AsyncSession, caller: Caller, skip: int, limit: int
+    session: AsyncSession, caller: Caller, user_id: str | None, skip: int, limit: int
 ) -> Sequence[EmailAccount]:
-    return await repository.list_accounts(session, caller.organization_id, skip, limit)
+    """The organization's accounts, newest first; with ``user_id``, only that user's."""
+    return await repository.list_accounts(session, caller.organization_id, user_id, skip, limit)
 
 
 async def get_account(session: AsyncSession, caller: Caller, account_id: str) -> EmailAccount:
