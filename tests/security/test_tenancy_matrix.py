@@ -150,12 +150,14 @@ ID_FILTERS = frozenset(
         "assigned_to",
         "object_id",
         "_cursor",
+        "id",
+        "request_id",
     }
 )
 OTHER_FILTERS = frozenset(
     {
         "_skip", "_limit", "_fields", "status", "_type", "_type__in", "_order_by", "is_complete",
-        "view", "object_type", "action", "is_archived", "is_shared",
+        "view", "object_type", "action", "is_archived", "is_shared", "date", "due_date",
     }
 )  # fmt: skip
 DATE_BOUND = re.compile(r"__(gt|gte|lt|lte)$")
@@ -306,12 +308,10 @@ async def create_everything(
         a.client, lead["id"], status="outbox", send_in=59, sender=a.user_email, to=to,
         email_account_id=account_id,
     )  # fmt: skip
-    task = ok(
-        await a.client.post(
-            "/task/",
-            json={"lead_id": lead["id"], "text": f"Task {marker}", "assigned_to": a.user_id},
-        )
+    task_response = await a.client.post(
+        "/task/", json={"lead_id": lead["id"], "text": f"Task {marker}", "assigned_to": a.user_id}
     )
+    task = ok(task_response)
     webhook = await a.client.post("/webhook/", json=webhook_body(marker))
     assert webhook.status_code == 201, webhook.text
     emails = [sent, draft, outbox]
@@ -323,6 +323,7 @@ async def create_everything(
         "email": [email["id"] for email in emails],
         "thread": sorted({email["thread_id"] for email in emails}),
         "task": [task["id"]],
+        "request": [task_response.headers["x-request-id"]],
         "template": [template["id"]],
         "file": [item["url"].split("/")[-2]],
         "filename": [item["filename"]],
@@ -455,6 +456,8 @@ def list_queries(world: World, path: str) -> list[dict[str, str]]:
         "thread_id": [",".join(a["thread"])],
         "id__in": [",".join(a["email"] + a["task"] + a["thread"] + a["lead"] + a["contact"])],
         "object_id": a["lead"] + a["contact"] + a["email"] + a["thread"] + a["task"],
+        "id": a["task"],
+        "request_id": a["request"],
         "_cursor": [world.cursor] if world.cursor else [],
     }
     extras = LIST_EXTRAS.get(path, {})
