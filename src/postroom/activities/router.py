@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from postroom.activities import service
 from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQueryDep
 from postroom.emails.router import email_page
@@ -24,6 +25,5 @@ async def list_activities(
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:
-    if not query.includes_emails():
-        return JSONResponse({"data": [], "has_more": False})
-    return await email_page(session, caller, query, page, fields)
+    found = await service.list_activities(session, caller, query, page.skip, page.limit + 1)
+    return email_page(found, page, fields)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ConfigDict, Field, ValidationError
 
+from postroom.emails.ordering import parse_order
 from postroom.emails.repository import EmailFilter
 from postroom.emails.states import EmailStatus
 from postroom.errors import ValidationFailed
@@ -29,6 +30,7 @@ class EmailListQuery(RequestModel):
     status: str | None = None
     thread_id: str | None = None
     type_filter: str | None = Field(default=None, alias="_type")
+    order_by: str | None = Field(default=None, alias="_order_by", max_length=64)
     date_created__gt: str | None = None
     date_created__gte: str | None = None
     date_created__lt: str | None = None
@@ -48,6 +50,7 @@ class EmailListQuery(RequestModel):
             statuses=_statuses(self.status),
             created_after=datetime_bounds(self, "date_created", tz),
             activity_after=datetime_bounds(self, "activity_at", tz),
+            order_by=parse_order(self.order_by),
         )
 
     def includes_emails(self) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    UnaryExpression,
     bindparam,
     delete,
     select,
@@ -47,6 +48,8 @@ class EmailFilter:
     thread_ids: list[str] | None = None
     created_after: dict[str, datetime] = field(default_factory=dict)
     activity_after: dict[str, datetime] = field(default_factory=dict)
+    order_by: str = "-date_created"
+    """A key of ``ORDER_COLUMNS``, with a leading ``-`` for newest first."""
 
 
 _COMPARATORS = {
@@ -67,6 +70,11 @@ _DATE_FILTERS = {
     "created_after": EmailActivity.created_at,
     "activity_after": EmailActivity.activity_at,
 }
+ORDER_COLUMNS = {
+    "date_created": EmailActivity.created_at,
+    "activity_at": EmailActivity.activity_at,
+}
+"""What a page may be ordered by; ties are broken by id, in the same direction."""
 UNSHOWN_COLUMNS = frozenset(
     {
         "message_id",
@@ -122,8 +130,17 @@ def _page_shape(
     return tuple(shape), values
 
 
+def _ordering(order_by: str) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
+    """``created_at`` as its indexes hold it; ``activity_at`` (nullable, and sorted anyway)
+    with nulls last, where SQLite and PostgreSQL would put them at opposite ends."""
+    name = order_by.removeprefix("-")
+    column = ORDER_COLUMNS[name].desc() if order_by.startswith("-") else ORDER_COLUMNS[name].asc()
+    tie = EmailActivity.id.desc() if order_by.startswith("-") else EmailActivity.id.asc()
+    return (column.nulls_last() if name == "activity_at" else column), tie
+
+
 @lru_cache(maxsize=256)
-def _page_statement(shape: tuple[str, ...]) -> Select[Any]:
+def _page_statement(shape: tuple[str, ...], order_by: str) -> Select[Any]:
     """The page statement of one shape, built once with bound parameters: building and
     caching a statement cost more than a page of SQL on SQLite."""
     conditions: list[ColumnElement[bool]] = [
@@ -138,7 +155,7 @@ def _page_statement(shape: tuple[str, ...]) -> Select[Any]:
     return (
         select(*LISTED_COLUMNS)
         .where(*conditions)
-        .order_by(EmailActivity.created_at.desc(), EmailActivity.id.desc())
+        .order_by(*_ordering(order_by))
         .offset(bindparam("skip"))
         .limit(bindparam("limit"))
     )
@@ -151,7 +168,7 @@ async def list_emails(
     session's connection (read-only: no ORM objects to build, which was a third of a list
     request). Rows have the model's attribute names."""
     shape, values = _page_shape(organization_id, where, skip, limit)
-    statement: Select[Any] = _page_statement(shape)
+    statement: Select[Any] = _page_statement(shape, where.order_by)
     connection = await session.connection()
     rows: Sequence[Row[Any]] = (await connection.execute(statement, values)).all()
     return rows

@@ -12,7 +12,7 @@ from postroom.dependencies import (
     SettingsDep,
 )
 from postroom.emails import service
-from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQuery, EmailListQueryDep
+from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQueryDep
 from postroom.emails.rendering import EmailRecord, render_email
 from postroom.emails.schemas import (
     EmailActivity,
@@ -20,24 +20,16 @@ from postroom.emails.schemas import (
     EmailActivityList,
     EmailActivityUpdate,
 )
+from postroom.emails.service import EmailPage
 from postroom.idempotency.service import IdempotencyDep
 from postroom.kit.paging import FieldsDep, PageDep, PageRequest, page_body, select_fields
 from postroom.kit.responses import JSONResponse
-from postroom.users.auth import Caller
 
 router = APIRouter(tags=["emails"])
 
 
-async def email_page(
-    session: SessionDep,
-    caller: Caller,
-    query: EmailListQuery,
-    page: PageRequest,
-    fields: frozenset[str] | None,
-) -> JSONResponse:
-    found = await service.list_emails(
-        session, caller, query.to_filter(caller.tz), page.skip, page.limit + 1
-    )
+def email_page(found: EmailPage, page: PageRequest, fields: frozenset[str] | None) -> JSONResponse:
+    """A list response of emails read with ``page.limit + 1``."""
 
     def render(email: EmailRecord) -> dict[str, object]:
         return render_email(email, found.names)
@@ -64,7 +56,9 @@ async def list_emails(
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:
-    return await email_page(session, caller, query, page, fields)
+    where = query.to_filter(caller.tz)
+    found = await service.list_emails(session, caller, where, page.skip, page.limit + 1)
+    return email_page(found, page, fields)
 
 
 @router.post("/activity/email/", responses={200: {"model": EmailActivity}})

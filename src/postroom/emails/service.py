@@ -20,6 +20,7 @@ from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import event_log, repository, rules
 from postroom.emails.attachments import resolve_attachments
 from postroom.emails.event_log import EMAIL
+from postroom.emails.ordering import check_order
 from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
@@ -268,6 +269,7 @@ async def names_for(session: AsyncSession, emails: Sequence[EmailRecord]) -> dic
 async def list_emails(
     session: AsyncSession, caller: Caller, where: EmailFilter, skip: int, limit: int
 ) -> EmailPage:
+    check_order(where)
     emails = await repository.list_emails(session, caller.organization_id, where, skip, limit)
     return EmailPage(emails, await names_for(session, emails))
 
