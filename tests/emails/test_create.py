@@ -197,6 +197,46 @@ async def test_unknown_or_foreign_sending_account_is_a_field_error(
         assert "email_account_id" in field_errors(response)
 
 
+async def test_a_colleagues_sending_account_is_a_field_error(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    """A user sends through their own accounts only, not through a colleague's mailbox."""
+    theirs = await add_sending_account(database, colleague.user_email)
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "status": "outbox", "sender": "me@example.com"}
+    response = await tenant.client.post(
+        "/activity/email/", json={**body, "to": ["b@example.com"], "email_account_id": theirs}
+    )
+    assert "email_account_id" in field_errors(response)
+    listed = ok(await tenant.client.get("/activity/email/", params={"lead_id": lead["id"]}))
+    assert listed["data"] == []
+
+
+async def test_an_email_of_the_accounts_user_may_use_it(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    theirs = await add_sending_account(database, colleague.user_email)
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], user_id=colleague.user_id, email_account_id=theirs
+    )
+    assert email["email_account_id"] == theirs
+
+
+async def test_a_draft_moved_to_a_colleague_cannot_keep_the_senders_account(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    mine = await add_sending_account(database, tenant.user_email)
+    lead = await create_lead(tenant.client)
+    draft = await create_email(tenant.client, lead["id"], email_account_id=mine)
+    response = await tenant.client.put(
+        f"/activity/email/{draft['id']}/", json={"user_id": colleague.user_id}
+    )
+    assert "email_account_id" in field_errors(response)
+    after = ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))
+    assert after["user_id"] == tenant.user_id
+
+
 async def test_unknown_and_read_only_fields_are_ignored(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     email = await create_email(

@@ -53,8 +53,10 @@ async def _check_references(
     lead_id: str,
     body: EmailActivityFields,
     problems: FieldProblems,
+    stored: EmailActivity | None = None,
 ) -> EmailActivity | None:
-    """Contact on the lead, user and account in the organization; return the replied-to email."""
+    """Contact on the lead, user in the organization, account of the email's user (``stored``:
+    the email being updated, if any); return the replied-to email."""
     sent = body.model_fields_set
     if "contact_id" in sent and body.contact_id is not None:
         contact = await contact_repository.get_contact(
@@ -65,8 +67,7 @@ async def _check_references(
     if "user_id" in sent and body.user_id is not None:
         if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
             problems.add("user_id", "User not found.")
-    if body.account is not None and not await _account_exists(session, caller, body.account):
-        problems.add("email_account_id", "Sending account not found.")
+    await _check_account(session, caller, body, problems, stored)
     if "in_reply_to_id" not in sent or body.in_reply_to_id is None:
         return None
     parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
@@ -76,11 +77,25 @@ async def _check_references(
     return parent
 
 
-async def _account_exists(session: AsyncSession, caller: Caller, account_id: str) -> bool:
-    return (
-        await account_repository.get_account(session, caller.organization_id, account_id)
-        is not None
-    )
+async def _check_account(
+    session: AsyncSession,
+    caller: Caller,
+    body: EmailActivityFields,
+    problems: FieldProblems,
+    stored: EmailActivity | None,
+) -> None:
+    """The sending account, posted or kept, must be one of the email's user's own: a user does
+    not send through a colleague's mailbox."""
+    account_id = body.account if body.account is not None else stored and stored.email_account_id
+    user_posted = "user_id" in body.model_fields_set and body.user_id is not None
+    if not account_id or (body.account is None and not user_posted):
+        return
+    account = await account_repository.get_account(session, caller.organization_id, account_id)
+    user_id = body.user_id if user_posted else stored.user_id if stored else caller.user_id
+    if account is None:
+        problems.add("email_account_id", "Sending account not found.")
+    elif account.user_id != user_id:
+        problems.add("email_account_id", "The sending account belongs to another user.")
 
 
 async def _check_create_references(
@@ -301,7 +316,7 @@ async def update_email(
             "status", f"Only drafts can be modified; this email is {current.value}."
         )
     problems = FieldProblems()
-    parent = await _check_references(session, caller, email.lead_id, body, problems)
+    parent = await _check_references(session, caller, email.lead_id, body, problems, email)
     problems.raise_if_any()
     if "attachments" in content_edits:
         changes["attachments"] = await resolve_attachments(
