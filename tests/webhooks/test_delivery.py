@@ -111,7 +111,9 @@ async def test_signature_does_not_verify_with_another_key(
     _app, tenant = await webhooks.start(**FAST)
     await subscribe(tenant.client, receiver.url)
     other = await subscribe(
-        tenant.client, f"{receiver.url}/other", [{"object_type": "x", "action": "y"}]
+        tenant.client,
+        f"{receiver.url}/other",
+        [{"object_type": "email_template", "action": "deleted"}],
     )
     await create_lead(tenant.client)
     await eventually(received_at_least(receiver, 1))

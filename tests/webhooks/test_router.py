@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from postroom.app import create_app
 from postroom.config import Settings
 from postroom.db import Database
+from postroom.events.catalog import EMITTED
 from postroom.kit.datetimes import utcnow
 from postroom.models import WebhookSubscription
 from postroom.webhooks.service import sealing_box
@@ -219,6 +220,52 @@ async def test_anonymous_caller_is_refused(anonymous: httpx.AsyncClient) -> None
 )
 async def test_events_need_a_non_empty_object_type_and_action(tenant: Tenant, events: Any) -> None:
     assert "events" in field_errors(await create(tenant.client, events=events))
+
+
+async def test_every_event_postroom_emits_can_be_subscribed_to(tenant: Tenant) -> None:
+    events = [
+        {"object_type": object_type, "action": action}
+        for object_type, actions in EMITTED.items()
+        for action in sorted(actions)
+    ]
+    assert {"object_type": "task.lead", "action": "completed"} in events
+    assert (await subscribe(tenant.client, PUBLIC_URL, events))["events"] == events
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (
+            {"object_type": "activity.emial", "action": "created"},
+            "Unknown object_type 'activity.emial'; Postroom emits events for: ",
+        ),
+        ({"object_type": "opportunity", "action": "created"}, "Unknown object_type 'opportunity'"),
+        ({"object_type": "activity.call", "action": "created"}, "Unknown object_type"),
+        ({"object_type": "lead", "action": "merged"}, "Unknown action 'merged' for lead"),
+        ({"object_type": "activity.email", "action": "create"}, "Unknown action 'create'"),
+        ({"object_type": "activity.email_thread", "action": "sent"}, "Unknown action 'sent'"),
+    ],
+)
+async def test_an_event_postroom_never_emits_is_a_field_error_and_nothing_is_created(
+    tenant: Tenant, event: dict[str, str], message: str
+) -> None:
+    response = await create(tenant.client, events=[LEAD_CREATED, event])
+    assert field_errors(response)["events"].startswith(message)
+    assert (await listed(tenant.client))["data"] == []
+
+
+async def test_an_event_postroom_never_emits_is_refused_on_update_and_nothing_changes(
+    tenant: Tenant,
+) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    typo = {"object_type": "activity.emial", "action": "sent"}
+    body = {"events": [typo], "url": OTHER_PUBLIC_URL}
+    response = await tenant.client.put(f"/webhook/{created['id']}/", json=body)
+    assert "events" in field_errors(response)
+    read = await read_subscription(tenant.client, created["id"])
+    assert (read["events"], read["url"], read["date_updated"]) == (
+        [LEAD_CREATED], PUBLIC_URL, created["date_updated"],
+    )  # fmt: skip
 
 
 async def test_empty_events_are_refused_on_update(tenant: Tenant) -> None:

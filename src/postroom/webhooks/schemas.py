@@ -9,8 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from postroom.events.catalog import unknown_event_problem
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import RequestModel
 from postroom.models import WebhookSubscription
@@ -25,10 +26,18 @@ class SubscriptionStatus(StrEnum):
 
 
 class SubscribedEvent(RequestModel):
-    """One kind of event to deliver; other keys (Close's ``extra_filter``) are ignored."""
+    """One kind of event to deliver, one Postroom emits (``events.catalog``); other keys
+    (Close's ``extra_filter``) are ignored."""
 
     object_type: str = Field(min_length=1, max_length=64)
     action: str = Field(min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _emitted(self) -> SubscribedEvent:
+        problem = unknown_event_problem(self.object_type, self.action)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class WebhookCreate(RequestModel):
