@@ -164,6 +164,46 @@ async def test_bad_email_on_put_is_a_field_error_and_changes_nothing(tenant: Ten
     assert ok(await tenant.client.get(f"/contact/{contact['id']}/")) == contact
 
 
+async def test_put_may_repeat_the_contacts_own_lead_id(tenant: Tenant) -> None:
+    contact = await create_contact(tenant.client)
+    body = {**contact, "title": "CFO"}
+    updated = ok(await tenant.client.put(f"/contact/{contact['id']}/", json=body))
+    assert (updated["lead_id"], updated["title"]) == (contact["lead_id"], "CFO")
+
+
+@pytest.mark.parametrize("other", ["another lead", "unknown", None])
+async def test_put_with_another_lead_id_is_a_field_error_and_changes_nothing(
+    tenant: Tenant, other: str | None
+) -> None:
+    lead = await create_lead(tenant.client)
+    contact = lead["contacts"][0]
+    email = await create_email(tenant.client, lead["id"], contact_id=contact["id"])
+    target = {"another lead": (await create_lead(tenant.client))["id"], "unknown": "lead_nope"}
+    body = {"lead_id": target.get(other or "", None), "name": "Moved"}
+    response = await tenant.client.put(f"/contact/{contact['id']}/", json=body)
+    errors = field_errors(response)
+    assert errors["lead_id"] == errors["lead"]
+    assert errors["lead_id"].startswith("A contact cannot move to another lead")
+    assert ok(await tenant.client.get(f"/contact/{contact['id']}/")) == contact
+    moved = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert (moved["lead_id"], moved["contact_id"]) == (lead["id"], contact["id"])
+
+
+async def test_another_organizations_lead_id_on_put_is_a_field_error(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    contact = await create_contact(tenant.client)
+    foreign = await create_lead(other_tenant.client)
+    body = {"lead_id": foreign["id"]}
+    assert "lead_id" in field_errors(
+        await tenant.client.put(f"/contact/{contact['id']}/", json=body)
+    )
+    assert ok(await tenant.client.get(f"/contact/{contact['id']}/")) == contact
+    assert ok(await other_tenant.client.get(f"/lead/{foreign['id']}/"))["contact_ids"] == [
+        foreign["contacts"][0]["id"]
+    ]
+
+
 async def test_delete_answers_200_with_an_empty_object(tenant: Tenant) -> None:
     contact = await create_contact(tenant.client)
     assert ok(await tenant.client.delete(f"/contact/{contact['id']}/")) == {}

@@ -51,7 +51,9 @@ class ContactCreate(ContactFields):
 
 
 class ContactUpdate(ContactFields):
-    pass
+    """``lead_id`` may only repeat the contact's own lead: a contact does not move."""
+
+    lead_id: str | None = Field(default=None, max_length=64)
 
 
 class ContactOut(BaseModel):

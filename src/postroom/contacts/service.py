@@ -1,4 +1,8 @@
-"""Rules about contacts. Never commits."""
+"""Rules about contacts. Never commits.
+
+A contact stays on the lead it was created on: a PUT naming another ``lead_id`` is a 400
+(its emails, threads and tasks belong to that lead, and a thread belongs to one lead).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,10 @@ from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, Lead
 from postroom.users.auth import Caller
+
+MOVE_REFUSED = (
+    "A contact cannot move to another lead: its emails, threads and tasks stay with its lead."
+)
 
 
 def new_contact(caller: Caller, lead_id: str, fields: ContactFields) -> Contact:
@@ -86,6 +94,8 @@ async def update_contact(
     contact = await get_contact(session, caller, contact_id)
     before = render_contact(contact)
     sent = body.model_fields_set
+    if "lead_id" in sent and body.lead_id != contact.lead_id:
+        raise ValidationFailed.field("lead_id", MOVE_REFUSED)
     if "name" in sent:
         contact.name = body.name
     if "title" in sent:
