@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from postroom.leads.schemas import status_id_for
 from tests.conftest import Tenant
 from tests.helpers import create_email, create_lead, field_errors, ok
 
@@ -128,6 +129,87 @@ async def test_put_changes_the_status_label(tenant: Tenant) -> None:
     updated = ok(await tenant.client.put(f"/lead/{lead['id']}/", json={"status_label": "Won"}))
     assert updated["status_label"] == "Won"
     assert updated["status_id"] != lead["status_id"]
+
+
+async def test_status_id_of_an_existing_status_sets_its_label(tenant: Tenant) -> None:
+    won = await create_lead(tenant.client, status_label="Won")
+    lead = await create_lead(tenant.client, status_id=won["status_id"])
+    assert (lead["status_label"], lead["status_id"]) == ("Won", won["status_id"])
+    other = await create_lead(tenant.client)
+    body = {"status_id": won["status_id"]}
+    updated = ok(await tenant.client.put(f"/lead/{other['id']}/", json=body))
+    assert (updated["status_label"], updated["status_id"]) == ("Won", won["status_id"])
+
+
+async def test_status_id_of_the_default_status_is_known_before_any_lead_has_it(
+    tenant: Tenant,
+) -> None:
+    lead = await create_lead(tenant.client, status_label="Qualified")
+    default_id = status_id_for(tenant.organization_id, "Potential")
+    updated = ok(await tenant.client.put(f"/lead/{lead['id']}/", json={"status_id": default_id}))
+    assert (updated["status_label"], updated["status_id"]) == ("Potential", default_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status_id": "stat_doesnotexist"}, "status_id"),
+        ({"status_id": ""}, "status_id"),
+        ({"status_id": None}, "status_id"),
+        ({"status_label": ""}, "status_label"),
+        ({"status_label": "   "}, "status_label"),
+        ({"status_label": None}, "status_label"),
+        ({"status": ""}, "status"),
+        ({"status_label": "Won", "status": "Lost"}, "status"),
+    ],
+)
+async def test_a_bad_status_on_create_is_a_field_error_and_creates_nothing(
+    tenant: Tenant, body: dict[str, Any], field: str
+) -> None:
+    response = await tenant.client.post("/lead/", json={"name": "Acme", **body})
+    assert field in bad_request(response)
+    assert ok(await tenant.client.get("/lead/"))["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status_id": "stat_doesnotexist"}, "status_id"),
+        ({"status_label": ""}, "status_label"),
+        ({"status_label": None}, "status_label"),
+        ({"status": " "}, "status"),
+        ({"status_label": "Lost", "status_id": "won"}, "status_id"),
+    ],
+)
+async def test_a_bad_status_on_put_is_a_field_error_and_changes_nothing(
+    tenant: Tenant, body: dict[str, Any], field: str
+) -> None:
+    won = await create_lead(tenant.client, status_label="Won")
+    lead = await create_lead(tenant.client)
+    body = {**body, "name": "Renamed"}
+    if body.get("status_id") == "won":
+        body["status_id"] = won["status_id"]
+    response = await tenant.client.put(f"/lead/{lead['id']}/", json=body)
+    assert field in bad_request(response)
+    assert ok(await tenant.client.get(f"/lead/{lead['id']}/")) == lead
+
+
+async def test_a_status_id_of_another_organization_is_not_found(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    foreign = await create_lead(other_tenant.client, status_label="Won")
+    await create_lead(tenant.client, status_label="Won")
+    response = await tenant.client.post("/lead/", json={"status_id": foreign["status_id"]})
+    assert bad_request(response)["status_id"] == "Status not found."
+
+
+async def test_status_id_and_label_of_a_new_status_posted_together_are_accepted(
+    tenant: Tenant,
+) -> None:
+    """A whole lead object posted back names its status twice; a new label makes a status."""
+    status_id = status_id_for(tenant.organization_id, "Nurture")
+    lead = await create_lead(tenant.client, status_label="Nurture", status_id=status_id)
+    assert (lead["status_label"], lead["status_id"]) == ("Nurture", status_id)
 
 
 async def test_put_ignores_nested_contacts(tenant: Tenant) -> None:

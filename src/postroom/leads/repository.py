@@ -42,6 +42,12 @@ async def list_leads(
     return (await session.execute(statement)).scalars().all()
 
 
+async def status_labels(session: AsyncSession, organization_id: str) -> Sequence[str]:
+    """Every status label a lead of the organization has."""
+    statement = select(Lead.status_label).where(Lead.organization_id == organization_id).distinct()
+    return (await session.execute(statement)).scalars().all()
+
+
 async def delete_unclaimed_emails(session: AsyncSession, lead: Lead) -> int:
     """Delete the lead's emails that no dispatcher holds; return how many are held."""
     await session.execute(

@@ -26,6 +26,7 @@ class LeadFields(RequestModel):
     url: str | None = Field(default=None, max_length=2000)
     status_label: str | None = Field(default=None, max_length=255)
     status: str | None = Field(default=None, max_length=255)
+    status_id: str | None = Field(default=None, max_length=64)
 
 
 class LeadCreate(LeadFields):

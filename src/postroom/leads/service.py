@@ -16,20 +16,20 @@ from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository
 from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
+from postroom.leads.statuses import DEFAULT_STATUS, named_status
 from postroom.models import Lead
 from postroom.users.auth import Caller
 
-DEFAULT_STATUS = "Potential"
-
 
 async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -> LeadView:
+    status = await named_status(session, caller.organization_id, body)
     lead = Lead(
         id=new_id("lead"),
         organization_id=caller.organization_id,
         name=body.name,
         description=body.description,
         url=body.url,
-        status_label=body.status_label or body.status or DEFAULT_STATUS,
+        status_label=status or DEFAULT_STATUS,
         created_by=caller.user_id,
         updated_by=caller.user_id,
     )
@@ -87,12 +87,12 @@ async def update_lead(
 ) -> LeadView:
     before = render_lead(await get_lead(session, caller, lead_id), caller.public_url)
     lead = await _owned_lead(session, caller, lead_id)
+    new_status = await named_status(session, caller.organization_id, body)
     sent = body.model_fields_set
     for name in ("name", "description", "url"):
         if name in sent:
             setattr(lead, name, getattr(body, name))
-    new_status = body.status_label or body.status
-    if new_status:
+    if new_status is not None:
         lead.status_label = new_status
     lead.updated_by = caller.user_id
     lead.updated_at = utcnow()
