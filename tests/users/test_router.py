@@ -145,6 +145,56 @@ async def test_organization_by_id(tenant: Tenant) -> None:
     assert DATETIME.match(organization["date_created"]), organization["date_created"]
 
 
+MEMBERSHIP_FIELDS = {
+    "id", "organization_id", "user_id", "user_email", "user_first_name", "user_last_name",
+    "user_full_name", "date_created", "date_updated",
+}  # fmt: skip
+
+
+async def test_organization_lists_its_users_as_memberships_with_user_fields(
+    tenant: Tenant, database: Database
+) -> None:
+    colleague_id = await add_colleague(database, tenant)
+    organization = ok(await tenant.client.get(f"/organization/{tenant.organization_id}/"))
+    first, second = organization["memberships"]
+    assert (first["user_id"], second["user_id"]) == (tenant.user_id, colleague_id)
+    assert set(first) == MEMBERSHIP_FIELDS
+    assert first["id"].startswith("mem_")
+    assert first["id"] != second["id"]
+    assert first["organization_id"] == tenant.organization_id
+    assert (first["user_email"], first["user_full_name"]) == (tenant.user_email, "Jane Sender")
+    assert (first["user_first_name"], first["user_last_name"]) == ("Jane", "Sender")
+    assert second["user_full_name"] == "Colin League"
+    assert DATETIME.match(first["date_created"]), first["date_created"]
+    assert organization["inactive_memberships"] == []
+    again = ok(await tenant.client.get(f"/organization/{tenant.organization_id}/"))
+    assert [item["id"] for item in again["memberships"]] == [first["id"], second["id"]]
+
+
+async def test_expand_memberships_user_nests_the_user_object(tenant: Tenant) -> None:
+    url = f"/organization/{tenant.organization_id}/"
+    params = {"_expand": "memberships__user,inactive_memberships__user"}
+    [membership] = ok(await tenant.client.get(url, params=params))["memberships"]
+    me = ok(await tenant.client.get("/me/"))
+    assert membership["user"] == me
+    assert set(membership) == {
+        "id", "organization_id", "user_id", "user", "date_created", "date_updated",
+    }  # fmt: skip
+
+
+async def test_unknown_expand_is_a_field_error(tenant: Tenant) -> None:
+    url = f"/organization/{tenant.organization_id}/"
+    response = await tenant.client.get(url, params={"_expand": "memberships__usr"})
+    assert "_expand" in field_errors(response)
+
+
+async def test_memberships_never_show_another_organizations_users(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    organization = ok(await tenant.client.get(f"/organization/{tenant.organization_id}/"))
+    assert [item["user_id"] for item in organization["memberships"]] == [tenant.user_id]
+
+
 async def test_organization_fields_returns_only_those_fields(tenant: Tenant) -> None:
     response = await tenant.client.get(
         f"/organization/{tenant.organization_id}/", params={"_fields": "id"}

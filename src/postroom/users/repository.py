@@ -37,6 +37,16 @@ async def get_user(session: AsyncSession, organization_id: str, user_id: str) ->
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def users_of_organization(session: AsyncSession, organization_id: str) -> Sequence[User]:
+    """Every user of the organization, oldest first."""
+    statement = (
+        select(User)
+        .where(User.organization_id == organization_id)
+        .order_by(User.created_at, User.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
 async def list_users(
     session: AsyncSession, organization_id: str, skip: int, limit: int
 ) -> Sequence[User]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
@@ -52,7 +52,13 @@ async def read_user(
 
 @router.get("/organization/{organization_id}/", responses={200: {"model": OrganizationOut}})
 async def read_organization(
-    organization_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
+    organization_id: str,
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
+    fields: FieldsDep,
+    expand: Annotated[str | None, Query(alias="_expand", max_length=200)] = None,
 ) -> JSONResponse:
-    organization = await service.get_organization(session, caller, organization_id)
-    return JSONResponse(select_fields(render_organization(organization), fields))
+    expanded = service.expansions(expand)
+    view = await service.get_organization_with_members(session, caller, organization_id)
+    document = render_organization(view.organization, view.members, expanded)
+    return JSONResponse(select_fields(document, fields))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,9 +28,27 @@ class UserOut(BaseModel):
     organizations: list[OrganizationRef] = []
 
 
+class MembershipOut(BaseModel):
+    """A user's place in the organization: the user's fields prefixed ``user_``, or (with
+    ``_expand=memberships__user``) a nested ``user`` instead of them."""
+
+    id: str
+    organization_id: str
+    user_id: str
+    user_email: str | None = None
+    user_first_name: str | None = None
+    user_last_name: str | None = None
+    user_full_name: str | None = None
+    user: UserOut | None = None
+    date_created: str
+    date_updated: str
+
+
 class OrganizationOut(BaseModel):
     id: str
     name: str
+    memberships: list[MembershipOut]
+    inactive_memberships: list[MembershipOut]
     date_created: str
     date_updated: str
 
@@ -54,10 +74,45 @@ def render_user(user: User, organization: Organization | None = None) -> dict[st
     return document
 
 
-def render_organization(organization: Organization) -> dict[str, Any]:
+def membership_id(organization_id: str, user_id: str) -> str:
+    """A stable ``mem_`` id per organization and user (memberships are not stored: a user
+    belongs to one organization)."""
+    digest = hashlib.sha256(f"{organization_id}:{user_id}".encode()).hexdigest()[:32]
+    return f"mem_{digest}"
+
+
+def render_membership(user: User, organization: Organization, nest_user: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": membership_id(organization.id, user.id),
+        "organization_id": organization.id,
+        "user_id": user.id,
+    }
+    if nest_user:
+        document["user"] = render_user(user, organization)
+    else:
+        document["user_email"] = user.email
+        document["user_first_name"] = user.first_name
+        document["user_last_name"] = user.last_name
+        document["user_full_name"] = user.full_name or user.email
+    document["date_created"] = format_datetime(user.created_at)
+    document["date_updated"] = format_datetime(user.updated_at)
+    return document
+
+
+EXPANDABLE = frozenset({"memberships__user", "inactive_memberships__user"})
+"""What ``_expand`` of ``/organization/{id}/`` takes (comma-separated)."""
+
+
+def render_organization(
+    organization: Organization, users: Sequence[User], expand: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Every user is an active member: Postroom has no inactive users."""
+    nest = "memberships__user" in expand
     return {
         "id": organization.id,
         "name": organization.name,
+        "memberships": [render_membership(user, organization, nest) for user in users],
+        "inactive_memberships": [],
         "date_created": format_datetime(organization.created_at),
         "date_updated": format_datetime(organization.updated_at),
     }

@@ -13,6 +13,7 @@ from postroom.kit.ids import new_id
 from postroom.models import ApiKey, Organization, User
 from postroom.users import repository
 from postroom.users.auth import Caller, hash_api_key
+from postroom.users.schemas import EXPANDABLE
 
 DEFAULT_ORGANIZATION = "Default"
 
@@ -121,6 +122,30 @@ async def get_user_with_organization(
 ) -> tuple[User, Organization]:
     user = await get_user(session, caller, user_id)
     return user, await get_organization(session, caller, caller.organization_id)
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    organization: Organization
+    members: Sequence[User]
+
+
+async def get_organization_with_members(
+    session: AsyncSession, caller: Caller, organization_id: str
+) -> OrganizationView:
+    organization = await get_organization(session, caller, organization_id)
+    members = await repository.users_of_organization(session, organization.id)
+    return OrganizationView(organization, members)
+
+
+def expansions(raw: str | None) -> frozenset[str]:
+    """The ``_expand`` values asked for; one Postroom does not know is a 400."""
+    asked = frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
+    unknown = sorted(asked - EXPANDABLE)
+    if unknown:
+        known = ", ".join(sorted(EXPANDABLE))
+        raise ValidationFailed.field("_expand", f"Cannot expand {unknown[0]!r}; use {known}.")
+    return asked
 
 
 async def get_organization(
