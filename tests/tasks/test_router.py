@@ -122,10 +122,43 @@ async def test_assigned_to_must_be_a_user_of_the_organization(
     assert "assigned_to" in field_errors(await tenant.client.post("/task/", json=body))
 
 
-async def test_creating_a_task_of_another_type_is_a_400_on_type(tenant: Tenant) -> None:
+async def test_an_outgoing_call_task_can_be_created_edited_and_completed(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
-    body = {"lead_id": lead["id"], "_type": "email_followup"}
+    task = await create_task(tenant.client, lead["id"], _type="outgoing_call", date=FUTURE)
+    assert set(task) == TASK_FIELDS
+    assert task["id"].startswith("task_")
+    assert (task["_type"], task["text"], task["lead_id"]) == ("outgoing_call", "Call", lead["id"])
+    assert (task["assigned_to"], task["date"], task["view"]) == (tenant.user_id, FUTURE, "future")
+    body = {"text": "Call back", "is_complete": True}
+    updated = ok(await tenant.client.put(f"/task/{task['id']}/", json=body))
+    assert (updated["text"], updated["is_complete"]) == ("Call back", True)
+    assert ok(await tenant.client.get(f"/task/{task['id']}/")) == updated
+
+
+async def test_outgoing_call_tasks_are_listed_by_their_type(tenant: Tenant) -> None:
+    task = await lead_task(tenant)
+    call = await create_task(tenant.client, task["lead_id"], _type="outgoing_call")
+    assert await listed(tenant) == [task["id"]]
+    assert await listed(tenant, {"_type": "outgoing_call"}) == [call["id"]]
+    assert await listed(tenant, {"_type": "all"}) == [call["id"], task["id"]]
+
+
+async def test_an_outgoing_call_task_emits_task_outgoing_call_events(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    call = await create_task(tenant.client, lead["id"], _type="outgoing_call")
+    params = {"object_type": "task.outgoing_call", "object_id": call["id"]}
+    [event] = ok(await tenant.client.get("/event/", params=params))["data"]
+    assert event["action"] == "created"
+
+
+@pytest.mark.parametrize("task_type", ["email_followup", "incoming_email", "chore", ""])
+async def test_creating_a_task_of_another_type_is_a_400_on_type_and_creates_nothing(
+    tenant: Tenant, task_type: str
+) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "_type": task_type}
     assert "_type" in field_errors(await tenant.client.post("/task/", json=body))
+    assert await listed(tenant, {"_type": "all"}) == []
 
 
 async def test_get_returns_the_task(tenant: Tenant) -> None:

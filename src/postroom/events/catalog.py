@@ -21,6 +21,7 @@ EMITTED: Mapping[str, frozenset[str]] = {
     "activity.email": CHANGES | {"sent"},
     "activity.email_thread": CHANGES,
     "task.lead": TASK_CHANGES,
+    "task.outgoing_call": TASK_CHANGES,
     "task.email_followup": TASK_CHANGES,
 }
 

@@ -1,8 +1,8 @@
 """Tasks as the API shows them, their request bodies and their list filters.
 
-Two kinds are stored: ``lead`` tasks (``task_…``), made through the API, and ``email_followup``
-tasks (``noti_…``), made by the follow-up scheduler. In the rows, ``_type`` is ``task_type``
-and ``date`` is ``due_at``.
+Three kinds are stored: ``lead`` and ``outgoing_call`` tasks (``task_…``), made through the
+API, and ``email_followup`` tasks (``noti_…``), made by the follow-up scheduler. In the rows,
+``_type`` is ``task_type`` and ``date`` is ``due_at``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ class TaskType(StrEnum):
     """The task types Postroom stores."""
 
     LEAD = "lead"
+    OUTGOING_CALL = "outgoing_call"
     EMAIL_FOLLOWUP = "email_followup"
+
+
+API_TASK_TYPES = frozenset({TaskType.LEAD.value, TaskType.OUTGOING_CALL.value})
+"""What API clients may create (Close: "only tasks of type lead and outgoing_call"), and
+whose ``text`` they may change."""
 
 
 CLOSE_TASK_TYPES = frozenset(
@@ -38,7 +44,6 @@ CLOSE_TASK_TYPES = frozenset(
         "voicemail",
         "opportunity_due",
         "incoming_sms",
-        "outgoing_call",
     }
 )
 """Every type Close knows: a filter on one Postroom never stores finds nothing, not a 400."""
@@ -64,7 +69,8 @@ def current_view(task: Task, now: datetime) -> TaskView:
 
 
 class TaskCreate(RequestModel):
-    """A ``lead`` task; ``date`` may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
+    """A ``lead`` or ``outgoing_call`` task (the same fields: Close documents no others);
+    ``date`` may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -77,7 +83,8 @@ class TaskCreate(RequestModel):
 
 
 class TaskUpdate(RequestModel):
-    """PUT behaves as PATCH: only the fields sent change; ``text`` only on ``lead`` tasks."""
+    """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
+    the API."""
 
     text: str = Field(default="", max_length=MAX_TEXT)
     date: datetime | None = None

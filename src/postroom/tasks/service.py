@@ -1,10 +1,10 @@
 """Rules about tasks. Never commits.
 
-- API clients create ``lead`` tasks only (``_type`` anything else is a 400 on ``_type``); the
-  lead must be the caller's, the assignee a user of the caller's organization (default: the
-  caller).
-- Any task may be completed, re-dated, reassigned or deleted; ``text`` changes only on
-  ``lead`` tasks.
+- API clients create ``lead`` and ``outgoing_call`` tasks (``_type`` anything else is a 400
+  on ``_type``); the lead must be the caller's, the assignee a user of the caller's
+  organization (default: the caller).
+- Any task may be completed, re-dated, reassigned or deleted; ``text`` changes only on tasks
+  made through the API.
 - Listing without ``_type`` shows ``lead`` tasks only; ``_type=all`` shows every type.
 - ``email_followup`` tasks are made by the follow-up scheduler through ``new_followup_task``
   and ``add_followup_task``: at most one per email.
@@ -35,6 +35,7 @@ from postroom.tasks import repository
 from postroom.tasks.repository import ORDER_COLUMNS, TaskFilter
 from postroom.tasks.schemas import (
     ALL_TYPES,
+    API_TASK_TYPES,
     CLOSE_TASK_TYPES,
     TaskCreate,
     TaskListQuery,
@@ -55,8 +56,9 @@ def due_at(value: datetime | None, tz: timezone | None) -> datetime | None:
 
 
 async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -> TaskPage:
-    if body.task_type != TaskType.LEAD:
-        raise ValidationFailed.field("_type", "Only lead tasks can be created through the API.")
+    if body.task_type not in API_TASK_TYPES:
+        message = "Only lead and outgoing_call tasks can be created through the API."
+        raise ValidationFailed.field("_type", message)
     if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
         raise ValidationFailed.field("lead_id", "Lead not found.")
     assignee = body.assigned_to or caller.user_id
@@ -65,7 +67,7 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     task = Task(
         id=new_id("task"),
         organization_id=caller.organization_id,
-        task_type=TaskType.LEAD.value,
+        task_type=body.task_type,
         lead_id=body.lead_id,
         assigned_to=assignee,
         text=body.text,
@@ -177,8 +179,9 @@ async def update_task(
     task = await _owned_task(session, caller, task_id)
     before = await rendered_task(session, caller.organization_id, task)
     sent = body.model_fields_set
-    if "text" in sent and body.text != task.text and task.task_type != TaskType.LEAD:
-        raise ValidationFailed.field("text", "Only the text of lead tasks can be changed.")
+    if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
+        message = "Only the text of lead and outgoing_call tasks can be changed."
+        raise ValidationFailed.field("text", message)
     if "assigned_to" in sent:
         await _check_assignee(session, caller, body.assigned_to)
     _apply(task, body, caller.tz)
