@@ -94,13 +94,44 @@ async def test_followup_sequence_delay_under_a_day_is_refused(tenant: Tenant) ->
     )
 
 
-@pytest.mark.parametrize("send_in", [-1, 60, 3600, "soon"])
+@pytest.mark.parametrize("send_in", [-1, 60, 3600, "soon", True, False, 5.0, "5"])
 async def test_send_in_outside_0_to_59_is_refused(tenant: Tenant, send_in: Any) -> None:
     lead = await create_lead(tenant.client)
     errors = await post_email(
         tenant, lead["id"], status="outbox", sender="me@example.com", send_in=send_in
     )
     assert "send_in" in errors
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("followup_sequence_delay", True),
+        ("followup_sequence_delay", 86400.0),
+        ("followup_sequence_delay", "86400"),
+    ],
+)
+async def test_a_non_integer_where_an_integer_is_documented_is_a_field_error(
+    tenant: Tenant, field: str, value: Any
+) -> None:
+    lead = await create_lead(tenant.client)
+    assert field in await post_email(tenant, lead["id"], **{field: value})
+
+
+async def test_a_boolean_attachment_size_is_a_field_error(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    attachment = {"url": "http://testserver/go/file/x/a.txt", "filename": "a.txt", "size": True}
+    assert "attachments" in await post_email(tenant, lead["id"], attachments=[attachment])
+
+
+async def test_a_refused_send_in_creates_nothing(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    errors = await post_email(
+        tenant, lead["id"], status="outbox", sender="me@example.com", send_in=True
+    )
+    assert "send_in" in errors
+    listed = ok(await tenant.client.get("/activity/email/", params={"lead_id": lead["id"]}))
+    assert listed["data"] == []
 
 
 async def test_send_in_on_a_non_outbox_email_is_refused(tenant: Tenant) -> None:

@@ -118,6 +118,7 @@ async def test_name_subject_and_body_are_required_on_create(tenant: Tenant, miss
         {"body": ["<p>Hi</p>"]},
         {"is_shared": "sometimes"},
         {"attachments": [{"filename": "no-url.pdf"}]},
+        {"attachments": [{"url": "https://example.com/x.pdf", "filename": "x.pdf", "size": True}]},
         {"name": "a\u0000b"},
     ],
 )

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
 from postroom.kit.headers import breaks_header
-from postroom.kit.schemas import RequestModel
+from postroom.kit.schemas import Integer, RequestModel
 
 MAX_SUBJECT = 1000
 MAX_BODY = 1_048_576
@@ -34,7 +34,7 @@ class AttachmentIn(RequestModel):
 
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)
-    size: int = Field(ge=0)
+    size: Integer = Field(ge=0)
     content_type: str | None = Field(default=None, max_length=255)
     content_id: str | None = Field(default=None, max_length=255)
     inline_only: bool = False
@@ -62,10 +62,10 @@ class EmailActivityFields(RequestModel):
     template_id: str | None = Field(default=None, max_length=64)
     attachments: list[AttachmentIn] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
     date_scheduled: datetime | None = None
-    send_in: int | None = Field(default=None, ge=0, le=59)
+    send_in: Integer | None = Field(default=None, ge=0, le=59)
     followup_date: datetime | None = None
     followup_sequence_id: str | None = Field(default=None, max_length=64)
-    followup_sequence_delay: int | None = Field(
+    followup_sequence_delay: Integer | None = Field(
         default=None, ge=MIN_SEQUENCE_DELAY, le=MAX_SEQUENCE_DELAY
     )
     followup_sequence_add_cc_bcc: bool | None = None

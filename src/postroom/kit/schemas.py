@@ -2,11 +2,18 @@
 
 PostgreSQL cannot store NUL in text or JSONB, so it is refused on both engines alike, as a
 field error naming the top-level field.
+
+Integers in request bodies are ``Integer``: a JSON integer and nothing else. Pydantic's lax
+mode would take ``true`` as 1, ``2.0`` as 2 and ``"2"`` as 2 where Close documents an integer.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Strict, field_validator
+
+Integer = Annotated[int, Strict()]
 
 
 def contains_nul(value: object) -> bool:

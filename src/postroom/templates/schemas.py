@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.schemas import RequestModel
+from postroom.kit.schemas import Integer, RequestModel
 from postroom.models import EmailTemplate
 from postroom.templates.rendering import RenderedTemplate
 
@@ -24,7 +24,7 @@ class TemplateAttachment(RequestModel):
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)
     content_type: str | None = Field(default=None, max_length=255)
-    size: int | None = Field(default=None, ge=0)
+    size: Integer | None = Field(default=None, ge=0)
 
 
 class EmailTemplateCreate(RequestModel):
