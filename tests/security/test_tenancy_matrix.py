@@ -143,8 +143,11 @@ REPORTED_AS = {"account_id": "email_account_id"}
 ID_FILTERS = frozenset(
     {
         "lead_id",
+        "lead_id__in",
         "contact_id",
+        "contact_id__in",
         "user_id",
+        "user_id__in",
         "id__in",
         "thread_id",
         "assigned_to",
@@ -163,6 +166,12 @@ OTHER_FILTERS = frozenset(
 DATE_BOUND = re.compile(r"__(gt|gte|lt|lte)$")
 LIST_EXTRAS: dict[str, dict[str, str]] = {"/api/v1/task/": {"_type": "all"}}
 """Parameters added to every call of a list, so it shows all it can (every task type)."""
+SINGLE_LEAD_FILTERS: dict[str, frozenset[str]] = {
+    "/api/v1/activity/": frozenset(
+        {"user_id", "user_id__in", "contact_id", "contact_id__in", "_type", "_type__in"}
+    ),
+}
+"""Filters a list takes with exactly one ``lead_id`` only: sent with A's lead."""
 
 OBJECT_QUERIES: dict[str, Callable[[World], dict[str, str]]] = {
     "/api/v1/email_template/{template_id}/render/": lambda world: world.b_render_query(),
@@ -450,8 +459,11 @@ def list_queries(world: World, path: str) -> list[dict[str, str]]:
     a = world.ids
     values = {
         "lead_id": a["lead"],
+        "lead_id__in": [",".join(a["lead"])],
         "contact_id": a["contact"],
+        "contact_id__in": [",".join(a["contact"])],
         "user_id": a["user"],
+        "user_id__in": [",".join(a["user"])],
         "assigned_to": a["user"],
         "thread_id": [",".join(a["thread"])],
         "id__in": [",".join(a["email"] + a["task"] + a["thread"] + a["lead"] + a["contact"])],
@@ -463,7 +475,8 @@ def list_queries(world: World, path: str) -> list[dict[str, str]]:
     extras = LIST_EXTRAS.get(path, {})
     queries = [dict(extras)]
     for name in openapi_parameters("GET", path, "query"):
-        queries += [extras | {name: value} for value in values.get(name, [])]
+        scope = {"lead_id": a["lead"][0]} if name in SINGLE_LEAD_FILTERS.get(path, ()) else {}
+        queries += [extras | scope | {name: value} for value in values.get(name, [])]
     return queries
 
 

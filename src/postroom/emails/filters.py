@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timezone
 from typing import Annotated, Any
 
@@ -17,19 +18,37 @@ from postroom.kit.filters import datetime_bounds
 from postroom.kit.paging import split_csv
 from postroom.kit.schemas import RequestModel
 
+ACTIVITY_TYPES = frozenset(
+    {
+        "Call", "Created", "Custom", "Email", "EmailThread", "FormSubmission", "LeadMerge",
+        "LeadStatusChange", "Meeting", "Note", "OpportunityStatusChange", "SMS",
+        "TaskCompleted", "WhatsAppMessage",
+    }
+)  # fmt: skip
+"""Close's activity types (and ``Custom``, any custom activity): a filter on one Postroom never
+stores finds nothing; a name outside these (or a custom type id ``actitype_…``) is a 400."""
+CUSTOM_TYPE_PREFIX = "actitype_"
+EMAIL_TYPE = "Email"
+THREAD_TYPE = "EmailThread"
+
 
 class EmailListQuery(RequestModel):
-    """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``."""
+    """Filters; list-valued ones are comma-separated, and a filter sent both plain and as its
+    ``__in`` twin keeps what is in both. Naive datetimes follow ``X-TZ-Offset``."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     lead_id: str | None = None
+    lead_id__in: str | None = None
     contact_id: str | None = None
+    contact_id__in: str | None = None
     user_id: str | None = None
+    user_id__in: str | None = None
     id__in: str | None = None
     status: str | None = None
     thread_id: str | None = None
     type_filter: str | None = Field(default=None, alias="_type")
+    type_in: str | None = Field(default=None, alias="_type__in")
     order_by: str | None = Field(default=None, alias="_order_by", max_length=64)
     date_created__gt: str | None = None
     date_created__gte: str | None = None
@@ -42,21 +61,48 @@ class EmailListQuery(RequestModel):
 
     def to_filter(self, tz: timezone | None) -> EmailFilter:
         return EmailFilter(
-            lead_ids=split_csv(self.lead_id),
-            contact_ids=split_csv(self.contact_id),
-            user_ids=split_csv(self.user_id),
+            lead_ids=in_both(split_csv(self.lead_id), split_csv(self.lead_id__in)),
+            contact_ids=in_both(split_csv(self.contact_id), split_csv(self.contact_id__in)),
+            user_ids=in_both(split_csv(self.user_id), split_csv(self.user_id__in)),
             ids=split_csv(self.id__in),
             thread_ids=split_csv(self.thread_id),
             statuses=_statuses(self.status),
+            types=in_both(
+                _activity_types("_type", self.type_filter),
+                _activity_types("_type__in", self.type_in),
+            ),
             created_after=datetime_bounds(self, "date_created", tz),
             activity_after=datetime_bounds(self, "activity_at", tz),
             order_by=parse_order(self.order_by),
         )
 
-    def includes_emails(self) -> bool:
-        """``_type`` on ``/activity/``: emails are listed unless another type was asked for."""
-        types = split_csv(self.type_filter)
-        return types is None or "Email" in types
+    def sent(self, names: Iterable[str]) -> list[str]:
+        """Which of the parameters ``names`` (spelled as in the query string) have a value."""
+        values = self.model_dump(by_alias=True)
+        return [name for name in names if (values.get(name) or "").strip()]
+
+
+def in_both(*lists: list[str] | None) -> list[str] | None:
+    """The values in every list sent (None when none was sent; possibly ``[]``)."""
+    sent = [values for values in lists if values is not None]
+    if not sent:
+        return None
+    first, *others = sent
+    return [value for value in dict.fromkeys(first) if all(value in other for other in others)]
+
+
+def _activity_types(name: str, raw: str | None) -> list[str] | None:
+    types = split_csv(raw)
+    for value in types or ():
+        if value == THREAD_TYPE:
+            raise ValidationFailed.field(
+                name,
+                "EmailThread activities are listed by /activity/emailthread/; this list holds "
+                "one Email object per email message.",
+            )
+        if value not in ACTIVITY_TYPES and not value.startswith(CUSTOM_TYPE_PREFIX):
+            raise ValidationFailed.field(name, f"Unknown activity type: {value!r}.")
+    return types
 
 
 def _statuses(raw: str | None) -> list[EmailStatus] | None:

@@ -38,7 +38,8 @@ from postroom.users import repository as user_repository
 
 @dataclass
 class EmailFilter:
-    """Conditions of ``GET /activity/email/``, all optional, combined with AND."""
+    """Conditions of ``GET /activity/email/``, all optional, combined with AND. A list filter
+    is ``None`` when not asked for; an empty list matches nothing."""
 
     lead_ids: list[str] | None = None
     contact_ids: list[str] | None = None
@@ -50,6 +51,9 @@ class EmailFilter:
     activity_after: dict[str, datetime] = field(default_factory=dict)
     order_by: str = "-date_created"
     """A key of ``ORDER_COLUMNS``, with a leading ``-`` for newest first."""
+    types: list[str] | None = None
+    """Close's activity types asked for (``_type``): the service lists emails for ``Email``
+    only; not a condition of the statement."""
 
 
 _COMPARATORS = {
@@ -119,7 +123,7 @@ def _page_shape(
     values: dict[str, Any] = {"organization_id": organization_id, "skip": skip, "limit": limit}
     for name in _LIST_FILTERS:
         chosen = getattr(where, name)
-        if chosen:
+        if chosen is not None:
             shape.append(name)
             values[name] = list(chosen)
     for name in _DATE_FILTERS:

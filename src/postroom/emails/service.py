@@ -20,6 +20,7 @@ from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import event_log, repository, rules
 from postroom.emails.attachments import resolve_attachments
 from postroom.emails.event_log import EMAIL
+from postroom.emails.filters import EMAIL_TYPE
 from postroom.emails.ordering import check_order
 from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
 from postroom.emails.repository import EmailFilter
@@ -285,8 +286,15 @@ async def list_emails(
     session: AsyncSession, caller: Caller, where: EmailFilter, skip: int, limit: int
 ) -> EmailPage:
     check_order(where)
+    if not lists_emails(where):
+        return EmailPage([], {})
     emails = await repository.list_emails(session, caller.organization_id, where, skip, limit)
     return EmailPage(emails, await names_for(session, emails))
+
+
+def lists_emails(where: EmailFilter) -> bool:
+    """``_type``: emails are listed unless only other activity types were asked for."""
+    return where.types is None or EMAIL_TYPE in where.types
 
 
 def _edited_columns(email: EmailActivity, changes: dict[str, object]) -> set[str]:
