@@ -174,3 +174,19 @@ async def test_a_refused_filter_leaves_the_list_as_it_was(tenant: Tenant) -> Non
     assert ok(await tenant.client.get("/activity/")) == before
     assert [email["id"] for email in before["data"]][:2] == [second, first]
     assert await ids(tenant, "/activity/", lead_id=one["id"], user_id=tenant.user_id) == [first]
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_organization_id_is_the_callers_own_or_a_400(
+    tenant: Tenant, other_tenant: Tenant, path: str
+) -> None:
+    """Another organization's id (or one that does not exist) is refused, not answered with
+    an empty page, and the answer does not repeat it."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    assert await ids(tenant, path, organization_id=tenant.organization_id) == [email["id"]]
+    assert await ids(tenant, path, organization_id="") == [email["id"]]
+    for other in (other_tenant.organization_id, "orga_nobody"):
+        response = await tenant.client.get(path, params={"organization_id": other})
+        refusal(response, "organization_id")
+        assert other not in response.text

@@ -427,3 +427,16 @@ async def test_a_bad_due_or_update_date_is_a_400_naming_the_filter(
     response = await tenant.client.get("/task/", params={name: "tomorrow-ish"})
     assert set(field_errors(response)) == {name}
     assert response.json()["error"].startswith(name)
+
+
+async def test_organization_id_is_the_callers_own_or_a_400(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    task = await lead_task(tenant)
+    assert await listed(tenant, {"organization_id": tenant.organization_id}) == [task["id"]]
+    response = await tenant.client.get(
+        "/task/", params={"organization_id": other_tenant.organization_id}
+    )
+    assert set(field_errors(response)) == {"organization_id"}
+    assert response.json()["error"].startswith("organization_id: ")
+    assert other_tenant.organization_id not in response.text

@@ -45,6 +45,7 @@ class EmailListQuery(RequestModel):
     user_id: str | None = None
     user_id__in: str | None = None
     id__in: str | None = None
+    organization_id: str | None = None
     status: str | None = None
     thread_id: str | None = None
     type_filter: str | None = Field(default=None, alias="_type")
@@ -65,6 +66,7 @@ class EmailListQuery(RequestModel):
             contact_ids=in_both(split_csv(self.contact_id), split_csv(self.contact_id__in)),
             user_ids=in_both(split_csv(self.user_id), split_csv(self.user_id__in)),
             ids=split_csv(self.id__in),
+            organization_id=self.organization_id,
             thread_ids=split_csv(self.thread_id),
             statuses=_statuses(self.status),
             types=in_both(

@@ -54,6 +54,9 @@ class EmailFilter:
     types: list[str] | None = None
     """Close's activity types asked for (``_type``): the service lists emails for ``Email``
     only; not a condition of the statement."""
+    organization_id: str | None = None
+    """The organization asked for: the service refuses any but the caller's; not a condition
+    of the statement (every statement is the caller's organization's)."""
 
 
 _COMPARATORS = {

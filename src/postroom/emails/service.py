@@ -32,6 +32,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
+from postroom.kit.filters import check_own_organization
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity
@@ -285,6 +286,7 @@ async def names_for(session: AsyncSession, emails: Sequence[EmailRecord]) -> dic
 async def list_emails(
     session: AsyncSession, caller: Caller, where: EmailFilter, skip: int, limit: int
 ) -> EmailPage:
+    check_own_organization(where.organization_id, caller.organization_id)
     check_order(where)
     if not lists_emails(where):
         return EmailPage([], {})

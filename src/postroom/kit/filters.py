@@ -28,3 +28,13 @@ def parse_bound(name: str, raw: str, tz: timezone | None) -> datetime:
         return localize(parse_datetime(raw), tz)
     except ValueError as error:
         raise ValidationFailed.field(name, f"Not a date or datetime: {raw!r}.") from error
+
+
+def check_own_organization(asked: str | None, own: str) -> None:
+    """A list's ``organization_id`` filter: the caller's own organization, or blank, or absent.
+    Another value is a 400 (not an empty list: the client asked for something it cannot
+    have); the message does not repeat it."""
+    if asked is not None and asked.strip() and asked.strip() != own:
+        raise ValidationFailed.field(
+            "organization_id", f"Only your own organization can be listed ({own})."
+        )

@@ -107,6 +107,7 @@ class TaskListQuery(RequestModel):
     task_id: str | None = Field(default=None, alias="id", max_length=64)
     id__in: str | None = None
     lead_id: str | None = None
+    organization_id: str | None = None
     assigned_to: str | None = None
     is_complete: bool | None = None
     view: TaskView | None = None

@@ -25,7 +25,7 @@ from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import localize, utcnow
-from postroom.kit.filters import datetime_bounds, parse_bound
+from postroom.kit.filters import check_own_organization, datetime_bounds, parse_bound
 from postroom.kit.ids import new_id
 from postroom.kit.paging import split_csv
 from postroom.leads import repository as lead_repository
@@ -106,6 +106,7 @@ async def _owned_task(session: AsyncSession, caller: Caller, task_id: str) -> Ta
 async def list_tasks(
     session: AsyncSession, caller: Caller, query: TaskListQuery, skip: int, limit: int
 ) -> TaskPage:
+    check_own_organization(query.organization_id, caller.organization_id)
     now = utcnow()
     where = task_filter(query, caller.tz, now)
     tasks = await repository.list_tasks(session, caller.organization_id, where, skip, limit)
