@@ -190,3 +190,18 @@ async def test_organization_id_is_the_callers_own_or_a_400(
         response = await tenant.client.get(path, params={"organization_id": other})
         refusal(response, "organization_id")
         assert other not in response.text
+
+
+async def test_thread_emails_true_or_only_is_a_400_pointing_to_the_thread_list(
+    tenant: Tenant,
+) -> None:
+    """Postroom's ``/activity/`` holds Email objects only: the EmailThread objects that
+    ``thread_emails`` asks for are refused, not silently left out."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    for value in ("true", "only"):
+        response = await tenant.client.get("/activity/", params={"thread_emails": value})
+        assert "/activity/emailthread/" in refusal(response, "thread_emails")["thread_emails"]
+    refusal(await tenant.client.get("/activity/", params={"thread_emails": "yes"}), "thread_emails")
+    for default in ("false", ""):
+        assert await ids(tenant, "/activity/", thread_emails=default) == [email["id"]]

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from postroom.activities import service
 from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
-from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQueryDep
+from postroom.emails.filters import ACTIVITY_QUERY_OPENAPI, ActivityListQueryDep
 from postroom.emails.router import email_page
 from postroom.emails.schemas import EmailActivityList
 from postroom.kit.paging import FieldsDep, PageDep
@@ -16,12 +16,14 @@ router = APIRouter(tags=["activities"])
 
 
 @router.get(
-    "/activity/", responses={200: {"model": EmailActivityList}}, openapi_extra=LIST_QUERY_OPENAPI
+    "/activity/",
+    responses={200: {"model": EmailActivityList}},
+    openapi_extra=ACTIVITY_QUERY_OPENAPI,
 )
 async def list_activities(
     session: ReadOnlySessionDep,
     caller: ReadOnlyCallerDep,
-    query: EmailListQueryDep,
+    query: ActivityListQueryDep,
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:

@@ -4,6 +4,8 @@ for this list (see ``emails.ordering``):
 - ``user_id``, ``user_id__in``, ``contact_id``, ``contact_id__in``, ``_type`` and ``_type__in``
   filter the activities of a single lead only (exactly one ``lead_id``); with none or several,
   each of them sent is a 400.
+- ``thread_emails`` (EmailThread objects instead of, or beside, the emails) is not served:
+  ``true`` and ``only`` are 400s (``emails.filters.ActivityListQuery``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import service as email_service
-from postroom.emails.filters import EmailListQuery
+from postroom.emails.filters import ActivityListQuery, EmailListQuery
 from postroom.emails.ordering import check_sorted_field_filters
 from postroom.emails.repository import EmailFilter
 from postroom.emails.service import EmailPage
@@ -30,7 +32,7 @@ SINGLE_LEAD_FILTERS = (
 
 
 async def list_activities(
-    session: AsyncSession, caller: Caller, query: EmailListQuery, skip: int, limit: int
+    session: AsyncSession, caller: Caller, query: ActivityListQuery, skip: int, limit: int
 ) -> EmailPage:
     """Emails, unless ``_type`` asks for other types only; the filters are checked either way."""
     where = query.to_filter(caller.tz)
