@@ -275,3 +275,20 @@ async def test_bad_event_filters_are_400s_in_closes_format(tenant: Tenant) -> No
         assert response.json()["error"].startswith(name)
     response = await tenant.client.get("/event/", params={"request_id": "r" * 65})
     assert "request_id" in field_errors(response)
+
+
+async def test_skip_is_a_400_that_says_to_page_with_the_cursor(tenant: Tenant) -> None:
+    """Close's event log "does not support ``_skip``": ignoring it would give a client that
+    pages with ``_skip += len(data)`` the first page forever. ``_skip=0`` too: the loop starts
+    there."""
+    await create_lead(tenant.client)
+    before = await events(tenant)
+    assert before
+    for skip in ("0", "1", "50"):
+        response = await tenant.client.get("/event/", params={"_skip": skip, "_limit": 1})
+        errors = field_errors(response)
+        assert set(errors) == {"_skip"}
+        assert "_cursor" in errors["_skip"]
+        assert response.json()["errors"] == []
+        assert response.json()["error"].startswith("_skip: ")
+    assert await events(tenant) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timezone
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from postroom.events.repository import EventFilter
 from postroom.kit.datetimes import format_datetime
@@ -57,6 +57,22 @@ class EventListQuery(RequestModel):
     date_updated__lte: str | None = None
     cursor: str | None = Field(default=None, alias="_cursor", max_length=500)
     limit: int = Field(default=MAX_EVENT_LIMIT, alias="_limit", ge=1, le=MAX_EVENT_LIMIT)
+    skip: str | None = Field(
+        default=None,
+        alias="_skip",
+        description="Not supported (as in Close): page with _cursor. Any value is a 400.",
+    )
+
+    @field_validator("skip")
+    @classmethod
+    def _cursor_paging_only(cls, value: str | None) -> None:
+        """Close's event log "does not support ``_skip``": ignoring it would hand a client
+        that pages with ``_skip += len(data)`` the first page forever."""
+        if value is not None and value.strip():
+            raise ValueError(
+                "The event log pages with cursors, not _skip: send _cursor with the "
+                "cursor_next of the previous page."
+            )
 
     def to_filter(self, tz: timezone | None) -> EventFilter:
         return EventFilter(
