@@ -440,3 +440,14 @@ async def test_organization_id_is_the_callers_own_or_a_400(
     assert set(field_errors(response)) == {"organization_id"}
     assert response.json()["error"].startswith("organization_id: ")
     assert other_tenant.organization_id not in response.text
+
+
+async def test_format_is_a_400_whatever_its_value(tenant: Tenant) -> None:
+    """Close lists ``format`` among the filters without saying what it does: refused, not
+    ignored (a client asking for another format would get a page it did not ask for)."""
+    task = await lead_task(tenant)
+    for value in ("json", "csv", "ical"):
+        response = await tenant.client.get("/task/", params={"format": value})
+        assert set(field_errors(response)) == {"format"}
+        assert response.json()["error"].startswith("format: ")
+    assert await listed(tenant, {"format": ""}) == [task["id"]]

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import RequestModel
@@ -129,6 +129,19 @@ class TaskListQuery(RequestModel):
     date_updated__gte: str | None = None
     date_updated__lt: str | None = None
     date_updated__lte: str | None = None
+    response_format: str | None = Field(
+        default=None,
+        alias="format",
+        description="Not supported (Close does not say what it does): any value is a 400.",
+    )
+
+    @field_validator("response_format")
+    @classmethod
+    def _no_other_format(cls, value: str | None) -> None:
+        """Close's description names ``format`` and says nothing of it: a value Postroom cannot
+        know the meaning of is refused, not ignored."""
+        if value is not None and value.strip():
+            raise ValueError("Postroom lists tasks in one format, the JSON page: leave format out.")
 
 
 class TaskOut(BaseModel):
