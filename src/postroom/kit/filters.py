@@ -1,15 +1,21 @@
-"""Date-range filters as Close spells them: ``<field>__gt``, ``__gte``, ``__lt``, ``__lte``."""
+"""List filters as Close spells them: date ranges ``<field>__gt``, ``__gte``, ``__lt``,
+``__lte``; ``organization_id``; and a list's query string read into a model."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from postroom.errors import ValidationFailed
 from postroom.kit.datetimes import localize, parse_datetime
 
 BOUNDS = ("gt", "gte", "lt", "lte")
+
+Query = TypeVar("Query", bound=BaseModel)
 
 
 def datetime_bounds(query: BaseModel, prefix: str, tz: timezone | None) -> dict[str, datetime]:
@@ -38,3 +44,30 @@ def check_own_organization(asked: str | None, own: str) -> None:
         raise ValidationFailed.field(
             "organization_id", f"Only your own organization can be listed ({own})."
         )
+
+
+def validated_query(model: type[Query], request: Request) -> Query:
+    """The filters of a list request, validated from its query string as FastAPI would (the
+    last of repeated parameters; problems as ``RequestValidationError`` in ``query``), in a
+    tenth of the time: FastAPI's own ``Query()`` model took about 300 µs of a page request.
+    The route documents the parameters with ``openapi_extra`` (``openapi_query_parameters``)."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        problems = [{**problem, "loc": ("query", *problem["loc"])} for problem in error.errors()]
+        raise RequestValidationError(problems) from error
+
+
+def openapi_query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The model's fields as optional query parameters, their schemas pydantic's (FastAPI adds
+    them to the route's own, such as ``_skip``, ``_limit`` and ``_fields``)."""
+    properties = model.model_json_schema(by_alias=True)["properties"]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {key: value for key, value in schema.items() if key != "default"},
+        }
+        for name, schema in properties.items()
+    ]
