@@ -15,8 +15,16 @@ from postroom.models import EmailActivity, EmailThread
 
 @dataclass
 class ThreadFilter:
+    """What a thread list asks for; ``None`` is "not filtered"."""
+
+    ids: list[str] | None = None
     lead_ids: list[str] | None = None
+    contact_ids: list[str] | None = None
+    user_ids: list[str] | None = None
+    organization_id: str | None = None
+    matches_nothing: bool = False
     created_bounds: dict[str, datetime] = field(default_factory=dict)
+    activity_bounds: dict[str, datetime] = field(default_factory=dict)
 
 
 _COMPARATORS = {
@@ -37,19 +45,51 @@ async def get_thread(
 async def list_threads(
     session: AsyncSession, organization_id: str, where: ThreadFilter, skip: int, limit: int
 ) -> Sequence[EmailThread]:
-    conditions: list[ColumnElement[bool]] = [EmailThread.organization_id == organization_id]
-    if where.lead_ids:
-        conditions.append(EmailThread.lead_id.in_(where.lead_ids))
-    for operator, value in where.created_bounds.items():
-        conditions.append(_COMPARATORS[operator](EmailThread.created_at, value))
     statement = (
         select(EmailThread)
-        .where(*conditions)
+        .where(EmailThread.organization_id == organization_id, *_conditions(where))
         .order_by(EmailThread.created_at.desc(), EmailThread.id.desc())
         .offset(skip)
         .limit(limit)
     )
     return (await session.execute(statement)).scalars().all()
+
+
+def _conditions(where: ThreadFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for column, values in (
+        (EmailThread.id, where.ids),
+        (EmailThread.lead_id, where.lead_ids),
+        (EmailThread.contact_id, where.contact_ids),
+    ):
+        if values is not None:
+            conditions.append(column.in_(values))
+    if where.user_ids is not None:
+        conditions.append(_has_email_of(where.user_ids))
+    for operator, value in where.created_bounds.items():
+        conditions.append(_COMPARATORS[operator](EmailThread.created_at, value))
+    for operator, value in where.activity_bounds.items():
+        conditions.append(_COMPARATORS[operator](_latest_activity_at(), value))
+    return conditions
+
+
+def _has_email_of(user_ids: list[str]) -> ColumnElement[bool]:
+    """The thread holds an email of one of the users (read by ``thread_id``'s index)."""
+    return (
+        select(EmailActivity.id)
+        .where(EmailActivity.thread_id == EmailThread.id, EmailActivity.user_id.in_(user_ids))
+        .exists()
+    )
+
+
+def _latest_activity_at() -> ColumnElement[datetime | None]:
+    """The thread's ``activity_at`` as the API shows it: its latest email's."""
+    return (
+        select(func.max(EmailActivity.activity_at))
+        .where(EmailActivity.thread_id == EmailThread.id)
+        .correlate(EmailThread)
+        .scalar_subquery()
+    )
 
 
 async def emails_of_threads(

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.emails.service import names_for
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.threads import service
+from postroom.threads.filters import THREAD_QUERY_OPENAPI, ThreadListQueryDep
 from postroom.threads.schemas import (
     EmailThreadList,
     EmailThreadOut,
-    ThreadListQuery,
     ThreadView,
     render_thread,
 )
@@ -22,11 +22,15 @@ from postroom.threads.schemas import (
 router = APIRouter(tags=["email threads"])
 
 
-@router.get("/activity/emailthread/", responses={200: {"model": EmailThreadList}})
+@router.get(
+    "/activity/emailthread/",
+    responses={200: {"model": EmailThreadList}},
+    openapi_extra=THREAD_QUERY_OPENAPI,
+)
 async def list_threads(
     session: ReadOnlySessionDep,
     caller: ReadOnlyCallerDep,
-    query: Annotated[ThreadListQuery, Query()],
+    query: ThreadListQueryDep,
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:

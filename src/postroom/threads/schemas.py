@@ -1,10 +1,9 @@
-"""Email threads as the API shows them, and their list filters."""
+"""Email threads as the API shows them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timezone
 from email.utils import getaddresses
 from typing import Any
 
@@ -13,12 +12,8 @@ from pydantic import BaseModel
 from postroom.emails.rendering import render_email
 from postroom.emails.schemas import EmailActivity
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.filters import datetime_bounds
-from postroom.kit.paging import split_csv
-from postroom.kit.schemas import RequestModel
 from postroom.models import EmailActivity as EmailRow
 from postroom.models import EmailThread
-from postroom.threads.repository import ThreadFilter
 
 
 @dataclass(frozen=True)
@@ -45,20 +40,6 @@ class EmailThreadOut(BaseModel):
 class EmailThreadList(BaseModel):
     data: list[EmailThreadOut]
     has_more: bool
-
-
-class ThreadListQuery(RequestModel):
-    lead_id: str | None = None
-    date_created__gt: str | None = None
-    date_created__gte: str | None = None
-    date_created__lt: str | None = None
-    date_created__lte: str | None = None
-
-    def to_filter(self, tz: timezone | None) -> ThreadFilter:
-        return ThreadFilter(
-            lead_ids=split_csv(self.lead_id),
-            created_bounds=datetime_bounds(self, "date_created", tz),
-        )
 
 
 def participants(emails: list[EmailRow] | Any) -> list[dict[str, str]]:

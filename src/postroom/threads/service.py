@@ -24,6 +24,7 @@ from postroom.emails import event_log
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Origin
+from postroom.kit.filters import check_own_organization
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity, EmailThread
 from postroom.tasks import repository as task_repository
@@ -154,6 +155,9 @@ async def get_thread(session: AsyncSession, caller: Caller, thread_id: str) -> T
 async def list_threads(
     session: AsyncSession, caller: Caller, where: ThreadFilter, skip: int, limit: int
 ) -> list[ThreadView]:
+    check_own_organization(where.organization_id, caller.organization_id)
+    if where.matches_nothing:
+        return []
     threads = await repository.list_threads(session, caller.organization_id, where, skip, limit)
     emails = await repository.emails_of_threads(
         session, caller.organization_id, [thread.id for thread in threads]
