@@ -271,6 +271,20 @@ async def test_list_is_data_and_exact_has_more_newest_first(tenant: Tenant) -> N
     assert shown == [contact["id"] for contact in reversed(made)]
 
 
+@pytest.mark.parametrize(("name", "value"), [("_limit", 101), ("_skip", 10**20), ("_skip", -1)])
+async def test_a_page_parameter_out_of_range_is_a_400_on_it(
+    tenant: Tenant, name: str, value: int
+) -> None:
+    await create_contact(tenant.client)
+    assert name in field_errors(await tenant.client.get("/contact/", params={name: value}))
+
+
+async def test_a_blank_lead_id_lists_as_if_absent(tenant: Tenant) -> None:
+    made = await create_contact(tenant.client)
+    page = ok(await tenant.client.get("/contact/", params={"lead_id": ""}))
+    assert made["id"] in {contact["id"] for contact in page["data"]}
+
+
 async def test_fields_limits_the_objects_of_a_list(tenant: Tenant) -> None:
     await create_contact(tenant.client)
     page = ok(await tenant.client.get("/contact/", params={"_fields": "id,display_name"}))
