@@ -409,3 +409,16 @@ async def test_another_organizations_leads_never_appear_in_the_list(
     await create_lead(other_tenant.client)
     page = ok(await tenant.client.get("/lead/"))
     assert [lead["id"] for lead in page["data"]] == [mine["id"]]
+
+
+async def test_a_lead_search_is_refused_rather_than_answered_with_every_lead(
+    tenant: Tenant,
+) -> None:
+    """Close's search language is not served: answering ``query`` with every lead would hand a
+    search-then-delete script the whole organization."""
+    await create_lead(tenant.client, name="Acme")
+    await create_lead(tenant.client, name="Globex")
+    response = await tenant.client.get("/lead/", params={"query": 'name:"Acme"'})
+    assert set(field_errors(response)) == {"query"}
+    blank = ok(await tenant.client.get("/lead/", params={"query": " "}))
+    assert {"Acme", "Globex"} <= {lead["name"] for lead in blank["data"]}

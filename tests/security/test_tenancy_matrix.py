@@ -162,7 +162,7 @@ OTHER_FILTERS = frozenset(
     {
         "_skip", "_limit", "_fields", "status", "_type", "_type__in", "_order_by", "is_complete",
         "view", "object_type", "action", "is_archived", "is_shared", "date", "due_date",
-        "thread_emails", "format",
+        "thread_emails", "format", "query",
     }
 )  # fmt: skip
 DATE_BOUND = re.compile(r"__(gt|gte|lt|lte)$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from postroom.dependencies import (
     CallerDep,
@@ -26,8 +26,11 @@ async def list_leads(
     settings: SettingsDep,
     page: PageDep,
     fields: FieldsDep,
+    query: str | None = Query(
+        default=None, description="Close's lead search: not supported, a non-blank value is a 400."
+    ),
 ) -> JSONResponse:
-    views = await service.list_leads(session, caller, page.skip, page.limit + 1)
+    views = await service.list_leads(session, caller, page.skip, page.limit + 1, query)
 
     def render(view: LeadView) -> dict[str, object]:
         return render_lead(view, settings.public_url)

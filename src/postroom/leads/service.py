@@ -69,9 +69,20 @@ async def _owned_lead(session: AsyncSession, caller: Caller, lead_id: str) -> Le
     return lead
 
 
+def check_no_search(query: str | None) -> None:
+    """Close's lead search (``query``) is not served. Answering it with every lead would hand a
+    script that searches and then acts on the results (a bulk delete, say) the whole
+    organization, so a search is refused; a blank one lists as if absent."""
+    if query is not None and query.strip():
+        raise ValidationFailed.field(
+            "query", "Lead search is not supported by Postroom: list without query and filter."
+        )
+
+
 async def list_leads(
-    session: AsyncSession, caller: Caller, skip: int, limit: int
+    session: AsyncSession, caller: Caller, skip: int, limit: int, query: str | None = None
 ) -> Sequence[LeadView]:
+    check_no_search(query)
     leads = await repository.list_leads(session, caller.organization_id, skip, limit)
     contacts = await contact_repository.contacts_of_leads(
         session, caller.organization_id, [lead.id for lead in leads]
