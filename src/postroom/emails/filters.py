@@ -13,9 +13,13 @@ from postroom.emails.ordering import parse_order
 from postroom.emails.repository import EmailFilter
 from postroom.emails.states import EmailStatus
 from postroom.errors import ValidationFailed
-from postroom.kit.filters import datetime_bounds, openapi_query_parameters, validated_query
+from postroom.kit.filters import (
+    ActivityDateBounds,
+    datetime_bounds,
+    openapi_query_parameters,
+    validated_query,
+)
 from postroom.kit.paging import split_csv
-from postroom.kit.schemas import RequestModel
 
 ACTIVITY_TYPES = frozenset(
     {
@@ -31,7 +35,7 @@ EMAIL_TYPE = "Email"
 THREAD_TYPE = "EmailThread"
 
 
-class EmailListQuery(RequestModel):
+class EmailListQuery(ActivityDateBounds):
     """Filters; list-valued ones are comma-separated, and a filter sent both plain and as its
     ``__in`` twin keeps what is in both. Naive datetimes follow ``X-TZ-Offset``."""
 
@@ -50,14 +54,6 @@ class EmailListQuery(RequestModel):
     type_filter: str | None = Field(default=None, alias="_type")
     type_in: str | None = Field(default=None, alias="_type__in")
     order_by: str | None = Field(default=None, alias="_order_by", max_length=64)
-    date_created__gt: str | None = None
-    date_created__gte: str | None = None
-    date_created__lt: str | None = None
-    date_created__lte: str | None = None
-    activity_at__gt: str | None = None
-    activity_at__gte: str | None = None
-    activity_at__lt: str | None = None
-    activity_at__lte: str | None = None
 
     def to_filter(self, tz: timezone | None) -> EmailFilter:
         return EmailFilter(

@@ -12,10 +12,25 @@ from pydantic import BaseModel, ValidationError
 
 from postroom.errors import ValidationFailed
 from postroom.kit.datetimes import localize, parse_datetime
+from postroom.kit.schemas import RequestModel
 
 BOUNDS = ("gt", "gte", "lt", "lte")
 
 Query = TypeVar("Query", bound=BaseModel)
+
+
+class ActivityDateBounds(RequestModel):
+    """The date filters every activity list takes (``date_created__*``, ``activity_at__*``),
+    as the raw text ``datetime_bounds`` parses."""
+
+    date_created__gt: str | None = None
+    date_created__gte: str | None = None
+    date_created__lt: str | None = None
+    date_created__lte: str | None = None
+    activity_at__gt: str | None = None
+    activity_at__gte: str | None = None
+    activity_at__lt: str | None = None
+    activity_at__lte: str | None = None
 
 
 def datetime_bounds(query: BaseModel, prefix: str, tz: timezone | None) -> dict[str, datetime]:

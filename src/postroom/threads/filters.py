@@ -18,13 +18,17 @@ from pydantic import ConfigDict, Field
 
 from postroom.emails.filters import ACTIVITY_TYPES, CUSTOM_TYPE_PREFIX, EMAIL_TYPE, THREAD_TYPE
 from postroom.errors import ValidationFailed
-from postroom.kit.filters import datetime_bounds, openapi_query_parameters, validated_query
+from postroom.kit.filters import (
+    ActivityDateBounds,
+    datetime_bounds,
+    openapi_query_parameters,
+    validated_query,
+)
 from postroom.kit.paging import split_csv
-from postroom.kit.schemas import RequestModel
 from postroom.threads.repository import ThreadFilter
 
 
-class ThreadListQuery(RequestModel):
+class ThreadListQuery(ActivityDateBounds):
     """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -35,14 +39,6 @@ class ThreadListQuery(RequestModel):
     user_id: str | None = None
     organization_id: str | None = None
     type_filter: str | None = Field(default=None, alias="_type")
-    date_created__gt: str | None = None
-    date_created__gte: str | None = None
-    date_created__lt: str | None = None
-    date_created__lte: str | None = None
-    activity_at__gt: str | None = None
-    activity_at__gte: str | None = None
-    activity_at__lt: str | None = None
-    activity_at__lte: str | None = None
 
     def to_filter(self, tz: timezone | None) -> ThreadFilter:
         types = thread_types(self.type_filter)
