@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 from postroom.emails.states import QUEUED, EmailStatus
 from postroom.kit.datetimes import UTCDateTime, UTCDateTimeText
 from postroom.kit.jsoncodec import JSONFragmentRead
-from postroom.kit.sql import affected_rows
+from postroom.kit.sql import COMPARATORS, affected_rows
 from postroom.models import EmailActivity, User
 from postroom.users import repository as user_repository
 
@@ -59,12 +59,6 @@ class EmailFilter:
     of the statement (every statement is the caller's organization's)."""
 
 
-_COMPARATORS = {
-    "gt": lambda column, value: column > value,
-    "gte": lambda column, value: column >= value,
-    "lt": lambda column, value: column < value,
-    "lte": lambda column, value: column <= value,
-}
 _LIST_FILTERS = {
     "lead_ids": EmailActivity.lead_id,
     "contact_ids": EmailActivity.contact_id,
@@ -158,7 +152,7 @@ def _page_statement(shape: tuple[str, ...], order_by: str) -> Select[Any]:
             conditions.append(_LIST_FILTERS[key].in_(bindparam(key, expanding=True)))
         else:
             name, _, operator = key.rpartition("_")
-            conditions.append(_COMPARATORS[operator](_DATE_FILTERS[name], bindparam(key)))
+            conditions.append(COMPARATORS[operator](_DATE_FILTERS[name], bindparam(key)))
     return (
         select(*LISTED_COLUMNS)
         .where(*conditions)

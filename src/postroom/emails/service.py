@@ -88,12 +88,15 @@ async def _check_account(
 ) -> None:
     """The sending account, posted or kept, must be one of the email's user's own: a user does
     not send through a colleague's mailbox."""
-    account_id = body.account if body.account is not None else stored and stored.email_account_id
-    user_posted = "user_id" in body.model_fields_set and body.user_id is not None
-    if not account_id or (body.account is None and not user_posted):
+    posted_user = body.user_id if "user_id" in body.model_fields_set else None
+    if body.account is None and posted_user is None:
+        return  # neither the account nor its user changes
+    kept_account = stored.email_account_id if stored else None
+    account_id = body.account if body.account is not None else kept_account
+    if not account_id:
         return
     account = await account_repository.get_account(session, caller.organization_id, account_id)
-    user_id = body.user_id if user_posted else stored.user_id if stored else caller.user_id
+    user_id = posted_user or (stored.user_id if stored else caller.user_id)
     if account is None:
         problems.add("email_account_id", "Sending account not found.")
     elif account.user_id != user_id:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from postroom.events.repository import EventFilter
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.filters import datetime_bounds
+from postroom.kit.filters import datetime_bounds, refuse_if_given
 from postroom.kit.schemas import RequestModel
 from postroom.models import Event
 
@@ -68,11 +68,11 @@ class EventListQuery(RequestModel):
     def _cursor_paging_only(cls, value: str | None) -> None:
         """Close's event log "does not support ``_skip``": ignoring it would hand a client
         that pages with ``_skip += len(data)`` the first page forever."""
-        if value is not None and value.strip():
-            raise ValueError(
-                "The event log pages with cursors, not _skip: send _cursor with the "
-                "cursor_next of the previous page."
-            )
+        refuse_if_given(
+            value,
+            "The event log pages with cursors, not _skip: send _cursor with the "
+            "cursor_next of the previous page.",
+        )
 
     def to_filter(self, tz: timezone | None) -> EventFilter:
         return EventFilter(

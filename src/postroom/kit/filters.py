@@ -33,6 +33,13 @@ class ActivityDateBounds(RequestModel):
     activity_at__lte: str | None = None
 
 
+def refuse_if_given(value: str | None, reason: str) -> None:
+    """A parameter Close documents that Postroom does not serve: any non-blank value is a
+    400 saying ``reason`` (raised as a pydantic validation error), never ignored."""
+    if value is not None and value.strip():
+        raise ValueError(reason)
+
+
 def datetime_bounds(query: BaseModel, prefix: str, tz: timezone | None) -> dict[str, datetime]:
     """``{"gt": …, "lte": …}`` from the attributes ``<prefix>__gt`` … of ``query``."""
     bounds: dict[str, datetime] = {}

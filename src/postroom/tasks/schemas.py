@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.filters import refuse_if_given
 from postroom.kit.schemas import RequestModel
 from postroom.models import Task
 
@@ -140,8 +141,9 @@ class TaskListQuery(RequestModel):
     def _no_other_format(cls, value: str | None) -> None:
         """Close's description names ``format`` and says nothing of it: a value Postroom cannot
         know the meaning of is refused, not ignored."""
-        if value is not None and value.strip():
-            raise ValueError("Postroom lists tasks in one format, the JSON page: leave format out.")
+        refuse_if_given(
+            value, "Postroom lists tasks in one format, the JSON page: leave format out."
+        )
 
 
 class TaskOut(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails.states import EmailStatus
+from postroom.kit.sql import within_bounds
 from postroom.models import EmailActivity, EmailThread
 
 
@@ -25,14 +26,6 @@ class ThreadFilter:
     matches_nothing: bool = False
     created_bounds: dict[str, datetime] = field(default_factory=dict)
     activity_bounds: dict[str, datetime] = field(default_factory=dict)
-
-
-_COMPARATORS = {
-    "gt": lambda column, value: column > value,
-    "gte": lambda column, value: column >= value,
-    "lt": lambda column, value: column < value,
-    "lte": lambda column, value: column <= value,
-}
 
 
 async def get_thread(
@@ -66,10 +59,9 @@ def _conditions(where: ThreadFilter) -> list[ColumnElement[bool]]:
             conditions.append(column.in_(values))
     if where.user_ids is not None:
         conditions.append(_has_email_of(where.user_ids))
-    for operator, value in where.created_bounds.items():
-        conditions.append(_COMPARATORS[operator](EmailThread.created_at, value))
-    for operator, value in where.activity_bounds.items():
-        conditions.append(_COMPARATORS[operator](_latest_activity_at(), value))
+    conditions.extend(within_bounds(EmailThread.created_at, where.created_bounds))
+    if where.activity_bounds:
+        conditions.extend(within_bounds(_latest_activity_at(), where.activity_bounds))
     return conditions
 
 
