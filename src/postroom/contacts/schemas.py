@@ -8,14 +8,14 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.schemas import RequestModel
+from postroom.kit.schemas import Boolean, RequestModel
 from postroom.models import Contact
 
 
 class ContactEmailIn(RequestModel):
     email: str = Field(max_length=320)
     type: str = Field(default="office", max_length=50)
-    is_unsubscribed: bool = False
+    is_unsubscribed: Boolean = False
 
     @field_validator("email")
     @classmethod

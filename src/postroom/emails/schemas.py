@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
 from postroom.kit.headers import breaks_header
-from postroom.kit.schemas import Integer, RequestModel
+from postroom.kit.schemas import Boolean, Integer, RequestModel
 
 MAX_SUBJECT = 1000
 MAX_BODY = 1_048_576
@@ -37,7 +37,7 @@ class AttachmentIn(RequestModel):
     size: Integer = Field(ge=0)
     content_type: str | None = Field(default=None, max_length=255)
     content_id: str | None = Field(default=None, max_length=255)
-    inline_only: bool = False
+    inline_only: Boolean = False
 
 
 class OpenIn(RequestModel):
@@ -68,7 +68,7 @@ class EmailActivityFields(RequestModel):
     followup_sequence_delay: Integer | None = Field(
         default=None, ge=MIN_SEQUENCE_DELAY, le=MAX_SEQUENCE_DELAY
     )
-    followup_sequence_add_cc_bcc: bool | None = None
+    followup_sequence_add_cc_bcc: Boolean | None = None
     in_reply_to_id: str | None = Field(default=None, max_length=64)
     email_account_id: str | None = Field(default=None, max_length=64)
     account_id: str | None = Field(default=None, max_length=64)

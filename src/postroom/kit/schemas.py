@@ -5,6 +5,8 @@ field error naming the top-level field.
 
 Integers in request bodies are ``Integer``: a JSON integer and nothing else. Pydantic's lax
 mode would take ``true`` as 1, ``2.0`` as 2 and ``"2"`` as 2 where Close documents an integer.
+Booleans in request bodies are ``Boolean``: ``true`` or ``false``, where lax mode would also take
+``"yes"``, ``"off"``, ``1`` or ``"0"``. (Query strings stay lax: ``?is_complete=true`` is text.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Strict, field_validator
 
 Integer = Annotated[int, Strict()]
+Boolean = Annotated[bool, Strict()]
 
 
 def contains_nul(value: object) -> bool:

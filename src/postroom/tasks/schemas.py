@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.filters import refuse_if_given
-from postroom.kit.schemas import RequestModel
+from postroom.kit.schemas import Boolean, RequestModel
 from postroom.models import Task
 
 MAX_TEXT = 100_000
@@ -80,7 +80,7 @@ class TaskCreate(RequestModel):
     text: str = Field(default="", max_length=MAX_TEXT)
     date: datetime | None = None
     assigned_to: str | None = Field(default=None, max_length=64)
-    is_complete: bool = False
+    is_complete: Boolean = False
 
 
 class TaskUpdate(RequestModel):
@@ -90,7 +90,7 @@ class TaskUpdate(RequestModel):
     text: str = Field(default="", max_length=MAX_TEXT)
     date: datetime | None = None
     assigned_to: str | None = Field(default=None, max_length=64)
-    is_complete: bool = False
+    is_complete: Boolean = False
 
 
 class TaskListQuery(RequestModel):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.schemas import Integer, RequestModel
+from postroom.kit.schemas import Boolean, Integer, RequestModel
 from postroom.models import EmailTemplate
 from postroom.templates.rendering import RenderedTemplate
 
@@ -31,8 +31,8 @@ class EmailTemplateCreate(RequestModel):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     subject: str = Field(max_length=MAX_SUBJECT)
     body: str = Field(max_length=MAX_BODY)
-    is_shared: bool = False
-    is_archived: bool = False
+    is_shared: Boolean = False
+    is_archived: Boolean = False
     attachments: list[TemplateAttachment] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
 
 
@@ -42,8 +42,8 @@ class EmailTemplateUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
     body: str | None = Field(default=None, max_length=MAX_BODY)
-    is_shared: bool | None = None
-    is_archived: bool | None = None
+    is_shared: Boolean | None = None
+    is_archived: Boolean | None = None
     attachments: list[TemplateAttachment] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
 
     @field_validator("name", "subject", "body", "is_shared", "is_archived")

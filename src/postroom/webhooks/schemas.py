@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from postroom.events.catalog import unknown_event_problem
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.schemas import RequestModel
+from postroom.kit.schemas import Boolean, RequestModel
 from postroom.models import WebhookSubscription
 
 MAX_URL = 2000
@@ -43,7 +43,7 @@ class SubscribedEvent(RequestModel):
 class WebhookCreate(RequestModel):
     url: str = Field(max_length=MAX_URL)
     events: list[SubscribedEvent] = Field(min_length=1, max_length=MAX_EVENTS)
-    verify_ssl: bool = True
+    verify_ssl: Boolean = True
 
 
 class WebhookUpdate(RequestModel):
@@ -51,7 +51,7 @@ class WebhookUpdate(RequestModel):
 
     url: str = Field(default="", max_length=MAX_URL)
     events: list[SubscribedEvent] = Field(default_factory=list, min_length=1, max_length=MAX_EVENTS)
-    verify_ssl: bool = True
+    verify_ssl: Boolean = True
     status: SubscriptionStatus = SubscriptionStatus.ACTIVE
 
 
