@@ -1,0 +1,35 @@
+"""The account an email is sent through (``email_account_id``): whose it may be."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.accounts import repository as account_repository
+from postroom.emails.rules import FieldProblems
+from postroom.emails.schemas import EmailActivityFields
+from postroom.models import EmailActivity
+from postroom.users.auth import Caller
+
+
+async def check_account(
+    session: AsyncSession,
+    caller: Caller,
+    body: EmailActivityFields,
+    problems: FieldProblems,
+    stored: EmailActivity | None,
+) -> None:
+    """The sending account, posted or kept, must be one of the email's user's own: a user does
+    not send through a colleague's mailbox."""
+    posted_user = body.user_id if "user_id" in body.model_fields_set else None
+    if body.account is None and posted_user is None:
+        return  # neither the account nor its user changes
+    kept_account = stored.email_account_id if stored else None
+    account_id = body.account if body.account is not None else kept_account
+    if not account_id:
+        return
+    account = await account_repository.get_account(session, caller.organization_id, account_id)
+    user_id = posted_user or (stored.user_id if stored else caller.user_id)
+    if account is None:
+        problems.add("email_account_id", "Sending account not found.")
+    elif account.user_id != user_id:
+        problems.add("email_account_id", "The sending account belongs to another user.")
