@@ -29,6 +29,17 @@ async def default_account_of_user(session: AsyncSession, user_id: str) -> EmailA
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def default_account_id(session: AsyncSession, user_id: str) -> str | None:
+    """The user's default account, else their oldest; None when they have none."""
+    statement = (
+        select(EmailAccount.id)
+        .where(EmailAccount.user_id == user_id)
+        .order_by(EmailAccount.is_default.desc(), EmailAccount.created_at)
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def list_accounts(
     session: AsyncSession, organization_id: str, user_id: str | None, skip: int, limit: int
 ) -> Sequence[EmailAccount]:

@@ -1,4 +1,5 @@
-"""The account an email is sent through (``email_account_id``): whose it may be."""
+"""The account an email is sent through (``email_account_id``): whose it may be, and which
+one a queued email gets when none is named."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.accounts import repository as account_repository
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityFields
+from postroom.emails.states import QUEUED, EmailStatus
 from postroom.models import EmailActivity
 from postroom.users.auth import Caller
 
@@ -33,3 +35,13 @@ async def check_account(
         problems.add("email_account_id", "Sending account not found.")
     elif account.user_id != user_id:
         problems.add("email_account_id", "The sending account belongs to another user.")
+
+
+async def default_to_users_account(session: AsyncSession, email: EmailActivity) -> None:
+    """A queued email (``outbox``, ``scheduled``) that names no account gets its user's
+    default one, so that ``email_account_id`` says which account sends it. A user without an
+    account leaves it null: the default SMTP URL sends such an email. Emails logged as they
+    are (``inbox``, ``sent``, ``draft``, ``error``) are not sent and get none."""
+    if EmailStatus(email.status) not in QUEUED or email.email_account_id or not email.user_id:
+        return
+    email.email_account_id = await account_repository.default_account_id(session, email.user_id)

@@ -25,7 +25,7 @@ from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
-from postroom.emails.sending_account import check_account
+from postroom.emails.sending_account import check_account, default_to_users_account
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
@@ -150,6 +150,7 @@ async def create_email(
         email.attachments = await resolve_attachments(
             session, caller, email.attachments, settings.max_file_bytes
         )
+    await default_to_users_account(session, email)
     _schedule(email, now)
     _refresh_derived(email)
     placement = await thread_service.place(session, email, parent, now)
@@ -321,6 +322,8 @@ async def update_email(
         await _apply_template_on_update(session, caller, email, given_fields(body), settings)
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
+    if current is not target:
+        await default_to_users_account(session, email)
     if "in_reply_to_id" in content_edits:
         await _rethread(session, email, parent, now)
     await session.flush()

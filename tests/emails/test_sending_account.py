@@ -1,0 +1,137 @@
+"""``email_account_id`` names the account that sends an email (spec §2.1: "default: the user's
+default account"): a queued email gets its user's default account when it names none; logged
+emails, which are not sent, get none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from postroom.db import Database
+from tests.conftest import Tenant
+from tests.helpers import add_sending_account, create_email, create_lead, ok
+
+FUTURE = "2031-01-01T09:00:00+00:00"
+TO_SEND: dict[str, dict[str, Any]] = {
+    "outbox": {"status": "outbox", "sender": "me@example.com", "send_in": 30},
+    "scheduled": {"status": "scheduled", "sender": "me@example.com", "date_scheduled": FUTURE},
+}
+LOGGED: dict[str, dict[str, Any]] = {
+    "draft": {"status": "draft"},
+    "sent": {"status": "sent", "sender": "me@example.com"},
+    "inbox": {"status": "inbox", "sender": "jane@acme.example.com"},
+    "error": {"status": "error", "sender": "me@example.com"},
+}
+
+
+async def post_email(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    lead = await create_lead(tenant.client)
+    return await create_email(tenant.client, lead["id"], **fields)
+
+
+async def shown(tenant: Tenant, email: dict[str, Any]) -> Any:
+    return ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["email_account_id"]
+
+
+async def email_event(tenant: Tenant, email: dict[str, Any], action: str) -> dict[str, Any]:
+    params = {"object_type": "activity.email", "object_id": email["id"], "action": action}
+    [event] = ok(await tenant.client.get("/event/", params=params))["data"]
+    found: dict[str, Any] = event
+    return found
+
+
+@pytest.mark.parametrize("status", sorted(TO_SEND))
+async def test_a_queued_email_without_an_account_names_its_users_default_account(
+    tenant: Tenant, database: Database, status: str
+) -> None:
+    await add_sending_account(database, tenant.user_email)
+    default = await add_sending_account(database, tenant.user_email)
+    email = await post_email(tenant, **TO_SEND[status])
+    assert email["email_account_id"] == default
+    assert await shown(tenant, email) == default
+    created = await email_event(tenant, email, "created")
+    assert created["data"]["email_account_id"] == default
+
+
+async def test_a_queued_email_keeps_the_account_it_names(
+    tenant: Tenant, database: Database
+) -> None:
+    named = await add_sending_account(database, tenant.user_email)
+    await add_sending_account(database, tenant.user_email)  # now the default
+    email = await post_email(tenant, **TO_SEND["outbox"], email_account_id=named)
+    assert email["email_account_id"] == named
+    assert await shown(tenant, email) == named
+
+
+async def test_a_queued_email_of_a_user_without_an_account_names_none(tenant: Tenant) -> None:
+    email = await post_email(tenant, **TO_SEND["outbox"])
+    assert email["email_account_id"] is None
+    assert await shown(tenant, email) is None
+
+
+async def test_a_queued_email_of_a_colleague_names_the_colleagues_account(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    """The default is that of the email's user, not of the API key's."""
+    await add_sending_account(database, tenant.user_email)
+    theirs = await add_sending_account(database, colleague.user_email)
+    email = await post_email(tenant, **TO_SEND["outbox"], user_id=colleague.user_id)
+    assert email["email_account_id"] == theirs
+
+
+@pytest.mark.parametrize("status", sorted(LOGGED))
+async def test_a_logged_email_names_no_account(
+    tenant: Tenant, database: Database, status: str
+) -> None:
+    """Drafts and emails logged as they are (inbox, sent, error) are not sent by Postroom."""
+    await add_sending_account(database, tenant.user_email)
+    email = await post_email(tenant, **LOGGED[status])
+    assert email["email_account_id"] is None
+    assert await shown(tenant, email) is None
+
+
+@pytest.mark.parametrize(("start", "target"), [("draft", "outbox"), ("draft", "scheduled"),
+                                               ("error", "outbox")])  # fmt: skip
+async def test_an_email_queued_by_a_put_names_its_users_default_account(
+    tenant: Tenant, database: Database, start: str, target: str
+) -> None:
+    default = await add_sending_account(database, tenant.user_email)
+    email = await post_email(tenant, **LOGGED[start])
+    queued = {**TO_SEND[target], "sender": "me@example.com"}
+    response = ok(await tenant.client.put(f"/activity/email/{email['id']}/", json=queued))
+    assert response["email_account_id"] == default
+    assert await shown(tenant, email) == default
+    updated = await email_event(tenant, email, "updated")
+    assert updated["data"]["email_account_id"] == default
+    assert "email_account_id" in updated["changed_fields"]
+
+
+async def test_a_draft_queued_for_a_colleague_names_the_colleagues_account(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    await add_sending_account(database, tenant.user_email)
+    theirs = await add_sending_account(database, colleague.user_email)
+    draft = await post_email(tenant, **LOGGED["draft"])
+    body = {**TO_SEND["outbox"], "user_id": colleague.user_id}
+    queued = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json=body))
+    assert queued["email_account_id"] == theirs
+
+
+async def test_a_draft_queued_by_a_put_keeps_the_account_it_names(
+    tenant: Tenant, database: Database
+) -> None:
+    named = await add_sending_account(database, tenant.user_email)
+    await add_sending_account(database, tenant.user_email)  # now the default
+    draft = await post_email(tenant, **LOGGED["draft"], email_account_id=named)
+    queued = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json=TO_SEND["outbox"]))
+    assert queued["email_account_id"] == named
+
+
+async def test_a_draft_keeps_no_account_until_it_is_queued(
+    tenant: Tenant, database: Database
+) -> None:
+    await add_sending_account(database, tenant.user_email)
+    draft = await post_email(tenant, **LOGGED["draft"])
+    edited = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json={"subject": "Yo"}))
+    assert edited["email_account_id"] is None
