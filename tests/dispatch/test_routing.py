@@ -77,6 +77,21 @@ async def test_without_an_account_the_default_smtp_url_sends_and_no_account_is_n
     assert after["email_account_id"] is None
 
 
+async def test_an_account_added_after_an_email_was_queued_does_not_send_it(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """The dispatcher sends through the account the email names, and looks up no other: an
+    email queued while its user had no account leaves through the default URL, as it said."""
+    with smtp_server() as account_server:
+        app, tenant = await harness.start(smtp.url)
+        email = await outbox(tenant, send_in=2)
+        await add_sending_account(app.state.database, tenant.user_email, account_server.url)
+        await eventually(lambda: _is_sent(tenant, email["id"]))
+        assert len(smtp.messages()) == 1
+        assert account_server.messages() == []
+        assert (await _sent_event(tenant, email["id"]))["email_account_id"] is None
+
+
 async def test_an_email_whose_account_is_gone_is_not_sent_through_the_default_url(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:

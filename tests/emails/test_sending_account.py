@@ -4,12 +4,26 @@ emails, which are not sent, get none."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from alembic import command
+from fastapi import FastAPI
+from sqlalchemy import update
 
+from postroom import migrate
+from postroom.app import create_app
+from postroom.config import Settings
 from postroom.db import Database
-from tests.conftest import Tenant
+from postroom.kit.ids import new_id
+from postroom.models import EmailActivity
+from tests.conftest import Tenant, create_tenant
+from tests.databases import database_of_its_own
 from tests.helpers import add_sending_account, create_email, create_lead, ok
 
 FUTURE = "2031-01-01T09:00:00+00:00"
@@ -135,3 +149,67 @@ async def test_a_draft_keeps_no_account_until_it_is_queued(
     draft = await post_email(tenant, **LOGGED["draft"])
     edited = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json={"subject": "Yo"}))
     assert edited["email_account_id"] is None
+
+
+async def test_the_upgrade_names_the_account_of_emails_queued_by_an_older_postroom(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration ``44096776410e``: an email queued before this rule, with no account, was sent
+    through its user's default account by the dispatcher; the upgrade writes that account down,
+    since the dispatcher no longer looks for it. Other emails keep what they had."""
+    with database_of_its_own(database_url, tmp_path) as url:
+        async with running_app(url, tmp_path) as app:
+            emails, account, api_key = await queue_as_an_older_postroom(app)
+        await asyncio.to_thread(downgrade_and_upgrade, url)
+        async with running_app(url, tmp_path) as app, client_of(app, api_key) as client:
+            named = {name: await shown_by(client, email) for name, email in emails.items()}
+    assert named == {"outbox": account, "scheduled": account, "draft": None, "lone": None}
+
+
+async def queue_as_an_older_postroom(app: FastAPI) -> tuple[dict[str, Any], str, str]:
+    """Emails of a user with an account (queued, and a draft) and of a colleague without one
+    (queued), stored with no account as an older Postroom stored them; with the account and
+    the first user's API key."""
+    database: Database = app.state.database
+    organization = new_id("org")
+    tenant = await create_tenant(app, database, organization=organization)
+    lone = await create_tenant(app, database, "Lone Colleague", organization)
+    account = await add_sending_account(database, tenant.user_email)
+    emails = {status: await post_email(tenant, **TO_SEND[status]) for status in TO_SEND}
+    emails["draft"] = await post_email(tenant, **LOGGED["draft"])
+    emails["lone"] = await post_email(lone, **TO_SEND["outbox"])
+    await tenant.client.aclose()
+    await lone.client.aclose()
+    async with database.transaction() as session:
+        await session.execute(update(EmailActivity).values(email_account_id=None))
+    return emails, account, tenant.api_key
+
+
+@asynccontextmanager
+async def running_app(database_url: str, folder: Path) -> AsyncIterator[FastAPI]:
+    settings = Settings(
+        database_url=database_url,
+        data_dir=folder / "data",
+        public_url="http://testserver",
+        run_dispatcher=False,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def client_of(app: FastAPI, api_key: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://testserver/api/v1", auth=(api_key, "")
+    )
+
+
+async def shown_by(client: httpx.AsyncClient, email: dict[str, Any]) -> Any:
+    return ok(await client.get(f"/activity/email/{email['id']}/"))["email_account_id"]
+
+
+def downgrade_and_upgrade(database_url: str) -> None:
+    """Back to the revision before the backfill (its downgrade changes nothing), and up again."""
+    command.downgrade(migrate.alembic_config(database_url), "3a9e5d7c1b42")
+    migrate.upgrade(database_url)
