@@ -24,7 +24,7 @@ from postroom.kit.ids import new_id
 from postroom.models import EmailActivity
 from tests.conftest import Tenant, create_tenant
 from tests.databases import database_of_its_own
-from tests.helpers import add_sending_account, create_email, create_lead, ok
+from tests.helpers import add_sending_account, create_email, create_lead, field_errors, ok
 
 FUTURE = "2031-01-01T09:00:00+00:00"
 TO_SEND: dict[str, dict[str, Any]] = {
@@ -37,6 +37,7 @@ LOGGED: dict[str, dict[str, Any]] = {
     "inbox": {"status": "inbox", "sender": "jane@acme.example.com"},
     "error": {"status": "error", "sender": "me@example.com"},
 }
+QUEUEING_PUTS = [("draft", "outbox"), ("draft", "scheduled"), ("error", "outbox")]
 
 
 async def post_email(tenant: Tenant, **fields: Any) -> dict[str, Any]:
@@ -44,8 +45,12 @@ async def post_email(tenant: Tenant, **fields: Any) -> dict[str, Any]:
     return await create_email(tenant.client, lead["id"], **fields)
 
 
+async def put(tenant: Tenant, email: dict[str, Any], **fields: Any) -> httpx.Response:
+    return await tenant.client.put(f"/activity/email/{email['id']}/", json=fields)
+
+
 async def shown(tenant: Tenant, email: dict[str, Any]) -> Any:
-    return ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["email_account_id"]
+    return await shown_by(tenant.client, email)
 
 
 async def email_event(tenant: Tenant, email: dict[str, Any], action: str) -> dict[str, Any]:
@@ -105,15 +110,14 @@ async def test_a_logged_email_names_no_account(
     assert await shown(tenant, email) is None
 
 
-@pytest.mark.parametrize(("start", "target"), [("draft", "outbox"), ("draft", "scheduled"),
-                                               ("error", "outbox")])  # fmt: skip
+@pytest.mark.parametrize(("start", "target"), QUEUEING_PUTS)
 async def test_an_email_queued_by_a_put_names_its_users_default_account(
     tenant: Tenant, database: Database, start: str, target: str
 ) -> None:
     default = await add_sending_account(database, tenant.user_email)
     email = await post_email(tenant, **LOGGED[start])
     queued = {**TO_SEND[target], "sender": "me@example.com"}
-    response = ok(await tenant.client.put(f"/activity/email/{email['id']}/", json=queued))
+    response = ok(await put(tenant, email, **queued))
     assert response["email_account_id"] == default
     assert await shown(tenant, email) == default
     updated = await email_event(tenant, email, "updated")
@@ -128,7 +132,7 @@ async def test_a_draft_queued_for_a_colleague_names_the_colleagues_account(
     theirs = await add_sending_account(database, colleague.user_email)
     draft = await post_email(tenant, **LOGGED["draft"])
     body = {**TO_SEND["outbox"], "user_id": colleague.user_id}
-    queued = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json=body))
+    queued = ok(await put(tenant, draft, **body))
     assert queued["email_account_id"] == theirs
 
 
@@ -138,7 +142,7 @@ async def test_a_draft_queued_by_a_put_keeps_the_account_it_names(
     named = await add_sending_account(database, tenant.user_email)
     await add_sending_account(database, tenant.user_email)  # now the default
     draft = await post_email(tenant, **LOGGED["draft"], email_account_id=named)
-    queued = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json=TO_SEND["outbox"]))
+    queued = ok(await put(tenant, draft, **TO_SEND["outbox"]))
     assert queued["email_account_id"] == named
 
 
@@ -147,8 +151,34 @@ async def test_a_draft_keeps_no_account_until_it_is_queued(
 ) -> None:
     await add_sending_account(database, tenant.user_email)
     draft = await post_email(tenant, **LOGGED["draft"])
-    edited = ok(await tenant.client.put(f"/activity/email/{draft['id']}/", json={"subject": "Yo"}))
+    edited = ok(await put(tenant, draft, subject="Yo"))
     assert edited["email_account_id"] is None
+
+
+async def test_a_draft_handed_to_a_colleague_may_drop_the_account_it_was_given(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    """A cancelled email keeps the account it was queued with; handed to a colleague, it may
+    drop it (an explicit null) and, queued again, gets the colleague's default account."""
+    await add_sending_account(database, tenant.user_email)
+    email = await post_email(tenant, **TO_SEND["outbox"])
+    handed = {"status": "draft", "user_id": colleague.user_id, "email_account_id": None}
+    draft = ok(await put(tenant, email, **handed))
+    assert (draft["user_id"], draft["email_account_id"]) == (colleague.user_id, None)
+    assert ok(await put(tenant, email, status="outbox"))["email_account_id"] is None
+    theirs = await add_sending_account(database, colleague.user_email)
+    ok(await put(tenant, email, status="draft"))
+    assert ok(await put(tenant, email, status="outbox"))["email_account_id"] == theirs
+
+
+async def test_a_draft_handed_to_a_colleague_cannot_keep_the_account_it_was_given(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    await add_sending_account(database, tenant.user_email)
+    email = await post_email(tenant, **TO_SEND["outbox"])
+    ok(await put(tenant, email, status="draft"))
+    response = await put(tenant, email, user_id=colleague.user_id)
+    assert "email_account_id" in field_errors(response)
 
 
 async def test_the_upgrade_names_the_account_of_emails_queued_by_an_older_postroom(

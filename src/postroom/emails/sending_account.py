@@ -12,6 +12,9 @@ from postroom.emails.states import QUEUED, EmailStatus
 from postroom.models import EmailActivity
 from postroom.users.auth import Caller
 
+ACCOUNT_FIELDS = frozenset({"email_account_id", "account_id"})
+"""The request fields that name the sending account (``account_id`` is the older name)."""
+
 
 async def check_account(
     session: AsyncSession,
@@ -21,11 +24,13 @@ async def check_account(
     stored: EmailActivity | None,
 ) -> None:
     """The sending account, posted or kept, must be one of the email's user's own: a user does
-    not send through a colleague's mailbox."""
+    not send through a colleague's mailbox. A posted null clears the account: nothing to check
+    (a draft handed to a colleague may drop the account it was given)."""
     posted_user = body.user_id if "user_id" in body.model_fields_set else None
     if body.account is None and posted_user is None:
         return  # neither the account nor its user changes
-    kept_account = stored.email_account_id if stored else None
+    posts_account = bool(ACCOUNT_FIELDS & body.model_fields_set)
+    kept_account = stored.email_account_id if stored and not posts_account else None
     account_id = body.account if body.account is not None else kept_account
     if not account_id:
         return
