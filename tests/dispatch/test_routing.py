@@ -1,5 +1,6 @@
-"""Which account sends an email: ``email_account_id``, else the user's default account, else
-the organization-wide default (``POSTROOM_SMTP_URL``, ``capture://`` allowed), else none."""
+"""Which account sends an email: ``email_account_id`` (when an email is queued without one,
+its user's default account), else the organization-wide default (``POSTROOM_SMTP_URL``,
+``capture://`` allowed), else none."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import mailbox
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
+
+from postroom.models import EmailAccount
 from tests.conftest import Tenant
 from tests.dispatch.conftest import DeliveryHarness, eventually
 from tests.helpers import add_sending_account, create_lead, ok
@@ -32,11 +36,81 @@ async def test_users_default_account_sends_instead_of_the_organization_default(
 ) -> None:
     with smtp_server() as account_server:
         app, tenant = await harness.start(smtp.url)
-        await add_sending_account(app.state.database, tenant.user_email, account_server.url)
+        account = await add_sending_account(
+            app.state.database, tenant.user_email, account_server.url
+        )
         email = await outbox(tenant)
+        assert email["email_account_id"] == account
         await eventually(lambda: _is_sent(tenant, email["id"]))
         assert len(account_server.messages()) == 1
         assert smtp.messages() == []
+        assert (await _sent_event(tenant, email["id"]))["email_account_id"] == account
+
+
+async def test_a_draft_put_in_the_outbox_is_sent_through_the_users_default_account(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    with smtp_server() as account_server:
+        app, tenant = await harness.start(smtp.url)
+        account = await add_sending_account(
+            app.state.database, tenant.user_email, account_server.url
+        )
+        draft = await outbox(tenant, status="draft")
+        assert draft["email_account_id"] is None
+        queued = await _put(tenant, draft["id"], status="outbox")
+        assert queued["email_account_id"] == account
+        await eventually(lambda: _is_sent(tenant, draft["id"]))
+        [received] = account_server.messages()
+        assert received.message_id == draft["message_ids"][0]
+        assert smtp.messages() == []
+
+
+async def test_without_an_account_the_default_smtp_url_sends_and_no_account_is_named(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await outbox(tenant)
+    assert email["email_account_id"] is None
+    await eventually(lambda: _is_sent(tenant, email["id"]))
+    assert len(smtp.messages()) == 1
+    after = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert after["email_account_id"] is None
+
+
+async def test_an_account_added_after_an_email_was_queued_does_not_send_it(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """The dispatcher sends through the account the email names, and looks up no other: an
+    email queued while its user had no account leaves through the default URL, as it said."""
+    with smtp_server() as account_server:
+        app, tenant = await harness.start(smtp.url)
+        email = await outbox(tenant, send_in=2)
+        await add_sending_account(app.state.database, tenant.user_email, account_server.url)
+        await eventually(lambda: _is_sent(tenant, email["id"]))
+        assert len(smtp.messages()) == 1
+        assert account_server.messages() == []
+        assert (await _sent_event(tenant, email["id"]))["email_account_id"] is None
+
+
+async def test_an_email_whose_account_is_gone_is_not_sent_through_the_default_url(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """As for an account named by the client: the email fails with ``NoSendingAccount``; it
+    never leaves from another mailbox than the one it names."""
+    with smtp_server() as account_server:
+        app, tenant = await harness.start(smtp.url)
+        database = app.state.database
+        account = await add_sending_account(database, tenant.user_email, account_server.url)
+        email = await outbox(tenant, send_in=2)
+        assert email["email_account_id"] == account
+        async with database.transaction() as session:
+            await session.execute(delete(EmailAccount).where(EmailAccount.id == account))
+        await eventually(lambda: _has_status(tenant, email["id"], "error"))
+        after = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+        assert after["send_attempts"][-1]["error_class"] == "NoSendingAccount"
+        assert after["email_account_id"] == account
+        assert smtp.messages() == []
+        assert account_server.messages() == []
 
 
 async def test_email_account_id_selects_the_account(
@@ -82,3 +156,15 @@ async def _is_sent(tenant: Tenant, email_id: str) -> bool:
 
 async def _has_status(tenant: Tenant, email_id: str, status: str) -> bool:
     return await status_of(tenant, email_id) == status
+
+
+async def _put(tenant: Tenant, email_id: str, **fields: Any) -> dict[str, Any]:
+    return ok(await tenant.client.put(f"/activity/email/{email_id}/", json=fields))
+
+
+async def _sent_event(tenant: Tenant, email_id: str) -> dict[str, Any]:
+    """The data of the email's ``sent`` event (written by the dispatcher)."""
+    params = {"object_type": "activity.email", "object_id": email_id, "action": "sent"}
+    [event] = ok(await tenant.client.get("/event/", params=params))["data"]
+    data: dict[str, Any] = event["data"]
+    return data

@@ -19,11 +19,12 @@ async def get_account(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def default_account_of_user(session: AsyncSession, user_id: str) -> EmailAccount | None:
+async def default_account_id(session: AsyncSession, user_id: str) -> str | None:
+    """The user's default account, else their oldest; None when they have none."""
     statement = (
-        select(EmailAccount)
+        select(EmailAccount.id)
         .where(EmailAccount.user_id == user_id)
-        .order_by(EmailAccount.is_default.desc(), EmailAccount.created_at)
+        .order_by(EmailAccount.is_default.desc(), EmailAccount.created_at, EmailAccount.id)
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()

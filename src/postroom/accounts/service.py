@@ -79,20 +79,17 @@ def smtp_settings(account: EmailAccount, box: SecretBox) -> SmtpSettings:
 async def route_for(
     session: AsyncSession, box: SecretBox, email: EmailRecord, has_default: bool
 ) -> SendingRoute | None:
-    """The email's account, else its user's default account, else the default URL."""
-    account = None
-    if email.email_account_id:
-        account = await repository.get_account(
-            session, email.organization_id, email.email_account_id
-        )
-    elif email.user_id:
-        account = await repository.default_account_of_user(session, email.user_id)
-    if account is not None:
-        key = f"{account.id}:{account.updated_at.isoformat()}"
-        return SendingRoute(key=key, account_id=account.id, smtp=smtp_settings(account, box))
-    if email.email_account_id is None and has_default:
-        return SendingRoute(key=DEFAULT_ROUTE, account_id=None)
-    return None
+    """The account the email names, else the default URL; None when that account is gone or
+    there is no default URL. The user's default account was named when the email was queued
+    (``emails.sending_account``): it is not looked up a second time, so an email is sent
+    through the account it shows."""
+    if not email.email_account_id:
+        return SendingRoute(key=DEFAULT_ROUTE, account_id=None) if has_default else None
+    account = await repository.get_account(session, email.organization_id, email.email_account_id)
+    if account is None:
+        return None
+    key = f"{account.id}:{account.updated_at.isoformat()}"
+    return SendingRoute(key=key, account_id=account.id, smtp=smtp_settings(account, box))
 
 
 async def list_accounts(

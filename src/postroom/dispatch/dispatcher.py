@@ -242,10 +242,10 @@ class Dispatcher:
     async def _routes(
         self, session: AsyncSession, emails: Sequence[EmailColumns]
     ) -> dict[str, SendingRoute | None]:
-        cache: dict[tuple[str | None, str | None], SendingRoute | None] = {}
+        cache: dict[tuple[str, str | None], SendingRoute | None] = {}
         routes: dict[str, SendingRoute | None] = {}
         for email in emails:
-            key = (email.email_account_id, email.user_id)
+            key = (email.organization_id, email.email_account_id)
             if key not in cache:
                 cache[key] = await self.registry.route(session, email)
             routes[email.id] = cache[key]

@@ -13,7 +13,6 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.accounts import repository as account_repository
 from postroom.config import Settings
 from postroom.contacts import repository as contact_repository
 from postroom.dispatch import repository as dispatch_repository
@@ -26,6 +25,7 @@ from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
+from postroom.emails.sending_account import check_account, default_to_users_account
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
@@ -69,7 +69,7 @@ async def _check_references(
     if "user_id" in sent and body.user_id is not None:
         if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
             problems.add("user_id", "User not found.")
-    await _check_account(session, caller, body, problems, stored)
+    await check_account(session, caller, body, problems, stored)
     if "in_reply_to_id" not in sent or body.in_reply_to_id is None:
         return None
     parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
@@ -77,30 +77,6 @@ async def _check_references(
         problems.add("in_reply_to_id", "Email not found on this lead.")
         return None
     return parent
-
-
-async def _check_account(
-    session: AsyncSession,
-    caller: Caller,
-    body: EmailActivityFields,
-    problems: FieldProblems,
-    stored: EmailActivity | None,
-) -> None:
-    """The sending account, posted or kept, must be one of the email's user's own: a user does
-    not send through a colleague's mailbox."""
-    posted_user = body.user_id if "user_id" in body.model_fields_set else None
-    if body.account is None and posted_user is None:
-        return  # neither the account nor its user changes
-    kept_account = stored.email_account_id if stored else None
-    account_id = body.account if body.account is not None else kept_account
-    if not account_id:
-        return
-    account = await account_repository.get_account(session, caller.organization_id, account_id)
-    user_id = posted_user or (stored.user_id if stored else caller.user_id)
-    if account is None:
-        problems.add("email_account_id", "Sending account not found.")
-    elif account.user_id != user_id:
-        problems.add("email_account_id", "The sending account belongs to another user.")
 
 
 async def _check_create_references(
@@ -174,6 +150,7 @@ async def create_email(
         email.attachments = await resolve_attachments(
             session, caller, email.attachments, settings.max_file_bytes
         )
+    await default_to_users_account(session, email)
     _schedule(email, now)
     _refresh_derived(email)
     placement = await thread_service.place(session, email, parent, now)
@@ -345,6 +322,8 @@ async def update_email(
         await _apply_template_on_update(session, caller, email, given_fields(body), settings)
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
+    if current is not target:
+        await default_to_users_account(session, email)
     if "in_reply_to_id" in content_edits:
         await _rethread(session, email, parent, now)
     await session.flush()
