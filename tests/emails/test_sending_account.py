@@ -83,6 +83,28 @@ async def test_a_queued_email_keeps_the_account_it_names(
     assert await shown(tenant, email) == named
 
 
+@pytest.mark.parametrize("order", ["email_account_id first", "account_id first"])
+@pytest.mark.parametrize("other", [None, ""])
+async def test_an_account_posted_under_either_name_wins_over_an_empty_other(
+    tenant: Tenant, database: Database, order: str, other: str | None
+) -> None:
+    """Both names posted, one of them empty: the account named is stored, whatever the order
+    the fields arrive in (it is the one the ownership check read)."""
+    named = await add_sending_account(database, tenant.user_email)
+    await add_sending_account(database, tenant.user_email)  # now the default
+    names = {"email_account_id": named, "account_id": other}
+    if order == "account_id first":
+        names = {"account_id": named, "email_account_id": other}
+    email = await post_email(tenant, **TO_SEND["outbox"], **names)
+    assert email["email_account_id"] == named
+    assert await shown(tenant, email) == named
+
+
+async def test_an_empty_account_id_names_no_account(tenant: Tenant) -> None:
+    email = await post_email(tenant, status="draft", email_account_id="")
+    assert email["email_account_id"] is None
+
+
 async def test_a_queued_email_of_a_user_without_an_account_names_none(tenant: Tenant) -> None:
     email = await post_email(tenant, **TO_SEND["outbox"])
     assert email["email_account_id"] is None

@@ -45,6 +45,10 @@ FIELD_COLUMNS = {
 ANNOTATION_FIELDS = frozenset({"opens", "followup_date"})
 """Fields that may change on any email, not only on drafts."""
 
+ACCOUNT_NAMES = frozenset({"email_account_id", "account_id"})
+"""The two names of the sending account (``account_id`` is the older one); an empty string
+names none."""
+
 
 class FieldProblems:
     """Collects field errors and raises them together."""
@@ -73,6 +77,8 @@ def column_value(body: EmailActivityFields, name: str, tz: timezone | None) -> A
         return list(value or [])
     if name == "followup_sequence_add_cc_bcc":
         return bool(value)
+    if name in ACCOUNT_NAMES:
+        return body.account or None  # both names posted: the one the account check read
     return value
 
 

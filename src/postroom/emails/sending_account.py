@@ -6,14 +6,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository as account_repository
-from postroom.emails.rules import FieldProblems
+from postroom.emails.rules import ACCOUNT_NAMES, FieldProblems
 from postroom.emails.schemas import EmailActivityFields
 from postroom.emails.states import QUEUED, EmailStatus
 from postroom.models import EmailActivity
 from postroom.users.auth import Caller
-
-ACCOUNT_FIELDS = frozenset({"email_account_id", "account_id"})
-"""The request fields that name the sending account (``account_id`` is the older name)."""
 
 
 async def check_account(
@@ -29,7 +26,7 @@ async def check_account(
     posted_user = body.user_id if "user_id" in body.model_fields_set else None
     if body.account is None and posted_user is None:
         return  # neither the account nor its user changes
-    posts_account = bool(ACCOUNT_FIELDS & body.model_fields_set)
+    posts_account = bool(ACCOUNT_NAMES & body.model_fields_set)
     kept_account = stored.email_account_id if stored and not posts_account else None
     account_id = body.account if body.account is not None else kept_account
     if not account_id:
