@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.models import EmailAccount
@@ -55,10 +55,19 @@ async def clear_default(session: AsyncSession, user_id: str) -> None:
 async def record_send_status(
     session: AsyncSession, account_id: str, status: str, error: str | None
 ) -> None:
+    """Written only when it changes: a healthy account is not rewritten by every batch (and
+    ``updated_at``, part of the account's route key, is left alone)."""
     await session.execute(
         update(EmailAccount)
-        .where(EmailAccount.id == account_id)
+        .where(
+            EmailAccount.id == account_id,
+            or_(
+                EmailAccount.send_status != status,
+                EmailAccount.latest_send_error.is_distinct_from(error),
+            ),
+        )
         .values(send_status=status, latest_send_error=error)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.accounts import repository as account_repository
 from postroom.accounts.service import SendingRoute
 from postroom.config import Settings
 from postroom.db import Database
@@ -334,8 +335,10 @@ class Dispatcher:
             receipt = await transport.deliver(message, before_data)
         except DeliveryError as error:
             logger.info("delivery of %s failed: %s %s", email.id, error.error_class, error.message)
-            return outcomes.failed(email, error, self.clock(), self.policy)
-        return outcomes.sent(email, receipt, self.clock())
+            failed = outcomes.failed(email, error, self.clock(), self.policy)
+            return outcomes.with_account_health(failed, route.account_id, error)
+        sent = outcomes.sent(email, receipt, self.clock())
+        return outcomes.with_account_health(sent, route.account_id, None)
 
     async def _write_markers(self, email_ids: list[str]) -> list[bool]:
         now = self.clock()
@@ -429,9 +432,24 @@ async def store_outcomes(
     await record_outcome_events(
         session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
     )
+    await record_account_health(session, ours)
     if any(result["status"] in repo.QUEUED_VALUES for result in ours):
         await repo.signal_due_change(session)  # a retry: due again later
     return [result["id"] for result in ours]
+
+
+async def record_account_health(session: AsyncSession, results: list[dict[str, Any]]) -> None:
+    """Each connected account's ``send_status`` and ``latest_send_error`` as the last of these
+    deliveries through it left them."""
+    latest = {
+        health.account_id: health
+        for result in results
+        if (health := result.get(outcomes.ACCOUNT_HEALTH)) is not None
+    }
+    for health in latest.values():
+        await account_repository.record_send_status(
+            session, health.account_id, health.send_status, health.latest_send_error
+        )
 
 
 async def record_outcome_events(session: AsyncSession, emails: list[dict[str, Any]]) -> None:

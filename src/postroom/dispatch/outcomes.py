@@ -5,6 +5,7 @@ Every status change goes through the state machine (``Actor.DISPATCHER``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +14,30 @@ from postroom.dispatch.policy import RetryPolicy
 from postroom.emails.rendering import EmailRecord
 from postroom.emails.states import Actor, EmailStatus, check_transition
 from postroom.kit.datetimes import format_datetime
-from postroom.transports import DeliveryError, DeliveryReceipt, TransientDeliveryError
+from postroom.transports import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    DeliveryError,
+    DeliveryReceipt,
+    DeliveryTimeout,
+    TransientDeliveryError,
+)
 
 NO_ACCOUNT = "NoSendingAccount"
+
+ACCOUNT_HEALTH = "account_health"
+"""Not a column of the email: what a delivery through a connected account says of that
+account's SMTP settings, an ``AccountHealth``; ``store_outcomes`` writes it to the account."""
+
+ACCOUNT_FAILURES = (ConnectionFailed, DeliveryTimeout, AuthenticationFailed)
+"""Failures of the account's server or credentials, not of one message or recipient."""
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    account_id: str
+    send_status: str
+    latest_send_error: str | None
 
 
 def attempt(at: datetime, error_class: str, message: str) -> dict[str, str]:
@@ -87,6 +109,22 @@ def unknown_after_crash(email: EmailRecord, now: datetime) -> dict[str, Any]:
         send_attempts=[*email.send_attempts, attempt(now, "DeliveryUnknown", message)],
         attempt_count=email.attempt_count + 1,
     )  # fmt: skip
+
+
+def with_account_health(
+    outcome: dict[str, Any], account_id: str | None, error: DeliveryError | None
+) -> dict[str, Any]:
+    """The outcome of a delivery through ``account_id`` (None: the default URL), with what it
+    says of the account: ``ok`` once a message was accepted, ``error`` when the server could
+    not be reached or refused the credentials; a refused message or recipient says nothing."""
+    if account_id is None:
+        return outcome
+    if error is None:
+        return {**outcome, ACCOUNT_HEALTH: AccountHealth(account_id, "ok", None)}
+    if isinstance(error, ACCOUNT_FAILURES):
+        problem = f"{error.error_class}: {error.message}"
+        return {**outcome, ACCOUNT_HEALTH: AccountHealth(account_id, "error", problem)}
+    return outcome
 
 
 def _first_failure(attempts: list[dict[str, str]], failures: int) -> datetime:
