@@ -111,3 +111,80 @@ async def test_a_subject_with_line_breaks_from_the_template_is_folded(tenant: Te
     email = ok(await tenant.client.post("/activity/email/", json=payload))
     assert "\n" not in email["subject"]
     assert "\r" not in email["subject"]
+
+
+async def draft_with_template(tenant: Tenant, template: dict[str, Any]) -> dict[str, Any]:
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    return ok(await tenant.client.post("/activity/email/", json=payload))
+
+
+async def put(tenant: Tenant, email: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return ok(await tenant.client.put(f"/activity/email/{email['id']}/", json=fields))
+
+
+def urls(email: dict[str, Any]) -> list[str]:
+    return [item["url"] for item in email["attachments"]]
+
+
+async def test_switching_templates_swaps_their_attachments(tenant: Tenant) -> None:
+    """Subject and body are replaced by the new template's; so are the attachments that came
+    with the old one (they used to pile up, and the sent email carried them all)."""
+    deck = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    sheet = await upload_file(tenant.client, "sheet.txt", "text/plain", b"prices")
+    first = await create_template(tenant.client, attachments=[deck])
+    second = await create_template(
+        tenant.client, name="Other", subject="Other", attachments=[sheet]
+    )
+    draft = await draft_with_template(tenant, first)
+    assert urls(draft) == [deck["url"]]
+    switched = await put(tenant, draft, template_id=second["id"])
+    assert (urls(switched), switched["subject"]) == ([sheet["url"]], "Other")
+    back = await put(tenant, draft, template_id=first["id"])
+    assert urls(back) == [deck["url"]]
+    assert urls(ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))) == [deck["url"]]
+
+
+async def test_attachments_the_client_added_stay_when_the_template_changes(
+    tenant: Tenant,
+) -> None:
+    deck = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    mine = await upload_file(tenant.client, "mine.txt", "text/plain", b"my notes")
+    first = await create_template(tenant.client, attachments=[deck])
+    second = await create_template(tenant.client, name="Other")
+    draft = await draft_with_template(tenant, first)
+    draft = await put(tenant, draft, attachments=[*draft["attachments"], mine])
+    assert urls(draft) == [deck["url"], mine["url"]]
+    assert urls(await put(tenant, draft, template_id=second["id"])) == [mine["url"]]
+
+
+async def test_a_template_attachment_has_the_fields_of_a_posted_one(tenant: Tenant) -> None:
+    deck = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    template = await create_template(tenant.client, attachments=[deck])
+    lead = await create_lead(tenant.client)
+    posted = await create_email(tenant.client, lead["id"], status="draft", attachments=[deck])
+    rendered = await draft_with_template(tenant, template)
+    assert rendered["attachments"] == posted["attachments"]
+
+
+async def test_a_template_the_email_already_carries_is_not_attached_twice(
+    tenant: Tenant,
+) -> None:
+    deck = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    template = await create_template(tenant.client, attachments=[deck])
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    email = ok(
+        await tenant.client.post("/activity/email/", json={**payload, "attachments": [deck]})
+    )
+    assert urls(email) == [deck["url"]]
+
+
+async def test_dropping_the_template_drops_its_name(tenant: Tenant) -> None:
+    """``template_id: null`` keeps what was rendered (it is the draft's text now) but no
+    longer names the template."""
+    template = await create_template(tenant.client)
+    draft = await draft_with_template(tenant, template)
+    dropped = await put(tenant, draft, template_id=None)
+    assert (dropped["template_id"], dropped["template_name"]) == (None, None)
+    assert dropped["body_html"] == draft["body_html"]

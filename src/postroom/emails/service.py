@@ -317,9 +317,12 @@ async def update_email(
         raise ValidationFailed.field(
             "status", "This email is already being sent and can no longer be cancelled."
         )
+    replaced_template_id = email.template_id
     _apply(email, changes, target, caller, now)
     if "template_id" in content_edits:
-        await _apply_template_on_update(session, caller, email, given_fields(body), settings)
+        await _apply_template_on_update(
+            session, caller, email, given_fields(body), settings, replaced_template_id
+        )
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     if current is not target:
@@ -361,10 +364,12 @@ async def _apply_template_on_update(
     email: EmailActivity,
     posted: set[str],
     settings: Settings,
+    replaced_template_id: str | None,
 ) -> None:
-    """A draft that now names a template gets it rendered in (and its attachments)."""
+    """A draft that now names another template (or none) gets it rendered in, its
+    attachments in place of those of the template it replaces."""
     before = list(email.attachments)
-    await apply_template(session, email, posted)
+    await apply_template(session, email, posted, replaced_template_id)
     if email.attachments != before:
         email.attachments = await resolve_attachments(
             session, caller, email.attachments, settings.max_file_bytes

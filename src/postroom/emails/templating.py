@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,19 +23,49 @@ BODY_FIELDS = frozenset({"body_text", "body_html"})
 
 
 async def apply_template(
-    session: AsyncSession, email: EmailActivity, posted: Collection[str]
+    session: AsyncSession,
+    email: EmailActivity,
+    posted: Collection[str],
+    replaced_template_id: str | None = None,
 ) -> None:
-    """Name the template on the email and, unless a body was posted, render it in."""
+    """Name the template on the email and, unless a body was posted, render it in. On a draft
+    that named ``replaced_template_id`` before, the attachments that came with that template
+    go (the new one's come instead); with no template any more, only the name goes."""
     if email.template_id is None:
+        email.template_name = None
         return
-    template = await template_repository.get_template(
-        session, email.organization_id, email.template_id
-    )
+    template = await _template(session, email.organization_id, email.template_id)
     if template is None:
         raise ValidationFailed.field("template_id", "Email template not found.")
     email.template_name = template.name
     if not BODY_FIELDS & set(posted):
         await _render_into(session, email, template, "subject" in posted)
+        replaced = await _template(session, email.organization_id, replaced_template_id)
+        email.attachments = _with_attachments_of(template, email.attachments, replaced)
+
+
+async def _template(
+    session: AsyncSession, organization_id: str, template_id: str | None
+) -> EmailTemplate | None:
+    if template_id is None:
+        return None
+    return await template_repository.get_template(session, organization_id, template_id)
+
+
+def _with_attachments_of(
+    template: EmailTemplate, attachments: list[dict[str, Any]], replaced: EmailTemplate | None
+) -> list[dict[str, Any]]:
+    """The email's attachments without those of the template it replaces, then the
+    template's own that it does not already carry, each with every field a posted one has."""
+    gone = {item["url"] for item in replaced.attachments} if replaced is not None else set()
+    kept = [item for item in attachments if item["url"] not in gone]
+    carried = {item["url"] for item in kept}
+    added = [
+        {"content_id": None, "inline_only": False, **item}
+        for item in template.attachments
+        if item["url"] not in carried
+    ]
+    return [*kept, *added]
 
 
 async def _render_into(
@@ -54,7 +85,6 @@ async def _render_into(
         if len(subject) > MAX_SUBJECT:
             raise ValidationFailed.field("subject", "The rendered subject is over 1000 characters.")
         email.subject = subject
-    email.attachments = [*email.attachments, *template.attachments]
 
 
 async def _recipient_contact(session: AsyncSession, email: EmailActivity) -> Contact | None:
