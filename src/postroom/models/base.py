@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, MetaData, String
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from postroom.kit.datetimes import UTCDateTime, utcnow
@@ -31,6 +32,14 @@ class IdMixin:
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+def _created_at(context: DefaultExecutionContext) -> datetime:
+    """A new row's ``updated_at`` is its ``created_at``: two readings of the clock put a new
+    object's ``date_updated`` a few microseconds after its ``date_created``."""
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    created: datetime = parameters["created_at"]
+    return created
+
+
 class TimestampsMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=_created_at)
