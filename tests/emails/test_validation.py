@@ -275,6 +275,31 @@ async def test_x_tz_offset_applies_to_naive_date_scheduled(tenant: Tenant) -> No
     assert ok(response)["date_scheduled"] == "2031-06-01T04:30:00.000000+00:00"
 
 
+@pytest.mark.parametrize("offset", ["abc", "5,5", "100", "-24", "nan", "inf", "1e400"])
+async def test_an_x_tz_offset_that_is_not_hours_is_a_400_and_schedules_nothing(
+    tenant: Tenant, offset: str
+) -> None:
+    """Read as UTC, a naive ``date_scheduled`` would be sent hours early or late."""
+    lead = await create_lead(tenant.client)
+    body = {
+        "lead_id": lead["id"], "status": "scheduled", "sender": "me@example.com",
+        "to": ["jane@acme.example.com"], "date_scheduled": "2031-06-01T10:00:00",
+    }  # fmt: skip
+    response = await tenant.client.post(
+        "/activity/email/", json=body, headers={"X-TZ-Offset": offset}
+    )
+    assert response.status_code == 400
+    assert "X-TZ-Offset" in response.json()["error"]
+    listed = ok(await tenant.client.get("/activity/email/", params={"lead_id": lead["id"]}))
+    assert listed["data"] == []
+
+
+@pytest.mark.parametrize("offset", ["-0.0", "5.5", "-7", " 2 ", ""])
+async def test_an_x_tz_offset_in_hours_is_accepted(tenant: Tenant, offset: str) -> None:
+    response = await tenant.client.get("/me/", headers={"X-TZ-Offset": offset})
+    assert response.status_code == 200
+
+
 async def test_naive_and_plain_date_values_are_utc_without_offset_header(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     email = await create_email(

@@ -42,15 +42,14 @@ def as_utc(value: datetime) -> datetime:
 
 
 def parse_tz_offset(header: str | None) -> timezone | None:
-    """Read the ``X-TZ-Offset`` header (hours as a float string, e.g. ``-0.0`` or ``5.5``)."""
+    """Read the ``X-TZ-Offset`` header (hours as a float string, e.g. ``-0.0`` or ``5.5``);
+    raise ``ValueError`` when it is there but not such a number: read as UTC, a naive
+    ``date_scheduled`` would be sent hours early or late."""
     if header is None or not header.strip():
         return None
-    try:
-        hours = float(header)
-    except ValueError:
-        return None
-    if not -24 < hours < 24:
-        return None
+    hours = float(header)  # ValueError for "abc" or "5,5"
+    if not -24 < hours < 24:  # also NaN and infinities
+        raise ValueError(header)
     return timezone(timedelta(hours=hours))
 
 

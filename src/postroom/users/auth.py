@@ -10,7 +10,7 @@ from datetime import timezone
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.errors import Unauthorized
+from postroom.errors import Unauthorized, ValidationFailed
 from postroom.kit.datetimes import parse_tz_offset
 from postroom.users import repository
 
@@ -59,6 +59,15 @@ def _key_from_basic(credentials: str) -> str | None:
     return user_name or None
 
 
+def _tz_offset(request: Request) -> timezone | None:
+    try:
+        return parse_tz_offset(request.headers.get("x-tz-offset"))
+    except ValueError:
+        raise ValidationFailed(
+            ["X-TZ-Offset must be the hours between UTC and local time, e.g. -5.0 or 5.5."]
+        ) from None
+
+
 async def authenticate_request(request: Request, session: AsyncSession) -> Caller:
     raw_key = api_key_from_header(request.headers.get("authorization"))
     if raw_key is None:
@@ -72,7 +81,7 @@ async def authenticate_request(request: Request, session: AsyncSession) -> Calle
         user_email=owner.email,
         user_name=owner.full_name,
         api_key_id=owner.api_key_id,
-        tz=parse_tz_offset(request.headers.get("x-tz-offset")),
+        tz=_tz_offset(request),
         request_id=getattr(request.state, "request_id", None),
         request_method=request.method,
         request_path=request.url.path,
