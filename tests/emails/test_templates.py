@@ -188,3 +188,11 @@ async def test_dropping_the_template_drops_its_name(tenant: Tenant) -> None:
     dropped = await put(tenant, draft, template_id=None)
     assert (dropped["template_id"], dropped["template_name"]) == (None, None)
     assert dropped["body_html"] == draft["body_html"]
+
+
+async def test_an_empty_posted_subject_gets_the_templates(tenant: Tenant) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(tenant.client)
+    payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    email = ok(await tenant.client.post("/activity/email/", json={**payload, "subject": ""}))
+    assert email["subject"] == "Hello there at Acme Corp"  # no contact: the default
