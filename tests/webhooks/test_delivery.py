@@ -26,7 +26,7 @@ from postroom.models import WebhookDelivery
 from postroom.webhooks import repository, service
 from postroom.webhooks.sender import WebhookSender
 from tests.dispatch.conftest import DeliveryHarness, eventually
-from tests.helpers import create_lead, ok
+from tests.helpers import create_email, create_lead, ok
 from tests.smtp_server import SmtpServer
 from tests.webhooks.conftest import FakeClock, Receiver, read_subscription, subscribe
 
@@ -136,6 +136,22 @@ async def test_only_matching_events_of_active_subscriptions_are_queued(
     [delivery] = await deliveries(app, wanted["id"])
     assert (delivery.status, delivery.attempt_count) == ("pending", 0)
     assert await deliveries(app, paused["id"]) == []
+
+
+async def test_deleting_a_lead_posts_the_deleted_event_of_each_of_its_emails(
+    webhooks: DeliveryHarness, receiver: Receiver
+) -> None:
+    _app, tenant = await webhooks.start(**FAST)
+    wanted = [{"object_type": "activity.email", "action": "deleted"}]
+    subscription = await subscribe(tenant.client, receiver.url, wanted)
+    lead = await create_lead(tenant.client)
+    emails = [await create_email(tenant.client, lead["id"]) for _ in range(3)]
+    ok(await tenant.client.delete(f"/lead/{lead['id']}/"))
+    await eventually(received_at_least(receiver, 3))
+    posted = [request.json() for request in receiver.requests()]
+    assert sorted(body["event"]["object_id"] for body in posted) == sorted(e["id"] for e in emails)
+    assert {body["subscription_id"] for body in posted} == {subscription["id"]}
+    assert {body["event"]["action"] for body in posted} == {"deleted"}
 
 
 async def test_subscriber_down_during_20_events_then_up_gets_all_20(

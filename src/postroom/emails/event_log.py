@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import repository
-from postroom.emails.rendering import render_email, user_ids_of
+from postroom.emails.rendering import render_email, user_ids_of, user_ids_of_all
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.models import EmailActivity, EmailThread
 from postroom.threads import repository as thread_repository
@@ -61,8 +61,15 @@ async def emails_deleted(
     session: AsyncSession, origin: Origin, emails: Sequence[EmailActivity]
 ) -> None:
     """The ``deleted`` events of a thread's emails, written together, in the given order."""
-    changes = [await _email_change(session, email, "deleted") for email in emails]
+    changes = await email_deletions(session, emails)
     await record_many(session, [(origin, change) for change in changes])
+
+
+async def email_deletions(session: AsyncSession, emails: Sequence[EmailActivity]) -> list[Change]:
+    """The ``deleted`` changes of emails about to go, their data as it is now (render them
+    before the rows are deleted). The names of all of their users are read at once."""
+    await repository.user_names(session, user_ids_of_all(emails))
+    return [await _email_change(session, email, "deleted") for email in emails]
 
 
 async def thread_changed(
@@ -111,5 +118,9 @@ async def _thread_change(
 async def thread_deleted(
     session: AsyncSession, origin: Origin, thread_id: str, lead_id: str | None
 ) -> None:
+    await record(session, origin, thread_deletion(thread_id, lead_id))
+
+
+def thread_deletion(thread_id: str, lead_id: str | None) -> Change:
     data = {"id": thread_id, "_type": "EmailThread", "lead_id": lead_id}
-    await record(session, origin, Change(THREAD, "deleted", thread_id, lead_id, data))
+    return Change(THREAD, "deleted", thread_id, lead_id, data)

@@ -1,4 +1,5 @@
-"""Every SQL statement about leads (deleting one removes its emails and contacts)."""
+"""Every SQL statement about leads (deleting one removes its emails and contacts; its threads
+and tasks go by cascade)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.models import Contact, EmailActivity, Lead
+from postroom.models import Contact, EmailActivity, EmailThread, Lead
 
 
 async def get_lead(session: AsyncSession, organization_id: str, lead_id: str) -> Lead | None:
@@ -45,6 +46,25 @@ async def list_leads(
 async def status_labels(session: AsyncSession, organization_id: str) -> Sequence[str]:
     """Every status label a lead of the organization has."""
     statement = select(Lead.status_label).where(Lead.organization_id == organization_id).distinct()
+    return (await session.execute(statement)).scalars().all()
+
+
+async def emails_of_lead(session: AsyncSession, lead: Lead) -> Sequence[EmailActivity]:
+    """Every email of the lead, oldest activity first."""
+    statement = (
+        select(EmailActivity)
+        .where(EmailActivity.lead_id == lead.id)
+        .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def thread_ids_of_lead(session: AsyncSession, lead: Lead) -> Sequence[str]:
+    statement = (
+        select(EmailThread.id)
+        .where(EmailThread.lead_id == lead.id)
+        .order_by(EmailThread.created_at, EmailThread.id)
+    )
     return (await session.execute(statement)).scalars().all()
 
 

@@ -10,14 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
 from postroom.contacts.service import contact_change, new_contact
+from postroom.emails import event_log
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Change, Origin, record
+from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository
 from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
 from postroom.leads.statuses import DEFAULT_STATUS, named_status
 from postroom.models import Lead
+from postroom.tasks import repository as task_repository
+from postroom.tasks.service import task_deletions
 from postroom.users.auth import Caller
 
 
@@ -116,8 +119,29 @@ async def update_lead(
 
 
 async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> None:
+    """Delete the lead with its emails, threads, tasks and contacts, and record a ``deleted``
+    event for each of them (refused, with nothing changed, while one of its emails is being
+    sent)."""
     view = await get_lead(session, caller, lead_id)
+    changes = await _deletions(session, view, caller.public_url)
     if await repository.delete_unclaimed_emails(session, view.lead):
         raise ValidationFailed(["An email of this lead is being sent; try again in a moment."])
     await repository.delete_lead(session, view.lead)
-    await record(session, Origin.of(caller), lead_change(view, "deleted", caller.public_url))
+    origin = Origin.of(caller)
+    await record_many(session, [(origin, change) for change in changes])
+
+
+async def _deletions(session: AsyncSession, view: LeadView, public_url: str) -> list[Change]:
+    """The ``deleted`` changes of everything a lead's deletion removes, rendered while it is
+    all there: its emails, their threads, its tasks, its contacts, and the lead last."""
+    lead = view.lead
+    emails = await repository.emails_of_lead(session, lead)
+    thread_ids = await repository.thread_ids_of_lead(session, lead)
+    tasks = await task_repository.tasks_of_lead(session, lead.organization_id, lead.id)
+    return [
+        *await event_log.email_deletions(session, emails),
+        *(event_log.thread_deletion(thread_id, lead.id) for thread_id in thread_ids),
+        *await task_deletions(session, lead.organization_id, tasks),
+        *(contact_change(contact, "deleted") for contact in view.contacts),
+        lead_change(view, "deleted", public_url),
+    ]

@@ -215,6 +215,14 @@ async def delete_task(session: AsyncSession, caller: Caller, task_id: str) -> No
     await record(session, Origin.of(caller), _change(task, "deleted", data))
 
 
+async def task_deletions(
+    session: AsyncSession, organization_id: str, tasks: Sequence[Task]
+) -> list[Change]:
+    """The ``deleted`` changes of tasks about to go (rendered now, with one page of names)."""
+    page = await _page(session, organization_id, tasks, utcnow())
+    return [_change(task, "deleted", render_task(task, page)) for task in tasks]
+
+
 async def rendered_task(session: AsyncSession, organization_id: str, task: Task) -> dict[str, Any]:
     return render_task(task, await _page(session, organization_id, [task], utcnow()))
 
