@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import Table
+from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postroom.accounts import service as account_service
 from postroom.db import Database
+from postroom.kit.datetimes import utcnow
 from postroom.kit.secrets import SecretBox
+from postroom.models import EmailActivity
 
 
 def ok(response: httpx.Response) -> dict[str, Any]:
@@ -91,3 +93,13 @@ async def temporary_table(database: Database, table: Table) -> AsyncIterator[Asy
         await connection.run_sync(table.create)
         yield connection
         await connection.run_sync(table.drop)
+
+
+async def claim_as_a_worker(database: Database, email_id: str) -> None:
+    """Do to the email's row what the dispatcher's claim does: a worker now holds it."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(EmailActivity)
+            .where(EmailActivity.id == email_id)
+            .values(claimed_by="worker-test", claimed_at=utcnow())
+        )

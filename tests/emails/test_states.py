@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from postroom.db import Database
-from postroom.kit.datetimes import utcnow
-from postroom.models import EmailActivity
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, field_errors, ok
+from tests.helpers import claim_as_a_worker, create_email, create_lead, field_errors, ok
 
 FUTURE = "2031-01-01T09:00:00+00:00"
 QUEUED_FIELDS: dict[str, dict[str, Any]] = {
@@ -33,16 +30,6 @@ async def email_in(tenant: Tenant, status: str, **fields: Any) -> dict[str, Any]
 
 async def put(tenant: Tenant, email_id: str, **fields: Any) -> Any:
     return await tenant.client.put(f"/activity/email/{email_id}/", json=fields)
-
-
-async def claim(database: Database, email_id: str) -> None:
-    """Do what the dispatcher's claim does to a row."""
-    async with database.transaction() as session:
-        await session.execute(
-            update(EmailActivity)
-            .where(EmailActivity.id == email_id)
-            .values(claimed_by="worker-test", claimed_at=utcnow())
-        )
 
 
 async def test_draft_can_be_edited(tenant: Tenant) -> None:
@@ -128,7 +115,7 @@ async def test_cancel_after_claim_is_refused_and_email_stays_queued(
     tenant: Tenant, database: Database, status: str
 ) -> None:
     email = await email_in(tenant, status)
-    await claim(database, email["id"])
+    await claim_as_a_worker(database, email["id"])
     assert "status" in field_errors(await put(tenant, email["id"], status="draft"))
     assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["status"] == status
 
@@ -142,7 +129,7 @@ async def test_delete_of_queued_email_cancels_it(tenant: Tenant, status: str) ->
 
 async def test_delete_after_claim_is_refused(tenant: Tenant, database: Database) -> None:
     email = await email_in(tenant, "outbox")
-    await claim(database, email["id"])
+    await claim_as_a_worker(database, email["id"])
     assert "status" in field_errors(await tenant.client.delete(f"/activity/email/{email['id']}/"))
     assert (await tenant.client.get(f"/activity/email/{email['id']}/")).status_code == 200
 
@@ -259,7 +246,7 @@ async def test_lead_with_an_email_being_sent_cannot_be_deleted(
     tenant: Tenant, database: Database
 ) -> None:
     email = await email_in(tenant, "outbox")
-    await claim(database, email["id"])
+    await claim_as_a_worker(database, email["id"])
     response = await tenant.client.delete(f"/lead/{email['lead_id']}/")
     assert response.status_code == 400
     assert response.json()["errors"]

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-
 from postroom.db import Database
-from postroom.kit.datetimes import utcnow
-from postroom.models import EmailActivity
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, ok
+from tests.helpers import claim_as_a_worker, create_email, create_lead, ok
 
 SENDER = "me@sender.example.com"
 TWO_CONTACTS = [
@@ -99,12 +95,7 @@ async def test_a_lead_whose_email_is_being_sent_is_kept_with_no_event(
     queued = await create_email(
         tenant.client, lead["id"], status="outbox", sender=SENDER, send_in=30
     )
-    async with database.transaction() as session:
-        await session.execute(
-            update(EmailActivity)
-            .where(EmailActivity.id == queued["id"])
-            .values(claimed_by="worker-test", claimed_at=utcnow())
-        )
+    await claim_as_a_worker(database, queued["id"])
     before = await events(tenant, lead_id=lead["id"])
     response = await tenant.client.delete(f"/lead/{lead['id']}/")
     assert response.status_code == 400

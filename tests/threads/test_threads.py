@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from postroom.db import Database
 from postroom.kit.datetimes import utcnow
-from postroom.models import EmailActivity, EmailThread
+from postroom.models import EmailThread
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, field_errors, ok
+from tests.helpers import claim_as_a_worker, create_email, create_lead, field_errors, ok
 
 SENDER = "me@sender.example.com"
 BUYER = "buyer@acme.example.com"
@@ -225,12 +225,7 @@ async def test_a_thread_whose_email_is_being_sent_cannot_be_deleted(
     queued = await create_email(
         tenant.client, lead["id"], status="outbox", sender=SENDER, send_in=30
     )
-    async with database.transaction() as session:
-        await session.execute(
-            update(EmailActivity)
-            .where(EmailActivity.id == queued["id"])
-            .values(claimed_by="worker-test", claimed_at=utcnow())
-        )
+    await claim_as_a_worker(database, queued["id"])
     response = await tenant.client.delete(f"/activity/emailthread/{queued['thread_id']}/")
     assert response.status_code == 400
     assert (await tenant.client.get(f"/activity/email/{queued['id']}/")).status_code == 200
