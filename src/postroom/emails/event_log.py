@@ -76,12 +76,21 @@ async def thread_changed(
     session: AsyncSession, origin: Origin, thread_id: str | None, action: str
 ) -> None:
     """Record the event of the thread ``thread_id``, read with all of its emails."""
+    change = await thread_change(session, origin, thread_id, action)
+    if change is not None:
+        await record(session, origin, change)
+
+
+async def thread_change(
+    session: AsyncSession, origin: Origin, thread_id: str | None, action: str
+) -> Change | None:
+    """The change of the thread ``thread_id`` as it is now (None when there is no thread)."""
     if thread_id is None:
-        return
+        return None
     thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
     if thread is None:
-        return
-    await record(session, origin, await _thread_change(session, origin, thread, action, None))
+        return None
+    return await _thread_change(session, origin, thread, action, None)
 
 
 async def _placement_change(
