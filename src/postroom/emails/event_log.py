@@ -57,28 +57,11 @@ async def _email_change(
     return Change(EMAIL, action, email.id, email.lead_id, data, previous)
 
 
-async def emails_deleted(
-    session: AsyncSession, origin: Origin, emails: Sequence[EmailActivity]
-) -> None:
-    """The ``deleted`` events of a thread's emails, written together, in the given order."""
-    changes = await email_deletions(session, emails)
-    await record_many(session, [(origin, change) for change in changes])
-
-
 async def email_deletions(session: AsyncSession, emails: Sequence[EmailActivity]) -> list[Change]:
     """The ``deleted`` changes of emails about to go, their data as it is now (render them
     before the rows are deleted). The names of all of their users are read at once."""
     await repository.user_names(session, user_ids_of_all(emails))
     return [await _email_change(session, email, "deleted") for email in emails]
-
-
-async def thread_changed(
-    session: AsyncSession, origin: Origin, thread_id: str | None, action: str
-) -> None:
-    """Record the event of the thread ``thread_id``, read with all of its emails."""
-    change = await thread_change(session, origin, thread_id, action)
-    if change is not None:
-        await record(session, origin, change)
 
 
 async def thread_change(
@@ -122,12 +105,6 @@ async def _thread_change(
         names |= await repository.user_names(session, user_ids_of(email))
     data = render_thread(ThreadView(thread, emails), names)
     return Change(THREAD, action, thread.id, thread.lead_id, data)
-
-
-async def thread_deleted(
-    session: AsyncSession, origin: Origin, thread_id: str, lead_id: str | None
-) -> None:
-    await record(session, origin, thread_deletion(thread_id, lead_id))
 
 
 def thread_deletion(thread_id: str, lead_id: str | None) -> Change:
