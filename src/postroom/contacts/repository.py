@@ -1,4 +1,5 @@
-"""Every SQL statement about contacts."""
+"""Every SQL statement about contacts (deleting one leaves its emails and threads, their
+``contact_id`` null)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.models import Contact
+from postroom.models import Contact, EmailActivity, EmailThread
 
 
 async def get_contact(
@@ -44,6 +45,25 @@ async def contacts_of_leads(
         select(Contact)
         .where(Contact.organization_id == organization_id, Contact.lead_id.in_(lead_ids))
         .order_by(Contact.created_at, Contact.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def emails_of_contact(session: AsyncSession, contact: Contact) -> Sequence[EmailActivity]:
+    """Every email naming the contact, oldest activity first."""
+    statement = (
+        select(EmailActivity)
+        .where(EmailActivity.contact_id == contact.id)
+        .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def threads_of_contact(session: AsyncSession, contact: Contact) -> Sequence[EmailThread]:
+    statement = (
+        select(EmailThread)
+        .where(EmailThread.contact_id == contact.id)
+        .order_by(EmailThread.created_at, EmailThread.id)
     )
     return (await session.execute(statement)).scalars().all()
 

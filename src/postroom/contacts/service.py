@@ -18,8 +18,9 @@ from postroom.contacts.schemas import (
     ContactUpdate,
     render_contact,
 )
+from postroom.emails import event_log
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Change, Origin, record
+from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
@@ -111,6 +112,30 @@ async def update_contact(
 
 
 async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
+    """Delete the contact; its emails and threads stay, their ``contact_id`` cleared, each
+    with an ``updated`` event before the contact's ``deleted`` one, all written together."""
     contact = await get_contact(session, caller, contact_id)
+    origin = Origin.of(caller)
+    changes = await _release(session, origin, contact)
     await repository.delete_contact(session, contact)
-    await record(session, Origin.of(caller), contact_change(contact, "deleted"))
+    changes.append(contact_change(contact, "deleted"))
+    await record_many(session, [(origin, change) for change in changes])
+
+
+async def _release(session: AsyncSession, origin: Origin, contact: Contact) -> list[Change]:
+    """Clear ``contact_id`` on the contact's emails and threads (the foreign key would do it
+    unseen), marking them updated now by the caller; their ``updated`` changes."""
+    emails = await repository.emails_of_contact(session, contact)
+    threads = await repository.threads_of_contact(session, contact)
+    emails_before = await event_log.rendered_emails(session, emails)
+    threads_before = await event_log.rendered_threads(session, origin, threads)
+    now = utcnow()
+    for email in emails:
+        email.contact_id, email.updated_at, email.updated_by = None, now, origin.user_id
+    for thread in threads:
+        thread.contact_id, thread.updated_at = None, now
+    await session.flush()
+    return [
+        *await event_log.email_updates(session, emails, emails_before),
+        *await event_log.thread_updates(session, origin, threads, threads_before),
+    ]

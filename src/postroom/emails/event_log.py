@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,14 +57,6 @@ async def _email_change(
     return Change(EMAIL, action, email.id, email.lead_id, data, previous)
 
 
-async def emails_deleted(
-    session: AsyncSession, origin: Origin, emails: Sequence[EmailActivity]
-) -> None:
-    """The ``deleted`` events of a thread's emails, written together, in the given order."""
-    changes = await email_deletions(session, emails)
-    await record_many(session, [(origin, change) for change in changes])
-
-
 async def email_deletions(session: AsyncSession, emails: Sequence[EmailActivity]) -> list[Change]:
     """The ``deleted`` changes of emails about to go, their data as it is now (render them
     before the rows are deleted). The names of all of their users are read at once."""
@@ -72,16 +64,60 @@ async def email_deletions(session: AsyncSession, emails: Sequence[EmailActivity]
     return [await _email_change(session, email, "deleted") for email in emails]
 
 
-async def thread_changed(
+async def email_updates(
+    session: AsyncSession, emails: Sequence[EmailActivity], before: Mapping[str, dict[str, Any]]
+) -> list[Change]:
+    """The ``updated`` changes of emails changed in place; ``before``: their data, by id, as
+    ``rendered_emails`` gave it before the change."""
+    return [await _email_change(session, email, "updated", before[email.id]) for email in emails]
+
+
+async def rendered_emails(
+    session: AsyncSession, emails: Sequence[EmailActivity]
+) -> dict[str, dict[str, Any]]:
+    """The emails as the API shows them, by id (the names of all of their users read at once)."""
+    await repository.user_names(session, user_ids_of_all(emails))
+    return {email.id: await rendered(session, email) for email in emails}
+
+
+async def thread_updates(
+    session: AsyncSession,
+    origin: Origin,
+    threads: Sequence[EmailThread],
+    before: Mapping[str, dict[str, Any]],
+) -> list[Change]:
+    """The ``updated`` changes of threads changed in place; ``before``: their data, by id, as
+    ``rendered_threads`` gave it before the change."""
+    return [
+        Change(
+            THREAD,
+            "updated",
+            thread.id,
+            thread.lead_id,
+            await _rendered_thread(session, origin, thread, None),
+            before[thread.id],
+        )  # fmt: skip
+        for thread in threads
+    ]
+
+
+async def rendered_threads(
+    session: AsyncSession, origin: Origin, threads: Sequence[EmailThread]
+) -> dict[str, dict[str, Any]]:
+    """The threads as the API shows them (with their emails), by id."""
+    return {thread.id: await _rendered_thread(session, origin, thread, None) for thread in threads}
+
+
+async def thread_change(
     session: AsyncSession, origin: Origin, thread_id: str | None, action: str
-) -> None:
-    """Record the event of the thread ``thread_id``, read with all of its emails."""
+) -> Change | None:
+    """The change of the thread ``thread_id`` as it is now (None when there is no thread)."""
     if thread_id is None:
-        return
+        return None
     thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
     if thread is None:
-        return
-    await record(session, origin, await _thread_change(session, origin, thread, action, None))
+        return None
+    return await _thread_change(session, origin, thread, action, None)
 
 
 async def _placement_change(
@@ -102,6 +138,16 @@ async def _thread_change(
     action: str,
     emails: Sequence[EmailActivity] | None,
 ) -> Change:
+    data = await _rendered_thread(session, origin, thread, emails)
+    return Change(THREAD, action, thread.id, thread.lead_id, data)
+
+
+async def _rendered_thread(
+    session: AsyncSession,
+    origin: Origin,
+    thread: EmailThread,
+    emails: Sequence[EmailActivity] | None,
+) -> dict[str, Any]:
     """``emails``: all of the thread's emails when the caller has them (a thread just started
     by one email); else they are read."""
     if emails is None:
@@ -111,14 +157,7 @@ async def _thread_change(
     names: dict[str, str] = {}
     for email in emails:
         names |= await repository.user_names(session, user_ids_of(email))
-    data = render_thread(ThreadView(thread, emails), names)
-    return Change(THREAD, action, thread.id, thread.lead_id, data)
-
-
-async def thread_deleted(
-    session: AsyncSession, origin: Origin, thread_id: str, lead_id: str | None
-) -> None:
-    await record(session, origin, thread_deletion(thread_id, lead_id))
+    return render_thread(ThreadView(thread, emails), names)
 
 
 def thread_deletion(thread_id: str, lead_id: str | None) -> Change:

@@ -18,7 +18,6 @@ from postroom.contacts import repository as contact_repository
 from postroom.dispatch import repository as dispatch_repository
 from postroom.emails import event_log, repository, rules
 from postroom.emails.attachments import resolve_attachments
-from postroom.emails.event_log import EMAIL
 from postroom.emails.filters import EMAIL_TYPE
 from postroom.emails.ordering import check_order
 from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
@@ -29,7 +28,7 @@ from postroom.emails.sending_account import check_account, default_to_users_acco
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Change, Origin, record
+from postroom.events.service import Change, Origin, record_many
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
@@ -37,6 +36,7 @@ from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity
 from postroom.tasks import repository as task_repository
+from postroom.tasks.service import task_deletions
 from postroom.threads import service as thread_service
 from postroom.tracking.service import new_open_token
 from postroom.users import repository as user_repository
@@ -389,17 +389,28 @@ async def _rethread(
 
 
 async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> None:
+    """Delete the email with its follow-up tasks and record, together, the ``deleted`` events
+    of both (rendered before they go) and its thread's event; nothing while it is being sent."""
     email = await get_email(session, caller, email_id)
-    thread_id = email.thread_id
-    data = await event_log.rendered(session, email)
+    origin = Origin.of(caller)
+    deleted = await event_log.email_deletions(session, [email])
+    tasks = await task_repository.followups_of_email(session, email.id)
+    tasks_deleted = await task_deletions(session, caller.organization_id, tasks)
     if not await repository.delete_unclaimed(session, email):
         raise ValidationFailed.field(
             "status", "This email is being sent and can no longer be deleted."
         )
     await task_repository.delete_followups_of_email(session, email.id)
-    origin = Origin.of(caller)
-    await record(session, origin, Change(EMAIL, "deleted", email.id, email.lead_id, data))
-    if await thread_service.forget_if_empty(session, thread_id) and thread_id is not None:
-        await event_log.thread_deleted(session, origin, thread_id, email.lead_id)
-    else:
-        await event_log.thread_changed(session, origin, thread_id, "updated")
+    thread = await _thread_after_deletion(session, origin, email)
+    changes = [*deleted, *([thread] if thread is not None else []), *tasks_deleted]
+    await record_many(session, [(origin, change) for change in changes])
+
+
+async def _thread_after_deletion(
+    session: AsyncSession, origin: Origin, email: EmailActivity
+) -> Change | None:
+    """The thread's change once ``email`` is gone: ``deleted`` when it was its last email."""
+    thread_id = email.thread_id
+    if thread_id is not None and await thread_service.forget_if_empty(session, thread_id):
+        return event_log.thread_deletion(thread_id, email.lead_id)
+    return await event_log.thread_change(session, origin, thread_id, "updated")

@@ -125,15 +125,36 @@ async def delete_task(session: AsyncSession, task: Task) -> None:
     await session.execute(delete(Task).where(Task.id == task.id))
 
 
+def _followups_of_email(email_id: str) -> ColumnElement[bool]:
+    return Task.email_id == email_id
+
+
+def _followups_of_thread(thread_id: str) -> ColumnElement[bool]:
+    return and_(Task.object_type == "emailthread", Task.object_id == thread_id)
+
+
+async def followups_of_email(session: AsyncSession, email_id: str) -> Sequence[Task]:
+    """The tasks ``delete_followups_of_email`` removes, oldest first."""
+    return await _tasks_where(session, _followups_of_email(email_id))
+
+
+async def followups_of_thread(session: AsyncSession, thread_id: str) -> Sequence[Task]:
+    """The tasks ``delete_followups_of_thread`` removes, oldest first."""
+    return await _tasks_where(session, _followups_of_thread(thread_id))
+
+
+async def _tasks_where(session: AsyncSession, condition: ColumnElement[bool]) -> Sequence[Task]:
+    statement = select(Task).where(condition).order_by(Task.created_at, Task.id)
+    return (await session.execute(statement)).scalars().all()
+
+
 async def delete_followups_of_email(session: AsyncSession, email_id: str) -> None:
     """System follow-up tasks go with the email they are about."""
-    await session.execute(delete(Task).where(Task.email_id == email_id))
+    await session.execute(delete(Task).where(_followups_of_email(email_id)))
 
 
 async def delete_followups_of_thread(session: AsyncSession, thread_id: str) -> None:
-    await session.execute(
-        delete(Task).where(Task.object_type == "emailthread", Task.object_id == thread_id)
-    )
+    await session.execute(delete(Task).where(_followups_of_thread(thread_id)))
 
 
 def add(session: AsyncSession, task: Task) -> None:

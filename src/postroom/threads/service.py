@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.emails import event_log
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Origin
+from postroom.events.service import Change, Origin, record_many
 from postroom.kit.filters import check_own_organization
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity, EmailThread
 from postroom.tasks import repository as task_repository
+from postroom.tasks.service import task_deletions
 from postroom.threads import repository
 from postroom.threads.repository import ThreadFilter
 from postroom.threads.schemas import ThreadView
@@ -169,16 +170,30 @@ async def list_threads(
 
 
 async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -> None:
-    """Delete the thread and its emails; unsent ones are cancelled unless already claimed."""
+    """Delete the thread, its emails and its follow-up tasks, and record their ``deleted``
+    events (rendered before they go, written together); nothing while an email of it is being
+    sent."""
     thread = await repository.get_thread(session, caller.organization_id, thread_id)
     if thread is None:
         raise NotFound("EmailThread")
-    origin = Origin.of(caller)
-    emails = await repository.emails_of_threads(session, caller.organization_id, [thread.id])
-    await event_log.emails_deleted(session, origin, emails)
+    changes = await _deletions(session, caller.organization_id, thread)
     await repository.delete_unclaimed_emails(session, thread.id)
     if await repository.count_emails(session, thread.id):
         raise ValidationFailed(["An email of this thread is being sent; try again in a moment."])
     await task_repository.delete_followups_of_thread(session, thread.id)
     await repository.delete_thread(session, thread.id)
-    await event_log.thread_deleted(session, origin, thread.id, thread.lead_id)
+    origin = Origin.of(caller)
+    await record_many(session, [(origin, change) for change in changes])
+
+
+async def _deletions(
+    session: AsyncSession, organization_id: str, thread: EmailThread
+) -> list[Change]:
+    """The ``deleted`` changes of the thread's emails, the thread and its follow-up tasks."""
+    emails = await repository.emails_of_threads(session, organization_id, [thread.id])
+    tasks = await task_repository.followups_of_thread(session, thread.id)
+    return [
+        *await event_log.email_deletions(session, emails),
+        event_log.thread_deletion(thread.id, thread.lead_id),
+        *await task_deletions(session, organization_id, tasks),
+    ]

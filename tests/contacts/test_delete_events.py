@@ -1,0 +1,94 @@
+"""Deleting a contact keeps its emails and threads with ``contact_id`` null, and records an
+``updated`` event for each of them, so mirrors fed by ``/event/`` or webhooks follow (§3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead, ok
+
+TWO_CONTACTS = [
+    {"name": "Jane Doe", "emails": [{"email": "jane@acme.example.com"}]},
+    {"name": "John Roe", "emails": [{"email": "john@acme.example.com"}]},
+]
+
+
+async def events(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = ok(await tenant.client.get("/event/", params=params))["data"]
+    return data
+
+
+async def lead_with_emails(tenant: Tenant) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """A lead, its first contact's id, two emails of that contact, one of the other contact."""
+    lead = await create_lead(tenant.client, contacts=TWO_CONTACTS)
+    [jane, john] = [contact["id"] for contact in lead["contacts"]]
+    janes = [
+        await create_email(tenant.client, lead["id"], contact_id=jane, subject=subject)
+        for subject in ("One", "Two")
+    ]
+    johns = await create_email(tenant.client, lead["id"], contact_id=john, subject="Three")
+    return jane, janes, johns
+
+
+async def test_deleting_a_contact_records_an_updated_event_for_each_of_its_emails(
+    tenant: Tenant,
+) -> None:
+    jane, janes, johns = await lead_with_emails(tenant)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    found = await events(tenant, object_type="activity.email", action="updated")
+    assert sorted(event["object_id"] for event in found) == sorted(e["id"] for e in janes)
+    for event in found:
+        shown = ok(await tenant.client.get(f"/activity/email/{event['object_id']}/"))
+        assert event["data"] == shown
+        assert event["data"]["contact_id"] is None
+        assert event["changed_fields"] == ["contact_id"]
+        assert event["previous_data"] == {"contact_id": jane}
+        assert event["meta"]["request_method"] == "DELETE"
+    assert ok(await tenant.client.get(f"/activity/email/{johns['id']}/")) == johns
+
+
+async def test_an_email_whose_contact_is_deleted_shows_it_was_updated(tenant: Tenant) -> None:
+    jane, [email, _], _ = await lead_with_emails(tenant)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    kept = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert datetime.fromisoformat(kept["date_updated"]) > datetime.fromisoformat(
+        email["date_updated"]
+    )
+    assert kept["updated_by"] == tenant.user_id
+    assert {**kept, "contact_id": jane} == {
+        **email,
+        "date_updated": kept["date_updated"],
+        "updated_by_name": kept["updated_by_name"],
+    }
+
+
+async def test_deleting_a_contact_records_an_updated_event_for_its_threads(
+    tenant: Tenant,
+) -> None:
+    jane, janes, johns = await lead_with_emails(tenant)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    found = await events(tenant, object_type="activity.email_thread", action="updated")
+    assert sorted(event["object_id"] for event in found) == sorted(e["thread_id"] for e in janes)
+    for event in found:
+        shown = ok(await tenant.client.get(f"/activity/emailthread/{event['object_id']}/"))
+        assert event["data"] == shown
+        assert event["data"]["contact_id"] is None
+        assert event["changed_fields"] == ["contact_id", "emails"]
+        assert event["previous_data"]["contact_id"] == jane
+    thread = ok(await tenant.client.get(f"/activity/emailthread/{johns['thread_id']}/"))
+    assert thread["contact_id"] == johns["contact_id"]
+
+
+async def test_a_contact_deletion_writes_the_updates_before_the_contacts_own_event(
+    tenant: Tenant,
+) -> None:
+    jane, janes, _ = await lead_with_emails(tenant)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    newest = [(e["object_type"], e["action"], e["request_id"]) for e in await events(tenant)]
+    assert newest[0][:2] == ("contact", "deleted")
+    assert sorted(kind for kind, _, _ in newest[1:5]) == [
+        "activity.email", "activity.email", "activity.email_thread", "activity.email_thread",
+    ]  # fmt: skip
+    assert len({request_id for _, _, request_id in newest[:5]}) == 1
