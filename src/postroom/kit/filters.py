@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from postroom.errors import ValidationFailed
 from postroom.kit.datetimes import localize, parse_datetime
-from postroom.kit.schemas import RequestModel
+from postroom.kit.schemas import EARLIEST, LATEST, RequestModel, within_storable_range
 
 BOUNDS = ("gt", "gte", "lt", "lte")
 
@@ -53,9 +53,12 @@ def datetime_bounds(query: BaseModel, prefix: str, tz: timezone | None) -> dict[
 
 def parse_bound(name: str, raw: str, tz: timezone | None) -> datetime:
     try:
-        return localize(parse_datetime(raw), tz)
+        value = parse_datetime(raw)
     except ValueError as error:
         raise ValidationFailed.field(name, f"Not a date or datetime: {raw!r}.") from error
+    if not within_storable_range(value):
+        raise ValidationFailed.field(name, f"Dates must lie between {EARLIEST} and {LATEST}.")
+    return localize(value, tz)
 
 
 def check_own_organization(asked: str | None, own: str) -> None:

@@ -1,7 +1,8 @@
 """The base of every request model: unknown fields ignored, no NUL character anywhere.
 
 PostgreSQL cannot store NUL in text or JSONB, so it is refused on both engines alike, as a
-field error naming the top-level field.
+field error naming the top-level field. So is a date near the ends of what Python's datetime
+holds, where converting it to UTC would overflow.
 
 Integers in request bodies are ``Integer``: a JSON integer and nothing else. Pydantic's lax
 mode would take ``true`` as 1, ``2.0`` as 2 and ``"2"`` as 2 where Close documents an integer.
@@ -11,6 +12,7 @@ Booleans in request bodies are ``Boolean``: ``true`` or ``false``, where lax mod
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Strict, field_validator
@@ -29,6 +31,20 @@ def contains_nul(value: object) -> bool:
     return False
 
 
+EARLIEST = date(1, 1, 2)
+LATEST = date(9999, 12, 30)
+"""The dates a request may carry: a day inside what Python's datetime holds, so that no UTC
+offset (``X-TZ-Offset`` or the value's own, under 24 h) takes it past year 1 or 9999."""
+
+
+def within_storable_range(value: object) -> bool:
+    if isinstance(value, datetime):
+        value = value.date()  # the wall-clock day, before any offset
+    if isinstance(value, date):
+        return EARLIEST <= value <= LATEST
+    return True
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -37,4 +53,11 @@ class RequestModel(BaseModel):
     def _no_nul_character(cls, value: object) -> object:
         if contains_nul(value):
             raise ValueError("Text may not contain NUL characters.")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_date(cls, value: object) -> object:
+        if not within_storable_range(value):
+            raise ValueError(f"Dates must lie between {EARLIEST} and {LATEST}.")
         return value
