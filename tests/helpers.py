@@ -15,6 +15,7 @@ from postroom.db import Database
 from postroom.kit.datetimes import utcnow
 from postroom.kit.secrets import SecretBox
 from postroom.models import EmailActivity
+from postroom.tasks.service import add_followup_task, new_followup_task
 
 
 def ok(response: httpx.Response) -> dict[str, Any]:
@@ -50,6 +51,18 @@ async def create_email(client: httpx.AsyncClient, lead_id: str, **fields: Any) -
         **fields,
     }
     return ok(await client.post("/activity/email/", json=body))
+
+
+async def add_followup(
+    client: httpx.AsyncClient, database: Database, email: dict[str, Any]
+) -> dict[str, Any]:
+    """Give ``email`` its follow-up task as the scheduler makes it; the task as the API shows it."""
+    async with database.transaction() as session:
+        row = await session.get(EmailActivity, email["id"])
+        assert row is not None
+        task = new_followup_task(row, email["thread_id"], utcnow())
+        assert await add_followup_task(session, task)
+    return ok(await client.get(f"/task/{task.id}/"))
 
 
 async def add_sending_account(

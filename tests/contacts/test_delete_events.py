@@ -1,18 +1,20 @@
-"""Deleting a contact keeps its emails and threads with ``contact_id`` null, and records an
-``updated`` event for each of them, so mirrors fed by ``/event/`` or webhooks follow (§3)."""
+"""Deleting a contact keeps its emails, threads and tasks with ``contact_id`` null, and records
+an ``updated`` event for each of them, so mirrors fed by ``/event/`` or webhooks follow (§3)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from postroom.db import Database
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, ok
+from tests.helpers import add_followup, create_email, create_lead, ok
 
 TWO_CONTACTS = [
     {"name": "Jane Doe", "emails": [{"email": "jane@acme.example.com"}]},
     {"name": "John Roe", "emails": [{"email": "john@acme.example.com"}]},
 ]
+FOLLOWUP = "task.email_followup"
 
 
 async def events(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
@@ -92,3 +94,62 @@ async def test_a_contact_deletion_writes_the_updates_before_the_contacts_own_eve
         "activity.email", "activity.email", "activity.email_thread", "activity.email_thread",
     ]  # fmt: skip
     assert len({request_id for _, _, request_id in newest[:5]}) == 1
+
+
+async def lead_with_followups(
+    tenant: Tenant, database: Database
+) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """As ``lead_with_emails``, each email with its follow-up task (naming the email's
+    contact): the first contact's id, its two tasks, the other contact's task."""
+    jane, janes, johns = await lead_with_emails(tenant)
+    tasks = [await add_followup(tenant.client, database, email) for email in [*janes, johns]]
+    assert [task["contact_id"] for task in tasks] == [jane, jane, johns["contact_id"]]
+    return jane, tasks[:2], tasks[2]
+
+
+async def test_deleting_a_contact_records_an_updated_event_for_each_of_its_tasks(
+    tenant: Tenant, database: Database
+) -> None:
+    jane, janes, johns = await lead_with_followups(tenant, database)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    found = await events(tenant, object_type=FOLLOWUP, action="updated")
+    assert sorted(event["object_id"] for event in found) == sorted(t["id"] for t in janes)
+    for event in found:
+        shown = ok(await tenant.client.get(f"/task/{event['object_id']}/"))
+        assert event["data"] == shown
+        assert event["data"]["contact_id"] is None
+        assert event["changed_fields"] == ["contact_id"]
+        assert event["previous_data"] == {"contact_id": jane}
+        assert event["meta"]["request_method"] == "DELETE"
+    assert ok(await tenant.client.get(f"/task/{johns['id']}/")) == johns
+
+
+async def test_a_task_whose_contact_is_deleted_shows_it_was_updated(
+    tenant: Tenant, database: Database
+) -> None:
+    jane, [task, _], _ = await lead_with_followups(tenant, database)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    kept = ok(await tenant.client.get(f"/task/{task['id']}/"))
+    assert kept["contact_id"] is None
+    assert datetime.fromisoformat(kept["date_updated"]) > datetime.fromisoformat(
+        task["date_updated"]
+    )
+    assert (task["updated_by"], kept["updated_by"]) == (None, tenant.user_id)
+    assert {**kept, "contact_id": jane} == {
+        **task,
+        "date_updated": kept["date_updated"],
+        "updated_by": kept["updated_by"],
+    }
+
+
+async def test_a_contact_deletion_writes_the_task_updates_after_the_emails_and_threads(
+    tenant: Tenant, database: Database
+) -> None:
+    jane, _, _ = await lead_with_followups(tenant, database)
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    newest = [(e["object_type"], e["action"], e["request_id"]) for e in await events(tenant)]
+    assert [kind for kind, _, _ in newest[:7]] == [
+        "contact", FOLLOWUP, FOLLOWUP, "activity.email_thread", "activity.email_thread",
+        "activity.email", "activity.email",
+    ]  # fmt: skip
+    assert len({request_id for _, _, request_id in newest[:7]}) == 1

@@ -10,9 +10,8 @@ from sqlalchemy import update
 from postroom.db import Database
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity
-from postroom.tasks.service import add_followup_task, new_followup_task
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, ok
+from tests.helpers import add_followup, create_email, create_lead, ok
 
 SENDER = "me@sender.example.com"
 FOLLOWUP = "task.email_followup"
@@ -23,23 +22,11 @@ async def events(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
     return data
 
 
-async def with_followup(
-    tenant: Tenant, database: Database, email: dict[str, Any]
-) -> dict[str, Any]:
-    """``email``'s follow-up task as the scheduler makes it, as the API shows it."""
-    async with database.transaction() as session:
-        row = await session.get(EmailActivity, email["id"])
-        assert row is not None
-        task = new_followup_task(row, email["thread_id"], utcnow())
-        assert await add_followup_task(session, task)
-    return ok(await tenant.client.get(f"/task/{task.id}/"))
-
-
 async def sent_with_followup(
     tenant: Tenant, database: Database, lead_id: str, **fields: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     email = await create_email(tenant.client, lead_id, status="sent", sender=SENDER, **fields)
-    return email, await with_followup(tenant, database, email)
+    return email, await add_followup(tenant.client, database, email)
 
 
 async def claim(database: Database, email_id: str) -> None:
@@ -113,7 +100,7 @@ async def test_an_email_being_sent_keeps_its_followup_task_and_writes_no_event(
     email = await create_email(
         tenant.client, lead["id"], status="outbox", sender=SENDER, send_in=30
     )
-    task = await with_followup(tenant, database, email)
+    task = await add_followup(tenant.client, database, email)
     await claim(database, email["id"])
     before = await events(tenant, lead_id=lead["id"])
     email_path = f"/activity/email/{email['id']}/"

@@ -25,6 +25,8 @@ from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, Lead
+from postroom.tasks import repository as task_repository
+from postroom.tasks import service as task_service
 from postroom.users.auth import Caller
 
 MOVE_REFUSED = (
@@ -112,8 +114,8 @@ async def update_contact(
 
 
 async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
-    """Delete the contact; its emails and threads stay, their ``contact_id`` cleared, each
-    with an ``updated`` event before the contact's ``deleted`` one, all written together."""
+    """Delete the contact; its emails, threads and tasks stay, their ``contact_id`` cleared,
+    each with an ``updated`` event before the contact's ``deleted`` one, all written together."""
     contact = await get_contact(session, caller, contact_id)
     origin = Origin.of(caller)
     changes = await _release(session, origin, contact)
@@ -123,19 +125,24 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
 
 
 async def _release(session: AsyncSession, origin: Origin, contact: Contact) -> list[Change]:
-    """Clear ``contact_id`` on the contact's emails and threads (the foreign key would do it
-    unseen), marking them updated now by the caller; their ``updated`` changes."""
+    """Clear ``contact_id`` on the contact's emails, threads and tasks (the foreign key would
+    do it unseen), marking them updated now by the caller; their ``updated`` changes."""
     emails = await repository.emails_of_contact(session, contact)
     threads = await repository.threads_of_contact(session, contact)
+    tasks = await task_repository.tasks_of_contact(session, contact.id)
     emails_before = await event_log.rendered_emails(session, emails)
     threads_before = await event_log.rendered_threads(session, origin, threads)
+    tasks_before = await task_service.rendered_tasks(session, contact.organization_id, tasks)
     now = utcnow()
     for email in emails:
         email.contact_id, email.updated_at, email.updated_by = None, now, origin.user_id
     for thread in threads:
         thread.contact_id, thread.updated_at = None, now
+    for task in tasks:
+        task.contact_id, task.updated_at, task.updated_by = None, now, origin.user_id
     await session.flush()
     return [
         *await event_log.email_updates(session, emails, emails_before),
         *await event_log.thread_updates(session, origin, threads, threads_before),
+        *await task_service.task_updates(session, contact.organization_id, tasks, tasks_before),
     ]

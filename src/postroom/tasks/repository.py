@@ -143,6 +143,11 @@ async def followups_of_thread(session: AsyncSession, thread_id: str) -> Sequence
     return await _tasks_where(session, _followups_of_thread(thread_id))
 
 
+async def tasks_of_contact(session: AsyncSession, contact_id: str) -> Sequence[Task]:
+    """Every task naming the contact (follow-up tasks copy their email's), oldest first."""
+    return await _tasks_where(session, Task.contact_id == contact_id)
+
+
 async def _tasks_where(session: AsyncSession, condition: ColumnElement[bool]) -> Sequence[Task]:
     statement = select(Task).where(condition).order_by(Task.created_at, Task.id)
     return (await session.execute(statement)).scalars().all()

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -221,6 +221,26 @@ async def task_deletions(
     """The ``deleted`` changes of tasks about to go (rendered now, with one page of names)."""
     page = await _page(session, organization_id, tasks, utcnow())
     return [_change(task, "deleted", render_task(task, page)) for task in tasks]
+
+
+async def task_updates(
+    session: AsyncSession,
+    organization_id: str,
+    tasks: Sequence[Task],
+    before: Mapping[str, dict[str, Any]],
+) -> list[Change]:
+    """The ``updated`` changes of tasks changed in place, as a task's PUT records them;
+    ``before``: their data, by id, as ``rendered_tasks`` gave it before the change."""
+    after = await rendered_tasks(session, organization_id, tasks)
+    return [_change(task, "updated", after[task.id], before[task.id]) for task in tasks]
+
+
+async def rendered_tasks(
+    session: AsyncSession, organization_id: str, tasks: Sequence[Task]
+) -> dict[str, dict[str, Any]]:
+    """The tasks as the API shows them, by id (with one page of names)."""
+    page = await _page(session, organization_id, tasks, utcnow())
+    return {task.id: render_task(task, page) for task in tasks}
 
 
 async def rendered_task(session: AsyncSession, organization_id: str, task: Task) -> dict[str, Any]:
