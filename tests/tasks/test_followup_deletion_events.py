@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-
 from postroom.db import Database
-from postroom.kit.datetimes import utcnow
-from postroom.models import EmailActivity
 from tests.conftest import Tenant
-from tests.helpers import add_followup, create_email, create_lead, ok
+from tests.helpers import add_followup, claim_as_a_worker, create_email, create_lead, ok
 
 SENDER = "me@sender.example.com"
 FOLLOWUP = "task.email_followup"
@@ -27,16 +23,6 @@ async def sent_with_followup(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     email = await create_email(tenant.client, lead_id, status="sent", sender=SENDER, **fields)
     return email, await add_followup(tenant.client, database, email)
-
-
-async def claim(database: Database, email_id: str) -> None:
-    """Make the email look held by a dispatcher, as if it were being sent."""
-    async with database.transaction() as session:
-        await session.execute(
-            update(EmailActivity)
-            .where(EmailActivity.id == email_id)
-            .values(claimed_by="worker-test", claimed_at=utcnow())
-        )
 
 
 async def test_deleting_an_email_records_a_deleted_event_for_its_followup_task(
@@ -101,7 +87,7 @@ async def test_an_email_being_sent_keeps_its_followup_task_and_writes_no_event(
         tenant.client, lead["id"], status="outbox", sender=SENDER, send_in=30
     )
     task = await add_followup(tenant.client, database, email)
-    await claim(database, email["id"])
+    await claim_as_a_worker(database, email["id"])
     before = await events(tenant, lead_id=lead["id"])
     email_path = f"/activity/email/{email['id']}/"
     thread_path = f"/activity/emailthread/{email['thread_id']}/"

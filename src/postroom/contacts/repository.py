@@ -1,4 +1,4 @@
-"""Every SQL statement about contacts (deleting one leaves its emails and threads, their
+"""Every SQL statement about contacts (deleting one leaves its emails, threads and tasks, their
 ``contact_id`` null)."""
 
 from __future__ import annotations
