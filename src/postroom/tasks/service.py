@@ -219,8 +219,8 @@ async def task_deletions(
     session: AsyncSession, organization_id: str, tasks: Sequence[Task]
 ) -> list[Change]:
     """The ``deleted`` changes of tasks about to go (rendered now, with one page of names)."""
-    page = await _page(session, organization_id, tasks, utcnow())
-    return [_change(task, "deleted", render_task(task, page)) for task in tasks]
+    rendered = await rendered_tasks(session, organization_id, tasks)
+    return [_change(task, "deleted", rendered[task.id]) for task in tasks]
 
 
 async def task_updates(
