@@ -1,5 +1,8 @@
 """Rules about email templates. Never commits.
 
+A template that is not shared is its creator's alone: for anyone else it does not exist (the
+repository leaves it out). A shared one is the organization's.
+
 A subject or body is checked when it is saved (it must compile and may not name private
 attributes); everything else the sandbox refuses is refused when rendering.
 """
@@ -69,7 +72,9 @@ async def _template_event(
 
 
 async def get_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
-    template = await repository.get_template(session, caller.organization_id, template_id)
+    template = await repository.get_template(
+        session, caller.organization_id, caller.user_id, template_id
+    )
     if template is None:
         raise NotFound("EmailTemplate")
     return template
@@ -78,7 +83,9 @@ async def get_template(session: AsyncSession, caller: Caller, template_id: str) 
 async def list_templates(
     session: AsyncSession, caller: Caller, where: TemplateFilter, skip: int, limit: int
 ) -> Sequence[EmailTemplate]:
-    return await repository.list_templates(session, caller.organization_id, where, skip, limit)
+    return await repository.list_templates(
+        session, caller.organization_id, caller.user_id, where, skip, limit
+    )
 
 
 async def update_template(
