@@ -1,6 +1,6 @@
 """Who sees an email template (docs/decisions.md, "Templates"): a template that is not shared
 is its creator's alone, and for a colleague it does not exist; a shared one is everyone's in
-the organization to read and use."""
+the organization to read and use, and its creator's alone to change or delete."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.conftest import Tenant
 from tests.helpers import create_lead, ok
 
 NOT_FOUND = {"error": "Empty query: EmailTemplate matching query does not exist."}
+FORBIDDEN = {"error": "Only the user who created an email template may change or delete it."}
 TEMPLATE_CALLS = [("GET", ""), ("PUT", ""), ("DELETE", ""), ("GET", "render/")]
 
 
@@ -98,3 +99,16 @@ async def test_template_events_stay_organization_wide(tenant: Tenant, colleague:
     params = {"object_type": "email_template", "object_id": template["id"]}
     [event] = ok(await colleague.client.get("/event/", params=params))["data"]
     assert (event["action"], event["data"]["id"]) == ("created", template["id"])
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_only_its_creator_changes_or_deletes_a_shared_template(
+    tenant: Tenant, colleague: Tenant, method: str
+) -> None:
+    template = await create_template(tenant.client, is_shared=True)
+    url = f"/email_template/{template['id']}/"
+    body = {"name": "Taken over", "is_shared": False} if method == "PUT" else None
+    response = await colleague.client.request(method, url, json=body)
+    assert (response.status_code, response.json()) == (403, FORBIDDEN)
+    assert ok(await colleague.client.get(url)) == template
+    ok(await tenant.client.request(method, url, json=body))
