@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Tenant
 from tests.helpers import create_email, create_lead, field_errors, ok, upload_file
@@ -196,3 +197,75 @@ async def test_an_empty_posted_subject_gets_the_templates(tenant: Tenant) -> Non
     payload = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
     email = ok(await tenant.client.post("/activity/email/", json={**payload, "subject": ""}))
     assert email["subject"] == "Hello there at Acme Corp"  # no contact: the default
+
+
+# --- templates that are not shared (docs/decisions.md, "Templates") ----------------------------
+
+
+async def name_template(
+    tenant: Tenant, method: str, lead_id: str, template_id: str
+) -> httpx.Response:
+    """``template_id`` on a new draft (POST) or on an existing one (PUT)."""
+    if method == "POST":
+        payload = {"lead_id": lead_id, "status": "draft", "template_id": template_id}
+        return await tenant.client.post("/activity/email/", json=payload)
+    draft = await create_email(tenant.client, lead_id)
+    url = f"/activity/email/{draft['id']}/"
+    response = await tenant.client.put(url, json={"template_id": template_id})
+    assert ok(await tenant.client.get(url)) == draft
+    return response
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+async def test_a_colleagues_template_that_is_not_shared_is_an_unknown_template(
+    tenant: Tenant, colleague: Tenant, method: str
+) -> None:
+    template = await create_template(tenant.client)
+    lead = await create_lead(colleague.client)
+    theirs = await name_template(colleague, method, lead["id"], template["id"])
+    unknown = await name_template(colleague, method, lead["id"], "tmpl_doesnotexist")
+    assert (
+        field_errors(theirs)
+        == field_errors(unknown)
+        == {"template_id": "Email template not found."}
+    )
+
+
+async def test_a_colleague_uses_a_shared_template(tenant: Tenant, colleague: Tenant) -> None:
+    """A regression guard: sharing a template keeps working for the rest of the organization."""
+    template = await create_template(tenant.client, is_shared=True)
+    email = await draft_with_template(colleague, template)
+    assert (email["template_id"], email["template_name"]) == (template["id"], "Intro")
+    assert email["body_html"].endswith("<p>Colin League here.</p>")
+
+
+async def test_an_email_keeps_the_template_it_was_made_with_once_unshared(
+    tenant: Tenant, colleague: Tenant
+) -> None:
+    """An email is a record: its rendered text, ``template_id`` and ``template_name`` stay, and
+    its author learns nothing of what the template became. Reading it, or putting it back
+    whole, does not look the template up again."""
+    template = await create_template(tenant.client, is_shared=True)
+    email = await draft_with_template(colleague, template)
+    url = f"/email_template/{template['id']}/"
+    private = {"is_shared": False, "name": "Secret plan", "subject": "Secret", "body": "Secret"}
+    ok(await tenant.client.put(url, json=private))
+    assert (await colleague.client.get(url)).status_code == 404
+    email_url = f"/activity/email/{email['id']}/"
+    assert ok(await colleague.client.get(email_url)) == email
+    put_back = ok(await colleague.client.put(email_url, json=email))
+    assert (put_back["template_id"], put_back["template_name"]) == (template["id"], "Intro")
+
+
+async def test_a_draft_leaving_a_template_it_may_no_longer_see_keeps_its_attachments(
+    tenant: Tenant, colleague: Tenant
+) -> None:
+    """What came with a template that is no longer shared is the draft's own: the colleague
+    cannot see what the template carries now, so nothing is taken away."""
+    deck = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    first = await create_template(tenant.client, is_shared=True, attachments=[deck])
+    second = await create_template(tenant.client, name="Other", is_shared=True)
+    draft = await draft_with_template(colleague, first)
+    ok(await tenant.client.put(f"/email_template/{first['id']}/", json={"is_shared": False}))
+    switched = await put(colleague, draft, template_id=second["id"])
+    assert (urls(switched), switched["template_name"]) == ([deck["url"]], "Other")

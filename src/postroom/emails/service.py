@@ -143,7 +143,7 @@ async def create_email(
     email.message_id = email.message_ids[0] if email.message_ids else None
     if body.status is not EmailStatus.INBOX:
         email.open_token = new_open_token()
-    await apply_template(session, email, given_fields(body))
+    await apply_template(session, email, given_fields(body), caller.user_id)
     rules.check_fits_status(email, body.model_fields_set, now, problems)
     problems.raise_if_any()
     if email.attachments:
@@ -369,7 +369,7 @@ async def _apply_template_on_update(
     """A draft that now names another template (or none) gets it rendered in, its
     attachments in place of those of the template it replaces."""
     before = list(email.attachments)
-    await apply_template(session, email, posted, replaced_template_id)
+    await apply_template(session, email, posted, caller.user_id, replaced_template_id)
     if email.attachments != before:
         email.attachments = await resolve_attachments(
             session, caller, email.attachments, settings.max_file_bytes

@@ -26,30 +26,33 @@ async def apply_template(
     session: AsyncSession,
     email: EmailActivity,
     posted: Collection[str],
+    user_id: str,
     replaced_template_id: str | None = None,
 ) -> None:
-    """Name the template on the email and, unless a body was posted, render it in. On a draft
+    """Name the template on the email and, unless a body was posted, render it in. The
+    template must be one ``user_id`` (the caller) may see: shared, or their own. On a draft
     that named ``replaced_template_id`` before, the attachments that came with that template
-    go (the new one's come instead); with no template any more, only the name goes."""
+    go (the new one's come instead; if the caller may not see it, they stay as the draft's
+    own); with no template any more, only the name goes."""
     if email.template_id is None:
         email.template_name = None
         return
-    template = await _template(session, email.organization_id, email.template_id)
+    template = await _template(session, email.organization_id, user_id, email.template_id)
     if template is None:
         raise ValidationFailed.field("template_id", "Email template not found.")
     email.template_name = template.name
     if not BODY_FIELDS & set(posted):
         await _render_into(session, email, template, "subject" in posted)
-        replaced = await _template(session, email.organization_id, replaced_template_id)
+        replaced = await _template(session, email.organization_id, user_id, replaced_template_id)
         email.attachments = _with_attachments_of(template, email.attachments, replaced)
 
 
 async def _template(
-    session: AsyncSession, organization_id: str, template_id: str | None
+    session: AsyncSession, organization_id: str, user_id: str, template_id: str | None
 ) -> EmailTemplate | None:
     if template_id is None:
         return None
-    return await template_repository.get_template(session, organization_id, template_id)
+    return await template_repository.get_template(session, organization_id, user_id, template_id)
 
 
 def _with_attachments_of(

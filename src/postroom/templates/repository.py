@@ -1,11 +1,15 @@
-"""Every SQL statement about email templates."""
+"""Every SQL statement about email templates.
+
+A user sees the organization's shared templates and their own: a template that is not shared
+belongs to the user who created it, and is not there for anyone else.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.models import EmailTemplate
@@ -19,11 +23,19 @@ class TemplateFilter:
     is_shared: bool | None = None
 
 
+def _visible(organization_id: str, user_id: str) -> ColumnElement[bool]:
+    """The organization's shared templates and the user's own."""
+    return (EmailTemplate.organization_id == organization_id) & or_(
+        EmailTemplate.is_shared.is_(True), EmailTemplate.created_by == user_id
+    )
+
+
 async def get_template(
-    session: AsyncSession, organization_id: str, template_id: str
+    session: AsyncSession, organization_id: str, user_id: str, template_id: str
 ) -> EmailTemplate | None:
+    """The template if ``user_id`` may see it."""
     statement = select(EmailTemplate).where(
-        EmailTemplate.id == template_id, EmailTemplate.organization_id == organization_id
+        EmailTemplate.id == template_id, _visible(organization_id, user_id)
     )
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -31,12 +43,13 @@ async def get_template(
 async def list_templates(
     session: AsyncSession,
     organization_id: str,
+    user_id: str,
     where: TemplateFilter,
     skip: int,
     limit: int,
 ) -> Sequence[EmailTemplate]:
-    """A page of the organization's templates, newest first."""
-    statement = select(EmailTemplate).where(EmailTemplate.organization_id == organization_id)
+    """A page of the templates ``user_id`` may see, newest first."""
+    statement = select(EmailTemplate).where(_visible(organization_id, user_id))
     if where.is_archived is not None:
         statement = statement.where(EmailTemplate.is_archived == where.is_archived)
     if where.is_shared is not None:

@@ -1,5 +1,9 @@
 """Rules about email templates. Never commits.
 
+A template that is not shared is its creator's alone: for anyone else it does not exist (the
+repository leaves it out). A shared one is the organization's to read and use, and still its
+creator's alone to change or delete.
+
 A subject or body is checked when it is saved (it must compile and may not name private
 attributes); everything else the sandbox refuses is refused when rendering.
 """
@@ -13,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
 from postroom.emails.attachments import resolve_attachments
-from postroom.errors import NotFound, ValidationFailed
+from postroom.errors import Forbidden, NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
@@ -69,22 +73,34 @@ async def _template_event(
 
 
 async def get_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
-    template = await repository.get_template(session, caller.organization_id, template_id)
+    template = await repository.get_template(
+        session, caller.organization_id, caller.user_id, template_id
+    )
     if template is None:
         raise NotFound("EmailTemplate")
+    return template
+
+
+async def _own_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
+    """A template the caller may change or delete: one they created."""
+    template = await get_template(session, caller, template_id)
+    if template.created_by != caller.user_id:
+        raise Forbidden("Only the user who created an email template may change or delete it.")
     return template
 
 
 async def list_templates(
     session: AsyncSession, caller: Caller, where: TemplateFilter, skip: int, limit: int
 ) -> Sequence[EmailTemplate]:
-    return await repository.list_templates(session, caller.organization_id, where, skip, limit)
+    return await repository.list_templates(
+        session, caller.organization_id, caller.user_id, where, skip, limit
+    )
 
 
 async def update_template(
     session: AsyncSession, caller: Caller, template_id: str, body: EmailTemplateUpdate
 ) -> EmailTemplate:
-    template = await get_template(session, caller, template_id)
+    template = await _own_template(session, caller, template_id)
     before = render_email_template(template)
     sent = body.model_fields_set
     for part in ("subject", "body"):
@@ -105,7 +121,7 @@ async def update_template(
 
 
 async def delete_template(session: AsyncSession, caller: Caller, template_id: str) -> None:
-    template = await get_template(session, caller, template_id)
+    template = await _own_template(session, caller, template_id)
     await repository.delete_template(session, template)
     await _template_event(session, caller, template, "deleted")
 
