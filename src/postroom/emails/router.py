@@ -11,7 +11,7 @@ from postroom.dependencies import (
     SessionDep,
     SettingsDep,
 )
-from postroom.emails import service
+from postroom.emails import deletion, service
 from postroom.emails.filters import LIST_QUERY_OPENAPI, EmailListQueryDep
 from postroom.emails.rendering import EmailRecord, render_email
 from postroom.emails.schemas import (
@@ -100,5 +100,5 @@ async def update_email(
 
 @router.delete("/activity/email/{email_id}/")
 async def delete_email(email_id: str, session: SessionDep, caller: CallerDep) -> JSONResponse:
-    await service.delete_email(session, caller, email_id)
+    await deletion.delete_email(session, caller, email_id)
     return JSONResponse({})

@@ -28,15 +28,13 @@ from postroom.emails.sending_account import check_account, default_to_users_acco
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Change, Origin, record_many
+from postroom.events.service import Origin
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity
-from postroom.tasks import repository as task_repository
-from postroom.tasks.service import task_deletions
 from postroom.threads import service as thread_service
 from postroom.tracking.service import new_open_token
 from postroom.users import repository as user_repository
@@ -386,31 +384,3 @@ async def _rethread(
     await thread_service.place(session, email, parent, now)
     await session.flush()
     await thread_service.forget_if_empty(session, previous)
-
-
-async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> None:
-    """Delete the email with its follow-up tasks and record, together, the ``deleted`` events
-    of both (rendered before they go) and its thread's event; nothing while it is being sent."""
-    email = await get_email(session, caller, email_id)
-    origin = Origin.of(caller)
-    deleted = await event_log.email_deletions(session, [email])
-    tasks = await task_repository.followups_of_email(session, email.id)
-    tasks_deleted = await task_deletions(session, caller.organization_id, tasks)
-    if not await repository.delete_unclaimed(session, email):
-        raise ValidationFailed.field(
-            "status", "This email is being sent and can no longer be deleted."
-        )
-    await task_repository.delete_followups_of_email(session, email.id)
-    thread = await _thread_after_deletion(session, origin, email)
-    changes = [*deleted, *([thread] if thread is not None else []), *tasks_deleted]
-    await record_many(session, [(origin, change) for change in changes])
-
-
-async def _thread_after_deletion(
-    session: AsyncSession, origin: Origin, email: EmailActivity
-) -> Change | None:
-    """The thread's change once ``email`` is gone: ``deleted`` when it was its last email."""
-    thread_id = email.thread_id
-    if thread_id is not None and await thread_service.forget_if_empty(session, thread_id):
-        return event_log.thread_deletion(thread_id, email.lead_id)
-    return await event_log.thread_change(session, origin, thread_id, "updated")
