@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.models import Contact, EmailActivity, EmailThread
+from postroom.models import Contact, EmailThread
 
 
 async def get_contact(
@@ -45,16 +45,6 @@ async def contacts_of_leads(
         select(Contact)
         .where(Contact.organization_id == organization_id, Contact.lead_id.in_(lead_ids))
         .order_by(Contact.created_at, Contact.id)
-    )
-    return (await session.execute(statement)).scalars().all()
-
-
-async def emails_of_contact(session: AsyncSession, contact: Contact) -> Sequence[EmailActivity]:
-    """Every email naming the contact, oldest activity first."""
-    statement = (
-        select(EmailActivity)
-        .where(EmailActivity.contact_id == contact.id)
-        .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
     )
     return (await session.execute(statement)).scalars().all()
 

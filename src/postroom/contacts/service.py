@@ -19,6 +19,7 @@ from postroom.contacts.schemas import (
     render_contact,
 )
 from postroom.emails import event_log
+from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
@@ -127,7 +128,7 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
 async def _release(session: AsyncSession, origin: Origin, contact: Contact) -> list[Change]:
     """Clear ``contact_id`` on the contact's emails, threads and tasks (the foreign key would
     do it unseen), marking them updated now by the caller; their ``updated`` changes."""
-    emails = await repository.emails_of_contact(session, contact)
+    emails = await email_repository.emails_of_contact(session, contact.id)
     threads = await repository.threads_of_contact(session, contact)
     tasks = await task_repository.tasks_of_contact(session, contact.id)
     emails_before = await event_log.rendered_emails(session, emails)

@@ -239,6 +239,27 @@ USER_NAMES = select(User.id, User.first_name, User.last_name, User.email).where(
 """Built once; only the columns of a display name."""
 
 
+async def emails_of_lead(session: AsyncSession, lead_id: str) -> Sequence[EmailActivity]:
+    """Every email of the lead, oldest activity first."""
+    return await _emails_where(session, EmailActivity.lead_id == lead_id)
+
+
+async def emails_of_contact(session: AsyncSession, contact_id: str) -> Sequence[EmailActivity]:
+    """Every email naming the contact, oldest activity first."""
+    return await _emails_where(session, EmailActivity.contact_id == contact_id)
+
+
+async def _emails_where(
+    session: AsyncSession, condition: ColumnElement[bool]
+) -> Sequence[EmailActivity]:
+    statement = (
+        select(EmailActivity)
+        .where(condition)
+        .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
 async def cancel_delivery(session: AsyncSession, email: EmailActivity, now: datetime) -> bool:
     """Move a queued, unclaimed email back to draft. False when the dispatcher got it first."""
     statement = (

@@ -49,16 +49,6 @@ async def status_labels(session: AsyncSession, organization_id: str) -> Sequence
     return (await session.execute(statement)).scalars().all()
 
 
-async def emails_of_lead(session: AsyncSession, lead: Lead) -> Sequence[EmailActivity]:
-    """Every email of the lead, oldest activity first."""
-    statement = (
-        select(EmailActivity)
-        .where(EmailActivity.lead_id == lead.id)
-        .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
-    )
-    return (await session.execute(statement)).scalars().all()
-
-
 async def thread_ids_of_lead(session: AsyncSession, lead: Lead) -> Sequence[str]:
     statement = (
         select(EmailThread.id)

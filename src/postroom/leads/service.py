@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.contacts import repository as contact_repository
 from postroom.contacts.service import contact_change, new_contact
 from postroom.emails import event_log
+from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
@@ -135,7 +136,7 @@ async def _deletions(session: AsyncSession, view: LeadView, public_url: str) -> 
     """The ``deleted`` changes of everything a lead's deletion removes, rendered while it is
     all there: its emails, their threads, its tasks, its contacts, and the lead last."""
     lead = view.lead
-    emails = await repository.emails_of_lead(session, lead)
+    emails = await email_repository.emails_of_lead(session, lead.id)
     thread_ids = await repository.thread_ids_of_lead(session, lead)
     tasks = await task_repository.tasks_of_lead(session, lead.organization_id, lead.id)
     return [

@@ -113,12 +113,9 @@ async def tasks_of_lead(
     session: AsyncSession, organization_id: str, lead_id: str
 ) -> Sequence[Task]:
     """Every task of the lead (of every type), oldest first."""
-    statement = (
-        select(Task)
-        .where(Task.organization_id == organization_id, Task.lead_id == lead_id)
-        .order_by(Task.created_at, Task.id)
+    return await _tasks_where(
+        session, and_(Task.organization_id == organization_id, Task.lead_id == lead_id)
     )
-    return (await session.execute(statement)).scalars().all()
 
 
 async def delete_task(session: AsyncSession, task: Task) -> None:
