@@ -57,6 +57,36 @@ async def test_body_over_one_mebibyte_of_characters_is_refused(tenant: Tenant, f
     assert field in await post_email(tenant, lead["id"], **{field: "x" * 1_048_577})
 
 
+@pytest.mark.parametrize("status", ["inbox", "draft", "sent"])
+async def test_a_message_id_longer_than_a_header_line_is_refused(
+    tenant: Tenant, status: str
+) -> None:
+    """A Message-ID fills one header line at most (998 characters, RFC 5322 §2.1.1)."""
+    lead = await create_lead(tenant.client)
+    too_long = "<" + "n" * 991 + "@e.com>"
+    fields = {"status": status, "sender": "c@example.com"}
+    for posted in (
+        {"message_ids": [too_long]},
+        {"references": [too_long]},
+        {"envelope": {"message_id": too_long}},
+    ):
+        [field] = posted
+        assert field in await post_email(tenant, lead["id"], **fields, **posted)
+    assert await email_count(tenant) == 0
+    longest = "<" + "n" * 990 + "@e.com>"
+    email = await create_email(
+        tenant.client, lead["id"], **fields, message_ids=[longest], references=[longest]
+    )
+    assert (email["message_ids"], email["references"]) == ([longest], [longest])
+
+
+async def test_an_envelope_over_100_000_characters_is_refused(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    envelope = {"subject": "x" * 100_000}
+    assert "envelope" in await post_email(tenant, lead["id"], status="sent", envelope=envelope)
+    assert await email_count(tenant) == 0
+
+
 @pytest.mark.parametrize("field", ["to", "cc", "bcc"])
 async def test_more_than_500_recipients_are_refused(tenant: Tenant, field: str) -> None:
     lead = await create_lead(tenant.client)

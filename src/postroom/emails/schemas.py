@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
 from postroom.kit.headers import breaks_header
+from postroom.kit.jsoncodec import dumps_text
 from postroom.kit.schemas import Boolean, Integer, RequestModel
 
 MAX_SUBJECT = 1000
@@ -19,9 +20,14 @@ MAX_ATTACHMENTS = 1000
 MIN_SEQUENCE_DELAY = 86_400
 MAX_SEQUENCE_DELAY = 2**31 - 1
 """The largest value PostgreSQL's ``integer`` column holds (68 years of seconds)."""
+MAX_MESSAGE_ID = 998
+"""A Message-ID fills at most one header line (RFC 5322 §2.1.1), and its column holds no more."""
+MAX_ENVELOPE_CHARS = 100_000
+"""An imported ``envelope``, as JSON text: room for every recipient the address lists allow."""
 
 Address = Annotated[str, AfterValidator(check_address)]
 AddressList = Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)]
+MessageId = Annotated[str, Field(max_length=MAX_MESSAGE_ID)]
 
 
 class AttachmentIn(RequestModel):
@@ -96,9 +102,21 @@ class EmailActivityCreate(EmailActivityFields):
     date_sent: datetime | None = None
     created_by: str | None = Field(default=None, max_length=64)
     created_by_id: str | None = Field(default=None, max_length=64)
-    message_ids: list[str] | None = Field(default=None, max_length=100)
-    references: list[str] | None = Field(default=None, max_length=1000)
+    message_ids: list[MessageId] | None = Field(default=None, max_length=100)
+    references: list[MessageId] | None = Field(default=None, max_length=1000)
     envelope: dict[str, Any] | None = None
+
+    @field_validator("envelope")
+    @classmethod
+    def _envelope_fits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        message_id = value.get("message_id")
+        if isinstance(message_id, str) and len(message_id) > MAX_MESSAGE_ID:
+            raise ValueError(f"message_id may have at most {MAX_MESSAGE_ID} characters.")
+        if len(dumps_text(value)) > MAX_ENVELOPE_CHARS:
+            raise ValueError(f"The envelope may have at most {MAX_ENVELOPE_CHARS} characters.")
+        return value
 
     @property
     def creator(self) -> str | None:
