@@ -205,6 +205,24 @@ async def test_historical_opens_can_be_imported_on_a_sent_email(tenant: Tenant) 
     assert opened["opens_summary"] == "Opened once, last on 26 Nov 2026 14:03 UTC"
 
 
+async def test_an_imported_open_shows_what_is_unknown_as_empty_strings(tenant: Tenant) -> None:
+    """Close's schema makes every value of an open a string: no nulls inside ``opens``."""
+    sent = await email_in(tenant, "sent")
+    imported = {"opened_at": "2026-11-26T14:03:00Z", "ip_address": "192.0.2.1"}
+    opened = ok(await put(tenant, sent["id"], opens=[imported]))
+    shown = ok(await tenant.client.get(f"/activity/email/{sent['id']}/"))
+    listed = ok(await tenant.client.get("/activity/email/", params={"id__in": sent["id"]}))
+    for email in (opened, shown, listed["data"][0]):
+        assert email["opens"] == [
+            {
+                "opened_at": "2026-11-26T14:03:00.000000+00:00",
+                "opened_by": "",
+                "ip_address": "192.0.2.1",
+                "user_agent": "",
+            }
+        ]
+
+
 async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> None:
     for status in ("draft", "inbox"):
         lead = await create_lead(tenant.client)

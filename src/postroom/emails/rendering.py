@@ -45,6 +45,12 @@ def body_preview(body_text: str | None, body_html: str | None) -> str | None:
     return " ".join(text.split())[:PREVIEW_LENGTH]
 
 
+def shown_opens(opens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each open as the API shows it. Close's schema makes every value of an open a string, so
+    what is not known (who opened, from where) is an empty string, not null."""
+    return [{key: "" if value is None else value for key, value in item.items()} for item in opens]
+
+
 def opens_summary(opens: list[dict[str, Any]]) -> str | None:
     """``Opened 3 times, last on 26 Nov 2026 14:03 UTC``; None when never opened."""
     if not opens:
@@ -139,7 +145,7 @@ def render_email(email: EmailValues, names: Mapping[str, str]) -> dict[str, Any]
         "followup_sequence_id": values["followup_sequence_id"],
         "followup_sequence_delay": values["followup_sequence_delay"],
         "followup_sequence_add_cc_bcc": values["followup_sequence_add_cc_bcc"],
-        "opens": list(values["opens"]),
+        "opens": shown_opens(values["opens"]),
         "opens_summary": opens_summary(values["opens"]),
         "send_attempts": values["send_attempts"],
         "sequence_id": None,
