@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from postroom.db import Database
@@ -149,8 +150,25 @@ async def test_newest_first_with_cursor_paging_both_ways(tenant: Tenant) -> None
     assert seen == everything
 
 
-async def test_limit_above_50_and_bad_cursors_are_400(tenant: Tenant) -> None:
-    assert "_limit" in field_errors(await tenant.client.get("/event/", params={"_limit": 51}))
+async def test_a_limit_above_50_gives_50_events_and_a_cursor(tenant: Tenant) -> None:
+    """Close: ``_limit`` is "capped at and defaulting to 50"."""
+    lead = await create_lead(tenant.client)
+    for _ in range(26):  # a created event for each email and for its thread
+        await create_email(tenant.client, lead["id"])
+    everything = ok(await tenant.client.get("/event/", params={"_limit": 50}))
+    for limit in (51, 100, 10**6):
+        page = ok(await tenant.client.get("/event/", params={"_limit": limit}))
+        assert page == everything
+        assert len(page["data"]) == 50
+        assert page["cursor_next"] is not None
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "1.5"])
+async def test_a_limit_below_1_or_not_a_number_is_400(tenant: Tenant, limit: str) -> None:
+    assert "_limit" in field_errors(await tenant.client.get("/event/", params={"_limit": limit}))
+
+
+async def test_bad_cursors_are_400(tenant: Tenant) -> None:
     assert "_cursor" in field_errors(await tenant.client.get("/event/", params={"_cursor": "x"}))
 
 

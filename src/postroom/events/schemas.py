@@ -56,12 +56,24 @@ class EventListQuery(RequestModel):
     date_updated__lt: str | None = None
     date_updated__lte: str | None = None
     cursor: str | None = Field(default=None, alias="_cursor", max_length=500)
-    limit: int = Field(default=MAX_EVENT_LIMIT, alias="_limit", ge=1, le=MAX_EVENT_LIMIT)
+    limit: int = Field(
+        default=MAX_EVENT_LIMIT,
+        alias="_limit",
+        ge=1,
+        description=f"At most {MAX_EVENT_LIMIT}: a larger value gives {MAX_EVENT_LIMIT} events.",
+    )
     skip: str | None = Field(
         default=None,
         alias="_skip",
         description="Not supported (as in Close): page with _cursor. Any value is a 400.",
     )
+
+    @field_validator("limit")
+    @classmethod
+    def _capped(cls, value: int) -> int:
+        """Close caps the event log's pages at 50 ("capped at and defaulting to 50"): a client
+        asking for 100, as it does of every other list, gets 50 and a cursor, not a 400."""
+        return min(value, MAX_EVENT_LIMIT)
 
     @field_validator("skip")
     @classmethod
