@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from postroom.db import Database
+from postroom.emails import repository as email_repository
 from tests.conftest import Tenant
 from tests.helpers import add_followup, create_email, create_lead, ok
 
@@ -49,6 +52,26 @@ async def test_deleting_a_contact_records_an_updated_event_for_each_of_its_email
         assert event["previous_data"] == {"contact_id": jane}
         assert event["meta"]["request_method"] == "DELETE"
     assert ok(await tenant.client.get(f"/activity/email/{johns['id']}/")) == johns
+
+
+async def test_a_contact_of_more_emails_than_a_chunk_records_each_update_once(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emails are released a chunk at a time; every one of them, once, in activity order."""
+    monkeypatch.setattr(email_repository, "EMAIL_CHUNK", 2)
+    lead = await create_lead(tenant.client, contacts=TWO_CONTACTS)
+    jane = lead["contacts"][0]["id"]
+    janes = [
+        await create_email(tenant.client, lead["id"], contact_id=jane, subject=f"S{n}")
+        for n in range(5)
+    ]
+    ok(await tenant.client.delete(f"/contact/{jane}/"))
+    found = await events(tenant, object_type="activity.email", action="updated")
+    assert [event["object_id"] for event in reversed(found)] == [e["id"] for e in janes]
+    for email in janes:
+        assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["contact_id"] is None
+    [deleted] = await events(tenant, object_type="contact", action="deleted")
+    assert deleted["date_created"] > found[0]["date_created"]
 
 
 async def test_an_email_whose_contact_is_deleted_shows_it_was_updated(tenant: Tenant) -> None:

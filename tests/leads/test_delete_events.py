@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from postroom.db import Database
+from postroom.emails import repository as email_repository
 from tests.conftest import Tenant
 from tests.helpers import claim_as_a_worker, create_email, create_lead, ok
 
@@ -49,6 +52,40 @@ async def test_deleting_a_lead_records_a_deleted_event_for_each_of_its_emails(
         assert event["lead_id"] == lead["id"]
         assert event["data"] == shown[event["object_id"]]
         assert event["meta"]["request_method"] == "DELETE"
+
+
+async def test_a_lead_of_more_emails_than_a_chunk_records_each_deletion_once(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emails' events are written a chunk at a time: every email once, in activity order,
+    all before the lead's own event."""
+    monkeypatch.setattr(email_repository, "EMAIL_CHUNK", 2)
+    lead = await create_lead(tenant.client)
+    emails = [await create_email(tenant.client, lead["id"], subject=f"S{n}") for n in range(5)]
+    shown = await read_back(tenant, emails)
+    ok(await tenant.client.delete(f"/lead/{lead['id']}/"))
+    found = await events(tenant, object_type="activity.email", action="deleted")
+    assert [event["object_id"] for event in reversed(found)] == [e["id"] for e in emails]
+    assert all(event["data"] == shown[event["object_id"]] for event in found)
+    [lead_event] = await events(tenant, object_type="lead", action="deleted")
+    assert lead_event["date_created"] > found[0]["date_created"]
+
+
+async def test_a_refused_lead_deletion_of_many_emails_writes_no_event(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks already written are rolled back with the rest when an email is being sent."""
+    monkeypatch.setattr(email_repository, "EMAIL_CHUNK", 2)
+    lead = await create_lead(tenant.client)
+    for n in range(4):
+        await create_email(tenant.client, lead["id"], subject=f"S{n}")
+    queued = await create_email(
+        tenant.client, lead["id"], status="outbox", sender=SENDER, send_in=30
+    )
+    await claim_as_a_worker(database, queued["id"])
+    before = await events(tenant, lead_id=lead["id"])
+    assert (await tenant.client.delete(f"/lead/{lead['id']}/")).status_code == 400
+    assert await events(tenant, lead_id=lead["id"]) == before
 
 
 async def test_a_lead_deletion_event_is_shaped_like_a_single_email_deletion(

@@ -7,6 +7,7 @@ A contact stays on the lead it was created on: a PUT naming another ``lead_id`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.leads import repository as lead_repository
-from postroom.models import Contact, Lead
+from postroom.models import Contact, EmailThread, Lead
 from postroom.tasks import repository as task_repository
 from postroom.tasks import service as task_service
 from postroom.users.auth import Caller
@@ -115,35 +116,57 @@ async def update_contact(
 
 
 async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
-    """Delete the contact; its emails, threads and tasks stay, their ``contact_id`` cleared,
-    each with an ``updated`` event before the contact's ``deleted`` one, all written together."""
+    """Delete the contact; its emails, threads and tasks stay, their ``contact_id`` cleared
+    (the foreign key would do it unseen) and marked updated now by the caller, each with an
+    ``updated`` event before the contact's ``deleted`` one. The emails' events are written a
+    chunk at a time, so a contact of many emails is never all in memory."""
     contact = await get_contact(session, caller, contact_id)
     origin = Origin.of(caller)
-    changes = await _release(session, origin, contact)
+    threads = await repository.threads_of_contact(session, contact)
+    threads_before = await event_log.rendered_threads(session, origin, threads)
+    now = utcnow()
+    await _release_emails(session, origin, contact.id, now)
+    changes = [
+        *await _release_threads(session, origin, threads, threads_before, now),
+        *await _release_tasks(session, origin, contact, now),
+    ]
     await repository.delete_contact(session, contact)
     changes.append(contact_change(contact, "deleted"))
     await record_many(session, [(origin, change) for change in changes])
 
 
-async def _release(session: AsyncSession, origin: Origin, contact: Contact) -> list[Change]:
-    """Clear ``contact_id`` on the contact's emails, threads and tasks (the foreign key would
-    do it unseen), marking them updated now by the caller; their ``updated`` changes."""
-    emails = await email_repository.emails_of_contact(session, contact.id)
-    threads = await repository.threads_of_contact(session, contact)
-    tasks = await task_repository.tasks_of_contact(session, contact.id)
-    emails_before = await event_log.rendered_emails(session, emails)
-    threads_before = await event_log.rendered_threads(session, origin, threads)
-    tasks_before = await task_service.rendered_tasks(session, contact.organization_id, tasks)
-    now = utcnow()
-    for email in emails:
-        email.contact_id, email.updated_at, email.updated_by = None, now, origin.user_id
+async def _release_emails(
+    session: AsyncSession, origin: Origin, contact_id: str, now: datetime
+) -> None:
+    async for emails in email_repository.emails_of_contact(session, contact_id):
+        before = await event_log.rendered_emails(session, emails)
+        for email in emails:
+            email.contact_id, email.updated_at, email.updated_by = None, now, origin.user_id
+        await session.flush()
+        changes = await event_log.email_updates(session, emails, before)
+        await record_many(session, [(origin, change) for change in changes])
+
+
+async def _release_threads(
+    session: AsyncSession,
+    origin: Origin,
+    threads: Sequence[EmailThread],
+    before: dict[str, dict[str, Any]],
+    now: datetime,
+) -> list[Change]:
+    """``before``: the threads as they were, their emails still naming the contact."""
     for thread in threads:
         thread.contact_id, thread.updated_at = None, now
+    await session.flush()
+    return await event_log.thread_updates(session, origin, threads, before)
+
+
+async def _release_tasks(
+    session: AsyncSession, origin: Origin, contact: Contact, now: datetime
+) -> list[Change]:
+    tasks = await task_repository.tasks_of_contact(session, contact.id)
+    before = await task_service.rendered_tasks(session, contact.organization_id, tasks)
     for task in tasks:
         task.contact_id, task.updated_at, task.updated_by = None, now, origin.user_id
     await session.flush()
-    return [
-        *await event_log.email_updates(session, emails, emails_before),
-        *await event_log.thread_updates(session, origin, threads, threads_before),
-        *await task_service.task_updates(session, contact.organization_id, tasks, tasks_before),
-    ]
+    return await task_service.task_updates(session, contact.organization_id, tasks, before)

@@ -124,23 +124,31 @@ async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> No
     event for each of them (refused, with nothing changed, while one of its emails is being
     sent)."""
     view = await get_lead(session, caller, lead_id)
+    origin = Origin.of(caller)
+    await _record_email_deletions(session, origin, view.lead)
     changes = await _deletions(session, view, caller.public_url)
     if await repository.delete_unclaimed_emails(session, view.lead):
         raise ValidationFailed(["An email of this lead is being sent; try again in a moment."])
     await repository.delete_lead(session, view.lead)
-    origin = Origin.of(caller)
     await record_many(session, [(origin, change) for change in changes])
 
 
+async def _record_email_deletions(session: AsyncSession, origin: Origin, lead: Lead) -> None:
+    """The ``deleted`` events of the lead's emails, rendered while they are there and written
+    a chunk at a time, so a lead of many emails never has them all in memory (a refused
+    deletion rolls them back with the rest)."""
+    async for emails in email_repository.emails_of_lead(session, lead.id):
+        changes = await event_log.email_deletions(session, emails)
+        await record_many(session, [(origin, change) for change in changes])
+
+
 async def _deletions(session: AsyncSession, view: LeadView, public_url: str) -> list[Change]:
-    """The ``deleted`` changes of everything a lead's deletion removes, rendered while it is
-    all there: its emails, their threads, its tasks, its contacts, and the lead last."""
+    """The ``deleted`` changes of the rest of what a lead's deletion removes, rendered while it
+    is all there: the threads of its emails, its tasks, its contacts, and the lead last."""
     lead = view.lead
-    emails = await email_repository.emails_of_lead(session, lead.id)
     thread_ids = await repository.thread_ids_of_lead(session, lead)
     tasks = await task_repository.tasks_of_lead(session, lead.organization_id, lead.id)
     return [
-        *await event_log.email_deletions(session, emails),
         *(event_log.thread_deletion(thread_id, lead.id) for thread_id in thread_ids),
         *await task_deletions(session, lead.organization_id, tasks),
         *(contact_change(contact, "deleted") for contact in view.contacts),
