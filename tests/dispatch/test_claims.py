@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -10,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.app import build_dispatcher
 from postroom.db import Database
 from postroom.dispatch.dispatcher import CLAIM_CHUNK
+from postroom.dispatch.lanes import UNPOOLED_LANES
 from postroom.models import EmailActivity
 from postroom.transports.fakes import MemoryTransport, SlowTransport
-from tests.dispatch.conftest import delivery_settings, empty_queue
+from tests.dispatch.conftest import delivery_settings, empty_queue, eventually
 from tests.dispatch.workers import queue_outbox_emails
 
 
@@ -53,3 +56,49 @@ async def test_a_claim_takes_one_chunk_and_the_next_chunk_follows_at_once(
     assert rounds[1] == (0.0, 1000)
     assert rounds[2][1] == 1200
     assert rounds[2][0] > 0
+
+
+async def test_a_stopping_dispatcher_finishes_the_sends_it_started_and_gives_back_the_rest(
+    delivery_database_url: str, tmp_path: Path
+) -> None:
+    """docs/delivery.md: a graceful stop "finishes in-flight deliveries and releases claims
+    that never started". 40 emails due, 16 lanes, each send taking half a second: the 16
+    being sent are sent, the 24 waiting in a lane are released unsent, and the stop takes
+    one send's time, not three rounds of them."""
+    await empty_queue(delivery_database_url)
+    await queue_outbox_emails(delivery_database_url, tmp_path, 40)
+    settings = delivery_settings(delivery_database_url, "capture://", tmp_path)
+    database = Database(delivery_database_url)
+    memory = MemoryTransport()
+    dispatcher = build_dispatcher(database, settings, SlowTransport(memory, delay=0.5))
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        await eventually(lambda: some_claimed(database))
+        stopping = time.monotonic()
+        dispatcher.stop()
+        await running
+        took = time.monotonic() - stopping
+        statuses = await status_counts(database)
+    finally:
+        await database.dispose()
+        await empty_queue(delivery_database_url)
+    assert len(memory.sent) == UNPOOLED_LANES == 16
+    assert statuses == {("sent", False): 16, ("outbox", False): 24}
+    assert took < 1.5
+
+
+async def some_claimed(database: Database) -> bool:
+    return await claimed(database) > 0
+
+
+async def status_counts(database: Database) -> dict[tuple[str, bool], int]:
+    """How many emails have each status, and whether they are still claimed."""
+
+    async def count(session: AsyncSession) -> dict[tuple[str, bool], int]:
+        claimed = EmailActivity.claimed_by.is_not(None)
+        statement = select(EmailActivity.status, claimed, func.count()).group_by(
+            EmailActivity.status, claimed
+        )
+        return {(status, held): n for status, held, n in (await session.execute(statement))}
+
+    return await database.run(count)

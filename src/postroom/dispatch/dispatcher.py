@@ -127,7 +127,9 @@ class Dispatcher:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Dispatch until ``stop()``; then finish in-flight sends and release the rest."""
+        """Dispatch until ``stop()``; then finish the sends already started and give back the
+        claims of the emails still waiting in a lane, so that another worker (or the next
+        start) sends them at once."""
         self.database.due_listeners.append(self.wake)
         helpers = [asyncio.create_task(self._housekeeping())]
         if not self.database.is_sqlite:
@@ -159,9 +161,13 @@ class Dispatcher:
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
+        for lanes in self._lanes.values():
+            for waiting in lanes.take_waiting():
+                self._finished(waiting.email.id)
         await self.drain()
         async with self.database.transaction() as session:
-            await repo.release_unstarted(session, self.worker_id)
+            if await repo.release_unstarted(session, self.worker_id):
+                await repo.signal_due_change(session)
         await self.registry.close()
 
     async def drain(self) -> None:

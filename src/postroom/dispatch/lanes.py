@@ -46,6 +46,12 @@ class Lanes(Generic[T]):
             except Exception:  # the work handles its own failures; a lane never stops early
                 logger.exception("a lane's work failed")
 
+    def take_waiting(self) -> list[T]:
+        """Remove and return the items no lane has started; the lanes finish the ones they are
+        working on, then stop."""
+        waiting, self._queue = list(self._queue), deque()
+        return waiting
+
     async def cancel(self) -> list[T]:
         """Stop every lane (the item each was working on is abandoned); return the items
         still waiting."""
