@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from email import message_from_string, policy
 from itertools import pairwise
 from typing import Any
 
@@ -361,4 +362,28 @@ async def test_non_ascii_recipient_is_sent_over_smtputf8(
     await eventually(has_status(tenant, email["id"], "sent"))
     [received] = smtp.messages()
     assert sorted(received.recipients) == sorted([BOB, CAROL, "jörg@audit.example.com"])
+    assert await attempts(tenant, email["id"]) == []
+
+
+async def test_non_ascii_addresses_in_the_headers_are_sent_in_utf8_over_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """RFC 6532: an address whose own part is not ASCII goes in From, To and Cc as UTF-8; the
+    API accepted them, so they must not fail at sending."""
+    _app, tenant = await harness.start(smtp.url, **FAST_RETRIES)
+    email = await send(
+        tenant,
+        sender="Sällý <sällý@sender.example.com>",
+        to=["Jöe <jöe@buyer.example.com>"],
+        cc=["çarol@buyer.example.com"],
+    )
+    await eventually(has_status(tenant, email["id"], "sent"))
+    [received] = smtp.messages()
+    assert received.mail_from == "sällý@sender.example.com"
+    message = message_from_string(received.data.decode("utf-8"), policy=policy.SMTPUTF8)
+    assert [(a.display_name, a.addr_spec) for a in message["From"].addresses] == [
+        ("Sällý", "sällý@sender.example.com")
+    ]
+    assert [a.addr_spec for a in message["To"].addresses] == ["jöe@buyer.example.com"]
+    assert [a.addr_spec for a in message["Cc"].addresses] == ["çarol@buyer.example.com"]
     assert await attempts(tenant, email["id"]) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email._policybase import Compat32
 from email.message import EmailMessage
 
@@ -73,9 +73,57 @@ def test_a_non_ascii_body_is_utf8_and_reads_back() -> None:
     assert (text, html) == ("Grüße\nzweite Zeile", "<p>Grüße</p>")
 
 
-def test_an_address_that_is_not_ascii_cannot_go_in_a_header() -> None:
-    with pytest.raises(ValueError, match="not ASCII"):
-        parsed(email_with(to_addresses=["jörg@buyer.example.com"]))
+def longest_line(data: bytes) -> int:
+    return max(len(line) for line in data.split(b"\r\n"))
+
+
+def test_an_address_that_is_not_ascii_goes_in_the_header_in_utf8() -> None:
+    """RFC 6532; the transport sends such a message only with SMTPUTF8 (its envelope holds
+    the same address)."""
+    recipients = [f"Jörg {n} <jörg{n}@buyer.example.com>" for n in range(8)]
+    data = outgoing_message(
+        email_with(to_addresses=recipients, sender="sällý@sender.example.com"),
+        datetime(2026, 11, 26, tzinfo=UTC),
+    ).data
+    message = message_from_string(data.decode("utf-8"), policy=policy.SMTPUTF8)
+    assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [
+        (f"Jörg {n}", f"jörg{n}@buyer.example.com") for n in range(8)
+    ]
+    assert message["From"].addresses[0].addr_spec == "sällý@sender.example.com"
+    assert longest_line(data) <= 78
+
+
+@pytest.mark.parametrize("subject", ["a" * 998, "a" * 1000, "Re: " + "b" * 996])
+def test_a_subject_of_one_long_word_is_encoded_to_fit_the_line_limit(subject: str) -> None:
+    """compat32 never breaks a word: a 1,000-character one made a 1,009-octet line, which
+    SMTP servers refuse ("500 Line too long")."""
+    message, data = parsed(email_with(subject=subject))
+    assert message["Subject"] == subject
+    assert longest_line(data) <= 78
+
+
+def test_a_display_name_of_one_long_word_fits_the_line_limit() -> None:
+    name = "n" * 990
+    message, data = parsed(email_with(to_addresses=[f'"{name}" <long@buyer.example.com>']))
+    [recipient] = message["To"].addresses
+    assert recipient.addr_spec == "long@buyer.example.com"
+    assert recipient.display_name.replace(" ", "") == name
+    assert longest_line(data) <= 998
+
+
+@pytest.mark.parametrize(
+    "filename", ["é" * 200 + ".txt", "a" * 1000 + ".pdf", "%" * 400, "名前" * 150 + ".docx"]
+)
+def test_a_long_attachment_name_is_split_into_rfc_2231_sections(filename: str) -> None:
+    attachment = AttachmentPayload(filename, "text/plain", b"notes")
+    data = outgoing_message(
+        email_with(), datetime(2026, 11, 26, tzinfo=UTC), attachments=[attachment]
+    ).data
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    [part] = message.iter_attachments()
+    assert part.get_filename() == filename
+    assert longest_line(data) <= 78
 
 
 COMPAT32_CRLF = policy.compat32.clone(linesep="\r\n")

@@ -9,9 +9,12 @@ hypothesis test holds the two together): the generator's walk over the part tree
 policy's ``fold_binary`` and every body through the stdlib's own encoders. So
 every header value goes through ``one_line`` first (no CR, LF or other control character can
 reach the message, so no field can inject a header or a recipient), display names and the
-subject are RFC 2047-encoded when they are not ASCII, and an address whose own part is not
-ASCII is refused (that would need SMTPUTF8 in the headers). Bcc recipients appear only in the
-SMTP envelope. Bodies are 7bit when they are ASCII in short lines, else UTF-8 in base64.
+subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, and
+an address whose own part is not ASCII is written in UTF-8 (RFC 6532), which the transport
+sends only with SMTPUTF8 (its envelope address is not ASCII either). Attachment names too
+long for one line are split into RFC 2231 sections. No line is longer than 998 octets. Bcc
+recipients appear only in the SMTP envelope. Bodies are 7bit when they are ASCII in short
+lines, else UTF-8 in base64.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from typing import TypeVar
+from urllib.parse import quote
 
 from postroom.emails.rendering import EmailRecord
 from postroom.kit.headers import one_line
@@ -44,6 +48,18 @@ MAX_LINE = 998
 MAX_HEADER_LINE = 78
 """compat32 folds every header line longer than this (RFC 5322's recommended limit)."""
 
+LONGEST_PLAIN_WORD = MAX_LINE - MAX_HEADER_LINE
+"""A longer word of a subject or display name is written as RFC 2047 encoded words: compat32
+never breaks a word, and the line holding it, with what may precede it, must fit in 998."""
+
+FILENAME_SECTION = 60
+"""Characters of an attachment name's RFC 2231 section (``filename*0*=...``), when the name
+does not fit on one line."""
+
+
+class PreFolded(str):
+    """A header value already folded (no line over 998 octets), written as it is in UTF-8."""
+
 
 class SmtpPolicy(Compat32):
     """compat32 with CRLF line ends that writes a header needing neither folding nor encoding
@@ -51,6 +67,8 @@ class SmtpPolicy(Compat32):
     every header would write the very same bytes, at several times the cost."""
 
     def fold_binary(self, name: str, value: str) -> bytes:
+        if isinstance(value, PreFolded):
+            return f"{name}: {value}{self.linesep}".encode()
         if _fits_one_line(name, value):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
@@ -95,22 +113,58 @@ def address(value: str) -> str:
     """``"Name" <a@b>`` as one header address (the display name encoded when needed)."""
     pairs = parsed(one_line(value))
     name, addr = pairs[0] if pairs else ("", "")
-    if not addr.isascii():
-        raise ValueError(f"{addr!r}: an address that is not ASCII cannot go in a header")
-    return formataddr((name, addr), charset="utf-8")
+    if _has_overlong_word(name):
+        name = Header(name, "utf-8").encode(linesep="")
+    if addr.isascii():
+        return formataddr((name, addr), charset="utf-8")
+    if not name:
+        return addr
+    # formataddr refuses an address that is not ASCII; it is written as it is (RFC 6532)
+    placeholder = "a@a"
+    return f"{formataddr((name, placeholder), charset='utf-8')[: -len(placeholder) - 1]}{addr}>"
 
 
 def encoded_text(name: str, text: str) -> str:
     """One line of text as the value of header ``name``: RFC 2047 encoded words, folded to fit
-    beside the name, when it is not ASCII."""
+    beside the name, when it is not ASCII or holds a word too long for a line."""
     value = one_line(text)
-    if value.isascii():
+    if value.isascii() and not _has_overlong_word(value):
         return value
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
+def _has_overlong_word(text: str) -> bool:
+    return len(text) > LONGEST_PLAIN_WORD and any(
+        len(word) > LONGEST_PLAIN_WORD for word in text.split()
+    )
+
+
 def address_list(values: Iterable[str]) -> str:
     return ", ".join(address(value) for value in values)
+
+
+def address_header(name: str, value: str) -> str:
+    """An address header's value: as compat32 folds it, or, with an address that is not ASCII
+    (RFC 6532), folded here at its spaces."""
+    return value if value.isascii() else folded_at_spaces(name, value)
+
+
+def folded_at_spaces(name: str, value: str) -> PreFolded:
+    """``value`` with a line break before the spaces that keep each line within 78 octets
+    where its words allow (a word is never broken); unfolding gives ``value`` back."""
+    lines: list[str] = []
+    line: str | None = None
+    room = MAX_HEADER_LINE - len(name) - 2
+    for word in value.split(" "):
+        if line is None:
+            line = word
+        elif len(f"{line} {word}".encode()) > room:
+            lines.append(line)
+            line, room = word, MAX_HEADER_LINE - 1
+        else:
+            line = f"{line} {word}"
+    lines.append(line or "")
+    return PreFolded("\r\n ".join(lines))
 
 
 @lru_cache(maxsize=4096)
@@ -172,11 +226,11 @@ def build_message(
 
 def top_headers(email: EmailRecord, sent_at: datetime) -> list[tuple[str, str]]:
     """The headers after the top part's own, in the order they are written."""
-    headers = [("From", address(email.sender or ""))]
+    headers = [("From", address_header("From", address(email.sender or "")))]
     if email.to_addresses:
-        headers.append(("To", address_list(email.to_addresses)))
+        headers.append(("To", address_header("To", address_list(email.to_addresses))))
     if email.cc_addresses:
-        headers.append(("Cc", address_list(email.cc_addresses)))
+        headers.append(("Cc", address_header("Cc", address_list(email.cc_addresses))))
     headers += [
         ("Subject", encoded_text("Subject", email.subject or "")),
         ("Date", format_datetime(sent_at)),
@@ -225,7 +279,7 @@ def new_boundary() -> str:
 
 def _attachment(item: AttachmentPayload) -> MIMEBase:
     part = _binary_part(item)
-    part.add_header("Content-Disposition", "attachment", filename=_filename(item.filename))
+    _add_disposition(part, "attachment", item.filename)
     return part
 
 
@@ -233,8 +287,34 @@ def _inline_part(item: AttachmentPayload) -> MIMEBase:
     part = _binary_part(item)
     cid = f"<{_CONTROL.sub('', item.content_id or safe_filename(item.filename)).strip('<>')}>"
     part["Content-ID"] = cid
-    part.add_header("Content-Disposition", "inline", filename=_filename(item.filename))
+    _add_disposition(part, "inline", item.filename)
     return part
+
+
+def _add_disposition(part: MIMEBase, kind: str, filename: str) -> None:
+    """``Content-Disposition`` with the name: one parameter (quoted, or RFC 2231 UTF-8 when it
+    is not ASCII) when it fits a line, else RFC 2231 sections of ``FILENAME_SECTION``."""
+    name = safe_filename(filename)
+    encoded = quote(name.encode("utf-8"), safe="")
+    if len(encoded) <= LONGEST_PLAIN_WORD:
+        part.add_header("Content-Disposition", kind, filename=_filename(name))
+        return
+    sections = _sections(f"utf-8''{encoded}")
+    parameters = [f"filename*{index}*={section}" for index, section in enumerate(sections)]
+    part["Content-Disposition"] = PreFolded(";\r\n ".join([kind, *parameters]))
+
+
+def _sections(encoded: str) -> list[str]:
+    """The percent-encoded name cut about every ``FILENAME_SECTION`` characters, never
+    inside a ``%XX``."""
+    sections, start = [], 0
+    while start < len(encoded):
+        end = start + FILENAME_SECTION
+        while start < end < len(encoded) and "%" in encoded[end - 2 : end]:
+            end -= 1
+        sections.append(encoded[start:end])
+        start = end
+    return sections
 
 
 def _binary_part(item: AttachmentPayload) -> MIMEBase:

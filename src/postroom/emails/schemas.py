@@ -20,8 +20,9 @@ MAX_ATTACHMENTS = 1000
 MIN_SEQUENCE_DELAY = 86_400
 MAX_SEQUENCE_DELAY = 2**31 - 1
 """The largest value PostgreSQL's ``integer`` column holds (68 years of seconds)."""
-MAX_MESSAGE_ID = 998
-"""A Message-ID fills at most one header line (RFC 5322 §2.1.1), and its column holds no more."""
+MAX_MESSAGE_ID = 998 - len("In-Reply-To: ")
+"""A Message-ID fits on one header line with the longest header name that carries it, within
+RFC 5322's 998 octets (§2.1.1)."""
 MAX_ENVELOPE_CHARS = 100_000
 """An imported ``envelope``, as JSON text: room for every recipient the address lists allow."""
 
