@@ -83,14 +83,20 @@ class TaskCreate(RequestModel):
     is_complete: Boolean = False
 
 
-class TaskUpdate(RequestModel):
+class TaskChanges(RequestModel):
+    """The fields any task's update may set: a task's PUT takes them (and ``text``), Close's
+    bulk update only them."""
+
+    date: datetime | None = None
+    assigned_to: str | None = Field(default=None, max_length=64)
+    is_complete: Boolean = False
+
+
+class TaskUpdate(TaskChanges):
     """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
     the API."""
 
     text: str = Field(default="", max_length=MAX_TEXT)
-    date: datetime | None = None
-    assigned_to: str | None = Field(default=None, max_length=64)
-    is_complete: Boolean = False
 
 
 class TaskListQuery(RequestModel):
