@@ -99,6 +99,14 @@ class TaskUpdate(TaskChanges):
     text: str = Field(default="", max_length=MAX_TEXT)
 
 
+class TaskBulkUpdate(TaskChanges):
+    """The body of ``PUT /task/`` (Close: "only the ``assigned_to``, ``date`` and
+    ``is_complete`` fields may be updated"). Other fields are kept, so that the bulk update
+    can refuse each by name (documented as not allowed)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
+
 class TaskListQuery(RequestModel):
     """Filters; list-valued ones are comma-separated. Naive datetimes follow ``X-TZ-Offset``.
 
@@ -221,3 +229,10 @@ def render_task(task: Task, page: TaskPage) -> dict[str, Any]:
         "date_created": format_datetime(task.created_at),
         "date_updated": format_datetime(task.updated_at),
     }
+
+
+class TaskBulkQuery(TaskListQuery):
+    """The query of ``PUT /task/``: the list's filters. Other parameters are kept, so that
+    the bulk update can refuse each by name."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
