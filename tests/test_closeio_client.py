@@ -261,3 +261,18 @@ def test_followup_tasks_are_listed_like_close(client: Any, lead: dict[str, Any])
         time.sleep(0.1)
     assert [task["email_id"] for task in tasks] == [email["id"]]
     assert tasks[0]["_type"] == "email_followup"
+
+
+def test_tasks_are_bulk_updated_with_put_and_filters(client: Any, lead: dict[str, Any]) -> None:
+    tasks = [client.post("task", {"lead_id": lead["id"], "text": f"Call {n}"}) for n in range(3)]
+    chosen = ",".join(task["id"] for task in tasks[:2])
+    answer = client.put("task", data={"is_complete": True}, params={"id__in": chosen})
+    assert answer == {}
+    done = [client.get(f"task/{task['id']}")["is_complete"] for task in tasks]
+    assert done == [True, True, False]
+
+
+def test_a_bulk_update_without_a_filter_raises_validation_error(client: Any) -> None:
+    with pytest.raises(closeio_api.ValidationError) as raised:
+        client.put("task", data={"is_complete": True})
+    assert "at least one filter" in raised.value.errors[0]

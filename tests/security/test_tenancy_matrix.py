@@ -6,6 +6,8 @@ is called (the routes are read from ``app.routes``, so a new route gets a test i
 - routes with a path parameter, with A's object of the matching kind: 404, and A's object
   unchanged afterwards;
 - lists, with and without filters naming A's ids: nothing of A anywhere in the response;
+- bulk updates (``PUT /task/``), with each filter of the list naming A's objects: nothing of
+  A changes;
 - creates and updates that reference other objects, with A's ids: a 400 field error;
 - the signed upload of A's grant, the download of A's file, and the open-tracking pixel.
 
@@ -111,6 +113,9 @@ PUT_BODIES: dict[str, dict[str, Any]] = {
 }
 """A valid update for each kind, so a 404 cannot hide behind a 400."""
 
+BULK_UPDATES: dict[str, dict[str, Any]] = {"/api/v1/task/": {"is_complete": True}}
+"""Bulk updates (a PUT on a list: its filters choose the objects), each with a valid body."""
+
 SPECIAL_ROUTES = frozenset(
     {("POST", "/api/v1/files/upload/{file_id}/"), ("GET", "/t/o/{token}.gif")}
 )
@@ -131,6 +136,7 @@ REFERENCE_FIELDS: dict[Route, tuple[str, ...]] = {
     ("POST", "/api/v1/contact/"): ("lead_id",),
     ("POST", "/api/v1/task/"): ("lead_id", "assigned_to"),
     ("PUT", "/api/v1/task/{task_id}/"): ("assigned_to",),
+    ("PUT", "/api/v1/task/"): ("assigned_to",),
     ("POST", "/api/v1/email_template/"): ("attachments",),
     ("PUT", "/api/v1/email_template/{template_id}/"): ("attachments",),
     ("GET", "/api/v1/email_template/{template_id}/render/"): ("lead_id", "contact_id"),
@@ -197,6 +203,10 @@ def list_routes() -> list[str]:
 
 def create_routes() -> list[str]:
     return [p for m, p in ROUTES if m == "POST" and not parameters_of(p)]
+
+
+def bulk_routes() -> list[str]:
+    return [p for m, p in ROUTES if m == "PUT" and not parameters_of(p)]
 
 
 def plain_creates() -> list[str]:
@@ -421,7 +431,9 @@ def unknown_routes(routes: list[Route]) -> list[str]:
         if not names and method == "POST" and path not in NO_OBJECT_CREATES:
             if (method, path) not in REFERENCE_FIELDS:
                 problems.append(f"POST {path}: neither in REFERENCE_FIELDS nor NO_OBJECT_CREATES")
-        if not names and method not in {"GET", "POST"}:
+        if not names and method == "PUT" and path not in BULK_UPDATES:
+            problems.append(f"PUT {path}: a bulk update not in BULK_UPDATES")
+        if not names and method not in {"GET", "POST", "PUT"}:
             problems.append(f"{method} {path}: method without a path parameter")
     return problems
 
@@ -500,9 +512,27 @@ async def test_lists_never_show_other_organizations_objects(world: World, path: 
         assert world.leaks(response.text) == [], query
 
 
+@pytest.mark.parametrize("path", bulk_routes())
+async def test_bulk_updates_never_change_other_organizations_objects(
+    world: World, path: str
+) -> None:
+    assert path in BULK_UPDATES, "add the route's body to BULK_UPDATES"
+    for query in list_queries(world, path):
+        response = await world.b.client.put(BASE + path, params=query, json=BULK_UPDATES[path])
+        refused = REFUSED_FILTERS & set(query)
+        if refused:
+            assert set(response.json().get("field-errors", {})) == refused, response.text
+        else:
+            assert response.status_code == 200, (query, response.text)
+        assert world.leaks(response.text) == [], query
+    assert await snapshot(world) == world.snapshots
+
+
 def reference_request(world: World, method: str, path: str, name: str) -> dict[str, Any]:
     """B's own valid request for the route, with ``name`` set to A's object."""
     b, value = world.b_own, world.a_reference(name)
+    if path in BULK_UPDATES and method == "PUT":
+        return {"url": BASE + path, "params": {"id": b["task"]}, "json": {name: value}}
     bodies: dict[str, dict[str, Any]] = {
         "/api/v1/activity/email/": {"lead_id": b["lead"], "status": "draft", "subject": "Hi",
                                     "body_text": "Hi", "to": ["x@b.example.com"]},

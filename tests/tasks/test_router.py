@@ -187,6 +187,19 @@ async def test_put_changes_only_the_fields_sent(tenant: Tenant) -> None:
     assert updated["date_updated"] >= task["date_updated"]
 
 
+async def test_put_of_the_stored_values_changes_nothing_and_writes_no_event(
+    tenant: Tenant, colleague: Tenant
+) -> None:
+    task = await lead_task(tenant, date=FUTURE)
+    same = {"text": "Call", "date": FUTURE, "assigned_to": tenant.user_id, "is_complete": False}
+    for body in ({}, same):
+        response = await colleague.client.put(f"/task/{task['id']}/", json=body)
+        assert ok(response) == task
+    params = {"object_type": "task.lead", "object_id": task["id"]}
+    events = ok(await tenant.client.get("/event/", params=params))["data"]
+    assert [event["action"] for event in events] == ["created"]
+
+
 async def test_put_is_complete_true_completes_the_task(tenant: Tenant) -> None:
     task = await lead_task(tenant)
     updated = ok(await tenant.client.put(f"/task/{task['id']}/", json={"is_complete": True}))

@@ -93,6 +93,19 @@ async def list_tasks(
     return (await session.execute(statement)).scalars().all()
 
 
+async def tasks_after(
+    session: AsyncSession, organization_id: str, where: TaskFilter, after: str | None, limit: int
+) -> Sequence[Task]:
+    """Up to ``limit`` tasks matching ``where`` whose id follows ``after``, by id, locked
+    for the transaction on PostgreSQL: a bulk update reads its tasks this way, a chunk at a
+    time."""
+    conditions = _conditions(organization_id, where)
+    if after is not None:
+        conditions.append(Task.id > after)
+    statement = select(Task).where(*conditions).order_by(Task.id).limit(limit).with_for_update()
+    return (await session.execute(statement)).scalars().all()
+
+
 async def get_task(session: AsyncSession, organization_id: str, task_id: str) -> Task | None:
     statement = select(Task).where(Task.id == task_id, Task.organization_id == organization_id)
     return (await session.execute(statement)).scalar_one_or_none()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 
 from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
+from postroom.kit.filters import openapi_query_parameters, validated_query
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.models import Task
-from postroom.tasks import service
+from postroom.tasks import bulk, service
 from postroom.tasks.schemas import (
+    TaskBulkQuery,
+    TaskBulkUpdate,
     TaskCreate,
     TaskList,
     TaskListQuery,
@@ -22,6 +26,17 @@ from postroom.tasks.schemas import (
 )
 
 router = APIRouter(tags=["tasks"])
+
+
+class EmptyObject(BaseModel):
+    """``{}``: the answer of a bulk update."""
+
+
+async def bulk_query(request: Request) -> TaskBulkQuery:
+    return validated_query(TaskBulkQuery, request)
+
+
+BulkQueryDep = Annotated[TaskBulkQuery, Depends(bulk_query)]
 
 
 def one_task(page: TaskPage, fields: frozenset[str] | None) -> JSONResponse:
@@ -49,6 +64,21 @@ async def create_task(
     body: TaskCreate, session: SessionDep, caller: CallerDep, fields: FieldsDep
 ) -> JSONResponse:
     return one_task(await service.create_task(session, caller, body), fields)
+
+
+@router.put(
+    "/task/",
+    responses={200: {"model": EmptyObject}},
+    openapi_extra={"parameters": openapi_query_parameters(TaskListQuery)},
+)
+async def update_tasks(
+    query: BulkQueryDep, body: TaskBulkUpdate, session: SessionDep, caller: CallerDep
+) -> JSONResponse:
+    """Close's bulk update: the filters of ``GET /task/`` choose the tasks (at least one is
+    needed; ``lead`` tasks only without ``_type``); ``assigned_to``, ``date`` and
+    ``is_complete`` are the fields it may change. Answers ``{}``."""
+    await bulk.update_tasks(session, caller, query, body)
+    return JSONResponse({})
 
 
 @router.get("/task/{task_id}/", responses={200: {"model": TaskOut}})

@@ -83,14 +83,28 @@ class TaskCreate(RequestModel):
     is_complete: Boolean = False
 
 
-class TaskUpdate(RequestModel):
+class TaskChanges(RequestModel):
+    """The fields any task's update may set: a task's PUT takes them (and ``text``), Close's
+    bulk update only them."""
+
+    date: datetime | None = None
+    assigned_to: str | None = Field(default=None, max_length=64)
+    is_complete: Boolean = False
+
+
+class TaskUpdate(TaskChanges):
     """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
     the API."""
 
     text: str = Field(default="", max_length=MAX_TEXT)
-    date: datetime | None = None
-    assigned_to: str | None = Field(default=None, max_length=64)
-    is_complete: Boolean = False
+
+
+class TaskBulkUpdate(TaskChanges):
+    """The body of ``PUT /task/`` (Close: "only the ``assigned_to``, ``date`` and
+    ``is_complete`` fields may be updated"). Other fields are kept, so that the bulk update
+    can refuse each by name (documented as not allowed)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
 
 class TaskListQuery(RequestModel):
@@ -215,3 +229,10 @@ def render_task(task: Task, page: TaskPage) -> dict[str, Any]:
         "date_created": format_datetime(task.created_at),
         "date_updated": format_datetime(task.updated_at),
     }
+
+
+class TaskBulkQuery(TaskListQuery):
+    """The query of ``PUT /task/``: the list's filters. Other parameters are kept, so that
+    the bulk update can refuse each by name."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)

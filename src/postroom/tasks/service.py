@@ -4,7 +4,7 @@
   on ``_type``); the lead must be the caller's, the assignee a user of the caller's
   organization (default: the caller).
 - Any task may be completed, re-dated, reassigned or deleted; ``text`` changes only on tasks
-  made through the API.
+  made through the API. A PUT that changes nothing writes nothing (no event).
 - Listing without ``_type`` shows ``lead`` tasks only; ``_type=all`` shows every type.
 - ``email_followup`` tasks are made by the follow-up scheduler through ``new_followup_task``
   and ``add_followup_task``: at most one per email.
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.contacts import repository as contact_repository
 from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Change, Origin, record
+from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization, datetime_bounds, parse_bound
 from postroom.kit.ids import new_id
@@ -37,6 +37,7 @@ from postroom.tasks.schemas import (
     ALL_TYPES,
     API_TASK_TYPES,
     CLOSE_TASK_TYPES,
+    TaskChanges,
     TaskCreate,
     TaskListQuery,
     TaskPage,
@@ -62,7 +63,7 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
         raise ValidationFailed.field("lead_id", "Lead not found.")
     assignee = body.assigned_to or caller.user_id
-    await _check_assignee(session, caller, assignee)
+    await check_assignee(session, caller, assignee)
     now = utcnow()
     task = Task(
         id=new_id("task"),
@@ -84,7 +85,7 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     return await _page(session, caller.organization_id, [task], now)
 
 
-async def _check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
+async def check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
     if user_id is None:
         raise ValidationFailed.field("assigned_to", "A task must be assigned to a user.")
     if await user_repository.get_user(session, caller.organization_id, user_id) is None:
@@ -106,11 +107,16 @@ async def _owned_task(session: AsyncSession, caller: Caller, task_id: str) -> Ta
 async def list_tasks(
     session: AsyncSession, caller: Caller, query: TaskListQuery, skip: int, limit: int
 ) -> TaskPage:
-    check_own_organization(query.organization_id, caller.organization_id)
     now = utcnow()
-    where = task_filter(query, caller.tz, now)
+    where = list_filter(caller, query, now)
     tasks = await repository.list_tasks(session, caller.organization_id, where, skip, limit)
     return await _page(session, caller.organization_id, tasks, now)
+
+
+def list_filter(caller: Caller, query: TaskListQuery, now: datetime) -> TaskFilter:
+    """The tasks ``GET /task/`` lists for ``query``, and so those ``PUT /task/`` changes."""
+    check_own_organization(query.organization_id, caller.organization_id)
+    return task_filter(query, caller.tz, now)
 
 
 def task_filter(query: TaskListQuery, tz: timezone | None, now: datetime) -> TaskFilter:
@@ -177,35 +183,51 @@ def _order_by(value: str | None) -> str:
 async def update_task(
     session: AsyncSession, caller: Caller, task_id: str, body: TaskUpdate
 ) -> TaskPage:
+    """A PUT that changes nothing (an empty body, or the values stored) changes nothing: no
+    new ``date_updated`` or ``updated_by``, no event."""
     task = await _owned_task(session, caller, task_id)
-    before = await rendered_task(session, caller.organization_id, task)
     sent = body.model_fields_set
     if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
         message = "Only the text of lead and outgoing_call tasks can be changed."
         raise ValidationFailed.field("text", message)
     if "assigned_to" in sent:
-        await _check_assignee(session, caller, body.assigned_to)
-    _apply(task, body, caller.tz)
+        await check_assignee(session, caller, body.assigned_to)
+    changes = task_changes(task, wanted_columns(body, caller.tz))
+    if changes:
+        await change_tasks(session, Origin.of(caller), [(task, changes)])
+    return await _page(session, caller.organization_id, [task], utcnow())
+
+
+def wanted_columns(body: TaskChanges, tz: timezone | None) -> dict[str, Any]:
+    """The columns the fields sent set, with their values (PUT is PATCH: only those)."""
+    sent = body.model_fields_set & set(type(body).model_fields)
+    values = {name: getattr(body, name) for name in sent}
+    if "date" in values:
+        values["due_at"] = due_at(values.pop("date"), tz)
+    return values
+
+
+def task_changes(task: Task, wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The wanted columns whose value differs from the task's."""
+    return {column: value for column, value in wanted.items() if getattr(task, column) != value}
+
+
+async def change_tasks(
+    session: AsyncSession, origin: Origin, changes: Sequence[tuple[Task, Mapping[str, Any]]]
+) -> None:
+    """Set the changed columns of each task, with ``updated_by`` and ``updated_at``, and
+    record the event of each, as a task's PUT does, in one ``record_many``."""
+    tasks = [task for task, _columns in changes]
+    before = await rendered_tasks(session, origin.organization_id, tasks)
     now = utcnow()
-    task.updated_by = caller.user_id
-    task.updated_at = now
+    for task, columns in changes:
+        for column, value in columns.items():
+            setattr(task, column, value)
+        task.updated_by = origin.user_id
+        task.updated_at = now
     await session.flush()
-    completed = task.is_complete and not before["is_complete"]
-    action = "completed" if completed else "updated"
-    await task_changed(session, Origin.of(caller), task, action, before)
-    return await _page(session, caller.organization_id, [task], now)
-
-
-def _apply(task: Task, body: TaskUpdate, tz: timezone | None) -> None:
-    sent = body.model_fields_set
-    if "text" in sent:
-        task.text = body.text
-    if "date" in sent:
-        task.due_at = due_at(body.date, tz)
-    if "assigned_to" in sent:
-        task.assigned_to = body.assigned_to
-    if "is_complete" in sent:
-        task.is_complete = body.is_complete
+    updates = await task_updates(session, origin.organization_id, tasks, before)
+    await record_many(session, [(origin, change) for change in updates])
 
 
 async def delete_task(session: AsyncSession, caller: Caller, task_id: str) -> None:
@@ -229,10 +251,18 @@ async def task_updates(
     tasks: Sequence[Task],
     before: Mapping[str, dict[str, Any]],
 ) -> list[Change]:
-    """The ``updated`` changes of tasks changed in place, as a task's PUT records them;
-    ``before``: their data, by id, as ``rendered_tasks`` gave it before the change."""
+    """The changes of tasks changed in place, as a task's PUT records them (``completed``
+    when the change completed the task, else ``updated``); ``before``: their data, by id, as
+    ``rendered_tasks`` gave it before the change."""
     after = await rendered_tasks(session, organization_id, tasks)
-    return [_change(task, "updated", after[task.id], before[task.id]) for task in tasks]
+    return [
+        _change(task, _update_action(task, before[task.id]), after[task.id], before[task.id])
+        for task in tasks
+    ]
+
+
+def _update_action(task: Task, before: Mapping[str, Any]) -> str:
+    return "completed" if task.is_complete and not before["is_complete"] else "updated"
 
 
 async def rendered_tasks(
