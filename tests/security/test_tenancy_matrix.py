@@ -108,6 +108,7 @@ PUT_BODIES: dict[str, dict[str, Any]] = {
     "task": {"text": "Taken over", "is_complete": True},
     "template": {"name": "Taken over", "subject": "Taken over"},
     "webhook": {"status": "paused"},
+    "organization": {"name": "Taken over"},
 }
 """A valid update for each kind, so a 404 cannot hide behind a 400."""
 
