@@ -35,9 +35,20 @@ async def read_me(
 
 @router.get("/user/", responses={200: {"model": UserList}})
 async def list_users(
-    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
+    page: PageDep,
+    fields: FieldsDep,
+    order_by: Annotated[
+        str | None,
+        Query(
+            alias="_order_by",
+            max_length=100,
+            description="last_name,first_name or first_name,last_name; default newest first.",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    found = await service.list_users(session, caller, page.skip, page.limit + 1)
+    found = await service.list_users(session, caller, page.skip, page.limit + 1, order_by)
 
     def render(user: User) -> dict[str, Any]:
         return render_user(user, found.organization)
