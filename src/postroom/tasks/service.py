@@ -28,6 +28,7 @@ from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization, datetime_bounds, parse_bound
 from postroom.kit.ids import new_id
 from postroom.kit.paging import split_csv
+from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.leads.schemas import lead_display_name
 from postroom.models import Contact, EmailActivity, Task
@@ -56,6 +57,7 @@ def due_at(value: datetime | None, tz: timezone | None) -> datetime | None:
 
 
 async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -> TaskPage:
+    check_posted_organization(body, caller.organization_id)
     if body.task_type not in API_TASK_TYPES:
         message = "Only lead and outgoing_call tasks can be created through the API."
         raise ValidationFailed.field("_type", message)
@@ -178,6 +180,7 @@ async def update_task(
     session: AsyncSession, caller: Caller, task_id: str, body: TaskUpdate
 ) -> TaskPage:
     task = await _owned_task(session, caller, task_id)
+    check_posted_organization(body, caller.organization_id)
     before = await rendered_task(session, caller.organization_id, task)
     sent = body.model_fields_set
     if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
