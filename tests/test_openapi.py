@@ -23,7 +23,7 @@ async def test_openapi_lists_every_foundation_endpoint(app: FastAPI) -> None:
         "/api/v1/me/": {"get"},
         "/api/v1/user/": {"get"},
         "/api/v1/user/{user_id}/": {"get"},
-        "/api/v1/organization/{organization_id}/": {"get"},
+        "/api/v1/organization/{organization_id}/": {"get", "put"},
         "/api/v1/lead/": {"get", "post"},
         "/api/v1/lead/{lead_id}/": {"get", "put", "delete"},
         "/api/v1/contact/": {"get", "post"},

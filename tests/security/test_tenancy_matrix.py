@@ -110,6 +110,7 @@ PUT_BODIES: dict[str, dict[str, Any]] = {
     "task": {"text": "Taken over", "is_complete": True},
     "template": {"name": "Taken over", "subject": "Taken over"},
     "webhook": {"status": "paused"},
+    "organization": {"name": "Taken over"},
 }
 """A valid update for each kind, so a 404 cannot hide behind a 400."""
 
@@ -122,7 +123,8 @@ SPECIAL_ROUTES = frozenset(
 """Routes authorized by something else than the API key: each has a test of its own below."""
 
 NO_OBJECT_CREATES = frozenset({"/api/v1/files/upload/", "/api/v1/lead/", "/api/v1/webhook/"})
-"""Creates whose bodies name no other object."""
+"""Creates whose bodies need name no other object (a lead's or webhook's may still name its
+organization: ``REFERENCE_FIELDS``)."""
 
 REFERENCE_FIELDS: dict[Route, tuple[str, ...]] = {
     ("POST", "/api/v1/activity/email/"): (
@@ -131,14 +133,19 @@ REFERENCE_FIELDS: dict[Route, tuple[str, ...]] = {
     ),
     ("PUT", "/api/v1/activity/email/{email_id}/"): (
         "contact_id", "user_id", "in_reply_to_id", "template_id", "email_account_id",
-        "account_id", "attachments",
+        "account_id", "attachments", "organization_id",
     ),
-    ("POST", "/api/v1/contact/"): ("lead_id",),
-    ("POST", "/api/v1/task/"): ("lead_id", "assigned_to"),
-    ("PUT", "/api/v1/task/{task_id}/"): ("assigned_to",),
+    ("POST", "/api/v1/lead/"): ("organization_id",),
+    ("PUT", "/api/v1/lead/{lead_id}/"): ("organization_id",),
+    ("POST", "/api/v1/contact/"): ("lead_id", "organization_id"),
+    ("PUT", "/api/v1/contact/{contact_id}/"): ("organization_id",),
+    ("POST", "/api/v1/task/"): ("lead_id", "assigned_to", "organization_id"),
+    ("PUT", "/api/v1/task/{task_id}/"): ("assigned_to", "organization_id"),
     ("PUT", "/api/v1/task/"): ("assigned_to",),
-    ("POST", "/api/v1/email_template/"): ("attachments",),
-    ("PUT", "/api/v1/email_template/{template_id}/"): ("attachments",),
+    ("POST", "/api/v1/email_template/"): ("attachments", "organization_id"),
+    ("PUT", "/api/v1/email_template/{template_id}/"): ("attachments", "organization_id"),
+    ("POST", "/api/v1/webhook/"): ("organization_id",),
+    ("PUT", "/api/v1/webhook/{subscription_id}/"): ("organization_id",),
     ("GET", "/api/v1/email_template/{template_id}/render/"): ("lead_id", "contact_id"),
 }  # fmt: skip
 """Requests whose body (or query) names other objects: each field, given A's object, is a 400."""
@@ -210,8 +217,12 @@ def bulk_routes() -> list[str]:
 
 
 def plain_creates() -> list[str]:
-    """Creates that name no other object (and any create the matrix does not know yet)."""
-    return [path for path in create_routes() if ("POST", path) not in REFERENCE_FIELDS]
+    """Creates that need name no other object (and any create the matrix does not know yet)."""
+    return [
+        path
+        for path in create_routes()
+        if ("POST", path) not in REFERENCE_FIELDS or path in NO_OBJECT_CREATES
+    ]
 
 
 def reference_cases() -> list[tuple[str, str, str]]:
@@ -366,12 +377,15 @@ async def create_b_own(b: Tenant) -> dict[str, str]:
     template = ok(
         await b.client.post("/email_template/", json={"name": "B's", "subject": "Hi", "body": "Hi"})
     )
+    webhook = await b.client.post("/webhook/", json=webhook_body("b-own"))
+    assert webhook.status_code == 201, webhook.text
     return {
         "lead": lead["id"],
         "contact": lead["contacts"][0]["id"],
         "email": draft["id"],
         "task": task["id"],
         "template": template["id"],
+        "webhook": webhook.json()["id"],
     }
 
 
@@ -537,7 +551,12 @@ def reference_request(world: World, method: str, path: str, name: str) -> dict[s
         "/api/v1/activity/email/": {"lead_id": b["lead"], "status": "draft", "subject": "Hi",
                                     "body_text": "Hi", "to": ["x@b.example.com"]},
         "/api/v1/activity/email/{email_id}/": {},
+        "/api/v1/lead/": {"name": "B"},
+        "/api/v1/lead/{lead_id}/": {},
         "/api/v1/contact/": {"name": "Bo"},
+        "/api/v1/contact/{contact_id}/": {},
+        "/api/v1/webhook/": webhook_body("b"),
+        "/api/v1/webhook/{subscription_id}/": {},
         "/api/v1/task/": {"lead_id": b["lead"], "text": "Call"},
         "/api/v1/task/{task_id}/": {},
         "/api/v1/email_template/": {"name": "B", "subject": "Hi", "body": "Hi"},

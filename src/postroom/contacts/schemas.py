@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import Boolean, RequestModel
+from postroom.kit.tenancy import PostedOrganization
 from postroom.models import Contact
 
 
@@ -36,7 +37,7 @@ class ContactUrlIn(RequestModel):
     type: str = Field(default="url", max_length=50)
 
 
-class ContactFields(RequestModel):
+class ContactFields(PostedOrganization):
     """Fields shared by nested contacts, contact creation and updates."""
 
     name: str | None = Field(default=None, max_length=1000)

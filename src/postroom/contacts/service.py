@@ -25,6 +25,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailThread, Lead
 from postroom.tasks import repository as task_repository
@@ -67,6 +68,7 @@ async def _lead_for_new_contact(session: AsyncSession, caller: Caller, body: Con
 
 
 async def create_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> Contact:
+    check_posted_organization(body, caller.organization_id)
     lead = await _lead_for_new_contact(session, caller, body)
     contact = new_contact(caller, lead.id, body)
     repository.add(session, contact)
@@ -97,6 +99,7 @@ async def update_contact(
     session: AsyncSession, caller: Caller, contact_id: str, body: ContactUpdate
 ) -> Contact:
     contact = await get_contact(session, caller, contact_id)
+    check_posted_organization(body, caller.organization_id)
     before = render_contact(contact)
     sent = body.model_fields_set
     if "lead_id" in sent and body.lead_id != contact.lead_id:

@@ -12,6 +12,7 @@ from postroom.kit.addresses import check_address
 from postroom.kit.headers import breaks_header
 from postroom.kit.jsoncodec import dumps_text
 from postroom.kit.schemas import Boolean, Integer, RequestModel
+from postroom.kit.tenancy import PostedOrganization
 
 MAX_SUBJECT = 1000
 MAX_BODY = 1_048_576
@@ -54,7 +55,7 @@ class OpenIn(RequestModel):
     user_agent: str | None = Field(default=None, max_length=2000)
 
 
-class EmailActivityFields(RequestModel):
+class EmailActivityFields(PostedOrganization):
     """Fields that both create and update accept. Unknown and read-only fields are ignored."""
 
     contact_id: str | None = Field(default=None, max_length=64)
@@ -98,7 +99,6 @@ class EmailActivityFields(RequestModel):
 class EmailActivityCreate(EmailActivityFields):
     lead_id: str = Field(max_length=64)
     status: EmailStatus
-    organization_id: str | None = Field(default=None, max_length=64)
     date_created: datetime | None = None
     date_sent: datetime | None = None
     created_by: str | None = Field(default=None, max_length=64)

@@ -33,6 +33,7 @@ from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.ids import new_id
+from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity
 from postroom.threads import service as thread_service
@@ -84,8 +85,8 @@ async def _check_create_references(
         problems.add("lead_id", "Lead not found.")
         return None
     parent = await _check_references(session, caller, body.lead_id, body, problems)
-    if body.organization_id is not None and body.organization_id != caller.organization_id:
-        problems.add("organization_id", "Organization not found.")
+    if (problem := organization_problem(body, caller.organization_id)) is not None:
+        problems.add("organization_id", problem)
     creator = body.creator
     if creator and await user_repository.get_user(session, caller.organization_id, creator) is None:
         problems.add("created_by", "User not found.")
@@ -289,6 +290,7 @@ async def update_email(
     settings: Settings,
 ) -> EmailActivity:
     email = await get_email(session, caller, email_id)
+    check_posted_organization(body, caller.organization_id)
     before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)
     target = body.status or current

@@ -16,11 +16,11 @@ from postroom.contacts.schemas import (
     render_contact,
 )
 from postroom.kit.datetimes import format_datetime
-from postroom.kit.schemas import RequestModel
+from postroom.kit.tenancy import PostedOrganization
 from postroom.models import Contact, Lead
 
 
-class LeadFields(RequestModel):
+class LeadFields(PostedOrganization):
     name: str | None = Field(default=None, max_length=1000)
     description: str | None = Field(default=None, max_length=100_000)
     url: str | None = Field(default=None, max_length=2000)

@@ -16,6 +16,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository
 from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
 from postroom.leads.statuses import DEFAULT_STATUS, named_status
@@ -26,6 +27,7 @@ from postroom.users.auth import Caller
 
 
 async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -> LeadView:
+    _check_organizations(body, caller.organization_id)
     status = await named_status(session, caller.organization_id, body)
     lead = Lead(
         id=new_id("lead"),
@@ -49,6 +51,15 @@ async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -
     for contact in contacts:
         await record(session, origin, contact_change(contact, "created"))
     return view
+
+
+def _check_organizations(body: LeadCreate, own: str) -> None:
+    """The lead's ``organization_id`` and its nested contacts' (reported under
+    ``contacts``) may name the caller's organization only."""
+    check_posted_organization(body, own)
+    for contact in body.contacts or []:
+        if (problem := organization_problem(contact, own)) is not None:
+            raise ValidationFailed.field("contacts", problem)
 
 
 def lead_change(
@@ -101,6 +112,7 @@ async def update_lead(
     session: AsyncSession, caller: Caller, lead_id: str, body: LeadUpdate
 ) -> LeadView:
     before = render_lead(await get_lead(session, caller, lead_id), caller.public_url)
+    check_posted_organization(body, caller.organization_id)
     lead = await _owned_lead(session, caller, lead_id)
     new_status = await named_status(session, caller.organization_id, body)
     sent = body.model_fields_set

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.filters import refuse_if_given
 from postroom.kit.schemas import Boolean, RequestModel
+from postroom.kit.tenancy import PostedOrganization
 from postroom.models import Task
 
 MAX_TEXT = 100_000
@@ -69,7 +70,7 @@ def current_view(task: Task, now: datetime) -> TaskView:
     return TaskView.INBOX
 
 
-class TaskCreate(RequestModel):
+class TaskCreate(PostedOrganization):
     """A ``lead`` or ``outgoing_call`` task (the same fields: Close documents no others);
     ``date`` may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
 
@@ -92,7 +93,7 @@ class TaskChanges(RequestModel):
     is_complete: Boolean = False
 
 
-class TaskUpdate(TaskChanges):
+class TaskUpdate(TaskChanges, PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
     the API."""
 

@@ -28,6 +28,7 @@ from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization, datetime_bounds, parse_bound
 from postroom.kit.ids import new_id
 from postroom.kit.paging import split_csv
+from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.leads.schemas import lead_display_name
 from postroom.models import Contact, EmailActivity, Task
@@ -57,6 +58,7 @@ def due_at(value: datetime | None, tz: timezone | None) -> datetime | None:
 
 
 async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -> TaskPage:
+    check_posted_organization(body, caller.organization_id)
     if body.task_type not in API_TASK_TYPES:
         message = "Only lead and outgoing_call tasks can be created through the API."
         raise ValidationFailed.field("_type", message)
@@ -186,6 +188,7 @@ async def update_task(
     """A PUT that changes nothing (an empty body, or the values stored) changes nothing: no
     new ``date_updated`` or ``updated_by``, no event."""
     task = await _owned_task(session, caller, task_id)
+    check_posted_organization(body, caller.organization_id)
     sent = body.model_fields_set
     if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
         message = "Only the text of lead and outgoing_call tasks can be changed."
@@ -198,9 +201,13 @@ async def update_task(
     return await _page(session, caller.organization_id, [task], utcnow())
 
 
+CHANGEABLE_FIELDS = frozenset({*TaskChanges.model_fields, "text"})
+"""The fields of a task's PUT that set its columns (``organization_id`` is only checked)."""
+
+
 def wanted_columns(body: TaskChanges, tz: timezone | None) -> dict[str, Any]:
     """The columns the fields sent set, with their values (PUT is PATCH: only those)."""
-    sent = body.model_fields_set & set(type(body).model_fields)
+    sent = body.model_fields_set & CHANGEABLE_FIELDS
     values = {name: getattr(body, name) for name in sent}
     if "date" in values:
         values["due_at"] = due_at(values.pop("date"), tz)

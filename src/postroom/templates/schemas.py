@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import Boolean, Integer, RequestModel
+from postroom.kit.tenancy import PostedOrganization
 from postroom.models import EmailTemplate
 from postroom.templates.rendering import RenderedTemplate
 
@@ -27,7 +28,7 @@ class TemplateAttachment(RequestModel):
     size: Integer | None = Field(default=None, ge=0)
 
 
-class EmailTemplateCreate(RequestModel):
+class EmailTemplateCreate(PostedOrganization):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     subject: str = Field(max_length=MAX_SUBJECT)
     body: str = Field(max_length=MAX_BODY)
@@ -36,7 +37,7 @@ class EmailTemplateCreate(RequestModel):
     attachments: list[TemplateAttachment] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
 
 
-class EmailTemplateUpdate(RequestModel):
+class EmailTemplateUpdate(PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change; none of them may be null."""
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)

@@ -21,6 +21,7 @@ from postroom.errors import Forbidden, NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailTemplate, Lead
 from postroom.templates import rendering, repository
@@ -38,6 +39,7 @@ from postroom.users.auth import Caller
 async def create_template(
     session: AsyncSession, caller: Caller, body: EmailTemplateCreate
 ) -> EmailTemplate:
+    check_posted_organization(body, caller.organization_id)
     await rendering.check_in_thread("subject", body.subject)
     await rendering.check_in_thread("body", body.body)
     template = EmailTemplate(
@@ -101,6 +103,7 @@ async def update_template(
     session: AsyncSession, caller: Caller, template_id: str, body: EmailTemplateUpdate
 ) -> EmailTemplate:
     template = await _own_template(session, caller, template_id)
+    check_posted_organization(body, caller.organization_id)
     before = render_email_template(template)
     sent = body.model_fields_set
     for part in ("subject", "body"):

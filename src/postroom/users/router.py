@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
+from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.models import User
 from postroom.users import service
 from postroom.users.schemas import (
     OrganizationOut,
+    OrganizationUpdate,
     UserList,
     UserOut,
     render_organization,
@@ -20,6 +21,8 @@ from postroom.users.schemas import (
 )
 
 router = APIRouter(tags=["users"])
+
+ExpandQuery = Annotated[str | None, Query(alias="_expand", max_length=200)]
 
 
 @router.get("/me/", responses={200: {"model": UserOut}})
@@ -32,9 +35,20 @@ async def read_me(
 
 @router.get("/user/", responses={200: {"model": UserList}})
 async def list_users(
-    session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, page: PageDep, fields: FieldsDep
+    session: ReadOnlySessionDep,
+    caller: ReadOnlyCallerDep,
+    page: PageDep,
+    fields: FieldsDep,
+    order_by: Annotated[
+        str | None,
+        Query(
+            alias="_order_by",
+            max_length=100,
+            description="last_name,first_name or first_name,last_name; default newest first.",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    found = await service.list_users(session, caller, page.skip, page.limit + 1)
+    found = await service.list_users(session, caller, page.skip, page.limit + 1, order_by)
 
     def render(user: User) -> dict[str, Any]:
         return render_user(user, found.organization)
@@ -56,9 +70,24 @@ async def read_organization(
     session: ReadOnlySessionDep,
     caller: ReadOnlyCallerDep,
     fields: FieldsDep,
-    expand: Annotated[str | None, Query(alias="_expand", max_length=200)] = None,
+    expand: ExpandQuery = None,
 ) -> JSONResponse:
     expanded = service.expansions(expand)
     view = await service.get_organization_with_members(session, caller, organization_id)
+    document = render_organization(view.organization, view.members, expanded)
+    return JSONResponse(select_fields(document, fields))
+
+
+@router.put("/organization/{organization_id}/", responses={200: {"model": OrganizationOut}})
+async def update_organization(
+    organization_id: str,
+    body: OrganizationUpdate,
+    session: SessionDep,
+    caller: CallerDep,
+    fields: FieldsDep,
+    expand: ExpandQuery = None,
+) -> JSONResponse:
+    expanded = service.expansions(expand)
+    view = await service.update_organization(session, caller, organization_id, body)
     document = render_organization(view.organization, view.members, expanded)
     return JSONResponse(select_fields(document, fields))

@@ -6,10 +6,13 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
 from postroom.models import Organization, User
+
+MAX_ORGANIZATION_NAME = 255
 
 
 class OrganizationRef(BaseModel):
@@ -51,6 +54,22 @@ class OrganizationOut(BaseModel):
     inactive_memberships: list[MembershipOut]
     date_created: str
     date_updated: str
+
+
+class OrganizationUpdate(RequestModel):
+    """PUT behaves as PATCH: only the fields sent change. ``currency`` and ``lead_statuses``
+    are read so that the service can refuse them by name (Postroom cannot serve them)."""
+
+    name: str | None = Field(default=None, max_length=MAX_ORGANIZATION_NAME)
+    currency: Any = None
+    lead_statuses: Any = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str:
+        if value is None or not value.strip():
+            raise ValueError("An organization's name cannot be empty.")
+        return value.strip()
 
 
 class UserList(BaseModel):

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.errors import NotFound, ValidationFailed
+from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.models import ApiKey, Organization, User
 from postroom.users import repository
 from postroom.users.auth import Caller, hash_api_key
-from postroom.users.schemas import EXPANDABLE
+from postroom.users.schemas import EXPANDABLE, OrganizationUpdate
 
 DEFAULT_ORGANIZATION = "Default"
+UNSUPPORTED_ORGANIZATION_FIELDS = {
+    "currency": "Postroom has no opportunities or other amounts, so it keeps no currency.",
+    "lead_statuses": (
+        "Postroom's lead statuses are the labels its leads have, in no stored order: "
+        "they cannot be reordered."
+    ),
+}
+"""What ``PUT /organization/{id}/`` refuses, and why, whatever value is sent."""
+NAME_TAKEN = "Another organization already has this name."
 
 
 @dataclass(frozen=True)
@@ -112,9 +123,44 @@ class UserPage:
     organization: Organization
 
 
-async def list_users(session: AsyncSession, caller: Caller, skip: int, limit: int) -> UserPage:
-    users = await repository.list_users(session, caller.organization_id, skip, limit)
+async def list_users(
+    session: AsyncSession, caller: Caller, skip: int, limit: int, order_by: str | None = None
+) -> UserPage:
+    """Newest first, or by name as ``_order_by`` asks (Close's two orders)."""
+    order = user_order(order_by)
+    if order is None:
+        users = await repository.list_users(session, caller.organization_id, skip, limit)
+    else:
+        everyone = await repository.users_of_organization(session, caller.organization_id)
+        users = sorted(everyone, key=USER_ORDERS[order])[skip : skip + limit]
     return UserPage(users, await get_organization(session, caller, caller.organization_id))
+
+
+def _by_last_name(user: User) -> tuple[str, str, str]:
+    return user.last_name.casefold(), user.first_name.casefold(), user.id
+
+
+def _by_first_name(user: User) -> tuple[str, str, str]:
+    return user.first_name.casefold(), user.last_name.casefold(), user.id
+
+
+USER_ORDERS: dict[str, Callable[[User], tuple[str, str, str]]] = {
+    "last_name,first_name": _by_last_name,
+    "first_name,last_name": _by_first_name,
+}
+"""The ``_order_by`` values of ``/user/`` (Close documents these two, no descending ones):
+names compared without case, in Python so that both engines agree (their collations do
+not), ties by id."""
+
+
+def user_order(raw: str | None) -> str | None:
+    """The ``_order_by`` of ``/user/``, None when absent or blank; another value is a 400."""
+    if raw is None or not raw.strip():
+        return None
+    if raw.strip() not in USER_ORDERS:
+        allowed = " or ".join(USER_ORDERS)
+        raise ValidationFailed.field("_order_by", f"Order by {allowed}, not {raw!r}.")
+    return raw.strip()
 
 
 async def get_user_with_organization(
@@ -157,3 +203,38 @@ async def get_organization(
     if organization is None:
         raise NotFound("Organization")
     return organization
+
+
+async def update_organization(
+    session: AsyncSession, caller: Caller, organization_id: str, body: OrganizationUpdate
+) -> OrganizationView:
+    """Rename the caller's organization (any member may: Postroom users have no roles);
+    ``currency`` and ``lead_statuses`` are refused by name. A PUT that changes nothing
+    changes nothing, ``date_updated`` included."""
+    organization = await get_organization(session, caller, organization_id)
+    _refuse_unsupported(body)
+    if "name" in body.model_fields_set and body.name != organization.name:
+        await _rename(session, organization, body.name or "")
+    return await get_organization_with_members(session, caller, organization_id)
+
+
+def _refuse_unsupported(body: OrganizationUpdate) -> None:
+    refused = {
+        name: reason
+        for name, reason in UNSUPPORTED_ORGANIZATION_FIELDS.items()
+        if name in body.model_fields_set
+    }
+    if refused:
+        raise ValidationFailed(field_errors=refused)
+
+
+async def _rename(session: AsyncSession, organization: Organization, name: str) -> None:
+    """Names are unique across the server (the CLI finds organizations by name); a taken one,
+    even if taken a moment ago by a concurrent rename, is a 400 on ``name``."""
+    try:
+        async with session.begin_nested():
+            organization.name = name
+            organization.updated_at = utcnow()
+            await session.flush()
+    except IntegrityError:
+        raise ValidationFailed.field("name", NAME_TAKEN) from None

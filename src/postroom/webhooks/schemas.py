@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from postroom.events.catalog import unknown_event_problem
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import Boolean, RequestModel
+from postroom.kit.tenancy import PostedOrganization
 from postroom.models import WebhookSubscription
 
 MAX_URL = 2000
@@ -40,13 +41,13 @@ class SubscribedEvent(RequestModel):
         return self
 
 
-class WebhookCreate(RequestModel):
+class WebhookCreate(PostedOrganization):
     url: str = Field(max_length=MAX_URL)
     events: list[SubscribedEvent] = Field(min_length=1, max_length=MAX_EVENTS)
     verify_ssl: Boolean = True
 
 
-class WebhookUpdate(RequestModel):
+class WebhookUpdate(PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change."""
 
     url: str = Field(default="", max_length=MAX_URL)

@@ -36,6 +36,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.kit.secrets import SecretBox, secret_box
+from postroom.kit.tenancy import check_posted_organization
 from postroom.models import WebhookDelivery, WebhookSubscription
 from postroom.users.auth import Caller
 from postroom.webhooks import repository
@@ -139,6 +140,7 @@ class CreatedSubscription:
 async def create_subscription(
     session: AsyncSession, caller: Caller, body: WebhookCreate, settings: Settings, box: SecretBox
 ) -> CreatedSubscription:
+    check_posted_organization(body, caller.organization_id)
     await check_url(body.url, settings)
     await repository.lock_organization(session, caller.organization_id)
     limit = settings.max_webhook_subscriptions
@@ -188,6 +190,7 @@ async def update_subscription(
     settings: Settings,
 ) -> WebhookSubscription:
     subscription = await get_subscription(session, caller, subscription_id)
+    check_posted_organization(body, caller.organization_id)
     sent = body.model_fields_set
     if "url" in sent:
         await check_url(body.url, settings)
