@@ -131,10 +131,18 @@ async def test_lead_posted_back_whole_is_accepted(tenant: Tenant) -> None:
     assert updated["contacts"] == lead["contacts"]
 
 
-async def test_a_task_put_with_a_null_organization_id_changes_nothing(tenant: Tenant) -> None:
-    """``organization_id: null`` is accepted as absent: it is checked, never stored."""
-    lead = await create_lead(tenant.client)
-    task = ok(await tenant.client.post("/task/", json={"lead_id": lead["id"], "text": "Call"}))
-    again = ok(await tenant.client.put(f"/task/{task['id']}/", json={"organization_id": None}))
-    assert again == task
-    assert ok(await tenant.client.get(f"/task/{task['id']}/")) == task
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_update_naming_no_organization_or_the_callers_changes_nothing(
+    tenant: Tenant, kind: str
+) -> None:
+    """``organization_id`` is checked, never stored: ``null`` or one's own id changes no field
+    (``null`` once set a task's organization to null). Leads, contacts, templates and webhooks
+    still mark any PUT as an update (``date_updated``); emails and tasks do not."""
+    thing = await resource(tenant, kind)
+    made = created(await tenant.client.post(thing.path, json=thing.create))
+    shown = ok(await tenant.client.get(f"{thing.path}{made['id']}/"))
+    for own in (None, tenant.organization_id):
+        path = f"{thing.path}{made['id']}/"
+        ok(await tenant.client.put(path, json={"organization_id": own}))
+        now = ok(await tenant.client.get(path))
+        assert {**now, "date_updated": None} == {**shown, "date_updated": None}
