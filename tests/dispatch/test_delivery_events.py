@@ -78,6 +78,8 @@ async def test_a_followup_task_writes_a_created_event(
 async def test_events_past_their_retention_are_removed(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
+    """The dispatcher's own housekeeping purges once as it starts, and on a busy machine that
+    can come after the back-dating: the test checks what is left, not who removed it."""
     app, tenant = await harness.start(smtp.url)
     lead = await create_lead(tenant.client)
     async with app.state.database.transaction() as session:
@@ -86,7 +88,6 @@ async def test_events_past_their_retention_are_removed(
             .where(Event.object_id == lead["id"])
             .values(created_at=utcnow() - timedelta(days=31))
         )
-    removed, _files = await app.state.dispatcher.purge_expired()
-    assert removed >= 1
+    await app.state.dispatcher.purge_expired()
     assert await events(tenant, object_id=lead["id"]) == []
     assert await events(tenant, object_type="contact") != []
