@@ -31,6 +31,8 @@ async def test_openapi_lists_every_foundation_endpoint(app: FastAPI) -> None:
         "/api/v1/activity/email/": {"get", "post"},
         "/api/v1/activity/email/{email_id}/": {"get", "put", "delete"},
         "/api/v1/activity/": {"get"},
+        "/api/v1/unsubscribe/email/": {"get", "post"},
+        "/api/v1/unsubscribe/email/{email_address}/": {"delete"},
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path

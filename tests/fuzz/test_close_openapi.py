@@ -49,7 +49,7 @@ def path_shape(path: str) -> str:
 @cache
 def close_document() -> dict[str, Any]:
     """Close's document cut down to the operations Postroom implements (Close's bulk task
-    update, organization update, unsubscribes and send-as are not Postroom's)."""
+    update, organization update and send-as are not Postroom's)."""
     document: dict[str, Any] = schemathesis.openapi.from_path(CLOSE_OPENAPI).raw_schema
     implemented = {
         (method, path_shape(path.removeprefix(API_PREFIX)))
