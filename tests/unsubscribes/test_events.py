@@ -32,3 +32,10 @@ async def test_unsubscribing_an_address_already_listed_records_nothing(tenant: T
     for _ in range(2):
         await tenant.client.post("/unsubscribe/email/", json={"email": ADDRESS})
     assert [event["action"] for event in await unsubscribed_events(tenant)] == ["created"]
+
+
+async def test_a_contact_posted_unsubscribed_records_the_address_created(tenant: Tenant) -> None:
+    emails = [{"email": ADDRESS, "is_unsubscribed": True}]
+    ok(await tenant.client.post("/contact/", json={"name": "Jane", "emails": emails}))
+    events = await unsubscribed_events(tenant)
+    assert [(e["action"], e["data"]["email"]) for e in events] == [("created", ADDRESS)]
