@@ -168,6 +168,25 @@ def test_deleted_email_answers_empty_object_then_404(client: Any, lead: dict[str
     assert raised.value.response.status_code == 404
 
 
+def test_unsubscribe_list_is_added_to_read_and_emptied(client: Any) -> None:
+    address = "Unsub.Scriber@acme.example.com"
+    created = client.post("unsubscribe/email", {"email": address})
+    assert created["email"] == address.lower()
+    assert client.post("unsubscribe/email", {"email": address.lower()})["id"] == created["id"]
+    assert created in client.get("unsubscribe/email")["data"]
+    assert client.delete(f"unsubscribe/email/{address}") == {}
+    assert created not in client.get("unsubscribe/email")["data"]
+    with pytest.raises(closeio_api.APIError) as raised:
+        client.delete(f"unsubscribe/email/{address}")
+    assert raised.value.response.status_code == 404
+
+
+def test_bad_unsubscribe_address_raises_validation_error_naming_email(client: Any) -> None:
+    with pytest.raises(closeio_api.ValidationError) as raised:
+        client.post("unsubscribe/email", {"email": "not-an-address"})
+    assert "email" in raised.value.field_errors
+
+
 def test_me_returns_the_key_users_email_and_organization(client: Any, server: LiveServer) -> None:
     me = client.get("me")
     assert me["email"] == server.user_email

@@ -33,6 +33,8 @@ async def test_openapi_lists_every_foundation_endpoint(app: FastAPI) -> None:
         "/api/v1/activity/": {"get"},
         "/api/v1/task/": {"get", "post", "put"},
         "/api/v1/task/{task_id}/": {"get", "put", "delete"},
+        "/api/v1/unsubscribe/email/": {"get", "post"},
+        "/api/v1/unsubscribe/email/{email_address}/": {"delete"},
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path

@@ -34,6 +34,7 @@ from postroom.templates.router import router as templates_router
 from postroom.threads.router import router as threads_router
 from postroom.tracking.router import router as tracking_router
 from postroom.transports import Transport
+from postroom.unsubscribes.router import router as unsubscribes_router
 from postroom.users.router import router as users_router
 from postroom.webhooks.router import router as webhooks_router
 from postroom.webhooks.sender import build_webhook_sender, running_sender
@@ -52,6 +53,7 @@ ROUTERS = (
     events_router,
     webhooks_router,
     templates_router,
+    unsubscribes_router,
 )
 """In the order requests are matched against them, the busiest first: FastAPI tries each
 included router's routes in turn, about 10 µs a route here, so an email request no longer

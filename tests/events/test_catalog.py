@@ -30,6 +30,9 @@ async def change_everything_through_the_api(tenant: Tenant) -> None:
     ok(await client.put(f"/task/{task['id']}/", json={"is_complete": True}))
     ok(await client.delete(f"/task/{task['id']}/"))
     ok(await client.delete(f"/lead/{lead['id']}/"))
+    unsubscribed = await client.post("/unsubscribe/email/", json={"email": "jo@example.com"})
+    assert unsubscribed.status_code == 201
+    ok(await client.delete("/unsubscribe/email/jo@example.com/"))
 
 
 async def test_every_event_the_api_records_is_in_the_catalog(
@@ -41,5 +44,5 @@ async def test_every_event_the_api_records_is_in_the_catalog(
     )
     async with database.sessions() as session:
         recorded = {(row[0], row[1]) for row in await session.execute(statement)}
-    assert len(recorded) >= 18
+    assert len(recorded) >= 20
     assert {pair for pair in recorded if pair[1] not in EMITTED.get(pair[0], ())} == set()

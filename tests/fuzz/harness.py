@@ -74,6 +74,8 @@ CHECKS: list[CheckFunction] = [
 
 PUBLIC_WEBHOOK_URL = "https://93.184.216.34/hooks/fuzz"
 """A literal public address: creating the seeded subscription needs no DNS."""
+UNSUBSCRIBED = "unsubscribed@fuzz.example.com"
+"""On the seeded organization's unsubscribe list (``{email_address}`` in paths aims at it)."""
 
 _RESOURCE_ID = {
     "lead": "lead_id",
@@ -136,7 +138,8 @@ class Seeded:
 
 async def seed(tenant: Tenant, database: Database) -> Seeded:
     """A lead with a contact, a draft email (and so a thread), a task, a template, a
-    webhook subscription (and so an event), an uploaded file and a sending account."""
+    webhook subscription (and so an event), an uploaded file, a sending account and an
+    unsubscribed address."""
     client = tenant.client
     lead = await create_lead(client)
     email = await create_email(client, lead["id"])
@@ -152,6 +155,8 @@ async def seed(tenant: Tenant, database: Database) -> Seeded:
     )
     assert webhook.status_code == 201, webhook.text
     attachment = await upload_file(client, "notes.txt", "text/plain", b"Call back on Monday")
+    unsubscribed = await client.post("/unsubscribe/email/", json={"email": UNSUBSCRIBED})
+    assert unsubscribed.status_code == 201, unsubscribed.text
     events = ok(await client.get("/event/"))["data"]
     ids = {
         "lead_id": lead["id"],
@@ -166,6 +171,7 @@ async def seed(tenant: Tenant, database: Database) -> Seeded:
         "organization_id": tenant.organization_id,
         "account_id": await add_sending_account(database, tenant.user_email),
         "file_id": attachment["url"].split("/")[-2],
+        "email_address": UNSUBSCRIBED,
     }
     return Seeded(tenant, ids)
 

@@ -48,8 +48,8 @@ def path_shape(path: str) -> str:
 
 @cache
 def close_document() -> dict[str, Any]:
-    """Close's document cut down to the operations Postroom implements (Close's
-    unsubscribes and send-as are not Postroom's)."""
+    """Close's document cut down to the operations Postroom implements (Close's send-as is
+    not Postroom's)."""
     document: dict[str, Any] = schemathesis.openapi.from_path(CLOSE_OPENAPI).raw_schema
     implemented = {
         (method, path_shape(path.removeprefix(API_PREFIX)))

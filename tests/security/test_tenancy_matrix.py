@@ -100,8 +100,15 @@ PARAMETER_KINDS = {
     "account_id": "account",
     "event_id": "event",
     "token": "token",
+    "email_address": "unsubscribed",
 }
 """Path parameter → the kind of A's object it names."""
+
+CHECKED_BY_LIST: dict[str, str] = {
+    "/api/v1/unsubscribe/email/{email_address}/": "/api/v1/unsubscribe/email/",
+}
+"""Object routes with no GET of their own (Close has none): A's list shows the object is
+untouched."""
 
 PUT_BODIES: dict[str, dict[str, Any]] = {
     "lead": {"name": "Taken over", "description": "by organization B"},
@@ -122,7 +129,9 @@ SPECIAL_ROUTES = frozenset(
 )
 """Routes authorized by something else than the API key: each has a test of its own below."""
 
-NO_OBJECT_CREATES = frozenset({"/api/v1/files/upload/", "/api/v1/lead/", "/api/v1/webhook/"})
+NO_OBJECT_CREATES = frozenset(
+    {"/api/v1/files/upload/", "/api/v1/lead/", "/api/v1/webhook/", "/api/v1/unsubscribe/email/"}
+)
 """Creates whose bodies need name no other object (a lead's or webhook's may still name its
 organization: ``REFERENCE_FIELDS``)."""
 
@@ -348,6 +357,9 @@ async def create_everything(
     task = ok(task_response)
     webhook = await a.client.post("/webhook/", json=webhook_body(marker))
     assert webhook.status_code == 201, webhook.text
+    unsubscribe = {"email": f"unsubscribed.{marker}@a.example.com"}
+    unsubscribed = await a.client.post("/unsubscribe/email/", json=unsubscribe)
+    assert unsubscribed.status_code == 201, unsubscribed.text
     emails = [sent, draft, outbox]
     ids = {
         "organization": [a.organization_id],
@@ -362,6 +374,8 @@ async def create_everything(
         "file": [item["url"].split("/")[-2]],
         "filename": [item["filename"]],
         "webhook": [webhook.json()["id"]],
+        "unsubscribed": [unsubscribed.json()["email"]],
+        "unsubscribed_id": [unsubscribed.json()["id"]],
         "account": [account_id],
         "token": [await a_sent_email_token(database, sent["id"])],
         "message_id": [message_id for email in emails for message_id in email["message_ids"]],
@@ -400,6 +414,8 @@ async def snapshot(world: World) -> dict[str, bytes]:
             response = await world.a.client.get(url)
             assert response.status_code == 200, (url, response.text)
             found[url] = response.content
+    for path in CHECKED_BY_LIST.values():
+        found[BASE + path] = (await world.a.client.get(BASE + path)).content
     return found
 
 
@@ -436,7 +452,8 @@ def unknown_routes(routes: list[Route]) -> list[str]:
         ]
         if names and method == "PUT" and PARAMETER_KINDS.get(names[0]) not in PUT_BODIES:
             problems.append(f"{method} {path}: no update body for {names[0]}")
-        if names and method in {"PUT", "DELETE"} and ("GET", path) not in routes:
+        checkable = ("GET", path) in routes or path in CHECKED_BY_LIST
+        if names and method in {"PUT", "DELETE"} and not checkable:
             problems.append(f"{method} {path}: no GET to check the object afterwards")
         if names and method not in {"GET", "PUT", "DELETE"}:
             problems.append(f"{method} {path}: method with a path parameter")
@@ -480,8 +497,9 @@ async def test_other_organizations_object_is_not_found(world: World, route: Rout
         assert response.status_code == 404, (url, response.text)
         assert not world.leaks(response.text.replace(url, ""))
         if method != "GET":
-            after = await world.a.client.get(url)
-            assert after.content == world.snapshots[url]
+            checked = BASE + CHECKED_BY_LIST[path] if path in CHECKED_BY_LIST else url
+            after = await world.a.client.get(checked)
+            assert after.content == world.snapshots[checked]
 
 
 def list_queries(world: World, path: str) -> list[dict[str, str]]:
@@ -583,6 +601,7 @@ CREATE_BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "/api/v1/files/upload/": lambda w: {"filename": "b.txt", "content_type": "text/plain"},
     "/api/v1/lead/": lambda w: {"name": "B's new lead", "contacts": [{"name": "Bea"}]},
     "/api/v1/webhook/": lambda w: webhook_body("b"),
+    "/api/v1/unsubscribe/email/": lambda w: {"email": "bea@b.example.com"},
 }
 
 
@@ -629,6 +648,21 @@ async def test_message_ids_of_another_organization_neither_deduplicate_nor_threa
     for email in (logged, reply):
         assert email["organization_id"] == world.b.organization_id
         assert world.leaks(str(email)) == [a_message_id], "only what B itself sent"
+
+
+async def test_unsubscribing_an_address_on_another_organizations_list_lists_it_apart(
+    world: World,
+) -> None:
+    """Addresses are public: B unsubscribing an address A has listed gets a row of its own,
+    shows nothing else of A, and resubscribing it leaves A's row."""
+    address = world.one("unsubscribed")
+    response = await world.b.client.post("/unsubscribe/email/", json={"email": address})
+    assert response.status_code == 201, response.text
+    assert response.json()["organization_id"] == world.b.organization_id
+    assert world.leaks(response.text.replace(address, "")) == [], "only what B itself sent"
+    assert ok(await world.b.client.delete(f"/unsubscribe/email/{address}/")) == {}
+    a_list = ok(await world.a.client.get("/unsubscribe/email/"))["data"]
+    assert [item["id"] for item in a_list] == world.ids["unsubscribed_id"]
 
 
 async def upload_form(

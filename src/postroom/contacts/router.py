@@ -39,24 +39,24 @@ async def list_contacts(
 async def create_contact(
     body: ContactCreate, session: SessionDep, caller: CallerDep, fields: FieldsDep
 ) -> JSONResponse:
-    contact = await service.create_contact(session, caller, body)
-    return JSONResponse(select_fields(render_contact(contact), fields))
+    view = await service.create_contact(session, caller, body)
+    return JSONResponse(select_fields(render_contact(view), fields))
 
 
 @router.get("/contact/{contact_id}/", responses={200: {"model": ContactOut}})
 async def read_contact(
     contact_id: str, session: ReadOnlySessionDep, caller: ReadOnlyCallerDep, fields: FieldsDep
 ) -> JSONResponse:
-    contact = await service.get_contact(session, caller, contact_id)
-    return JSONResponse(select_fields(render_contact(contact), fields))
+    view = await service.read_contact(session, caller, contact_id)
+    return JSONResponse(select_fields(render_contact(view), fields))
 
 
 @router.put("/contact/{contact_id}/", responses={200: {"model": ContactOut}})
 async def update_contact(
     contact_id: str, body: ContactUpdate, session: SessionDep, caller: CallerDep, fields: FieldsDep
 ) -> JSONResponse:
-    contact = await service.update_contact(session, caller, contact_id, body)
-    return JSONResponse(select_fields(render_contact(contact), fields))
+    view = await service.update_contact(session, caller, contact_id, body)
+    return JSONResponse(select_fields(render_contact(view), fields))
 
 
 @router.delete("/contact/{contact_id}/")

@@ -1,7 +1,16 @@
-"""Contacts: request bodies and the response shape (Close's field names)."""
+"""Contacts: request bodies and the response shape (Close's field names).
+
+A contact email's ``is_unsubscribed`` is not stored on the contact: it says whether the
+address is on the organization's unsubscribe list (``postroom.unsubscribes``), compared
+case-insensitively, when the contact is read. Posted as ``true`` it puts the address on that
+list; posted as ``false`` it changes nothing (resubscribing is ``DELETE
+/unsubscribe/email/{address}/``), since clients post back whole objects they read earlier.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -78,13 +87,42 @@ class ContactList(BaseModel):
     has_more: bool
 
 
+@dataclass(frozen=True)
+class ContactView:
+    """A contact, and which addresses (lower-case) are on its organization's unsubscribe list:
+    at least those of the contact's own emails that are."""
+
+    contact: Contact
+    unsubscribed: Set[str]
+
+
+def stored_emails(emails: Iterable[ContactEmailIn] | None) -> list[dict[str, Any]]:
+    """The ``emails`` column: ``{email, type}`` items (``is_unsubscribed`` lives in the list)."""
+    return [item.model_dump(exclude={"is_unsubscribed"}) for item in emails or []]
+
+
+def flagged_unsubscribed(emails: Iterable[ContactEmailIn] | None) -> set[str]:
+    """The addresses posted with ``is_unsubscribed: true``, lower-case."""
+    return {item.email.lower() for item in emails or [] if item.is_unsubscribed}
+
+
+def contact_addresses(contacts: Iterable[Contact]) -> set[str]:
+    """Every address of ``contacts``, lower-case."""
+    return {str(item["email"]).lower() for contact in contacts for item in contact.emails}
+
+
+def render_contact_email(item: dict[str, Any], unsubscribed: Set[str]) -> dict[str, Any]:
+    return {**item, "is_unsubscribed": str(item["email"]).lower() in unsubscribed}
+
+
 def contact_display_name(contact: Contact) -> str:
     if contact.name:
         return contact.name
     return str(contact.emails[0]["email"]) if contact.emails else ""
 
 
-def render_contact(contact: Contact) -> dict[str, Any]:
+def render_contact(view: ContactView) -> dict[str, Any]:
+    contact = view.contact
     return {
         "id": contact.id,
         "organization_id": contact.organization_id,
@@ -92,7 +130,7 @@ def render_contact(contact: Contact) -> dict[str, Any]:
         "name": contact.name,
         "display_name": contact_display_name(contact),
         "title": contact.title,
-        "emails": list(contact.emails),
+        "emails": [render_contact_email(item, view.unsubscribed) for item in contact.emails],
         "phones": [{**phone, "phone_formatted": phone["phone"]} for phone in contact.phones],
         "urls": list(contact.urls),
         "integration_links": [],

@@ -2,11 +2,15 @@
 
 A contact stays on the lead it was created on: a PUT naming another ``lead_id`` is a 400
 (its emails, threads and tasks belong to that lead, and a thread belongs to one lead).
+
+Contacts are returned as ``ContactView``s: each with the addresses of the organization's
+unsubscribe list it shows as ``is_unsubscribed`` (one look-up per contact or page). An email
+posted with ``is_unsubscribed: true`` puts its address on that list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.contacts import repository
 from postroom.contacts.schemas import (
     ContactCreate,
+    ContactEmailIn,
     ContactFields,
     ContactUpdate,
+    ContactView,
+    contact_addresses,
+    flagged_unsubscribed,
     render_contact,
+    stored_emails,
 )
 from postroom.emails import event_log
 from postroom.emails import repository as email_repository
@@ -30,6 +39,7 @@ from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailThread, Lead
 from postroom.tasks import repository as task_repository
 from postroom.tasks import service as task_service
+from postroom.unsubscribes import service as unsubscribe_service
 from postroom.users.auth import Caller
 
 MOVE_REFUSED = (
@@ -45,7 +55,7 @@ def new_contact(caller: Caller, lead_id: str, fields: ContactFields) -> Contact:
         lead_id=lead_id,
         name=fields.name,
         title=fields.title,
-        emails=[item.model_dump() for item in fields.emails or []],
+        emails=stored_emails(fields.emails),
         phones=[item.model_dump() for item in fields.phones or []],
         urls=[item.model_dump() for item in fields.urls or []],
         created_by=caller.user_id,
@@ -67,18 +77,45 @@ async def _lead_for_new_contact(session: AsyncSession, caller: Caller, body: Con
     return lead
 
 
-async def create_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> Contact:
+async def unsubscribe_flagged(
+    session: AsyncSession, caller: Caller, emails: Iterable[ContactEmailIn] | None
+) -> None:
+    """Put the addresses posted with ``is_unsubscribed: true`` on the unsubscribe list."""
+    flagged = flagged_unsubscribed(emails)
+    if flagged:
+        await unsubscribe_service.add_addresses(session, caller, flagged)
+
+
+async def unsubscribed_of(
+    session: AsyncSession, organization_id: str, contacts: Iterable[Contact]
+) -> frozenset[str]:
+    """The addresses of ``contacts`` that are on the organization's unsubscribe list."""
+    addresses = contact_addresses(contacts)
+    return await unsubscribe_service.unsubscribed_among(session, organization_id, addresses)
+
+
+async def view_of(session: AsyncSession, contact: Contact) -> ContactView:
+    unsubscribed = await unsubscribed_of(session, contact.organization_id, [contact])
+    return ContactView(contact, unsubscribed)
+
+
+async def create_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> ContactView:
     check_posted_organization(body, caller.organization_id)
     lead = await _lead_for_new_contact(session, caller, body)
     contact = new_contact(caller, lead.id, body)
     repository.add(session, contact)
     await session.flush()
-    await record(session, Origin.of(caller), contact_change(contact, "created"))
-    return contact
+    await unsubscribe_flagged(session, caller, body.emails)
+    view = await view_of(session, contact)
+    await record(session, Origin.of(caller), contact_change(view, "created"))
+    return view
 
 
-def contact_change(contact: Contact, action: str, previous: dict[str, Any] | None = None) -> Change:
-    data = render_contact(contact)
+def contact_change(
+    view: ContactView, action: str, previous: dict[str, Any] | None = None
+) -> Change:
+    contact = view.contact
+    data = render_contact(view)
     return Change("contact", action, contact.id, contact.lead_id, data, previous)
 
 
@@ -89,18 +126,26 @@ async def get_contact(session: AsyncSession, caller: Caller, contact_id: str) ->
     return contact
 
 
+async def read_contact(session: AsyncSession, caller: Caller, contact_id: str) -> ContactView:
+    return await view_of(session, await get_contact(session, caller, contact_id))
+
+
 async def list_contacts(
     session: AsyncSession, caller: Caller, skip: int, limit: int, lead_ids: list[str] | None
-) -> Sequence[Contact]:
-    return await repository.list_contacts(session, caller.organization_id, skip, limit, lead_ids)
+) -> list[ContactView]:
+    contacts = await repository.list_contacts(
+        session, caller.organization_id, skip, limit, lead_ids
+    )
+    unsubscribed = await unsubscribed_of(session, caller.organization_id, contacts)
+    return [ContactView(contact, unsubscribed) for contact in contacts]
 
 
 async def update_contact(
     session: AsyncSession, caller: Caller, contact_id: str, body: ContactUpdate
-) -> Contact:
+) -> ContactView:
     contact = await get_contact(session, caller, contact_id)
     check_posted_organization(body, caller.organization_id)
-    before = render_contact(contact)
+    before = render_contact(await view_of(session, contact))
     sent = body.model_fields_set
     if "lead_id" in sent and body.lead_id != contact.lead_id:
         raise ValidationFailed.field("lead_id", MOVE_REFUSED)
@@ -108,14 +153,18 @@ async def update_contact(
         contact.name = body.name
     if "title" in sent:
         contact.title = body.title
-    for name in ("emails", "phones", "urls"):
+    if "emails" in sent:
+        contact.emails = stored_emails(body.emails)
+        await unsubscribe_flagged(session, caller, body.emails)
+    for name in ("phones", "urls"):
         if name in sent:
             setattr(contact, name, [item.model_dump() for item in getattr(body, name) or []])
     contact.updated_by = caller.user_id
     contact.updated_at = utcnow()
     await session.flush()
-    await record(session, Origin.of(caller), contact_change(contact, "updated", before))
-    return contact
+    view = await view_of(session, contact)
+    await record(session, Origin.of(caller), contact_change(view, "updated", before))
+    return view
 
 
 async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
@@ -125,6 +174,7 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
     chunk at a time, so a contact of many emails is never all in memory."""
     contact = await get_contact(session, caller, contact_id)
     origin = Origin.of(caller)
+    deleted = contact_change(await view_of(session, contact), "deleted")
     threads = await repository.threads_of_contact(session, contact)
     threads_before = await event_log.rendered_threads(session, origin, threads)
     now = utcnow()
@@ -134,7 +184,7 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
         *await _release_tasks(session, origin, contact, now),
     ]
     await repository.delete_contact(session, contact)
-    changes.append(contact_change(contact, "deleted"))
+    changes.append(deleted)
     await record_many(session, [(origin, change) for change in changes])
 
 

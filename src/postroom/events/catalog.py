@@ -23,6 +23,7 @@ EMITTED: Mapping[str, frozenset[str]] = {
     "task.lead": TASK_CHANGES,
     "task.outgoing_call": TASK_CHANGES,
     "task.email_followup": TASK_CHANGES,
+    "unsubscribed_email": frozenset({"created", "deleted"}),
 }
 
 

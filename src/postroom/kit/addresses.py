@@ -41,3 +41,9 @@ def check_address(value: str) -> str:
 def bare_address(value: str) -> str:
     """The ``addr`` part of ``"Name" <addr>``."""
     return parseaddr(value)[1]
+
+
+def normalized_address(value: str) -> str:
+    """The lower-case bare address of ``value`` (checked by ``check_address``), the form in
+    which addresses are compared case-insensitively; ``ValueError`` when it is not one."""
+    return bare_address(check_address(value)).lower()

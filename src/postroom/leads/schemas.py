@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field
 from postroom.contacts.schemas import (
     ContactFields,
     ContactOut,
+    ContactView,
     contact_display_name,
     render_contact,
+    render_contact_email,
 )
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.tenancy import PostedOrganization
@@ -62,10 +64,12 @@ class LeadList(BaseModel):
 
 @dataclass(frozen=True)
 class LeadView:
-    """A lead with its contacts, oldest contact first."""
+    """A lead with its contacts, oldest contact first, and which of their addresses are on the
+    organization's unsubscribe list (lower-case)."""
 
     lead: Lead
     contacts: Sequence[Contact]
+    unsubscribed: Set[str]
 
 
 def status_id_for(organization_id: str, label: str) -> str:
@@ -81,8 +85,9 @@ def lead_display_name(lead: Lead, contacts: Sequence[Contact]) -> str:
 
 
 def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
-    lead, contacts = view.lead, view.contacts
-    primary_email = next((c.emails[0] for c in contacts if c.emails), None)
+    lead, contacts, unsubscribed = view.lead, view.contacts, view.unsubscribed
+    first_email = next((c.emails[0] for c in contacts if c.emails), None)
+    primary_email = None if first_email is None else render_contact_email(first_email, unsubscribed)
     return {
         "id": lead.id,
         "organization_id": lead.organization_id,
@@ -93,7 +98,7 @@ def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
         "html_url": f"{public_url.rstrip('/')}/lead/{lead.id}/",
         "status_id": status_id_for(lead.organization_id, lead.status_label),
         "status_label": lead.status_label,
-        "contacts": [render_contact(contact) for contact in contacts],
+        "contacts": [render_contact(ContactView(contact, unsubscribed)) for contact in contacts],
         "contact_ids": [contact.id for contact in contacts],
         "primary_email": primary_email,
         "addresses": [],

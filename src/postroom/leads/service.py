@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
-from postroom.contacts.service import contact_change, new_contact
+from postroom.contacts.schemas import ContactView
+from postroom.contacts.service import (
+    contact_change,
+    new_contact,
+    unsubscribe_flagged,
+    unsubscribed_of,
+)
 from postroom.emails import event_log
 from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
@@ -20,7 +26,7 @@ from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository
 from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
 from postroom.leads.statuses import DEFAULT_STATUS, named_status
-from postroom.models import Lead
+from postroom.models import Contact, Lead
 from postroom.tasks import repository as task_repository
 from postroom.tasks.service import task_deletions
 from postroom.users.auth import Caller
@@ -45,11 +51,15 @@ async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -
     for contact in contacts:
         contact_repository.add(session, contact)
     await session.flush()
-    view = LeadView(lead, contacts)
+    posted = [item for fields in body.contacts or [] for item in fields.emails or []]
+    await unsubscribe_flagged(session, caller, posted)
+    view = await _view(session, lead, contacts)
     origin = Origin.of(caller)
     await record(session, origin, lead_change(view, "created", caller.public_url))
     for contact in contacts:
-        await record(session, origin, contact_change(contact, "created"))
+        await record(
+            session, origin, contact_change(ContactView(contact, view.unsubscribed), "created")
+        )
     return view
 
 
@@ -60,6 +70,10 @@ def _check_organizations(body: LeadCreate, own: str) -> None:
     for contact in body.contacts or []:
         if (problem := organization_problem(contact, own)) is not None:
             raise ValidationFailed.field("contacts", problem)
+
+
+async def _view(session: AsyncSession, lead: Lead, contacts: Sequence[Contact]) -> LeadView:
+    return LeadView(lead, contacts, await unsubscribed_of(session, lead.organization_id, contacts))
 
 
 def lead_change(
@@ -74,7 +88,7 @@ async def get_lead(session: AsyncSession, caller: Caller, lead_id: str) -> LeadV
     contacts = await contact_repository.contacts_of_leads(
         session, caller.organization_id, [lead.id]
     )
-    return LeadView(lead, contacts)
+    return await _view(session, lead, contacts)
 
 
 async def _owned_lead(session: AsyncSession, caller: Caller, lead_id: str) -> Lead:
@@ -102,10 +116,11 @@ async def list_leads(
     contacts = await contact_repository.contacts_of_leads(
         session, caller.organization_id, [lead.id for lead in leads]
     )
+    unsubscribed = await unsubscribed_of(session, caller.organization_id, contacts)
     by_lead = defaultdict(list)
     for contact in contacts:
         by_lead[contact.lead_id].append(contact)
-    return [LeadView(lead, by_lead[lead.id]) for lead in leads]
+    return [LeadView(lead, by_lead[lead.id], unsubscribed) for lead in leads]
 
 
 async def update_lead(
@@ -163,6 +178,6 @@ async def _deletions(session: AsyncSession, view: LeadView, public_url: str) -> 
     return [
         *(event_log.thread_deletion(thread_id, lead.id) for thread_id in thread_ids),
         *await task_deletions(session, lead.organization_id, tasks),
-        *(contact_change(contact, "deleted") for contact in view.contacts),
+        *(contact_change(ContactView(c, view.unsubscribed), "deleted") for c in view.contacts),
         lead_change(view, "deleted", public_url),
     ]

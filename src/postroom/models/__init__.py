@@ -13,6 +13,7 @@ from postroom.models.lead import Lead
 from postroom.models.organization import Organization
 from postroom.models.stored_file import StoredFile
 from postroom.models.task import Task
+from postroom.models.unsubscribed_email import UnsubscribedEmail
 from postroom.models.user import User
 from postroom.models.webhook import WebhookDelivery, WebhookSubscription
 
@@ -30,6 +31,7 @@ __all__ = [
     "Organization",
     "StoredFile",
     "Task",
+    "UnsubscribedEmail",
     "User",
     "WebhookDelivery",
     "WebhookSubscription",
