@@ -135,14 +135,28 @@ async def test_lead_posted_back_whole_is_accepted(tenant: Tenant) -> None:
 async def test_an_update_naming_no_organization_or_the_callers_changes_nothing(
     tenant: Tenant, kind: str
 ) -> None:
-    """``organization_id`` is checked, never stored: ``null`` or one's own id changes no field
-    (``null`` once set a task's organization to null). Leads, contacts, templates and webhooks
-    still mark any PUT as an update (``date_updated``); emails and tasks do not."""
+    """``organization_id`` is checked, never stored: ``null`` or one's own id changes nothing
+    (``null`` once set a task's organization to null), and a PUT that changes nothing is no
+    update: no new ``date_updated``, no ``updated`` event."""
     thing = await resource(tenant, kind)
     made = created(await tenant.client.post(thing.path, json=thing.create))
-    shown = ok(await tenant.client.get(f"{thing.path}{made['id']}/"))
+    path = f"{thing.path}{made['id']}/"
+    shown = ok(await tenant.client.get(path))
+    logged = ok(await tenant.client.get("/event/", params={"object_id": made["id"]}))["data"]
     for own in (None, tenant.organization_id):
-        path = f"{thing.path}{made['id']}/"
         ok(await tenant.client.put(path, json={"organization_id": own}))
-        now = ok(await tenant.client.get(path))
-        assert {**now, "date_updated": None} == {**shown, "date_updated": None}
+        ok(await tenant.client.put(path, json={**shown, "organization_id": own}))
+        assert ok(await tenant.client.get(path)) == shown
+    again = ok(await tenant.client.get("/event/", params={"object_id": made["id"]}))["data"]
+    assert again == logged
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_update_that_changes_a_field_is_still_an_update(tenant: Tenant, kind: str) -> None:
+    thing = await resource(tenant, kind)
+    made = created(await tenant.client.post(thing.path, json=thing.create))
+    path = f"{thing.path}{made['id']}/"
+    changed = ok(await tenant.client.put(path, json=thing.change))
+    [(field, value)] = thing.change.items()
+    assert changed[field] == value
+    assert changed["date_updated"] > made["date_updated"]

@@ -34,6 +34,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.sql import has_changes
 from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailThread, Lead
@@ -159,6 +160,8 @@ async def update_contact(
     for name in ("phones", "urls"):
         if name in sent:
             setattr(contact, name, [item.model_dump() for item in getattr(body, name) or []])
+    if not has_changes(contact):
+        return await view_of(session, contact)
     contact.updated_by = caller.user_id
     contact.updated_at = utcnow()
     await session.flush()

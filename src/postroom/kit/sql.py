@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Result
+from sqlalchemy import ColumnElement, CursorResult, Result, inspect
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
@@ -16,6 +16,12 @@ T = TypeVar("T")
 def affected_rows(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def has_changes(loaded: object) -> bool:
+    """Whether a column of the loaded ORM object was set to another value than the one it
+    holds (setting an equal value is no change): a PUT that changes nothing writes nothing."""
+    return any(attribute.history.has_changes() for attribute in inspect(loaded).attrs)
 
 
 COMPARATORS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {

@@ -22,6 +22,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.sql import has_changes
 from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository
 from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
@@ -136,6 +137,8 @@ async def update_lead(
             setattr(lead, name, getattr(body, name))
     if new_status is not None:
         lead.status_label = new_status
+    if not has_changes(lead):
+        return await get_lead(session, caller, lead_id)
     lead.updated_by = caller.user_id
     lead.updated_at = utcnow()
     await session.flush()

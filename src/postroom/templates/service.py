@@ -21,6 +21,7 @@ from postroom.errors import Forbidden, NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.sql import has_changes
 from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailTemplate, Lead
@@ -116,6 +117,8 @@ async def update_template(
     if "attachments" in sent:
         items = attachment_documents(body.attachments)
         template.attachments = await resolve_attachments(session, caller, items)
+    if not has_changes(template):
+        return template
     template.updated_by = caller.user_id
     template.updated_at = utcnow()
     await session.flush()

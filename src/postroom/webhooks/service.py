@@ -36,6 +36,7 @@ from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.kit.secrets import SecretBox, secret_box
+from postroom.kit.sql import has_changes
 from postroom.kit.tenancy import check_posted_organization
 from postroom.models import WebhookDelivery, WebhookSubscription
 from postroom.users.auth import Caller
@@ -201,6 +202,8 @@ async def update_subscription(
         subscription.verify_ssl = body.verify_ssl
     if "status" in sent:
         set_status(session, subscription, body.status)
+    if not has_changes(subscription):
+        return subscription
     subscription.updated_by = caller.user_id
     subscription.updated_at = utcnow()
     await session.flush()
