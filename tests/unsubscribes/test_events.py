@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.conftest import Tenant
@@ -32,6 +33,22 @@ async def test_unsubscribing_an_address_already_listed_records_nothing(tenant: T
     for _ in range(2):
         await tenant.client.post("/unsubscribe/email/", json={"email": ADDRESS})
     assert [event["action"] for event in await unsubscribed_events(tenant)] == ["created"]
+
+
+async def test_resubscribing_at_the_same_moment_succeeds_once_with_one_event(
+    tenant: Tenant,
+) -> None:
+    """Ten parallel DELETEs of one address: one 200 and one ``deleted`` event; the others
+    find it gone (404). On PostgreSQL each used to answer 200 and record its own event."""
+    await tenant.client.post("/unsubscribe/email/", json={"email": ADDRESS})
+    responses = await asyncio.gather(
+        *(tenant.client.delete(f"/unsubscribe/email/{ADDRESS}/") for _ in range(10))
+    )
+    assert sorted(response.status_code for response in responses) == [200] + [404] * 9
+    assert [event["action"] for event in await unsubscribed_events(tenant)] == [
+        "created",
+        "deleted",
+    ]
 
 
 async def test_a_contact_posted_unsubscribed_records_the_address_created(tenant: Tenant) -> None:

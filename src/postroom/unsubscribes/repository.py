@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.kit.sql import affected_rows
 from postroom.models import UnsubscribedEmail
 
 ADDRESSES_PER_QUERY = 10_000
@@ -84,5 +85,7 @@ async def insert_absent(
     return (await session.execute(statement)).scalars().all()
 
 
-async def delete_unsubscribed(session: AsyncSession, row: UnsubscribedEmail) -> None:
-    await session.execute(delete(UnsubscribedEmail).where(UnsubscribedEmail.id == row.id))
+async def delete_unsubscribed(session: AsyncSession, row: UnsubscribedEmail) -> bool:
+    """Delete the row; False when another transaction deleted it first."""
+    statement = delete(UnsubscribedEmail).where(UnsubscribedEmail.id == row.id)
+    return affected_rows(await session.execute(statement)) == 1

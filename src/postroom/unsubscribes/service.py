@@ -73,7 +73,8 @@ async def unsubscribe(session: AsyncSession, caller: Caller, email: str) -> Unsu
 async def resubscribe(session: AsyncSession, caller: Caller, address: str) -> None:
     """Take ``address`` off the list (compared case-insensitively); 404 when it is not on it."""
     row = await _listed(session, caller, address)
-    await repository.delete_unsubscribed(session, row)
+    if not await repository.delete_unsubscribed(session, row):
+        raise NotFound(MODEL)  # a resubscribe at the same moment took it off: one event only
     await record_many(session, [(Origin.of(caller), change(row, "deleted"))])
 
 
