@@ -216,6 +216,18 @@ async def test_sender_is_optional_for_draft_and_sent(tenant: Tenant, status: str
     assert email["status"] == status
 
 
+@pytest.mark.parametrize("value", [4102444800, 4102444800.5, "4102444800", "20300101"])
+@pytest.mark.parametrize("field", ["date_scheduled", "followup_date"])
+async def test_a_number_is_not_a_date(tenant: Tenant, field: str, value: Any) -> None:
+    """Dates are ISO 8601 text: lax parsing read a number as seconds since 1970 (4102444800
+    is 2100-01-01), so a client's mistake scheduled an email far away instead of a 400."""
+    lead = await create_lead(tenant.client)
+    fields = {"status": "scheduled", "sender": "me@example.com", "date_scheduled": "2031-01-01"}
+    errors = await post_email(tenant, lead["id"], **{**fields, field: value})
+    assert field in errors
+    assert await email_count(tenant) == 0
+
+
 @pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "2026-11-26T25:00:00", 12.5j])
 async def test_unparsable_datetimes_are_refused(tenant: Tenant, value: Any) -> None:
     lead = await create_lead(tenant.client)

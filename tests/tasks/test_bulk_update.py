@@ -235,3 +235,15 @@ async def test_the_method_is_served_with_and_without_the_final_slash(tenant: Ten
         "/task", params={"id": task["id"]}, json={"is_complete": True}
     )
     assert ok(response) == {}
+
+
+@pytest.mark.parametrize("value", [12345, 0, 1.5, "1700000000"])
+async def test_a_number_is_not_a_task_date(tenant: Tenant, value: Any) -> None:
+    """Lax parsing read a number as seconds since 1970: ``{"date": 12345}`` set 1970-01-01."""
+    lead = await create_lead(tenant.client)
+    task = ok(await tenant.client.post("/task/", json={"lead_id": lead["id"], "text": "Call"}))
+    bulk = await tenant.client.put("/task/", params={"id__in": task["id"]}, json={"date": value})
+    one = await tenant.client.put(f"/task/{task['id']}/", json={"date": value})
+    assert "date" in field_errors(bulk)
+    assert "date" in field_errors(one)
+    assert ok(await tenant.client.get(f"/task/{task['id']}/")) == task

@@ -8,14 +8,17 @@ Integers in request bodies are ``Integer``: a JSON integer and nothing else. Pyd
 mode would take ``true`` as 1, ``2.0`` as 2 and ``"2"`` as 2 where Close documents an integer.
 Booleans in request bodies are ``Boolean``: ``true`` or ``false``, where lax mode would also take
 ``"yes"``, ``"off"``, ``1`` or ``"0"``. (Query strings stay lax: ``?is_complete=true`` is text.)
+Dates and datetimes are text (ISO 8601, or a plain date): lax mode would read a number, or a
+string of digits, as seconds since 1970, so ``{"date": 12345}`` set a task's date to 1970.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Strict, field_validator
+from pydantic import BaseModel, ConfigDict, Strict, ValidationInfo, field_validator
 
 Integer = Annotated[int, Strict()]
 Boolean = Annotated[bool, Strict()]
@@ -45,14 +48,39 @@ def within_storable_range(value: object) -> bool:
     return True
 
 
+def is_timestamp_like(value: object) -> bool:
+    """A number, or a string of digits: what lax mode would read as seconds since 1970."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit()
+
+
+def takes_a_date(annotation: Any) -> bool:
+    """Whether a field of this type holds a date or datetime (alone, optional or annotated)."""
+    if annotation in (date, datetime):
+        return True
+    return any(takes_a_date(argument) for argument in get_args(annotation))
+
+
+@cache
+def _date_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name for name, field in model.model_fields.items() if takes_a_date(field.annotation)
+    )
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul_character(cls, value: object) -> object:
+    def _no_nul_character(cls, value: object, info: ValidationInfo) -> object:
         if contains_nul(value):
             raise ValueError("Text may not contain NUL characters.")
+        if is_timestamp_like(value) and info.field_name in _date_fields(cls):
+            raise ValueError("A date is text: ISO 8601 (2026-11-26T14:03:07+00:00) or YYYY-MM-DD.")
         return value
 
     @field_validator("*", mode="after")
