@@ -59,9 +59,9 @@ async def test_name_is_trimmed(tenant: Tenant) -> None:
     assert renamed["name"] == name
 
 
-async def test_blank_null_or_too_long_name_is_a_field_error(tenant: Tenant) -> None:
+async def test_blank_null_multi_line_or_too_long_name_is_a_field_error(tenant: Tenant) -> None:
     before = await organization(tenant)
-    for name in ("", "   ", None, "x" * 256, 7):
+    for name in ("", "   ", None, "x" * 256, 7, "Acme\nSales", "Acme\tSales"):
         response = await tenant.client.put(url(tenant), json={"name": name})
         assert "name" in field_errors(response), name
     assert await organization(tenant) == before

@@ -69,6 +69,8 @@ class OrganizationUpdate(RequestModel):
     def _not_blank(cls, value: str | None) -> str:
         if value is None or not value.strip():
             raise ValueError("An organization's name cannot be empty.")
+        if any(character < " " or character == "\x7f" for character in value.strip()):
+            raise ValueError("An organization's name is one line, without control characters.")
         return value.strip()
 
 
