@@ -34,6 +34,18 @@ async def test_order_by_first_name_then_last_name(tenant: Tenant, database: Data
     ]  # fmt: skip
 
 
+async def test_accented_names_sort_beside_their_letters(tenant: Tenant, database: Database) -> None:
+    """``Åberg`` sorts as ``Aberg`` (before ``Sender``), not after every plain letter."""
+    for name in ("Éva Zeta", "Ägir Åberg"):
+        await add_colleague(database, tenant, name)
+    assert await names(tenant, _order_by="last_name,first_name") == [
+        "Ägir Åberg", "Jane Sender", "Éva Zeta",
+    ]  # fmt: skip
+    assert await names(tenant, _order_by="first_name,last_name") == [
+        "Ägir Åberg", "Éva Zeta", "Jane Sender",
+    ]  # fmt: skip
+
+
 async def test_same_names_are_ordered_by_id(tenant: Tenant, database: Database) -> None:
     twins = [tenant.user_id]
     twins += [await add_colleague(database, tenant, "Jane Sender") for _ in range(3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -136,20 +137,27 @@ async def list_users(
     return UserPage(users, await get_organization(session, caller, caller.organization_id))
 
 
-def _by_last_name(user: User) -> tuple[str, str, str]:
-    return user.last_name.casefold(), user.first_name.casefold(), user.id
+def sort_key(name: str) -> tuple[str, str]:
+    """A name as an alphabetical list orders it: letters without their accents and case
+    first (``Åberg`` beside ``Aberg``, not after ``Zeta``), then the name itself."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)), name
 
 
-def _by_first_name(user: User) -> tuple[str, str, str]:
-    return user.first_name.casefold(), user.last_name.casefold(), user.id
+def _by_last_name(user: User) -> tuple[tuple[str, str], tuple[str, str], str]:
+    return sort_key(user.last_name), sort_key(user.first_name), user.id
 
 
-USER_ORDERS: dict[str, Callable[[User], tuple[str, str, str]]] = {
+def _by_first_name(user: User) -> tuple[tuple[str, str], tuple[str, str], str]:
+    return sort_key(user.first_name), sort_key(user.last_name), user.id
+
+
+USER_ORDERS: dict[str, Callable[[User], tuple[tuple[str, str], tuple[str, str], str]]] = {
     "last_name,first_name": _by_last_name,
     "first_name,last_name": _by_first_name,
 }
 """The ``_order_by`` values of ``/user/`` (Close documents these two, no descending ones):
-names compared without case, in Python so that both engines agree (their collations do
+names compared without case or accents, in Python so that both engines agree (their collations do
 not), ties by id."""
 
 
