@@ -127,9 +127,10 @@ async def list_leads(
 async def update_lead(
     session: AsyncSession, caller: Caller, lead_id: str, body: LeadUpdate
 ) -> LeadView:
-    before = render_lead(await get_lead(session, caller, lead_id), caller.public_url)
+    current = await get_lead(session, caller, lead_id)
+    before = render_lead(current, caller.public_url)
     check_posted_organization(body, caller.organization_id)
-    lead = await _owned_lead(session, caller, lead_id)
+    lead = current.lead
     new_status = await named_status(session, caller.organization_id, body)
     sent = body.model_fields_set
     for name in ("name", "description", "url"):
@@ -138,7 +139,7 @@ async def update_lead(
     if new_status is not None:
         lead.status_label = new_status
     if not has_changes(lead):
-        return await get_lead(session, caller, lead_id)
+        return current
     lead.updated_by = caller.user_id
     lead.updated_at = utcnow()
     await session.flush()

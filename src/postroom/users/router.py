@@ -74,8 +74,7 @@ async def read_organization(
 ) -> JSONResponse:
     expanded = service.expansions(expand)
     view = await service.get_organization_with_members(session, caller, organization_id)
-    document = render_organization(view.organization, view.members, expanded)
-    return JSONResponse(select_fields(document, fields))
+    return organization_response(view, expanded, fields)
 
 
 @router.put("/organization/{organization_id}/", responses={200: {"model": OrganizationOut}})
@@ -89,5 +88,11 @@ async def update_organization(
 ) -> JSONResponse:
     expanded = service.expansions(expand)
     view = await service.update_organization(session, caller, organization_id, body)
+    return organization_response(view, expanded, fields)
+
+
+def organization_response(
+    view: service.OrganizationView, expanded: frozenset[str], fields: frozenset[str] | None
+) -> JSONResponse:
     document = render_organization(view.organization, view.members, expanded)
     return JSONResponse(select_fields(document, fields))
