@@ -85,6 +85,32 @@ async def test_plain_date_is_midnight_in_the_callers_time_zone(tenant: Tenant) -
     assert ok(response)["date"] == "2026-11-30T22:00:00.000000+00:00"
 
 
+async def test_due_date_in_a_body_is_the_tasks_date(tenant: Tenant) -> None:
+    """Close's task bodies name the due date ``date`` or ``due_date`` (its update schema has
+    both): a task created or re-dated with ``due_date`` is due then, not left dateless."""
+    lead = await create_lead(tenant.client)
+    created = await create_task(tenant.client, lead["id"], due_date="2031-05-05T09:00:00Z")
+    assert (created["date"], created["is_dateless"]) == ("2031-05-05T09:00:00.000000+00:00", False)
+    response = await tenant.client.put(
+        f"/task/{created['id']}/", json={"due_date": "2032-01-01"}, headers={"X-TZ-Offset": "2"}
+    )
+    assert ok(response)["date"] == "2031-12-31T22:00:00.000000+00:00"
+    assert ok(await tenant.client.get(f"/task/{created['id']}/"))["date"] == ok(response)["date"]
+
+
+async def test_date_and_due_date_naming_different_times_is_a_400(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "date": "2031-05-05", "due_date": "2031-06-06"}
+    response = await tenant.client.post("/task/", json=body)
+    assert set(field_errors(response)) == {"due_date"}
+    assert await listed(tenant) == []
+    task = await create_task(tenant.client, lead["id"], date="2031-05-05", due_date="2031-05-05")
+    assert task["date"] == "2031-05-05T00:00:00.000000+00:00"
+    response = await tenant.client.put(f"/task/{task['id']}/", json=body)
+    assert set(field_errors(response)) == {"due_date"}
+    assert ok(await tenant.client.get(f"/task/{task['id']}/"))["date"] == task["date"]
+
+
 async def test_naive_datetime_follows_x_tz_offset(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     response = await tenant.client.post(

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.filters import refuse_if_given
@@ -70,16 +70,38 @@ def current_view(task: Task, now: datetime) -> TaskView:
     return TaskView.INBOX
 
 
-class TaskCreate(PostedOrganization):
+class DueDateAlias(RequestModel):
+    """``due_date``: Close's other name of a task's ``date`` in a create or update body (its
+    update schema has both). Sent alone it sets ``date``; sent with a ``date`` naming another
+    moment it is a 400 on ``due_date``. (The bulk update takes ``date`` only, as Close says.)"""
+
+    date: datetime | None = None
+    due_date: datetime | None = None
+
+    @field_validator("due_date")
+    @classmethod
+    def _same_as_date(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        posted = info.data.get("date")
+        if posted is not None and posted != value:
+            raise ValueError("date and due_date name different times: send one of them.")
+        return value
+
+    @model_validator(mode="after")
+    def _due_date_is_date(self) -> DueDateAlias:
+        if "due_date" in self.model_fields_set and self.date is None:
+            self.date = self.due_date  # marks ``date`` as sent
+        return self
+
+
+class TaskCreate(DueDateAlias, PostedOrganization):
     """A ``lead`` or ``outgoing_call`` task (the same fields: Close documents no others);
-    ``date`` may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
+    ``date`` (or ``due_date``) may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     task_type: str = Field(default=TaskType.LEAD.value, alias="_type", max_length=64)
     lead_id: str = Field(max_length=64)
     text: str = Field(default="", max_length=MAX_TEXT)
-    date: datetime | None = None
     assigned_to: str | None = Field(default=None, max_length=64)
     is_complete: Boolean = False
 
@@ -93,9 +115,9 @@ class TaskChanges(RequestModel):
     is_complete: Boolean = False
 
 
-class TaskUpdate(TaskChanges, PostedOrganization):
+class TaskUpdate(DueDateAlias, TaskChanges, PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
-    the API."""
+    the API; ``due_date`` is ``date``."""
 
     text: str = Field(default="", max_length=MAX_TEXT)
 
