@@ -187,6 +187,20 @@ async def test_naive_filter_datetimes_follow_x_tz_offset(tenant: Tenant) -> None
     assert ok(utc)["data"] == []
 
 
+async def test_an_unencoded_plus_of_an_offset_still_reads_as_the_offset(tenant: Tenant) -> None:
+    """``curl '...?date_created__gt=2026-05-01T14:00:00+05:00'`` sends the ``+`` unencoded, and
+    a query string reads it as a space: the value is still that offset, not a 400."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], date_created="2026-05-01T10:00:00Z")
+    for bound in ("2026-05-01T14:00:00+05:00", "2026-05-01 14:00:00.5+0500", "2026-05-01T14:00+05"):
+        after = await tenant.client.get(f"/activity/email/?date_created__gt={bound}")
+        assert [e["id"] for e in ok(after)["data"]] == [email["id"]], bound
+        before = await tenant.client.get(f"/activity/email/?date_created__lt={bound}")
+        assert ok(before)["data"] == [], bound
+    spaced = await tenant.client.get("/activity/email/?date_created__gt=2026-05-01T14:00:00+x")
+    assert "date_created__gt" in field_errors(spaced)
+
+
 async def test_bad_date_filter_is_400_naming_the_parameter(tenant: Tenant) -> None:
     response = await tenant.client.get("/activity/email/", params={"date_created__gt": "soon"})
     assert "date_created__gt" in field_errors(response)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -15,6 +16,10 @@ from postroom.kit.datetimes import localize, parse_datetime
 from postroom.kit.schemas import EARLIEST, LATEST, RequestModel, within_storable_range
 
 BOUNDS = ("gt", "gte", "lt", "lte")
+
+_SPACED_OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+"""A time followed by a space and an offset: the ``+`` of ``…T14:00:00+05:00`` sent
+unencoded (``curl '...?date_created__gt=…+05:00'``), which a query string reads as a space."""
 
 Query = TypeVar("Query", bound=BaseModel)
 
@@ -53,7 +58,7 @@ def datetime_bounds(query: BaseModel, prefix: str, tz: timezone | None) -> dict[
 
 def parse_bound(name: str, raw: str, tz: timezone | None) -> datetime:
     try:
-        value = parse_datetime(raw)
+        value = parse_datetime(_SPACED_OFFSET.sub(r"\1+\2", raw.strip()))
     except ValueError as error:
         raise ValidationFailed.field(name, f"Not a date or datetime: {raw!r}.") from error
     if not within_storable_range(value):
