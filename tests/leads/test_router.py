@@ -221,6 +221,55 @@ async def test_put_ignores_nested_contacts(tenant: Tenant) -> None:
     assert updated["contact_ids"] == lead["contact_ids"]
 
 
+HQ = {"label": "business", "address_1": "1 Main St", "city": "Springfield", "country": "US"}
+ADDRESS_KEYS = {"label", "address_1", "address_2", "city", "state", "zipcode", "country"}
+
+
+async def test_addresses_nested_in_a_created_lead_are_kept(tenant: Tenant) -> None:
+    """Close: "contacts, addresses, and custom fields can all be nested in the lead". Each
+    address has every field of Close's ``LeadAddress``, ``null`` where none was posted."""
+    lead = await create_lead(tenant.client, addresses=[HQ, {"city": "Berlin", "state": None}])
+    assert [set(address) for address in lead["addresses"]] == [ADDRESS_KEYS, ADDRESS_KEYS]
+    first, second = lead["addresses"]
+    assert {key: first[key] for key in HQ} == HQ
+    assert (first["address_2"], first["state"], first["zipcode"]) == (None, None, None)
+    assert (second["city"], second["label"], second["country"]) == ("Berlin", None, None)
+    assert ok(await tenant.client.get(f"/lead/{lead['id']}/"))["addresses"] == lead["addresses"]
+    listed = ok(await tenant.client.get("/lead/"))["data"]
+    assert [item["addresses"] for item in listed] == [lead["addresses"]]
+
+
+async def test_put_replaces_the_addresses_and_only_when_sent(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client, addresses=[HQ])
+    kept = ok(await tenant.client.put(f"/lead/{lead['id']}/", json={"description": "d"}))
+    assert kept["addresses"] == lead["addresses"]
+    moved = {"address_1": "2 Side St", "city": "Shelbyville", "zipcode": "12345"}
+    replaced = ok(await tenant.client.put(f"/lead/{lead['id']}/", json={"addresses": [moved]}))
+    assert [address["address_1"] for address in replaced["addresses"]] == ["2 Side St"]
+    assert replaced["date_updated"] > kept["date_updated"]
+    cleared = ok(await tenant.client.put(f"/lead/{lead['id']}/", json={"addresses": []}))
+    assert cleared["addresses"] == []
+
+
+async def test_putting_the_same_addresses_back_is_no_update(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client, addresses=[HQ])
+    again = ok(await tenant.client.put(f"/lead/{lead['id']}/", json=lead))
+    assert again["date_updated"] == lead["date_updated"]
+    assert again["addresses"] == lead["addresses"]
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [{"city": "x"}, ["1 Main St"], [{"city": 5}], [{"city": "x" * 1001}], [HQ] * 101],
+)
+async def test_bad_addresses_are_a_field_error_and_create_nothing(
+    tenant: Tenant, addresses: Any
+) -> None:
+    response = await tenant.client.post("/lead/", json={"name": "A", "addresses": addresses})
+    assert set(field_errors(response)) == {"addresses"}
+    assert ok(await tenant.client.get("/lead/"))["data"] == []
+
+
 async def test_put_of_the_whole_object_read_back_is_accepted(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     updated = ok(await tenant.client.put(f"/lead/{lead['id']}/", json=lead))

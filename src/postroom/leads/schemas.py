@@ -18,8 +18,29 @@ from postroom.contacts.schemas import (
     render_contact_email,
 )
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.schemas import RequestModel
 from postroom.kit.tenancy import PostedOrganization
 from postroom.models import Contact, Lead
+
+ADDRESS_FIELDS = ("label", "address_1", "address_2", "city", "state", "zipcode", "country")
+MAX_ADDRESSES = 100
+
+
+class LeadAddress(RequestModel):
+    """One of a lead's ``addresses`` (Close's ``LeadAddress``): every field optional text."""
+
+    label: str | None = Field(default=None, max_length=1000)
+    address_1: str | None = Field(default=None, max_length=1000)
+    address_2: str | None = Field(default=None, max_length=1000)
+    city: str | None = Field(default=None, max_length=1000)
+    state: str | None = Field(default=None, max_length=1000)
+    zipcode: str | None = Field(default=None, max_length=1000)
+    country: str | None = Field(default=None, max_length=1000)
+
+
+def stored_addresses(addresses: Sequence[LeadAddress] | None) -> list[dict[str, str | None]]:
+    """The addresses as stored and shown: every field, ``null`` where none was posted."""
+    return [address.model_dump(include=set(ADDRESS_FIELDS)) for address in addresses or []]
 
 
 class LeadFields(PostedOrganization):
@@ -29,6 +50,7 @@ class LeadFields(PostedOrganization):
     status_label: str | None = Field(default=None, max_length=255)
     status: str | None = Field(default=None, max_length=255)
     status_id: str | None = Field(default=None, max_length=64)
+    addresses: list[LeadAddress] | None = Field(default=None, max_length=MAX_ADDRESSES)
 
 
 class LeadCreate(LeadFields):
@@ -51,6 +73,7 @@ class LeadOut(BaseModel):
     status_label: str
     contacts: list[ContactOut]
     contact_ids: list[str]
+    addresses: list[LeadAddress]
     created_by: str | None
     updated_by: str | None
     date_created: str
@@ -101,7 +124,9 @@ def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
         "contacts": [render_contact(ContactView(contact, unsubscribed)) for contact in contacts],
         "contact_ids": [contact.id for contact in contacts],
         "primary_email": primary_email,
-        "addresses": [],
+        "addresses": [
+            {name: address.get(name) for name in ADDRESS_FIELDS} for address in lead.addresses or []
+        ],
         "opportunities": [],
         "tasks": [],
         "integration_links": [],

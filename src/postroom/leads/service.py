@@ -25,7 +25,13 @@ from postroom.kit.ids import new_id
 from postroom.kit.sql import has_changes
 from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository
-from postroom.leads.schemas import LeadCreate, LeadUpdate, LeadView, render_lead
+from postroom.leads.schemas import (
+    LeadCreate,
+    LeadUpdate,
+    LeadView,
+    render_lead,
+    stored_addresses,
+)
 from postroom.leads.statuses import DEFAULT_STATUS, named_status
 from postroom.models import Contact, Lead
 from postroom.tasks import repository as task_repository
@@ -43,6 +49,7 @@ async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -
         description=body.description,
         url=body.url,
         status_label=status or DEFAULT_STATUS,
+        addresses=stored_addresses(body.addresses),
         created_by=caller.user_id,
         updated_by=caller.user_id,
     )
@@ -138,6 +145,8 @@ async def update_lead(
             setattr(lead, name, getattr(body, name))
     if new_status is not None:
         lead.status_label = new_status
+    if "addresses" in sent:
+        lead.addresses = stored_addresses(body.addresses)
     if not has_changes(lead):
         return current
     lead.updated_by = caller.user_id

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from postroom.models.base import Base, IdMixin, TimestampsMixin
+from postroom.models.base import Base, IdMixin, JSONDocument, TimestampsMixin
 
 
 class Lead(IdMixin, TimestampsMixin, Base):
@@ -17,5 +19,6 @@ class Lead(IdMixin, TimestampsMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(2000))
     status_label: Mapped[str] = mapped_column(String(255), default="Potential")
+    addresses: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
     created_by: Mapped[str | None] = mapped_column(String(64))
     updated_by: Mapped[str | None] = mapped_column(String(64))
