@@ -101,11 +101,37 @@ async def test_verify_ssl_can_be_turned_off_on_create(tenant: Tenant) -> None:
     assert response.json()["verify_ssl"] is False
 
 
-async def test_unknown_fields_and_event_filters_are_ignored(tenant: Tenant) -> None:
-    event = {**LEAD_CREATED, "extra_filter": {"type": "field_accessor"}}
+async def test_unknown_fields_and_empty_event_filters_are_ignored(tenant: Tenant) -> None:
+    event = {**LEAD_CREATED, "extra_filter": None}
     response = await create(tenant.client, events=[event], event_filter=None, status="paused")
     assert response.status_code == 201, response.text
     assert (response.json()["events"], response.json()["status"]) == ([LEAD_CREATED], "active")
+
+
+FILTER = {"type": "field_accessor", "field": "data", "filter": {"type": "equals", "value": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"events": [{**LEAD_CREATED, "extra_filter": FILTER}]}, "events"),
+        ({"event_filter": FILTER}, "event_filter"),
+    ],
+)
+async def test_a_webhook_filter_is_refused_not_ignored(
+    tenant: Tenant, fields: dict[str, Any], field: str
+) -> None:
+    """Close's webhook filters make a subscription fire only on matching events. Postroom does
+    not evaluate them, and ignoring one would deliver every event the subscriber filtered out:
+    a filter is a 400 naming its field, on create and on update, and nothing changes."""
+    response = await create(tenant.client, **fields)
+    assert set(field_errors(response)) == {field}
+    assert (await listed(tenant.client))["data"] == []
+    subscription_id = (await subscribe(tenant.client, PUBLIC_URL))["id"]
+    before = await read_subscription(tenant.client, subscription_id)
+    response = await tenant.client.put(f"/webhook/{subscription_id}/", json=fields)
+    assert set(field_errors(response)) == {field}
+    assert await read_subscription(tenant.client, subscription_id) == before
 
 
 async def test_list_shows_subscriptions_newest_first_with_paging(tenant: Tenant) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from postroom.events.catalog import unknown_event_problem
 from postroom.kit.datetimes import format_datetime
@@ -26,12 +26,32 @@ class SubscriptionStatus(StrEnum):
     PAUSED = "paused"
 
 
+FILTERS_NOT_SERVED = (
+    "Postroom does not evaluate webhook filters: subscribe without one and filter the events "
+    "you receive."
+)
+
+
+def no_filter(value: dict[str, Any] | None) -> None:
+    """Close's webhook filters (a subscription's ``event_filter``, an event's
+    ``extra_filter``) are not evaluated: ignoring one would deliver every event it filtered
+    out, so one is refused. ``null`` or ``{}`` is no filter."""
+    if value:
+        raise ValueError(FILTERS_NOT_SERVED)
+
+
 class SubscribedEvent(RequestModel):
-    """One kind of event to deliver, one Postroom emits (``events.catalog``); other keys
-    (Close's ``extra_filter``) are ignored."""
+    """One kind of event to deliver, one Postroom emits (``events.catalog``); an
+    ``extra_filter`` is refused (``no_filter``), other keys are ignored."""
 
     object_type: str = Field(min_length=1, max_length=64)
     action: str = Field(min_length=1, max_length=32)
+    extra_filter: dict[str, Any] | None = None
+
+    @field_validator("extra_filter")
+    @classmethod
+    def _no_extra_filter(cls, value: dict[str, Any] | None) -> None:
+        no_filter(value)
 
     @model_validator(mode="after")
     def _emitted(self) -> SubscribedEvent:
@@ -41,13 +61,24 @@ class SubscribedEvent(RequestModel):
         return self
 
 
-class WebhookCreate(PostedOrganization):
+class NoEventFilter(RequestModel):
+    """``event_filter``: accepted only empty (``no_filter``)."""
+
+    event_filter: dict[str, Any] | None = None
+
+    @field_validator("event_filter")
+    @classmethod
+    def _no_event_filter(cls, value: dict[str, Any] | None) -> None:
+        no_filter(value)
+
+
+class WebhookCreate(NoEventFilter, PostedOrganization):
     url: str = Field(max_length=MAX_URL)
     events: list[SubscribedEvent] = Field(min_length=1, max_length=MAX_EVENTS)
     verify_ssl: Boolean = True
 
 
-class WebhookUpdate(PostedOrganization):
+class WebhookUpdate(NoEventFilter, PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change."""
 
     url: str = Field(default="", max_length=MAX_URL)
