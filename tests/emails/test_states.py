@@ -111,6 +111,24 @@ async def test_queued_email_is_cancelled_back_to_draft(tenant: Tenant, status: s
 
 
 @pytest.mark.parametrize("status", ["scheduled", "outbox"])
+async def test_a_queued_email_posted_back_whole_as_a_draft_is_cancelled(
+    tenant: Tenant, status: str
+) -> None:
+    """Clients post back the object they read: an outbox email shows its ``send_in`` and a
+    queued one its ``followup_date``, which a draft may not be given. Posted back unchanged,
+    with ``status: draft``, they cancel it; and the draft, posted back whole, is edited."""
+    email = await email_in(tenant, status, followup_date="2031-02-01T00:00:00Z")
+    cancelled = ok(await put(tenant, email["id"], **{**email, "status": "draft"}))
+    assert cancelled["status"] == "draft"
+    edited = ok(await put(tenant, email["id"], **{**cancelled, "subject": "Edited"}))
+    assert (edited["status"], edited["subject"]) == ("draft", "Edited")
+    response = await put(tenant, email["id"], send_in=(cancelled["send_in"] or 0) + 1)
+    assert set(field_errors(response)) == {"send_in"}
+    response = await put(tenant, email["id"], followup_date="2031-03-01T00:00:00Z")
+    assert set(field_errors(response)) == {"followup_date"}
+
+
+@pytest.mark.parametrize("status", ["scheduled", "outbox"])
 async def test_cancel_after_claim_is_refused_and_email_stays_queued(
     tenant: Tenant, database: Database, status: str
 ) -> None:

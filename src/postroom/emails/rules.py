@@ -100,6 +100,16 @@ def posted_columns(body: EmailActivityFields, tz: timezone | None) -> dict[str, 
     }
 
 
+def changed_fields(body: EmailActivityFields, edited: set[str]) -> set[str]:
+    """The fields of an update that change the email (their columns in ``edited``), and
+    ``status`` if sent: what ``check_fits_status`` checks. A field posted back unchanged, as
+    clients posting a whole object do, is not checked again: the ``send_in`` or
+    ``followup_date`` a queued email keeps once cancelled to ``draft`` does not refuse the
+    cancel or a later edit."""
+    sent = body.model_fields_set
+    return {name for name in sent if FIELD_COLUMNS.get(name) in edited} | (sent & {"status"})
+
+
 def check_fits_status(
     email: EmailActivity, posted: set[str], now: datetime, problems: FieldProblems
 ) -> None:
