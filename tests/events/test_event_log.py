@@ -78,9 +78,25 @@ async def test_deleting_an_email_writes_a_deleted_event(tenant: Tenant) -> None:
     email = await create_email(tenant.client, lead["id"])
     ok(await tenant.client.delete(f"/activity/email/{email['id']}/"))
     [event] = await events(tenant, object_id=email["id"], action="deleted")
-    assert event["data"]["id"] == email["id"]
+    assert event["previous_data"]["id"] == email["id"]
     [thread_event] = await events(tenant, object_id=email["thread_id"], action="deleted")
     assert thread_event["object_type"] == "activity.email_thread"
+
+
+async def test_a_deleted_event_has_null_data_and_the_last_state_as_previous_data(
+    tenant: Tenant,
+) -> None:
+    """Close: ``data`` is "the payload of the affected object as if you fetched it via API
+    (null for delete events)"; its scripts restore deleted objects from ``previous_data``."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    shown = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    ok(await tenant.client.delete(f"/lead/{lead['id']}/"))
+    for object_id, last in ((email["id"], shown), (lead["id"], None)):
+        [event] = await events(tenant, object_id=object_id, action="deleted")
+        assert (event["data"], event["changed_fields"]) == (None, [])
+        assert event["previous_data"] == (last or event["previous_data"])
+        assert event["previous_data"]["id"] == object_id
 
 
 async def test_threads_leads_and_contacts_write_events(tenant: Tenant) -> None:

@@ -50,7 +50,7 @@ async def test_deleting_a_lead_records_a_deleted_event_for_each_of_its_emails(
     assert sorted(event["object_id"] for event in found) == sorted(shown)
     for event in found:
         assert event["lead_id"] == lead["id"]
-        assert event["data"] == shown[event["object_id"]]
+        assert event["previous_data"] == shown[event["object_id"]]
         assert event["meta"]["request_method"] == "DELETE"
 
 
@@ -66,7 +66,7 @@ async def test_a_lead_of_more_emails_than_a_chunk_records_each_deletion_once(
     ok(await tenant.client.delete(f"/lead/{lead['id']}/"))
     found = await events(tenant, object_type="activity.email", action="deleted")
     assert [event["object_id"] for event in reversed(found)] == [e["id"] for e in emails]
-    assert all(event["data"] == shown[event["object_id"]] for event in found)
+    assert all(event["previous_data"] == shown[event["object_id"]] for event in found)
     [lead_event] = await events(tenant, object_type="lead", action="deleted")
     assert lead_event["date_created"] > found[0]["date_created"]
 
@@ -98,8 +98,8 @@ async def test_a_lead_deletion_event_is_shaped_like_a_single_email_deletion(
     [single] = await events(tenant, object_id=by_itself["id"], action="deleted")
     [cascaded] = await events(tenant, object_id=by_lead["id"], action="deleted")
     assert set(cascaded) == set(single)
-    assert set(cascaded["data"]) == set(single["data"])
-    assert (cascaded["changed_fields"], cascaded["previous_data"]) == ([], None)
+    assert set(cascaded["previous_data"]) == set(single["previous_data"])
+    assert (cascaded["changed_fields"], cascaded["data"]) == ([], None)
 
 
 async def test_deleting_a_lead_records_deleted_events_for_its_threads_tasks_and_contacts(
@@ -121,7 +121,7 @@ async def test_deleting_a_lead_records_deleted_events_for_its_threads_tasks_and_
     assert len(found) == len(deleted)
     assert (found[0]["object_type"], found[0]["object_id"]) == ("lead", lead["id"])
     [task_event] = [event for event in found if event["object_id"] == task["id"]]
-    assert task_event["data"] == task
+    assert task_event["previous_data"] == task
 
 
 async def test_a_lead_whose_email_is_being_sent_is_kept_with_no_event(

@@ -33,7 +33,7 @@ async def test_deleting_an_email_records_a_deleted_event_for_its_followup_task(
     ok(await tenant.client.delete(f"/activity/email/{email['id']}/"))
     [event] = await events(tenant, object_type=FOLLOWUP, action="deleted")
     assert (event["object_id"], event["lead_id"]) == (task["id"], lead["id"])
-    assert event["data"] == task
+    assert (event["data"], event["previous_data"]) == (None, task)
     assert event["meta"]["request_method"] == "DELETE"
     assert (await tenant.client.get(f"/task/{task['id']}/")).status_code == 404
 
@@ -65,7 +65,7 @@ async def test_deleting_a_thread_records_a_deleted_event_for_each_followup_task(
     assert reply["thread_id"] == first["thread_id"]
     ok(await tenant.client.delete(f"/activity/emailthread/{first['thread_id']}/"))
     found = await events(tenant, object_type=FOLLOWUP, action="deleted")
-    assert {event["object_id"]: event["data"] for event in found} == {
+    assert {event["object_id"]: event["previous_data"] for event in found} == {
         first_task["id"]: first_task,
         reply_task["id"]: reply_task,
     }

@@ -21,6 +21,7 @@ from postroom.kit.ids import new_id
 from postroom.models import Event
 from postroom.users.auth import Caller
 
+DELETED = "deleted"
 IGNORED_IN_CHANGES = frozenset({"date_updated", "updated_by", "updated_by_name"})
 
 
@@ -110,7 +111,15 @@ async def record_many(session: AsyncSession, changes: list[tuple[Origin, Change]
 
 
 def event_row(origin: Origin, change: Change, now: datetime) -> dict[str, Any]:
+    """The event's row. A ``deleted`` event is shaped as Close documents it: ``data`` is
+    ``null`` and ``previous_data`` holds the object as the API showed it last (Close's own
+    scripts restore deleted objects from it)."""
     fields = changed_fields(change)
+    if change.action == DELETED:
+        data, previous = None, change.data
+    else:
+        data = change.data
+        previous = {name: (change.previous or {}).get(name) for name in fields} or None
     return {
         "id": new_id("ev"),
         "organization_id": origin.organization_id,
@@ -122,8 +131,8 @@ def event_row(origin: Origin, change: Change, now: datetime) -> dict[str, Any]:
         "lead_id": change.lead_id,
         "action": change.action,
         "changed_fields": fields,
-        "data": change.data,
-        "previous_data": {name: (change.previous or {}).get(name) for name in fields} or None,
+        "data": data,
+        "previous_data": previous,
         "meta": {"request_method": origin.request_method, "request_path": origin.request_path},
         "created_at": now,
         "updated_at": now,
