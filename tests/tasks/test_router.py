@@ -19,8 +19,8 @@ from tests.helpers import create_email, create_lead, field_errors, ok
 
 TASK_FIELDS = {
     "id", "_type", "organization_id", "lead_id", "lead_name", "contact_id", "assigned_to",
-    "assigned_to_name", "text", "date", "is_complete", "is_dateless", "view", "object_type",
-    "object_id", "email_id", "subject", "body_preview", "created_by", "updated_by",
+    "assigned_to_name", "text", "date", "due_date", "is_complete", "is_dateless", "view",
+    "object_type", "object_id", "email_id", "subject", "body_preview", "created_by", "updated_by",
     "date_created", "date_updated",
 }  # fmt: skip
 DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
@@ -91,6 +91,7 @@ async def test_due_date_in_a_body_is_the_tasks_date(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     created = await create_task(tenant.client, lead["id"], due_date="2031-05-05T09:00:00Z")
     assert (created["date"], created["is_dateless"]) == ("2031-05-05T09:00:00.000000+00:00", False)
+    assert created["due_date"] == created["date"]
     response = await tenant.client.put(
         f"/task/{created['id']}/", json={"due_date": "2032-01-01"}, headers={"X-TZ-Offset": "2"}
     )

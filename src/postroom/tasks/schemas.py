@@ -198,6 +198,8 @@ class TaskOut(BaseModel):
     assigned_to_name: str | None
     text: str
     date: str | None
+    due_date: str | None
+    """Close's other name of ``date``: the same value."""
     is_complete: bool
     is_dateless: bool
     view: TaskView
@@ -239,6 +241,7 @@ def render_task(task: Task, page: TaskPage) -> dict[str, Any]:
         "assigned_to_name": page.user_names.get(task.assigned_to or ""),
         "text": task.text,
         "date": format_datetime(task.due_at),
+        "due_date": format_datetime(task.due_at),
         "is_complete": task.is_complete,
         "is_dateless": task.due_at is None,
         "view": current_view(task, page.now).value,
