@@ -138,6 +138,47 @@ async def test_only_matching_events_of_active_subscriptions_are_queued(
     assert await deliveries(app, paused["id"]) == []
 
 
+async def test_only_events_matching_the_webhook_filters_are_queued(
+    webhooks: DeliveryHarness, receiver: Receiver
+) -> None:
+    """Close's Webhook Filters: an event is delivered when it matches its subscribed event's
+    ``extra_filter`` and the subscription's ``event_filter``, both applied to the event as
+    the webhook would deliver it."""
+    app, tenant = await webhooks.start(**MANUAL)
+    lead, other_lead = await create_lead(tenant.client), await create_lead(tenant.client)
+    subject_changed = {
+        "type": "field_accessor",
+        "field": "changed_fields",
+        "filter": {"type": "contains", "value": "subject"},
+    }
+    of_the_lead = {
+        "type": "field_accessor",
+        "field": "lead_id",
+        "filter": {"type": "equals", "value": lead["id"]},
+    }
+    updated = {"object_type": "activity.email", "action": "updated"}
+    body = {"url": receiver.url, "events": [{**updated, "extra_filter": subject_changed}]}
+    response = await tenant.client.post("/webhook/", json={**body, "event_filter": of_the_lead})
+    assert response.status_code == 201, response.text
+    subscription = response.json()
+    email = await create_email(tenant.client, lead["id"])
+    other = await create_email(tenant.client, other_lead["id"])
+    for changed in (email, other):
+        ok(await tenant.client.put(f"/activity/email/{changed['id']}/", json={"subject": "New"}))
+    ok(await tenant.client.put(f"/activity/email/{email['id']}/", json={"body_text": "Hi"}))
+    events = ok(await tenant.client.get("/event/", params={"object_type": "activity.email"}))
+    wanted = [
+        event["id"]
+        for event in events["data"]
+        if event["action"] == "updated"
+        and event["object_id"] == email["id"]
+        and "subject" in event["changed_fields"]
+    ]
+    queued = await deliveries(app, subscription["id"])
+    assert len(wanted) == 1
+    assert [delivery.event_id for delivery in queued] == wanted
+
+
 async def test_deleting_a_lead_posts_the_deleted_event_of_each_of_its_emails(
     webhooks: DeliveryHarness, receiver: Receiver
 ) -> None:

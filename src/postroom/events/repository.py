@@ -103,10 +103,15 @@ class Subscriber:
 
     id: str
     events: list[dict[str, Any]]
-    """The ``{"object_type": ..., "action": ...}`` pairs it wants."""
+    """The ``{"object_type": ..., "action": ...}`` pairs it wants, each with its
+    ``extra_filter`` when it has one."""
+    event_filter: dict[str, Any] | None
+    """What every event it wants must match too, or None."""
 
 
-ACTIVE_SUBSCRIBERS = select(WebhookSubscription.id, WebhookSubscription.events).where(
+ACTIVE_SUBSCRIBERS = select(
+    WebhookSubscription.id, WebhookSubscription.events, WebhookSubscription.event_filter
+).where(
     WebhookSubscription.organization_id == bindparam("organization_id"),
     WebhookSubscription.status == "active",
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timezone
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -98,21 +100,24 @@ class EventListQuery(RequestModel):
         )
 
 
-def render_event(event: Event) -> dict[str, Any]:
+def render_event(event: Event | Mapping[str, Any]) -> dict[str, Any]:
+    """The event as the API and webhooks show it, from its ORM object or its row (a dict of
+    its columns, as ``events.service`` writes it)."""
+    get = event.__getitem__ if isinstance(event, Mapping) else partial(getattr, event)
     return {
-        "id": event.id,
-        "organization_id": event.organization_id,
-        "user_id": event.user_id,
-        "request_id": event.request_id,
-        "api_key_id": event.api_key_id,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "lead_id": event.lead_id,
-        "action": event.action,
-        "changed_fields": list(event.changed_fields),
-        "data": event.data,
-        "previous_data": event.previous_data,
-        "meta": event.meta,
-        "date_created": format_datetime(event.created_at),
-        "date_updated": format_datetime(event.updated_at),
+        "id": get("id"),
+        "organization_id": get("organization_id"),
+        "user_id": get("user_id"),
+        "request_id": get("request_id"),
+        "api_key_id": get("api_key_id"),
+        "object_type": get("object_type"),
+        "object_id": get("object_id"),
+        "lead_id": get("lead_id"),
+        "action": get("action"),
+        "changed_fields": list(get("changed_fields")),
+        "data": get("data"),
+        "previous_data": get("previous_data"),
+        "meta": get("meta"),
+        "date_created": format_datetime(get("created_at")),
+        "date_updated": format_datetime(get("updated_at")),
     }

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.db import WEBHOOKS_QUEUED
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events import repository
+from postroom.events.filters import matches
 from postroom.events.repository import EventFilter, Position, Subscriber
+from postroom.events.schemas import render_event
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.models import Event
@@ -69,10 +71,21 @@ def changed_fields(change: Change) -> list[str]:
     )
 
 
-def wants(subscription: Subscriber, object_type: str, action: str) -> bool:
-    return any(
-        item.get("object_type") == object_type and item.get("action") == action
+def wants(subscription: Subscriber, event: dict[str, Any]) -> bool:
+    """Whether ``subscription`` takes ``event`` (a row of ``events``): one of its events names
+    the event's object type and action, and the event, as a webhook delivers it, matches that
+    event's ``extra_filter`` and the subscription's ``event_filter`` (``events.filters``)."""
+    kinds = [
+        item
         for item in subscription.events
+        if item.get("object_type") == event["object_type"] and item.get("action") == event["action"]
+    ]
+    filters = [item.get("extra_filter") for item in kinds]
+    if not kinds or (subscription.event_filter is None and not any(filters)):
+        return bool(kinds)
+    delivered = render_event(event)
+    return matches(subscription.event_filter, delivered) and any(
+        matches(extra, delivered) for extra in filters
     )
 
 
@@ -101,7 +114,7 @@ async def record_many(session: AsyncSession, changes: list[tuple[Origin, Change]
         deliveries.extend(
             repository.delivery_row(event, subscription)
             for subscription in subscriptions
-            if wants(subscription, change.object_type, change.action)
+            if wants(subscription, event)
         )
     await repository.insert_events(session, events, deliveries)
     if deliveries:

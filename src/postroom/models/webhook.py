@@ -17,6 +17,9 @@ class WebhookSubscription(IdMixin, TimestampsMixin, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    """``{object_type, action}`` pairs, each with its ``extra_filter`` when it has one."""
+    event_filter: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    """A filter every delivered event must match too (``events.filters``), or None."""
     verify_ssl: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     signature_key_sealed: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,7 @@
 """Webhook subscriptions as the API shows them, and their request bodies.
 
-A subscription is ``{url, events: [{object_type, action}], verify_ssl, status}``; the create
+A subscription is ``{url, events: [{object_type, action, extra_filter}], event_filter,
+verify_ssl, status}`` (filters: ``events.filters``); the create
 response alone also carries ``signature_key``, which is stored encrypted and never shown again.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from postroom.events.catalog import unknown_event_problem
+from postroom.events.filters import filter_problem
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import Boolean, RequestModel
 from postroom.kit.tenancy import PostedOrganization
@@ -26,32 +28,23 @@ class SubscriptionStatus(StrEnum):
     PAUSED = "paused"
 
 
-FILTERS_NOT_SERVED = (
-    "Postroom does not evaluate webhook filters: subscribe without one and filter the events "
-    "you receive."
-)
-
-
-def no_filter(value: dict[str, Any] | None) -> None:
-    """Close's webhook filters (a subscription's ``event_filter``, an event's
-    ``extra_filter``) are not evaluated: ignoring one would deliver every event it filtered
-    out, so one is refused. ``null`` or ``{}`` is no filter."""
-    if value:
-        raise ValueError(FILTERS_NOT_SERVED)
+def checked_filter(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A filter Postroom evaluates (``events.filters``), or None for none (``null``, ``{}``)."""
+    problem = filter_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value or None
 
 
 class SubscribedEvent(RequestModel):
-    """One kind of event to deliver, one Postroom emits (``events.catalog``); an
-    ``extra_filter`` is refused (``no_filter``), other keys are ignored."""
+    """One kind of event to deliver, one Postroom emits (``events.catalog``), with an optional
+    ``extra_filter`` on those events; other keys are ignored."""
 
     object_type: str = Field(min_length=1, max_length=64)
     action: str = Field(min_length=1, max_length=32)
     extra_filter: dict[str, Any] | None = None
 
-    @field_validator("extra_filter")
-    @classmethod
-    def _no_extra_filter(cls, value: dict[str, Any] | None) -> None:
-        no_filter(value)
+    _checked_filter = field_validator("extra_filter")(checked_filter)
 
     @model_validator(mode="after")
     def _emitted(self) -> SubscribedEvent:
@@ -61,24 +54,21 @@ class SubscribedEvent(RequestModel):
         return self
 
 
-class NoEventFilter(RequestModel):
-    """``event_filter``: accepted only empty (``no_filter``)."""
+class SubscriptionFilter(RequestModel):
+    """``event_filter``: a filter every delivered event must match too."""
 
     event_filter: dict[str, Any] | None = None
 
-    @field_validator("event_filter")
-    @classmethod
-    def _no_event_filter(cls, value: dict[str, Any] | None) -> None:
-        no_filter(value)
+    _checked_filter = field_validator("event_filter")(checked_filter)
 
 
-class WebhookCreate(NoEventFilter, PostedOrganization):
+class WebhookCreate(SubscriptionFilter, PostedOrganization):
     url: str = Field(max_length=MAX_URL)
     events: list[SubscribedEvent] = Field(min_length=1, max_length=MAX_EVENTS)
     verify_ssl: Boolean = True
 
 
-class WebhookUpdate(NoEventFilter, PostedOrganization):
+class WebhookUpdate(SubscriptionFilter, PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change."""
 
     url: str = Field(default="", max_length=MAX_URL)
@@ -94,6 +84,7 @@ class WebhookOut(BaseModel):
     organization_id: str
     url: str
     events: list[SubscribedEvent]
+    event_filter: dict[str, Any] | None
     verify_ssl: bool
     status: SubscriptionStatus
     created_by: str | None
@@ -113,7 +104,11 @@ class WebhookList(BaseModel):
 
 
 def stored_events(events: list[SubscribedEvent]) -> list[dict[str, Any]]:
-    return [{"object_type": item.object_type, "action": item.action} for item in events]
+    """``{object_type, action}``, and ``extra_filter`` where the event has one."""
+    return [
+        item.model_dump(include={"object_type", "action", "extra_filter"}, exclude_none=True)
+        for item in events
+    ]
 
 
 def render_subscription(subscription: WebhookSubscription) -> dict[str, Any]:
@@ -122,6 +117,7 @@ def render_subscription(subscription: WebhookSubscription) -> dict[str, Any]:
         "organization_id": subscription.organization_id,
         "url": subscription.url,
         "events": [dict(item) for item in subscription.events],
+        "event_filter": subscription.event_filter,
         "verify_ssl": subscription.verify_ssl,
         "status": subscription.status,
         "created_by": subscription.created_by,

@@ -154,6 +154,7 @@ async def create_subscription(
         organization_id=caller.organization_id,
         url=body.url,
         events=stored_events(body.events),
+        event_filter=body.event_filter,
         verify_ssl=body.verify_ssl,
         status=SubscriptionStatus.ACTIVE.value,
         signature_key_sealed=box.seal(key),
@@ -198,6 +199,8 @@ async def update_subscription(
         subscription.url = body.url
     if "events" in sent:
         subscription.events = stored_events(body.events)
+    if "event_filter" in sent:
+        subscription.event_filter = body.event_filter
     if "verify_ssl" in sent:
         subscription.verify_ssl = body.verify_ssl
     if "status" in sent:
