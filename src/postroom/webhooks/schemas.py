@@ -1,8 +1,8 @@
 """Webhook subscriptions as the API shows them, and their request bodies.
 
 A subscription is ``{url, events: [{object_type, action, extra_filter}], event_filter,
-verify_ssl, status}`` (filters: ``events.filters``); the create
-response alone also carries ``signature_key``, which is stored encrypted and never shown again.
+verify_ssl, status}`` (the filters: ``events.filters``); the create response alone also carries
+``signature_key``, which is stored encrypted and never shown again.
 """
 
 from __future__ import annotations
