@@ -331,6 +331,29 @@ async def test_views_split_tasks_into_inbox_future_and_archive(tenant: Tenant) -
     assert await listed(tenant, {"view": "archive"}) == [done["id"]]
 
 
+def early_morning_offset() -> int:
+    """An ``X-TZ-Offset`` (whole hours) at which it is now 03:xx in the caller's day."""
+    hours = (3 - utcnow().hour) % 24
+    return hours - 24 if hours > 12 else hours
+
+
+async def test_inbox_holds_tasks_due_up_to_the_end_of_the_users_day(tenant: Tenant) -> None:
+    """Close: ``inbox`` shows incomplete tasks "up to the end of the user's day", ``future``
+    those "starting from the user's tomorrow" (both in the caller's time zone)."""
+    offset = early_morning_offset()
+    local_now = utcnow() + timedelta(hours=offset)
+    local_tomorrow = (local_now + timedelta(days=1)).replace(hour=0, minute=0, second=0)
+    tomorrow = (local_tomorrow - timedelta(hours=offset)).replace(microsecond=0)
+    later_today = await lead_task(tenant, date=(utcnow() + timedelta(hours=10)).isoformat())
+    last_second = await lead_task(tenant, date=(tomorrow - timedelta(seconds=1)).isoformat())
+    tomorrows = await lead_task(tenant, date=tomorrow.isoformat())
+    headers = {"X-TZ-Offset": str(offset)}
+    for view, expected in (("inbox", [last_second, later_today]), ("future", [tomorrows])):
+        body = ok(await tenant.client.get("/task/", params={"view": view}, headers=headers))
+        assert [task["id"] for task in body["data"]] == [task["id"] for task in expected]
+        assert {task["view"] for task in body["data"]} == {view}
+
+
 async def test_unknown_view_is_a_400(tenant: Tenant) -> None:
     assert "view" in field_errors(await tenant.client.get("/task/?view=someday"))
 

@@ -22,7 +22,8 @@ class TaskFilter:
     ``due_at`` lists exact due times; ``due_bounds`` ranges of the due time (one per
     parameter family, ``date__*`` and ``due_date__*``)."""
 
-    now: datetime
+    tomorrow: datetime
+    """Where the ``future`` view starts (``schemas.start_of_tomorrow``)."""
     types: list[str] | None = None
     task_id: str | None = None
     ids: list[str] | None = None
@@ -41,12 +42,12 @@ ORDER_COLUMNS = {"date": Task.due_at, "date_created": Task.created_at}
 """What ``_order_by`` may name, with or without a leading ``-``."""
 
 
-def _view_condition(view: TaskView, now: datetime) -> ColumnElement[bool]:
+def _view_condition(view: TaskView, tomorrow: datetime) -> ColumnElement[bool]:
     if view is TaskView.ARCHIVE:
         return Task.is_complete.is_(True)
     if view is TaskView.FUTURE:
-        return and_(Task.is_complete.is_(False), Task.due_at > now)
-    return and_(Task.is_complete.is_(False), or_(Task.due_at.is_(None), Task.due_at <= now))
+        return and_(Task.is_complete.is_(False), Task.due_at >= tomorrow)
+    return and_(Task.is_complete.is_(False), or_(Task.due_at.is_(None), Task.due_at < tomorrow))
 
 
 def _conditions(organization_id: str, where: TaskFilter) -> list[ColumnElement[bool]]:
@@ -64,7 +65,7 @@ def _conditions(organization_id: str, where: TaskFilter) -> list[ColumnElement[b
     if where.is_complete is not None:
         conditions.append(Task.is_complete.is_(where.is_complete))
     if where.view is not None:
-        conditions.append(_view_condition(where.view, where.now))
+        conditions.append(_view_condition(where.view, where.tomorrow))
     conditions.extend(Task.due_at == moment for moment in where.due_at)
     for bounds in where.due_bounds:
         conditions.extend(within_bounds(Task.due_at, bounds))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -54,18 +54,27 @@ ALL_TYPES = "all"
 
 
 class TaskView(StrEnum):
-    """``inbox``: incomplete and due (or dateless); ``future``: incomplete, due later;
-    ``archive``: complete."""
+    """``inbox``: incomplete, due by the end of the caller's day (or dateless); ``future``:
+    incomplete, due from the caller's tomorrow; ``archive``: complete."""
 
     INBOX = "inbox"
     FUTURE = "future"
     ARCHIVE = "archive"
 
 
-def current_view(task: Task, now: datetime) -> TaskView:
+def start_of_tomorrow(now: datetime, tz: timezone | None) -> datetime:
+    """Where the caller's ``future`` view starts: Close's ``inbox`` shows incomplete tasks "up
+    to the end of the user's day", ``future`` those "starting from the user's tomorrow", in
+    the caller's time zone (``X-TZ-Offset``, else UTC)."""
+    local = now.astimezone(tz or UTC)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight + timedelta(days=1)).astimezone(UTC)
+
+
+def current_view(task: Task, tomorrow: datetime) -> TaskView:
     if task.is_complete:
         return TaskView.ARCHIVE
-    if task.due_at is not None and task.due_at > now:
+    if task.due_at is not None and task.due_at >= tomorrow:
         return TaskView.FUTURE
     return TaskView.INBOX
 
@@ -221,12 +230,13 @@ class TaskList(BaseModel):
 
 @dataclass(frozen=True)
 class TaskPage:
-    """Tasks with the display names they mention, seen at ``now``."""
+    """Tasks with the display names they mention; ``tomorrow`` is where their ``future`` view
+    starts (``start_of_tomorrow``)."""
 
     tasks: Sequence[Task]
     lead_names: Mapping[str, str]
     user_names: Mapping[str, str]
-    now: datetime
+    tomorrow: datetime
 
 
 def render_task(task: Task, page: TaskPage) -> dict[str, Any]:
@@ -244,7 +254,7 @@ def render_task(task: Task, page: TaskPage) -> dict[str, Any]:
         "due_date": format_datetime(task.due_at),
         "is_complete": task.is_complete,
         "is_dateless": task.due_at is None,
-        "view": current_view(task, page.now).value,
+        "view": current_view(task, page.tomorrow).value,
         "object_type": task.object_type,
         "object_id": task.object_id,
         "email_id": task.email_id,

@@ -46,6 +46,7 @@ from postroom.tasks.schemas import (
     TaskUpdate,
     TaskView,
     render_task,
+    start_of_tomorrow,
 )
 from postroom.users import repository as user_repository
 from postroom.users.auth import Caller
@@ -84,7 +85,7 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     repository.add(session, task)
     await session.flush()
     await task_changed(session, Origin.of(caller), task, "created")
-    return await _page(session, caller.organization_id, [task], now)
+    return await _page(session, caller.organization_id, [task], now, caller.tz)
 
 
 async def check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
@@ -96,7 +97,7 @@ async def check_assignee(session: AsyncSession, caller: Caller, user_id: str | N
 
 async def get_task(session: AsyncSession, caller: Caller, task_id: str) -> TaskPage:
     task = await _owned_task(session, caller, task_id)
-    return await _page(session, caller.organization_id, [task], utcnow())
+    return await _page(session, caller.organization_id, [task], utcnow(), caller.tz)
 
 
 async def _owned_task(session: AsyncSession, caller: Caller, task_id: str) -> Task:
@@ -112,7 +113,7 @@ async def list_tasks(
     now = utcnow()
     where = list_filter(caller, query, now)
     tasks = await repository.list_tasks(session, caller.organization_id, where, skip, limit)
-    return await _page(session, caller.organization_id, tasks, now)
+    return await _page(session, caller.organization_id, tasks, now, caller.tz)
 
 
 def list_filter(caller: Caller, query: TaskListQuery, now: datetime) -> TaskFilter:
@@ -124,7 +125,7 @@ def list_filter(caller: Caller, query: TaskListQuery, now: datetime) -> TaskFilt
 def task_filter(query: TaskListQuery, tz: timezone | None, now: datetime) -> TaskFilter:
     """The filter of a list request (``id`` and ``id__in`` both apply when both are sent)."""
     return TaskFilter(
-        now=now,
+        tomorrow=start_of_tomorrow(now, tz),
         types=task_types(query),
         task_id=query.task_id,
         ids=split_csv(query.id__in),
@@ -198,7 +199,7 @@ async def update_task(
     changes = task_changes(task, wanted_columns(body, caller.tz))
     if changes:
         await change_tasks(session, Origin.of(caller), [(task, changes)])
-    return await _page(session, caller.organization_id, [task], utcnow())
+    return await _page(session, caller.organization_id, [task], utcnow(), caller.tz)
 
 
 CHANGEABLE_FIELDS = frozenset({*TaskChanges.model_fields, "text"})
@@ -303,13 +304,18 @@ async def task_changed(
 
 
 async def _page(
-    session: AsyncSession, organization_id: str, tasks: Sequence[Task], now: datetime
+    session: AsyncSession,
+    organization_id: str,
+    tasks: Sequence[Task],
+    now: datetime,
+    tz: timezone | None = None,
 ) -> TaskPage:
-    """The tasks with the names of their leads and assignees."""
+    """The tasks with the names of their leads and assignees, their views as the caller in
+    ``tz`` sees them at ``now`` (events, which have no caller's time zone: UTC)."""
     lead_names = await _lead_names(session, organization_id, {task.lead_id for task in tasks})
     assignees = {task.assigned_to for task in tasks if task.assigned_to}
     user_names = await email_repository.user_names(session, assignees)
-    return TaskPage(tasks, lead_names, user_names, now)
+    return TaskPage(tasks, lead_names, user_names, start_of_tomorrow(now, tz))
 
 
 async def _lead_names(
