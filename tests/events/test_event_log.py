@@ -3,6 +3,7 @@ transaction, listed newest first with cursor paging."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -186,6 +187,22 @@ async def test_a_limit_below_1_or_not_a_number_is_400(tenant: Tenant, limit: str
 
 async def test_bad_cursors_are_400(tenant: Tenant) -> None:
     assert "_cursor" in field_errors(await tenant.client.get("/event/", params={"_cursor": "x"}))
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        '["2026-12-07T10:00:00", "ev_x", false]',  # no UTC offset
+        '["2026-12-07", "ev_x", true]',
+        '[1, "ev_x", false]',
+    ],
+)
+async def test_a_cursor_this_server_never_handed_out_is_a_400(
+    tenant: Tenant, position: str
+) -> None:
+    cursor = base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    response = await tenant.client.get("/event/", params={"_cursor": cursor})
+    assert "_cursor" in field_errors(response)
 
 
 async def test_filters_by_date_updated(tenant: Tenant, database: Database) -> None:

@@ -161,7 +161,10 @@ def decode_cursor(cursor: str) -> Position:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, event_id, newer = json.loads(base64.urlsafe_b64decode(padded))
-        return Position(datetime.fromisoformat(created_at), str(event_id), bool(newer))
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:  # every cursor handed out carries +00:00
+            raise ValueError(created_at)
+        return Position(moment, str(event_id), bool(newer))
     except (ValueError, TypeError, binascii.Error) as error:
         raise ValidationFailed.field("_cursor", "Not a cursor this server handed out.") from error
 
