@@ -114,8 +114,24 @@ async def test_threads_leads_and_contacts_write_events(tenant: Tenant) -> None:
         ("activity.email_thread", "created"),
     } <= seen  # fmt: skip
     [renamed] = await events(tenant, object_type="lead", action="updated")
-    assert renamed["changed_fields"] == ["display_name", "name"]
+    assert renamed["changed_fields"] == ["date_updated", "display_name", "name"]
     assert email["thread_id"] in {e["object_id"] for e in await events(tenant)}
+
+
+async def test_an_updates_changed_fields_and_previous_data_include_date_updated(
+    tenant: Tenant,
+) -> None:
+    """As Close's example of a webhook payload shows: ``changed_fields`` lists every field
+    whose value changed, ``date_updated`` included, and ``previous_data`` has its old value."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], status="draft", subject="Old")
+    changed = ok(
+        await tenant.client.put(f"/activity/email/{email['id']}/", json={"subject": "New"})
+    )
+    [event] = await events(tenant, object_id=email["id"], action="updated")
+    assert event["changed_fields"] == ["date_updated", "subject"]
+    assert event["previous_data"]["date_updated"] == email["date_updated"]
+    assert event["data"]["date_updated"] == changed["date_updated"]
 
 
 async def test_lead_tasks_write_created_completed_and_deleted(tenant: Tenant) -> None:
@@ -238,8 +254,8 @@ async def test_email_templates_write_created_updated_and_deleted(tenant: Tenant)
     ok(await tenant.client.delete(f"/email_template/{template['id']}/"))
     found = await events(tenant, object_type="email_template", object_id=template["id"])
     assert [e["action"] for e in found] == ["deleted", "updated", "created"]
-    assert found[1]["changed_fields"] == ["name"]
-    assert found[1]["previous_data"] == {"name": "Intro"}
+    assert found[1]["changed_fields"] == ["date_updated", "name"]
+    assert found[1]["previous_data"] == {"date_updated": template["date_updated"], "name": "Intro"}
 
 
 async def test_user_id_lists_only_the_events_that_user_caused(

@@ -95,9 +95,12 @@ async def test_each_changed_task_records_the_event_of_its_own_put(
     [put_event, _created] = await task_events(tenant, single)
     assert bulk_event["action"] == put_event["action"] == "completed"
     assert bulk_event["changed_fields"] == put_event["changed_fields"]
-    assert bulk_event["changed_fields"] == ["date", "due_date", "is_complete", "view"]
+    assert bulk_event["changed_fields"] == [
+        "date", "date_updated", "due_date", "is_complete", "updated_by", "view",
+    ]  # fmt: skip
     assert bulk_event["previous_data"] == {
-        "date": PAST, "due_date": PAST, "is_complete": False, "view": "inbox",
+        "date": PAST, "date_updated": bulked["date_updated"], "due_date": PAST,
+        "is_complete": False, "updated_by": tenant.user_id, "view": "inbox",
     }  # fmt: skip
     assert bulk_event["data"] == await read(tenant, bulked)
     assert bulk_event["user_id"] == colleague.user_id

@@ -24,7 +24,6 @@ from postroom.models import Event
 from postroom.users.auth import Caller
 
 DELETED = "deleted"
-IGNORED_IN_CHANGES = frozenset({"date_updated", "updated_by", "updated_by_name"})
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,12 @@ class Change:
 
 
 def changed_fields(change: Change) -> list[str]:
+    """Every field whose value changed, ``date_updated`` and ``updated_by`` included, as in
+    Close's example payload (``changed_fields: ["confidence", "date_updated", ...]``)."""
     if change.previous is None or change.data is None:
         return []
     names = set(change.data) | set(change.previous)
-    return sorted(
-        name
-        for name in names - IGNORED_IN_CHANGES
-        if change.data.get(name) != change.previous.get(name)
-    )
+    return sorted(name for name in names if change.data.get(name) != change.previous.get(name))
 
 
 def wants(subscription: Subscriber, event: dict[str, Any]) -> bool:
