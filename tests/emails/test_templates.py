@@ -168,6 +168,22 @@ async def test_a_template_attachment_has_the_fields_of_a_posted_one(tenant: Tena
     assert rendered["attachments"] == posted["attachments"]
 
 
+async def test_a_template_attachment_posted_without_size_gives_the_email_its_size(
+    tenant: Tenant,
+) -> None:
+    """Close requires ``size`` on an email's attachments; a template's attachment posted
+    without one still gives the email the uploaded size, so the draft read back can be put
+    back whole."""
+    deck = await upload_file(tenant.client, "deck.pdf", "application/pdf", b"%PDF deck")
+    unsized = {"url": deck["url"], "filename": "deck.pdf"}
+    template = await create_template(tenant.client, attachments=[unsized])
+    draft = await draft_with_template(tenant, template)
+    assert [(item["size"], item["content_type"]) for item in draft["attachments"]] == [
+        (deck["size"], "application/pdf")
+    ]
+    assert (await put(tenant, draft, **{**draft, "subject": "Changed"}))["subject"] == "Changed"
+
+
 async def test_a_template_the_email_already_carries_is_not_attached_twice(
     tenant: Tenant,
 ) -> None:

@@ -540,6 +540,14 @@ async def test_another_organizations_templates_never_appear_in_the_list(
     assert [template["id"] for template in page["data"]] == [mine["id"]]
 
 
+async def test_an_attachment_posted_without_size_shows_the_uploaded_size(
+    tenant: Tenant, attachment: dict[str, Any]
+) -> None:
+    unsized = {"url": attachment["url"], "filename": attachment["filename"]}
+    template = await create_template(tenant.client, attachments=[unsized])
+    assert template["attachments"] == [attachment]
+
+
 async def test_attachments_must_be_files_uploaded_here(tenant: Tenant) -> None:
     external = {"url": "https://example.com/x.pdf", "filename": "x.pdf", "size": 1}
     response = await tenant.client.post(

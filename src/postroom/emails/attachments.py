@@ -20,7 +20,8 @@ async def resolve_attachments(
     items: list[dict[str, Any]],
     max_total_bytes: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Check every item, keep the files referenced, and fill in missing content types.
+    """Check every item, keep the files referenced, and fill in missing content types and
+    sizes (a template's attachment may be posted without a size; an email's must have one).
     ``max_total_bytes`` (None: no limit) bounds the sum of the files' sizes."""
     resolved: list[tuple[dict[str, Any], StoredFile]] = []
     for item in items:
@@ -37,4 +38,8 @@ async def resolve_attachments(
 
 
 def _completed(item: dict[str, Any], stored: StoredFile) -> dict[str, Any]:
-    return {**item, "content_type": item.get("content_type") or stored.content_type}
+    """The item with the uploaded file's content type and size where it has none (a size
+    given was checked against the file's)."""
+    content_type = item.get("content_type") or stored.content_type
+    size = stored.size if item.get("size") is None else item["size"]
+    return {**item, "content_type": content_type, "size": size}
