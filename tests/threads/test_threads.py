@@ -239,6 +239,26 @@ async def test_deleting_the_last_email_removes_its_thread(tenant: Tenant) -> Non
     assert missing.status_code == 404
 
 
+async def test_latest_normalized_subject_follows_the_threads_latest_email(
+    tenant: Tenant,
+) -> None:
+    """It is the subject of the email the thread holds last, also after that email's subject
+    is edited or the email deleted."""
+    lead = await create_lead(tenant.client)
+    first = await sent_email(tenant, lead["id"])
+    path = f"/activity/emailthread/{first['thread_id']}/"
+    draft = await create_email(
+        tenant.client, lead["id"], status="draft", subject="Re: Pricing draft",
+        in_reply_to_id=first["id"],
+    )  # fmt: skip
+    assert (await read(tenant, path))["latest_normalized_subject"] == "Pricing draft"
+    draft_path = f"/activity/email/{draft['id']}/"
+    ok(await tenant.client.put(draft_path, json={"subject": "Re: New terms"}))
+    assert (await read(tenant, path))["latest_normalized_subject"] == "New terms"
+    ok(await tenant.client.delete(draft_path))
+    assert (await read(tenant, path))["latest_normalized_subject"] == "Pricing"
+
+
 async def test_a_draft_that_starts_replying_moves_into_the_parents_thread(
     tenant: Tenant,
 ) -> None:

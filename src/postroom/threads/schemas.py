@@ -14,6 +14,7 @@ from postroom.emails.schemas import EmailActivity
 from postroom.kit.datetimes import format_datetime
 from postroom.models import EmailActivity as EmailRow
 from postroom.models import EmailThread
+from postroom.threads.subjects import display_subject
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ def participants(emails: list[EmailRow] | Any) -> list[dict[str, str]]:
     return [{"email": address, "name": name} for address, name in seen.items()]
 
 
+def latest_normalized_subject(view: ThreadView) -> str:
+    """The normalized subject of the thread's latest email (its emails are oldest first), so
+    an edited or deleted email does not leave its subject behind."""
+    if not view.emails:
+        return view.thread.latest_normalized_subject
+    return display_subject(view.emails[-1].subject)
+
+
 def render_thread(view: ThreadView, names: Mapping[str, str]) -> dict[str, Any]:
     thread, emails = view.thread, view.emails
     latest = max((email.activity_at for email in emails if email.activity_at), default=None)
@@ -63,7 +72,7 @@ def render_thread(view: ThreadView, names: Mapping[str, str]) -> dict[str, Any]:
         "contact_id": thread.contact_id,
         "emails": [render_email(email, names) for email in emails],
         "n_emails": len(emails),
-        "latest_normalized_subject": thread.latest_normalized_subject,
+        "latest_normalized_subject": latest_normalized_subject(view),
         "participants": participants(emails),
         "activity_at": format_datetime(latest),
         "date_created": format_datetime(thread.created_at),
