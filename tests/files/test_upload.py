@@ -18,13 +18,16 @@ from postroom.db import Database
 from postroom.errors import ValidationFailed
 from postroom.files.router import get_files_config
 from postroom.files.service import (
+    UPLOAD_WINDOW,
     FilesConfig,
+    check_upload_fields,
     files_config,
     mark_referenced,
     read_file_bytes,
     remove_expired_files,
     resolve_attachment,
     sign_upload,
+    upload_grant,
 )
 from postroom.files.storage import LocalDiskStorage, MissingFile
 from postroom.kit.datetimes import utcnow
@@ -206,6 +209,17 @@ async def test_upload_signed_deadline_is_checked_too(
     response = await upload(anonymous, granted, expires=expires, signature=signature)
     assert response.status_code == 400
     assert "expired" in response.json()["error"]
+
+
+def test_the_signed_deadline_allows_the_whole_60_seconds(config: FilesConfig) -> None:
+    """Close: the upload must be made within 60 seconds of the grant; one started half a
+    second before the deadline passes the signed check (the stored deadline is the exact one)."""
+    deadline = utcnow().replace(microsecond=900_000) + UPLOAD_WINDOW
+    stored = StoredFile(id="file_abc", filename="a.pdf", upload_expires_at=deadline)
+    fields = upload_grant(config, stored).fields
+    check_upload_fields(config, "file_abc", fields, deadline - timedelta(milliseconds=500))
+    with pytest.raises(ValidationFailed):
+        check_upload_fields(config, "file_abc", fields, deadline + timedelta(seconds=1))
 
 
 async def test_a_grant_is_used_once(tenant: Tenant, anonymous: httpx.AsyncClient) -> None:

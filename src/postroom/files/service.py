@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,7 +93,8 @@ def download_url(public_url: str, stored: StoredFile) -> str:
 
 
 def upload_grant(config: FilesConfig, stored: StoredFile) -> UploadGrant:
-    expires = str(int(stored.upload_expires_at.timestamp()))
+    # Rounded up: the signed deadline may not cut the 60 s short; the exact one is stored.
+    expires = str(math.ceil(stored.upload_expires_at.timestamp()))
     fields = {
         "key": stored.id,
         "expires": expires,
