@@ -9,6 +9,7 @@ sync gap) ends in ``error`` as ``DeliveryUnknown`` and is only sent again by a P
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from email import message_from_string, policy
@@ -16,8 +17,11 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from postroom.db import Database
 from postroom.dispatch.policy import RetryPolicy
+from postroom.models import EmailActivity
 from postroom.transports import AuthenticationFailed, DeliveryTimeout
 from postroom.transports.fakes import FailingTransport
 from tests.conftest import Tenant
@@ -179,16 +183,41 @@ async def test_drop_before_data_is_retried_and_delivered_exactly_once(
 async def test_retries_back_off_exponentially_up_to_the_maximum_delay(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
+    """Each failure schedules the next attempt its delay after it (0.15, 0.3, then capped at
+    0.6 s), and no attempt comes before it is due. Read from the stored schedule, not from
+    how late the attempts came: a stalled machine delays attempts, not the schedule."""
     smtp.behaviour = Behaviour(mail_reply="451 4.3.0 later")
-    _app, tenant = await harness.start(
+    app, tenant = await harness.start(
         smtp.url, retry_first_delay_seconds=0.15, retry_max_delay_seconds=0.6
     )
     email = await send(tenant)
+    scheduled = await retry_schedule(app.state.database, email["id"], failures=5)
+    assert scheduled == {1: 0.15, 2: 0.3, 3: 0.6, 4: 0.6, 5: 0.6}
     await eventually(has_attempts(tenant, email["id"], 6))
     failed_at = dates(await attempts(tenant, email["id"]))[:6]
     gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(failed_at)]
-    for gap, delay in zip(gaps, [0.15, 0.3, 0.6, 0.6, 0.6], strict=True):
-        assert delay <= gap < delay + 1.0
+    assert all(gap >= scheduled[failure] for failure, gap in enumerate(gaps, start=1))
+
+
+async def retry_schedule(database: Database, email_id: str, failures: int) -> dict[int, float]:
+    """The delay the first ``failures`` failures each put before the next attempt (its due_at
+    less the failure's recorded date), by failure, watched in the email's row as it goes."""
+    delays: dict[int, float] = {}
+    deadline = time.monotonic() + 10.0
+    while max(delays, default=0) < failures and time.monotonic() < deadline:
+        async with database.reading() as session:
+            row = (
+                await session.execute(
+                    select(EmailActivity.send_attempts, EmailActivity.due_at).where(
+                        EmailActivity.id == email_id
+                    )
+                )
+            ).one()
+        if row.send_attempts and row.due_at is not None:
+            last = dates(row.send_attempts)[-1]
+            delays[len(row.send_attempts)] = round((row.due_at - last).total_seconds(), 3)
+        await asyncio.sleep(0.01)
+    return {count: delay for count, delay in delays.items() if count <= failures}
 
 
 async def test_transient_failures_give_up_after_the_give_up_window(
