@@ -182,14 +182,18 @@ ONE_EMAIL_OF_ORGANIZATION = (
     EmailActivity.organization_id == bindparam("organization_id"),
 )
 EMAIL_BY_ID = select(EmailActivity).where(*ONE_EMAIL_OF_ORGANIZATION)
+EMAIL_BY_ID_LOCKED = EMAIL_BY_ID.with_for_update().execution_options(populate_existing=True)
 EMAIL_ROW_BY_ID = select(*LISTED_COLUMNS).where(*ONE_EMAIL_OF_ORGANIZATION)
 
 
 async def get_email(
-    session: AsyncSession, organization_id: str, email_id: str
+    session: AsyncSession, organization_id: str, email_id: str, locked: bool = False
 ) -> EmailActivity | None:
+    """The email; ``locked``: as it is once no other transaction changes it, until this one
+    ends (PostgreSQL ``FOR UPDATE``; SQLite's one writer holds the whole database already)."""
     parameters = {"email_id": email_id, "organization_id": organization_id}
-    return (await session.execute(EMAIL_BY_ID, parameters)).scalar_one_or_none()
+    statement = EMAIL_BY_ID_LOCKED if locked else EMAIL_BY_ID
+    return (await session.execute(statement, parameters)).scalar_one_or_none()
 
 
 async def read_email_row(

@@ -243,8 +243,12 @@ def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> Emai
     return email
 
 
-async def get_email(session: AsyncSession, caller: Caller, email_id: str) -> EmailActivity:
-    email = await repository.get_email(session, caller.organization_id, email_id)
+async def get_email(
+    session: AsyncSession, caller: Caller, email_id: str, locked: bool = False
+) -> EmailActivity:
+    """The caller's email; ``locked`` for a change: a concurrent change of the same email
+    waits for this one and then sees its result (one winner, no lost or stale write)."""
+    email = await repository.get_email(session, caller.organization_id, email_id, locked)
     if email is None:
         raise NotFound("EmailActivity")
     return email
@@ -289,7 +293,7 @@ async def update_email(
     body: EmailActivityUpdate,
     settings: Settings,
 ) -> EmailActivity:
-    email = await get_email(session, caller, email_id)
+    email = await get_email(session, caller, email_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)
