@@ -7,33 +7,15 @@ email with a row lock and so waits; on SQLite the one writer connection serializ
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from typing import Any
 
-import httpx
 from sqlalchemy import delete, update
 from sqlalchemy.sql.dml import UpdateBase
 
 from postroom.db import Database
 from postroom.models import EmailActivity
 from tests.conftest import Tenant
-from tests.helpers import create_email, create_lead, field_errors, ok
-
-IN_FLIGHT = 0.3
-"""Seconds the request gets to reach the email while the other change is uncommitted."""
-
-
-async def during(
-    database: Database, change: UpdateBase, request: Awaitable[httpx.Response]
-) -> httpx.Response:
-    """Send ``request`` while ``change`` is made but not yet committed; its response."""
-    async with database.transaction() as session:
-        await session.execute(change)
-        answer = asyncio.ensure_future(request)
-        await asyncio.sleep(IN_FLIGHT)
-        assert not answer.done()
-    return await answer
+from tests.helpers import create_email, create_lead, during, field_errors, ok
 
 
 async def draft_of(tenant: Tenant) -> dict[str, Any]:
