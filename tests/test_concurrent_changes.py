@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import delete
 
 from postroom.db import Database
-from postroom.models import Contact, EmailTemplate, Lead, Task
+from postroom.models import Contact, EmailTemplate, EmailThread, Lead, Task
 from tests.conftest import Tenant
-from tests.helpers import create_lead, during, field_errors, ok
+from tests.helpers import create_email, create_lead, during, field_errors, ok
 
 Made = tuple[str, Any]
 """The path of the object made, and its model."""
@@ -100,3 +100,15 @@ async def test_something_made_for_a_lead_racing_its_deletion_is_a_400_on_lead_id
     creation = tenant.client.post(path, json=body)
     response = await during(database, removal(f"/lead/{lead['id']}/", Lead), creation)
     assert "lead_id" in field_errors(response)
+
+
+async def test_a_thread_deletion_racing_another_is_a_404_and_records_nothing(
+    tenant: Tenant, database: Database
+) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"])
+    path = f"/activity/emailthread/{email['thread_id']}/"
+    gone = delete(EmailThread).where(EmailThread.id == email["thread_id"])
+    response = await during(database, gone, tenant.client.delete(path))
+    assert response.status_code == 404, response.text
+    assert await deleted_events(tenant, path) == 0
