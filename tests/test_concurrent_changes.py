@@ -142,3 +142,14 @@ async def test_a_request_the_database_aborts_in_a_deadlock_is_a_409_that_changed
     assert response.status_code == 409, response.text
     shown = ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))
     assert shown["thread_id"] == draft["thread_id"]
+
+
+async def test_an_email_naming_a_contact_racing_its_deletion_is_a_400_on_contact_id(
+    tenant: Tenant, database: Database
+) -> None:
+    lead = await create_lead(tenant.client)
+    contact_id = lead["contacts"][0]["id"]
+    body = {"lead_id": lead["id"], "status": "draft", "contact_id": contact_id}
+    creation = tenant.client.post("/activity/email/", json=body)
+    response = await during(database, removal(f"/contact/{contact_id}/", Contact), creation)
+    assert "contact_id" in field_errors(response)

@@ -38,6 +38,15 @@ def for_change(statement: S, locked: bool) -> S:
     return statement.with_for_update().execution_options(populate_existing=True)
 
 
+def kept(statement: S) -> S:
+    """``statement``, keeping the rows it reads from deletion until this transaction ends, for
+    a row about to be written that names them (a foreign key): PostgreSQL ``FOR KEY SHARE``,
+    which a deletion waits for, and which waits for a deletion under way and then reads
+    nothing. Without it the write met the foreign key of a row deleted meanwhile: a 500. On
+    SQLite it reads as it is (its one writer runs writing requests one at a time)."""
+    return statement.with_for_update(read=True, key_share=True)
+
+
 COMPARATORS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "gt": lambda column, value: column > value,
     "gte": lambda column, value: column >= value,

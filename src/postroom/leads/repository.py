@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.kit.sql import for_change
+from postroom.kit.sql import for_change, kept
 from postroom.models import Contact, EmailActivity, EmailThread, Lead
 
 
@@ -20,21 +20,18 @@ async def get_lead(
     return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
 
 
-LEAD_OF_ORGANIZATION = (
-    select(Lead.id)
-    .where(Lead.id == bindparam("lead_id"), Lead.organization_id == bindparam("organization_id"))
-    .with_for_update(read=True, key_share=True)
+LEAD_OF_ORGANIZATION = kept(
+    select(Lead.id).where(
+        Lead.id == bindparam("lead_id"), Lead.organization_id == bindparam("organization_id")
+    )
 )
 """Built once: every email logged checks its lead."""
 
 
 async def lead_exists(session: AsyncSession, organization_id: str, lead_id: str) -> bool:
     """Whether the organization has this lead, kept from deletion until this transaction ends
-    (PostgreSQL ``FOR KEY SHARE``, which a lead's deletion waits for, and which waits for a
-    deletion under way and then finds no lead; SQLite's one writer runs them one at a time).
-    Something made for the lead is then never refused by the foreign key (a 500). Read as Core
-    on the session's connection (no ORM object: loading a whole lead was most of the check's
-    cost)."""
+    (``kit.sql.kept``): for something about to be made for the lead. Read as Core on the
+    session's connection (no ORM object: loading a whole lead was most of the check's cost)."""
     connection = await session.connection()
     parameters = {"lead_id": lead_id, "organization_id": organization_id}
     return (await connection.execute(LEAD_OF_ORGANIZATION, parameters)).first() is not None
