@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import UpdateBase
 
 from postroom.accounts import service as account_service
 from postroom.db import Database
@@ -116,3 +118,19 @@ async def claim_as_a_worker(database: Database, email_id: str) -> None:
             .where(EmailActivity.id == email_id)
             .values(claimed_by="worker-test", claimed_at=utcnow())
         )
+
+
+IN_FLIGHT = 0.3
+"""Seconds the request gets to reach the email while the other change is uncommitted."""
+
+
+async def during(
+    database: Database, change: UpdateBase, request: Awaitable[httpx.Response]
+) -> httpx.Response:
+    """Send ``request`` while ``change`` is made but not yet committed; its response."""
+    async with database.transaction() as session:
+        await session.execute(change)
+        answer = asyncio.ensure_future(request)
+        await asyncio.sleep(IN_FLIGHT)
+        assert not answer.done()
+    return await answer

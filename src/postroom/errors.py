@@ -14,6 +14,10 @@ Exception tree::
 ``OverflowError`` (a date or number beyond what Python's datetime or the database can hold,
 such as ``9999-12-31T23:00:00-05:00`` in UTC) is bad input too: a 400 with an ``errors`` message.
 
+A request the database aborted to end a conflict with another (a deadlock, a serialization
+failure, a lock it could not get: ``kit.sql.is_retryable``) changed nothing, and the same
+request sent again may simply succeed: a 409 that says so.
+
 Anything else reaching the handler is a bug: it is logged with the request id and answered
 with a JSON 500.
 
@@ -30,9 +34,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom.kit.responses import JSONResponse
+from postroom.kit.sql import is_retryable
 
 logger = logging.getLogger("postroom.errors")
 
@@ -126,6 +132,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 OUT_OF_RANGE = "A date or number is out of the range Postroom can store."
+COLLIDED = (
+    "This request collided with another change of the same data and was undone, "
+    "changing nothing; send it again."
+)
 
 
 def with_aliases(field_errors: Mapping[str, str]) -> dict[str, str]:
@@ -185,6 +195,12 @@ async def handle_overflow(request: Request, exc: Exception) -> JSONResponse:
     return _render(ValidationFailed([OUT_OF_RANGE]))
 
 
+async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_retryable(exc):
+        return _render(Conflict(COLLIDED))
+    return await handle_unexpected(request, exc)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.exception("unexpected error in request %s", request_id, exc_info=exc)
@@ -201,4 +217,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(OverflowError, handle_overflow)
+    app.add_exception_handler(DBAPIError, handle_database_error)
     app.add_exception_handler(Exception, handle_unexpected)

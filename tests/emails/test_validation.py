@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +50,26 @@ async def test_subject_over_1000_characters_is_refused(tenant: Tenant) -> None:
 async def test_subject_with_line_breaks_is_refused(tenant: Tenant, subject: str) -> None:
     lead = await create_lead(tenant.client)
     assert "subject" in await post_email(tenant, lead["id"], subject=subject)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"sender": '"\ud800 Bob" <bob@example.com>'},
+        {"to": ['"Jane \udfff" <jane@example.com>']},
+        {"envelope": {"from": [{"name": "\ud83d"}]}},
+        {"subject": "Hi \ud800"},
+    ],
+)
+async def test_text_with_a_lone_surrogate_is_a_field_error_and_stores_nothing(
+    tenant: Tenant, fields: dict[str, Any]
+) -> None:
+    """JSON can spell a lone surrogate (``"\\ud800"``); no database can store one."""
+    lead = await create_lead(tenant.client)
+    body = json.dumps({"lead_id": lead["id"], "status": "draft", **fields})
+    response = await tenant.client.post("/activity/email/", content=body)
+    assert set(field_errors(response)) == set(fields)
+    assert await email_count(tenant) == 0
 
 
 @pytest.mark.parametrize("field", ["body_text", "body_html"])

@@ -8,16 +8,29 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.kit.sql import for_change, kept
 from postroom.models import Contact, EmailThread
 
 
 async def get_contact(
-    session: AsyncSession, organization_id: str, contact_id: str
+    session: AsyncSession, organization_id: str, contact_id: str, locked: bool = False
 ) -> Contact | None:
+    """The contact; ``locked``: for a change (``kit.sql.for_change``)."""
     statement = select(Contact).where(
         Contact.id == contact_id, Contact.organization_id == organization_id
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
+
+
+async def get_referenced_contact(
+    session: AsyncSession, organization_id: str, contact_id: str
+) -> Contact | None:
+    """The contact, kept from deletion until this transaction ends, for something about to
+    name it (``kit.sql.kept``)."""
+    statement = select(Contact).where(
+        Contact.id == contact_id, Contact.organization_id == organization_id
+    )
+    return (await session.execute(kept(statement))).scalar_one_or_none()
 
 
 async def list_contacts(

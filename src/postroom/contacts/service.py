@@ -66,8 +66,9 @@ def new_contact(caller: Caller, lead_id: str, fields: ContactFields) -> Contact:
 
 async def _lead_for_new_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> Lead:
     if body.lead_id is not None:
+        kept = await lead_repository.lead_exists(session, caller.organization_id, body.lead_id)
         lead = await lead_repository.get_lead(session, caller.organization_id, body.lead_id)
-        if lead is None:
+        if not kept or lead is None:
             raise ValidationFailed.field("lead_id", "Lead not found.")
         return lead
     name = body.name or (body.emails[0].email if body.emails else None)
@@ -120,8 +121,10 @@ def contact_change(
     return Change("contact", action, contact.id, contact.lead_id, data, previous)
 
 
-async def get_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
-    contact = await repository.get_contact(session, caller.organization_id, contact_id)
+async def get_contact(
+    session: AsyncSession, caller: Caller, contact_id: str, locked: bool = False
+) -> Contact:
+    contact = await repository.get_contact(session, caller.organization_id, contact_id, locked)
     if contact is None:
         raise NotFound("Contact")
     return contact
@@ -144,7 +147,7 @@ async def list_contacts(
 async def update_contact(
     session: AsyncSession, caller: Caller, contact_id: str, body: ContactUpdate
 ) -> ContactView:
-    contact = await get_contact(session, caller, contact_id)
+    contact = await get_contact(session, caller, contact_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     before = render_contact(await view_of(session, contact))
     sent = body.model_fields_set
@@ -175,7 +178,7 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
     (the foreign key would do it unseen) and marked updated now by the caller, each with an
     ``updated`` event before the contact's ``deleted`` one. The emails' events are written a
     chunk at a time, so a contact of many emails is never all in memory."""
-    contact = await get_contact(session, caller, contact_id)
+    contact = await get_contact(session, caller, contact_id, locked=True)
     origin = Origin.of(caller)
     deleted = contact_change(await view_of(session, contact), "deleted")
     threads = await repository.threads_of_contact(session, contact)

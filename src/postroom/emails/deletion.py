@@ -19,7 +19,7 @@ from postroom.users.auth import Caller
 async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> None:
     """Delete the email with its follow-up tasks and record, together, the ``deleted`` events
     of both (rendered before they go) and its thread's event; nothing while it is being sent."""
-    email = await get_email(session, caller, email_id)
+    email = await get_email(session, caller, email_id, locked=True)
     origin = Origin.of(caller)
     deleted = await event_log.email_deletions(session, [email])
     tasks = await task_repository.followups_of_email(session, email.id)

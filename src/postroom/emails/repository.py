@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 from postroom.emails.states import QUEUED, EmailStatus
 from postroom.kit.datetimes import UTCDateTime, UTCDateTimeText
 from postroom.kit.jsoncodec import JSONFragmentRead
-from postroom.kit.sql import COMPARATORS, affected_rows
+from postroom.kit.sql import COMPARATORS, affected_rows, for_change
 from postroom.models import EmailActivity, User
 from postroom.users import repository as user_repository
 
@@ -182,14 +182,17 @@ ONE_EMAIL_OF_ORGANIZATION = (
     EmailActivity.organization_id == bindparam("organization_id"),
 )
 EMAIL_BY_ID = select(EmailActivity).where(*ONE_EMAIL_OF_ORGANIZATION)
+EMAIL_BY_ID_LOCKED = for_change(EMAIL_BY_ID, locked=True)
 EMAIL_ROW_BY_ID = select(*LISTED_COLUMNS).where(*ONE_EMAIL_OF_ORGANIZATION)
 
 
 async def get_email(
-    session: AsyncSession, organization_id: str, email_id: str
+    session: AsyncSession, organization_id: str, email_id: str, locked: bool = False
 ) -> EmailActivity | None:
+    """The email; ``locked``: for a change (``kit.sql.for_change``)."""
     parameters = {"email_id": email_id, "organization_id": organization_id}
-    return (await session.execute(EMAIL_BY_ID, parameters)).scalar_one_or_none()
+    statement = EMAIL_BY_ID_LOCKED if locked else EMAIL_BY_ID
+    return (await session.execute(statement, parameters)).scalar_one_or_none()
 
 
 async def read_email_row(

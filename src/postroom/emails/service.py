@@ -59,12 +59,9 @@ async def _check_references(
     """Contact on the lead, user in the organization, account of the email's user (``stored``:
     the email being updated, if any); return the replied-to email."""
     sent = body.model_fields_set
-    if "contact_id" in sent and body.contact_id is not None:
-        contact = await contact_repository.get_contact(
-            session, caller.organization_id, body.contact_id
-        )
-        if contact is None or contact.lead_id != lead_id:
-            problems.add("contact_id", "Contact not found on this lead.")
+    named = stored.contact_id if stored is not None else None
+    if "contact_id" in sent and body.contact_id not in (None, named):
+        await _check_contact(session, caller, lead_id, body.contact_id, problems)
     if "user_id" in sent and body.user_id is not None:
         if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
             problems.add("user_id", "User not found.")
@@ -76,6 +73,20 @@ async def _check_references(
         problems.add("in_reply_to_id", "Email not found on this lead.")
         return None
     return parent
+
+
+async def _check_contact(
+    session: AsyncSession, caller: Caller, lead_id: str, contact_id: str, problems: FieldProblems
+) -> None:
+    """A contact the email is about to name: on its lead, and kept from deletion until the
+    email is written. A contact it names already is not checked again: locking it there
+    would take the email and then the contact, the contact's deletion takes them the other
+    way round."""
+    found = await contact_repository.get_referenced_contact(
+        session, caller.organization_id, contact_id
+    )
+    if found is None or found.lead_id != lead_id:
+        problems.add("contact_id", "Contact not found on this lead.")
 
 
 async def _check_create_references(
@@ -243,8 +254,12 @@ def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> Emai
     return email
 
 
-async def get_email(session: AsyncSession, caller: Caller, email_id: str) -> EmailActivity:
-    email = await repository.get_email(session, caller.organization_id, email_id)
+async def get_email(
+    session: AsyncSession, caller: Caller, email_id: str, locked: bool = False
+) -> EmailActivity:
+    """The caller's email; ``locked`` for a change: a concurrent change of the same email
+    waits for this one and then sees its result (one winner, no lost or stale write)."""
+    email = await repository.get_email(session, caller.organization_id, email_id, locked)
     if email is None:
         raise NotFound("EmailActivity")
     return email
@@ -289,7 +304,7 @@ async def update_email(
     body: EmailActivityUpdate,
     settings: Settings,
 ) -> EmailActivity:
-    email = await get_email(session, caller, email_id)
+    email = await get_email(session, caller, email_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)

@@ -1,7 +1,10 @@
 """The base of every request model: unknown fields ignored, no NUL character anywhere.
 
 PostgreSQL cannot store NUL in text or JSONB, so it is refused on both engines alike, as a
-field error naming the top-level field. So is a date near the ends of what Python's datetime
+field error naming the top-level field. So is a lone UTF-16 surrogate (``"\\ud800"`` in JSON):
+the body's JSON parser (the stdlib's, FastAPI's) reads it into the string, it is no Unicode
+character, and no database driver can encode it (a 500 on write) where a length limit on the
+field did not refuse it first. So is a date near the ends of what Python's datetime
 holds, where converting it to UTC would overflow.
 
 Integers in request bodies are ``Integer``: a JSON integer and nothing else. Pydantic's lax
@@ -14,6 +17,8 @@ string of digits, as seconds since 1970, so ``{"date": 12345}`` set a task's dat
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any, get_args
@@ -24,14 +29,34 @@ Integer = Annotated[int, Strict()]
 Boolean = Annotated[bool, Strict()]
 
 
-def contains_nul(value: object) -> bool:
+def contains_text(value: object, test: Callable[[str], bool]) -> bool:
+    """Whether ``test`` holds for a string of ``value``: itself, or in its lists and dicts."""
     if isinstance(value, str):
-        return "\x00" in value
+        return test(value)
     if isinstance(value, list | tuple):
-        return any(contains_nul(item) for item in value)
+        return any(contains_text(item, test) for item in value)
     if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+        return any(
+            contains_text(key, test) or contains_text(item, test) for key, item in value.items()
+        )
     return False
+
+
+def has_nul(text: str) -> bool:
+    return "\x00" in text
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """A code point of the surrogate range: JSON's ``"\\ud83d\\ude00"`` (a pair) is read as
+    one character, so one left in a Python string stands alone."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def contains_nul(value: object) -> bool:
+    return contains_text(value, has_nul)
 
 
 EARLIEST = date(1, 1, 2)
@@ -79,6 +104,8 @@ class RequestModel(BaseModel):
     def _no_nul_character(cls, value: object, info: ValidationInfo) -> object:
         if contains_nul(value):
             raise ValueError("Text may not contain NUL characters.")
+        if contains_text(value, has_lone_surrogate):
+            raise ValueError("Text may not contain a lone surrogate (\\ud800 to \\udfff).")
         if is_timestamp_like(value) and info.field_name in _date_fields(cls):
             raise ValueError("A date is text: ISO 8601 (2026-11-26T14:03:07+00:00) or YYYY-MM-DD.")
         return value

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Result, inspect
+from sqlalchemy import ColumnElement, CursorResult, Result, Select, inspect
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
@@ -22,6 +22,29 @@ def has_changes(loaded: object) -> bool:
     """Whether a column of the loaded ORM object was set to another value than the one it
     holds (setting an equal value is no change): a PUT that changes nothing writes nothing."""
     return any(attribute.history.has_changes() for attribute in inspect(loaded).attrs)
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def for_change(statement: S, locked: bool) -> S:
+    """``statement``, with ``locked``: reading its rows as they are once no other transaction
+    is changing them, and keeping them from any other change until this transaction ends
+    (PostgreSQL ``FOR UPDATE``; on SQLite, whose one writer holds the whole database already,
+    it reads as it is). A PUT or DELETE reads what it changes this way, so that two changes of
+    one row at once have one winner, and the other sees its result (a 404 once it is gone)."""
+    if not locked:
+        return statement
+    return statement.with_for_update().execution_options(populate_existing=True)
+
+
+def kept(statement: S) -> S:
+    """``statement``, keeping the rows it reads from deletion until this transaction ends, for
+    a row about to be written that names them (a foreign key): PostgreSQL ``FOR KEY SHARE``,
+    which a deletion waits for, and which waits for a deletion under way and then reads
+    nothing. Without it the write met the foreign key of a row deleted meanwhile: a 500. On
+    SQLite it reads as it is (its one writer runs writing requests one at a time)."""
+    return statement.with_for_update(read=True, key_share=True)
 
 
 COMPARATORS: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {

@@ -8,23 +8,30 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.kit.sql import for_change, kept
 from postroom.models import Contact, EmailActivity, EmailThread, Lead
 
 
-async def get_lead(session: AsyncSession, organization_id: str, lead_id: str) -> Lead | None:
+async def get_lead(
+    session: AsyncSession, organization_id: str, lead_id: str, locked: bool = False
+) -> Lead | None:
+    """The lead; ``locked``: for a change (``kit.sql.for_change``)."""
     statement = select(Lead).where(Lead.id == lead_id, Lead.organization_id == organization_id)
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
 
 
-LEAD_OF_ORGANIZATION = select(Lead.id).where(
-    Lead.id == bindparam("lead_id"), Lead.organization_id == bindparam("organization_id")
+LEAD_OF_ORGANIZATION = kept(
+    select(Lead.id).where(
+        Lead.id == bindparam("lead_id"), Lead.organization_id == bindparam("organization_id")
+    )
 )
 """Built once: every email logged checks its lead."""
 
 
 async def lead_exists(session: AsyncSession, organization_id: str, lead_id: str) -> bool:
-    """Whether the organization has this lead, read as Core on the session's connection (no
-    ORM object: loading a whole lead was most of the check's cost)."""
+    """Whether the organization has this lead, kept from deletion until this transaction ends
+    (``kit.sql.kept``): for something about to be made for the lead. Read as Core on the
+    session's connection (no ORM object: loading a whole lead was most of the check's cost)."""
     connection = await session.connection()
     parameters = {"lead_id": lead_id, "organization_id": organization_id}
     return (await connection.execute(LEAD_OF_ORGANIZATION, parameters)).first() is not None

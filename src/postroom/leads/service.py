@@ -91,16 +91,20 @@ def lead_change(
     return Change("lead", action, view.lead.id, view.lead.id, data, previous)
 
 
-async def get_lead(session: AsyncSession, caller: Caller, lead_id: str) -> LeadView:
-    lead = await _owned_lead(session, caller, lead_id)
+async def get_lead(
+    session: AsyncSession, caller: Caller, lead_id: str, locked: bool = False
+) -> LeadView:
+    lead = await _owned_lead(session, caller, lead_id, locked)
     contacts = await contact_repository.contacts_of_leads(
         session, caller.organization_id, [lead.id]
     )
     return await _view(session, lead, contacts)
 
 
-async def _owned_lead(session: AsyncSession, caller: Caller, lead_id: str) -> Lead:
-    lead = await repository.get_lead(session, caller.organization_id, lead_id)
+async def _owned_lead(
+    session: AsyncSession, caller: Caller, lead_id: str, locked: bool = False
+) -> Lead:
+    lead = await repository.get_lead(session, caller.organization_id, lead_id, locked)
     if lead is None:
         raise NotFound("Lead")
     return lead
@@ -134,7 +138,7 @@ async def list_leads(
 async def update_lead(
     session: AsyncSession, caller: Caller, lead_id: str, body: LeadUpdate
 ) -> LeadView:
-    current = await get_lead(session, caller, lead_id)
+    current = await get_lead(session, caller, lead_id, locked=True)
     before = render_lead(current, caller.public_url)
     check_posted_organization(body, caller.organization_id)
     lead = current.lead
@@ -163,7 +167,7 @@ async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> No
     """Delete the lead with its emails, threads, tasks and contacts, and record a ``deleted``
     event for each of them (refused, with nothing changed, while one of its emails is being
     sent)."""
-    view = await get_lead(session, caller, lead_id)
+    view = await get_lead(session, caller, lead_id, locked=True)
     origin = Origin.of(caller)
     await _record_email_deletions(session, origin, view.lead)
     changes = await _deletions(session, view, caller.public_url)

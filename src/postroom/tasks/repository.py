@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, UnaryExpression, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.kit.sql import within_bounds
+from postroom.kit.sql import for_change, within_bounds
 from postroom.models import Lead, Task
 from postroom.tasks.schemas import TaskView
 
@@ -107,9 +107,12 @@ async def tasks_after(
     return (await session.execute(statement)).scalars().all()
 
 
-async def get_task(session: AsyncSession, organization_id: str, task_id: str) -> Task | None:
+async def get_task(
+    session: AsyncSession, organization_id: str, task_id: str, locked: bool = False
+) -> Task | None:
+    """The task; ``locked``: for a change (``kit.sql.for_change``)."""
     statement = select(Task).where(Task.id == task_id, Task.organization_id == organization_id)
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
 
 
 async def leads_by_id(

@@ -63,7 +63,7 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     if body.task_type not in API_TASK_TYPES:
         message = "Only lead and outgoing_call tasks can be created through the API."
         raise ValidationFailed.field("_type", message)
-    if await lead_repository.get_lead(session, caller.organization_id, body.lead_id) is None:
+    if not await lead_repository.lead_exists(session, caller.organization_id, body.lead_id):
         raise ValidationFailed.field("lead_id", "Lead not found.")
     assignee = body.assigned_to or caller.user_id
     await check_assignee(session, caller, assignee)
@@ -100,8 +100,10 @@ async def get_task(session: AsyncSession, caller: Caller, task_id: str) -> TaskP
     return await _page(session, caller.organization_id, [task], utcnow(), caller.tz)
 
 
-async def _owned_task(session: AsyncSession, caller: Caller, task_id: str) -> Task:
-    task = await repository.get_task(session, caller.organization_id, task_id)
+async def _owned_task(
+    session: AsyncSession, caller: Caller, task_id: str, locked: bool = False
+) -> Task:
+    task = await repository.get_task(session, caller.organization_id, task_id, locked)
     if task is None:
         raise NotFound("Task")
     return task
@@ -188,7 +190,7 @@ async def update_task(
 ) -> TaskPage:
     """A PUT that changes nothing (an empty body, or the values stored) changes nothing: no
     new ``date_updated`` or ``updated_by``, no event."""
-    task = await _owned_task(session, caller, task_id)
+    task = await _owned_task(session, caller, task_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     sent = body.model_fields_set
     if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
@@ -239,7 +241,7 @@ async def change_tasks(
 
 
 async def delete_task(session: AsyncSession, caller: Caller, task_id: str) -> None:
-    task = await _owned_task(session, caller, task_id)
+    task = await _owned_task(session, caller, task_id, locked=True)
     data = await rendered_task(session, task.organization_id, task)
     await repository.delete_task(session, task)
     await record(session, Origin.of(caller), _change(task, "deleted", data))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.kit.sql import for_change
 from postroom.models import EmailTemplate
 
 
@@ -31,13 +32,18 @@ def _visible(organization_id: str, user_id: str) -> ColumnElement[bool]:
 
 
 async def get_template(
-    session: AsyncSession, organization_id: str, user_id: str, template_id: str
+    session: AsyncSession,
+    organization_id: str,
+    user_id: str,
+    template_id: str,
+    locked: bool = False,
 ) -> EmailTemplate | None:
-    """The template if ``user_id`` may see it."""
+    """The template if ``user_id`` may see it; ``locked``: for a change
+    (``kit.sql.for_change``)."""
     statement = select(EmailTemplate).where(
         EmailTemplate.id == template_id, _visible(organization_id, user_id)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
 
 
 async def list_templates(

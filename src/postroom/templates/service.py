@@ -75,9 +75,11 @@ async def _template_event(
     await record(session, Origin.of(caller), change)
 
 
-async def get_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
+async def get_template(
+    session: AsyncSession, caller: Caller, template_id: str, locked: bool = False
+) -> EmailTemplate:
     template = await repository.get_template(
-        session, caller.organization_id, caller.user_id, template_id
+        session, caller.organization_id, caller.user_id, template_id, locked
     )
     if template is None:
         raise NotFound("EmailTemplate")
@@ -86,7 +88,7 @@ async def get_template(session: AsyncSession, caller: Caller, template_id: str) 
 
 async def _own_template(session: AsyncSession, caller: Caller, template_id: str) -> EmailTemplate:
     """A template the caller may change or delete: one they created."""
-    template = await get_template(session, caller, template_id)
+    template = await get_template(session, caller, template_id, locked=True)
     if template.created_by != caller.user_id:
         raise Forbidden("Only the user who created an email template may change or delete it.")
     return template

@@ -29,9 +29,16 @@ class ThreadFilter:
 
 
 async def get_thread(
-    session: AsyncSession, organization_id: str, thread_id: str
+    session: AsyncSession, organization_id: str, thread_id: str, locked: bool = False
 ) -> EmailThread | None:
-    thread = await session.get(EmailThread, thread_id)  # no query when already loaded
+    """The thread (no query when already loaded); ``locked``: for a change, always read
+    (``kit.sql.for_change``)."""
+    if locked:
+        thread = await session.get(
+            EmailThread, thread_id, with_for_update=True, populate_existing=True
+        )
+    else:
+        thread = await session.get(EmailThread, thread_id)
     return thread if thread is not None and thread.organization_id == organization_id else None
 
 

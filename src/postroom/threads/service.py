@@ -173,7 +173,7 @@ async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -
     """Delete the thread, its emails and its follow-up tasks, and record their ``deleted``
     events (rendered before they go, written together); nothing while an email of it is being
     sent."""
-    thread = await repository.get_thread(session, caller.organization_id, thread_id)
+    thread = await repository.get_thread(session, caller.organization_id, thread_id, locked=True)
     if thread is None:
         raise NotFound("EmailThread")
     changes = await _deletions(session, caller.organization_id, thread)

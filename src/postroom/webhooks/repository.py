@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.kit.sql import affected_rows
+from postroom.kit.sql import affected_rows, for_change
 from postroom.models import Event, Organization, WebhookDelivery, WebhookSubscription
 
 PENDING = "pending"
@@ -61,13 +61,14 @@ async def list_subscriptions(
 
 
 async def get_subscription(
-    session: AsyncSession, organization_id: str, subscription_id: str
+    session: AsyncSession, organization_id: str, subscription_id: str, locked: bool = False
 ) -> WebhookSubscription | None:
+    """The subscription; ``locked``: for a change (``kit.sql.for_change``)."""
     statement = select(WebhookSubscription).where(
         WebhookSubscription.id == subscription_id,
         WebhookSubscription.organization_id == organization_id,
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
 
 
 async def delete_subscription(session: AsyncSession, subscription_id: str) -> None:

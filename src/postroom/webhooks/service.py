@@ -176,9 +176,11 @@ async def list_subscriptions(
 
 
 async def get_subscription(
-    session: AsyncSession, caller: Caller, subscription_id: str
+    session: AsyncSession, caller: Caller, subscription_id: str, locked: bool = False
 ) -> WebhookSubscription:
-    found = await repository.get_subscription(session, caller.organization_id, subscription_id)
+    found = await repository.get_subscription(
+        session, caller.organization_id, subscription_id, locked
+    )
     if found is None:
         raise NotFound(MODEL)
     return found
@@ -191,7 +193,7 @@ async def update_subscription(
     body: WebhookUpdate,
     settings: Settings,
 ) -> WebhookSubscription:
-    subscription = await get_subscription(session, caller, subscription_id)
+    subscription = await get_subscription(session, caller, subscription_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     sent = body.model_fields_set
     if "url" in sent:
@@ -224,7 +226,7 @@ def set_status(
 
 
 async def delete_subscription(session: AsyncSession, caller: Caller, subscription_id: str) -> None:
-    subscription = await get_subscription(session, caller, subscription_id)
+    subscription = await get_subscription(session, caller, subscription_id, locked=True)
     await repository.delete_subscription(session, subscription.id)
 
 
