@@ -241,6 +241,18 @@ async def test_an_imported_open_shows_what_is_unknown_as_empty_strings(tenant: T
         ]
 
 
+async def test_an_email_with_opens_posted_back_as_read_changes_nothing(tenant: Tenant) -> None:
+    """An open whose unknown values are shown as ``""`` reads back as the same open: posting
+    the email back whole is no update (no new ``date_updated``, no ``updated`` event)."""
+    sent = await email_in(tenant, "sent")
+    ok(await put(tenant, sent["id"], opens=[{"opened_at": "2026-11-26T14:03:00Z"}]))
+    read = ok(await tenant.client.get(f"/activity/email/{sent['id']}/"))
+    same = ok(await put(tenant, sent["id"], **read))
+    assert same == read
+    listed = ok(await tenant.client.get("/event/", params={"object_id": sent["id"]}))
+    assert [event["action"] for event in listed["data"]] == ["updated", "created"]
+
+
 async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> None:
     for status in ("draft", "inbox"):
         lead = await create_lead(tenant.client)

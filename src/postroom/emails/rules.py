@@ -83,11 +83,13 @@ def column_value(body: EmailActivityFields, name: str, tz: timezone | None) -> A
 
 
 def normalized_open(item: dict[str, Any], tz: timezone | None) -> dict[str, Any]:
+    """An open as stored: what is not known is null (shown as ``""``, so an open posted back
+    as read is the same open)."""
     return {
         "opened_at": format_datetime(localize(item["opened_at"], tz)),
-        "opened_by": item.get("opened_by"),
-        "ip_address": item.get("ip_address"),
-        "user_agent": item.get("user_agent"),
+        "opened_by": item.get("opened_by") or None,
+        "ip_address": item.get("ip_address") or None,
+        "user_agent": item.get("user_agent") or None,
     }
 
 
