@@ -246,6 +246,22 @@ async def test_user_of_another_organization_is_a_field_error(
     assert "user_id" in await post_email(tenant, lead["id"], user_id=other_tenant.user_id)
 
 
+async def test_a_null_user_id_on_create_is_the_api_keys_user(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], user_id=None)
+    assert (email["user_id"], email["users"]) == (tenant.user_id, [tenant.user_id])
+
+
+async def test_an_update_cannot_leave_an_email_without_a_user(tenant: Tenant) -> None:
+    """Every email has a user (default: the API key's); ``user_id: null`` on a PUT is a 400
+    on ``user_id``, not an email of no one."""
+    lead = await create_lead(tenant.client)
+    draft = await create_email(tenant.client, lead["id"])
+    response = await tenant.client.put(f"/activity/email/{draft['id']}/", json={"user_id": None})
+    assert "user_id" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
+
+
 async def test_contact_of_another_organization_is_a_field_error(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

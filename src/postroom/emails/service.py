@@ -68,6 +68,8 @@ async def _check_references(
     if "user_id" in sent and body.user_id is not None:
         if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
             problems.add("user_id", "User not found.")
+    elif "user_id" in sent and stored is not None and stored.user_id is not None:
+        problems.add("user_id", "An email always has a user; name one, or leave user_id out.")
     await check_account(session, caller, body, problems, stored)
     if "in_reply_to_id" not in sent or body.in_reply_to_id is None:
         return None
