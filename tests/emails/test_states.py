@@ -253,6 +253,24 @@ async def test_an_email_with_opens_posted_back_as_read_changes_nothing(tenant: T
     assert [event["action"] for event in listed["data"]] == ["updated", "created"]
 
 
+@pytest.mark.parametrize("lead_id", ["other", "lead_unknown", None])
+async def test_an_email_does_not_move_to_another_lead(tenant: Tenant, lead_id: str | None) -> None:
+    """Close's update takes no ``lead_id``; a PUT naming another lead (or none) is a 400 on
+    ``lead_id`` and ``lead``, not a silent no-op, and nothing changes."""
+    draft = await email_in(tenant, "draft")
+    other = await create_lead(tenant.client, name="Other")
+    posted = other["id"] if lead_id == "other" else lead_id
+    response = await put(tenant, draft["id"], lead_id=posted, subject="Moved?")
+    assert {"lead_id", "lead"} <= set(field_errors(response))
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
+
+
+async def test_an_email_posted_back_with_its_own_lead_id_is_edited(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft")
+    edited = ok(await put(tenant, draft["id"], lead_id=draft["lead_id"], subject="Same lead"))
+    assert (edited["lead_id"], edited["subject"]) == (draft["lead_id"], "Same lead")
+
+
 async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> None:
     for status in ("draft", "inbox"):
         lead = await create_lead(tenant.client)

@@ -126,6 +126,8 @@ class EmailActivityCreate(EmailActivityFields):
 
 class EmailActivityUpdate(EmailActivityFields):
     status: EmailStatus | None = None
+    lead_id: str | None = Field(default=None, max_length=64)
+    """Not changeable: an email stays on its lead; only its own lead may be posted back."""
 
 
 class SendAttempt(BaseModel):

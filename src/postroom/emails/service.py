@@ -293,6 +293,7 @@ async def update_email(
 ) -> EmailActivity:
     email = await get_email(session, caller, email_id)
     check_posted_organization(body, caller.organization_id)
+    _check_stays_on_lead(body, email)
     before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)
     target = body.status or current
@@ -336,6 +337,15 @@ async def update_email(
         await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
     await event_log.email_changed(session, Origin.of(caller), email, "updated", before)
     return email
+
+
+def _check_stays_on_lead(body: EmailActivityUpdate, email: EmailActivity) -> None:
+    """An email does not move to another lead (its thread, follow-ups and contact are that
+    lead's): a posted ``lead_id`` may only repeat the email's own."""
+    if "lead_id" in body.model_fields_set and body.lead_id != email.lead_id:
+        raise ValidationFailed.field(
+            "lead_id", "An email stays on its lead; lead_id cannot be changed."
+        )
 
 
 def _apply(
