@@ -291,6 +291,20 @@ async def test_in_reply_to_must_be_an_email_of_the_same_lead(tenant: Tenant) -> 
     assert "in_reply_to_id" in await post_email(tenant, lead["id"], in_reply_to_id=parent["id"])
 
 
+async def test_a_draft_cannot_reply_to_itself_or_to_its_own_reply(tenant: Tenant) -> None:
+    """The email replied to is another email: a draft naming itself, or a reply of its own,
+    would carry its own Message-ID in In-Reply-To or References. A 400, nothing changes."""
+    lead = await create_lead(tenant.client)
+    draft = await create_email(tenant.client, lead["id"])
+    reply = await create_email(tenant.client, lead["id"], in_reply_to_id=draft["id"])
+    for parent in (draft, reply):
+        response = await tenant.client.put(
+            f"/activity/email/{draft['id']}/", json={"in_reply_to_id": parent["id"]}
+        )
+        assert "in_reply_to_id" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
+
+
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"null", b""])
 async def test_malformed_or_non_object_bodies_are_400(tenant: Tenant, body: bytes) -> None:
     response = await tenant.client.post(

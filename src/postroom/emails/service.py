@@ -77,7 +77,17 @@ async def _check_references(
     if parent is None or parent.lead_id != lead_id:
         problems.add("in_reply_to_id", "Email not found on this lead.")
         return None
+    if stored is not None and _replies_to(parent, stored):
+        problems.add("in_reply_to_id", "An email cannot reply to itself or to one of its replies.")
+        return None
     return parent
+
+
+def _replies_to(parent: EmailActivity, email: EmailActivity) -> bool:
+    """``parent`` is ``email`` or one of its replies (its References chain holds ``email``)."""
+    return parent.id == email.id or (
+        email.message_id is not None and email.message_id in parent.references
+    )
 
 
 async def _check_create_references(
