@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from postroom.db import Database
+from postroom.kit.datetimes import utcnow
+from postroom.models import EmailActivity
 from tests.conftest import Tenant
 from tests.helpers import claim_as_a_worker, create_email, create_lead, field_errors, ok
 
@@ -284,6 +288,29 @@ async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> N
             },
         )
         assert "followup_date" in field_errors(response)
+
+
+async def test_a_scheduled_email_past_its_date_still_takes_a_followup_date(
+    tenant: Tenant, database: Database
+) -> None:
+    """The 5-minute rule on ``date_scheduled`` applies when an email becomes scheduled. An
+    email still ``scheduled`` an hour after its date (waiting for a retry) takes a new
+    ``followup_date``, which Close allows on any scheduled email."""
+    email = await email_in(tenant, "scheduled")
+    an_hour_ago, retry_at = utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=5)
+    async with database.transaction() as session:
+        await session.execute(
+            update(EmailActivity)
+            .where(EmailActivity.id == email["id"])
+            .values(scheduled_at=an_hour_ago, due_at=retry_at)
+        )
+    followup = "2031-02-01T09:00:00+00:00"
+    for body in ({"followup_date": followup}, {"status": "scheduled", "followup_date": followup}):
+        changed = ok(await put(tenant, email["id"], **body))
+        assert (changed["status"], changed["followup_date"]) == (
+            "scheduled",
+            followup[:19] + ".000000+00:00",
+        )
 
 
 async def test_followup_before_date_scheduled_is_refused(tenant: Tenant) -> None:

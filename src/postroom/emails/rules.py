@@ -102,20 +102,21 @@ def posted_columns(body: EmailActivityFields, tz: timezone | None) -> dict[str, 
     }
 
 
-def changed_fields(body: EmailActivityFields, edited: set[str]) -> set[str]:
+def changed_fields(body: EmailActivityFields, edited: set[str], new_status: bool) -> set[str]:
     """The fields of an update that change the email (their columns in ``edited``), and
-    ``status`` if sent: what ``check_fits_status`` checks. A field posted back unchanged, as
-    clients posting a whole object do, is not checked again: the ``send_in`` or
+    ``status`` if it changes: what ``check_fits_status`` checks. A field posted back
+    unchanged, as clients posting a whole object do, is not checked again: the ``send_in`` or
     ``followup_date`` a queued email keeps once cancelled to ``draft`` does not refuse the
-    cancel or a later edit."""
-    sent = body.model_fields_set
-    return {name for name in sent if FIELD_COLUMNS.get(name) in edited} | (sent & {"status"})
+    cancel or a later edit, nor does a ``date_scheduled`` now past a later ``followup_date``."""
+    changed = {name for name in body.model_fields_set if FIELD_COLUMNS.get(name) in edited}
+    return changed | {"status"} if new_status else changed
 
 
 def check_fits_status(
     email: EmailActivity, posted: set[str], now: datetime, problems: FieldProblems
 ) -> None:
-    """Check the email as it will be stored against the rules of its status."""
+    """Check the email as it will be stored against the rules of its status. ``posted``: the
+    fields that change (a create: every field sent, ``status`` included)."""
     status = EmailStatus(email.status)
     if status in SENDER_REQUIRED and not email.sender:
         problems.add("sender", f"A sender is required for {status.value} emails.")
@@ -125,7 +126,7 @@ def check_fits_status(
         )
     if "send_in" in posted and email.send_in is not None and status is not EmailStatus.OUTBOX:
         problems.add("send_in", "send_in is only allowed on outbox emails.")
-    if status is EmailStatus.SCHEDULED:
+    if status is EmailStatus.SCHEDULED and posted & {"status", "date_scheduled"}:
         _check_schedule(email, now, problems)
     if "followup_date" in posted and email.followup_at is not None:
         _check_followup(email, status, problems)

@@ -336,7 +336,8 @@ async def update_email(
         await _apply_template_on_update(
             session, caller, email, given_fields(body), settings, replaced_template_id
         )
-    rules.check_fits_status(email, rules.changed_fields(body, edited), now, problems)
+    posted = rules.changed_fields(body, edited, new_status=current is not target)
+    rules.check_fits_status(email, posted, now, problems)
     problems.raise_if_any()
     if current is not target:
         await default_to_users_account(session, email)
