@@ -197,6 +197,21 @@ async def test_unknown_or_foreign_sending_account_is_a_field_error(
         assert "email_account_id" in field_errors(response)
 
 
+async def test_an_account_refused_under_its_older_name_is_reported_under_that_name(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    """Field errors are reported under the field name the client sent (spec §1): a bad
+    ``account_id`` is a 400 on ``account_id``, which is what the client can look up."""
+    theirs = await add_sending_account(database, colleague.user_email)
+    lead = await create_lead(tenant.client)
+    for account_id in ("emailacct_missing", theirs):
+        response = await tenant.client.post(
+            "/activity/email/",
+            json={"lead_id": lead["id"], "status": "draft", "account_id": account_id},
+        )
+        assert set(field_errors(response)) == {"account_id"}
+
+
 async def test_a_colleagues_sending_account_is_a_field_error(
     tenant: Tenant, colleague: Tenant, database: Database
 ) -> None:

@@ -262,6 +262,17 @@ async def test_an_update_cannot_leave_an_email_without_a_user(tenant: Tenant) ->
     assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
 
 
+@pytest.mark.parametrize("name", ["created_by", "created_by_id"])
+async def test_an_unknown_creator_is_reported_under_the_name_sent(
+    tenant: Tenant, other_tenant: Tenant, name: str
+) -> None:
+    """``created_by`` (or Close's ``created_by_id``) must be a user of the organization; the
+    field error is under the name the client sent (spec §1)."""
+    lead = await create_lead(tenant.client)
+    errors = await post_email(tenant, lead["id"], **{name: other_tenant.user_id})
+    assert set(errors) == {name}
+
+
 async def test_contact_of_another_organization_is_a_field_error(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

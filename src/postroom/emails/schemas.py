@@ -95,6 +95,11 @@ class EmailActivityFields(PostedOrganization):
         """``email_account_id``, or its older name ``account_id``."""
         return self.email_account_id or self.account_id
 
+    @property
+    def account_field(self) -> str:
+        """The name ``account`` was posted under: where its field errors are reported."""
+        return "account_id" if self.account_id and not self.email_account_id else "email_account_id"
+
 
 class EmailActivityCreate(EmailActivityFields):
     lead_id: str = Field(max_length=64)

@@ -101,7 +101,7 @@ async def _check_create_references(
         problems.add("organization_id", problem)
     creator = body.creator
     if creator and await user_repository.get_user(session, caller.organization_id, creator) is None:
-        problems.add("created_by", "User not found.")
+        problems.add("created_by" if body.created_by else "created_by_id", "User not found.")
     return parent
 
 
