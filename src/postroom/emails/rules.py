@@ -1,4 +1,5 @@
-"""Rules that decide whether an email's fields fit its status (Close's §2.1 and §2.2).
+"""Rules that decide whether an email's fields fit its status (Close's §2.1 and §2.2), and
+what an update may not change (its lead) or name (itself, or a reply of its own, as parent).
 
 Problems are collected per field, so one 400 names every offending field at once.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from postroom.emails.schemas import EmailActivityFields
+from postroom.emails.schemas import EmailActivityFields, EmailActivityUpdate
 from postroom.emails.states import FOLLOWUP_ALLOWED, QUEUED, SENDER_REQUIRED, EmailStatus
 from postroom.errors import ValidationFailed, with_aliases
 from postroom.kit.datetimes import format_datetime, localize
@@ -153,3 +154,20 @@ def _check_followup(email: EmailActivity, status: EmailStatus, problems: FieldPr
         )
     elif email.scheduled_at is not None and email.followup_at < email.scheduled_at:
         problems.add("followup_date", "followup_date may not be earlier than date_scheduled.")
+
+
+def check_stays_on_lead(body: EmailActivityUpdate, email: EmailActivity) -> None:
+    """An email does not move to another lead (its thread, follow-ups and contact are that
+    lead's): a posted ``lead_id`` may only repeat the email's own."""
+    if "lead_id" in body.model_fields_set and body.lead_id != email.lead_id:
+        raise ValidationFailed.field(
+            "lead_id", "An email stays on its lead; lead_id cannot be changed."
+        )
+
+
+def replies_to(parent: EmailActivity, email: EmailActivity) -> bool:
+    """``parent`` is ``email`` or one of its replies (its References chain holds ``email``):
+    not an email ``email`` may reply to."""
+    return parent.id == email.id or (
+        email.message_id is not None and email.message_id in parent.references
+    )

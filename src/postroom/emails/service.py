@@ -77,17 +77,10 @@ async def _check_references(
     if parent is None or parent.lead_id != lead_id:
         problems.add("in_reply_to_id", "Email not found on this lead.")
         return None
-    if stored is not None and _replies_to(parent, stored):
+    if stored is not None and rules.replies_to(parent, stored):
         problems.add("in_reply_to_id", "An email cannot reply to itself or to one of its replies.")
         return None
     return parent
-
-
-def _replies_to(parent: EmailActivity, email: EmailActivity) -> bool:
-    """``parent`` is ``email`` or one of its replies (its References chain holds ``email``)."""
-    return parent.id == email.id or (
-        email.message_id is not None and email.message_id in parent.references
-    )
 
 
 async def _check_create_references(
@@ -303,7 +296,7 @@ async def update_email(
 ) -> EmailActivity:
     email = await get_email(session, caller, email_id)
     check_posted_organization(body, caller.organization_id)
-    _check_stays_on_lead(body, email)
+    rules.check_stays_on_lead(body, email)
     before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)
     target = body.status or current
@@ -348,15 +341,6 @@ async def update_email(
         await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
     await event_log.email_changed(session, Origin.of(caller), email, "updated", before)
     return email
-
-
-def _check_stays_on_lead(body: EmailActivityUpdate, email: EmailActivity) -> None:
-    """An email does not move to another lead (its thread, follow-ups and contact are that
-    lead's): a posted ``lead_id`` may only repeat the email's own."""
-    if "lead_id" in body.model_fields_set and body.lead_id != email.lead_id:
-        raise ValidationFailed.field(
-            "lead_id", "An email stays on its lead; lead_id cannot be changed."
-        )
 
 
 def _apply(
