@@ -81,6 +81,22 @@ async def test_a_message_id_longer_than_a_header_line_is_refused(
     assert (email["message_ids"], email["references"]) == ([longest], [longest])
 
 
+@pytest.mark.parametrize("value", ["", "<>", "<a@b>\r\nBcc: x@example.com", "a b@c", "<a<b@c>"])
+async def test_a_message_id_that_is_not_one_token_is_refused(tenant: Tenant, value: str) -> None:
+    """A Message-ID is one token in angle brackets (RFC 5322 §3.6.4): one with a line break
+    or a space would go into a reply's In-Reply-To and References headers as it is."""
+    lead = await create_lead(tenant.client)
+    fields = {"status": "inbox", "sender": "c@example.com"}
+    for posted in (
+        {"message_ids": [value]},
+        {"references": [value]},
+        {"envelope": {"message_id": value or "<>"}},
+    ):
+        [field] = posted
+        assert field in await post_email(tenant, lead["id"], **fields, **posted)
+    assert await email_count(tenant) == 0
+
+
 async def test_an_envelope_over_100_000_characters_is_refused(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     envelope = {"subject": "x" * 100_000}

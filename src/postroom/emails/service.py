@@ -32,6 +32,7 @@ from postroom.events.service import Origin
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
+from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
 from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository as lead_repository
@@ -174,7 +175,7 @@ def posted_message_ids(body: EmailActivityCreate) -> list[str]:
     posted = list(body.message_ids or [])
     envelope_id = (body.envelope or {}).get("message_id")
     if not posted and isinstance(envelope_id, str) and envelope_id.strip():
-        posted = [envelope_id.strip()]
+        posted = [as_message_id(envelope_id)]
     return posted
 
 
