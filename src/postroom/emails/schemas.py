@@ -173,6 +173,8 @@ class EmailActivity(BaseModel):
     activity_at: str | None
     date_sent: str | None
     date_scheduled: str | None
+    followup_date: str | None
+    send_in: int | None
     status: EmailStatus
     direction: str
     sender: str | None
