@@ -7,6 +7,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from tests.conftest import Tenant
+from tests.helpers import create_email, create_lead
+
 
 async def openapi(app: FastAPI) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=app)
@@ -55,3 +58,12 @@ async def test_docs_page_is_served(app: FastAPI) -> None:
         response = await client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+
+
+async def test_the_documented_email_has_every_field_an_email_shows(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    documented = (await openapi(app))["components"]["schemas"]["EmailActivity"]["properties"]
+    lead = await create_lead(tenant.client)
+    shown = await create_email(tenant.client, lead["id"])
+    assert set(shown) == set(documented)

@@ -326,6 +326,18 @@ async def test_refused_credentials_end_in_error_at_once(harness: DeliveryHarness
     assert transport.attempts == 1
 
 
+async def test_refused_credentials_mark_the_email_as_needing_smtp_credentials(
+    harness: DeliveryHarness,
+) -> None:
+    """Close: ``need_smtp_credentials`` is true when the email would be sent but its account
+    has no usable SMTP settings; credentials the server refuses are not usable."""
+    transport = FailingTransport(AuthenticationFailed("535 5.7.8 bad credentials"))
+    _app, tenant = await harness.start(transport=transport, **FAST_RETRIES)
+    email = await send(tenant)
+    await eventually(has_status(tenant, email["id"], "error"))
+    assert (await read(tenant, email["id"]))["need_smtp_credentials"] is True
+
+
 # -- the sync gap ------------------------------------------------------------------------------
 
 

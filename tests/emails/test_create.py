@@ -131,6 +131,26 @@ async def test_inbox_email_keeps_posted_message_ids(tenant: Tenant) -> None:
     assert email["message_ids"] == ["<abc@acme.example.com>"]
 
 
+async def test_posted_message_ids_are_shown_in_angle_brackets(tenant: Tenant) -> None:
+    """Close shows ``message_ids`` "with angle brackets" (RFC 5322 msg-id); an imported id
+    posted without them gets them, and is the same message when logged again with them."""
+    lead = await create_lead(tenant.client)
+    fields = {"status": "inbox", "sender": "jane@acme.example.com"}
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        **fields,
+        message_ids=[" abc@acme.example.com "],
+        references=["root@acme.example.com", "<mid@acme.example.com>"],
+    )
+    assert email["message_ids"] == ["<abc@acme.example.com>"]
+    assert email["references"] == ["<root@acme.example.com>", "<mid@acme.example.com>"]
+    again = await create_email(
+        tenant.client, lead["id"], **fields, envelope={"message_id": "<abc@acme.example.com>"}
+    )
+    assert again["id"] == email["id"]
+
+
 async def test_body_preview_is_the_first_200_characters_of_the_text(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     email = await create_email(tenant.client, lead["id"], body_text="word " * 100)
@@ -195,6 +215,21 @@ async def test_unknown_or_foreign_sending_account_is_a_field_error(
             json={"lead_id": lead["id"], "status": "draft", "email_account_id": account_id},
         )
         assert "email_account_id" in field_errors(response)
+
+
+async def test_an_account_refused_under_its_older_name_is_reported_under_that_name(
+    tenant: Tenant, colleague: Tenant, database: Database
+) -> None:
+    """Field errors are reported under the field name the client sent (spec §1): a bad
+    ``account_id`` is a 400 on ``account_id``, which is what the client can look up."""
+    theirs = await add_sending_account(database, colleague.user_email)
+    lead = await create_lead(tenant.client)
+    for account_id in ("emailacct_missing", theirs):
+        response = await tenant.client.post(
+            "/activity/email/",
+            json={"lead_id": lead["id"], "status": "draft", "account_id": account_id},
+        )
+        assert set(field_errors(response)) == {"account_id"}
 
 
 async def test_a_colleagues_sending_account_is_a_field_error(

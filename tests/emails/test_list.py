@@ -137,6 +137,24 @@ async def test_filters_by_lead_contact_user_and_ids(tenant: Tenant) -> None:
     assert await ids(tenant, user_id="user_nobody") == []
 
 
+async def test_a_list_filter_sent_repeated_takes_every_value(tenant: Tenant) -> None:
+    """``requests`` sends a list parameter as ``lead_id=A&lead_id=B``: that is both leads (the
+    filters are comma-separated lists), not only the last one."""
+    lead_a = await create_lead(tenant.client)
+    lead_b = await create_lead(tenant.client, name="B")
+    a = await create_email(tenant.client, lead_a["id"])
+    b = await create_email(tenant.client, lead_b["id"], status="sent")
+    both = {a["id"], b["id"]}
+    for params in (
+        {"lead_id": [lead_a["id"], lead_b["id"]]},
+        {"id__in": [a["id"], b["id"]]},
+        {"status": ["draft", "sent"]},
+    ):
+        for path in ("/activity/email/", "/activity/"):
+            listed = ok(await tenant.client.get(path, params=params))
+            assert {email["id"] for email in listed["data"]} == both, (path, params)
+
+
 async def test_filters_by_status(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     draft = await create_email(tenant.client, lead["id"])

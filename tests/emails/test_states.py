@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from postroom.db import Database
+from postroom.kit.datetimes import utcnow
+from postroom.models import EmailActivity
 from tests.conftest import Tenant
 from tests.helpers import claim_as_a_worker, create_email, create_lead, field_errors, ok
 
@@ -241,6 +245,36 @@ async def test_an_imported_open_shows_what_is_unknown_as_empty_strings(tenant: T
         ]
 
 
+async def test_an_email_with_opens_posted_back_as_read_changes_nothing(tenant: Tenant) -> None:
+    """An open whose unknown values are shown as ``""`` reads back as the same open: posting
+    the email back whole is no update (no new ``date_updated``, no ``updated`` event)."""
+    sent = await email_in(tenant, "sent")
+    ok(await put(tenant, sent["id"], opens=[{"opened_at": "2026-11-26T14:03:00Z"}]))
+    read = ok(await tenant.client.get(f"/activity/email/{sent['id']}/"))
+    same = ok(await put(tenant, sent["id"], **read))
+    assert same == read
+    listed = ok(await tenant.client.get("/event/", params={"object_id": sent["id"]}))
+    assert [event["action"] for event in listed["data"]] == ["updated", "created"]
+
+
+@pytest.mark.parametrize("lead_id", ["other", "lead_unknown", None])
+async def test_an_email_does_not_move_to_another_lead(tenant: Tenant, lead_id: str | None) -> None:
+    """Close's update takes no ``lead_id``; a PUT naming another lead (or none) is a 400 on
+    ``lead_id`` and ``lead``, not a silent no-op, and nothing changes."""
+    draft = await email_in(tenant, "draft")
+    other = await create_lead(tenant.client, name="Other")
+    posted = other["id"] if lead_id == "other" else lead_id
+    response = await put(tenant, draft["id"], lead_id=posted, subject="Moved?")
+    assert {"lead_id", "lead"} <= set(field_errors(response))
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
+
+
+async def test_an_email_posted_back_with_its_own_lead_id_is_edited(tenant: Tenant) -> None:
+    draft = await email_in(tenant, "draft")
+    edited = ok(await put(tenant, draft["id"], lead_id=draft["lead_id"], subject="Same lead"))
+    assert (edited["lead_id"], edited["subject"]) == (draft["lead_id"], "Same lead")
+
+
 async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> None:
     for status in ("draft", "inbox"):
         lead = await create_lead(tenant.client)
@@ -254,6 +288,29 @@ async def test_followup_date_is_refused_on_drafts_and_inbox(tenant: Tenant) -> N
             },
         )
         assert "followup_date" in field_errors(response)
+
+
+async def test_a_scheduled_email_past_its_date_still_takes_a_followup_date(
+    tenant: Tenant, database: Database
+) -> None:
+    """The 5-minute rule on ``date_scheduled`` applies when an email becomes scheduled. An
+    email still ``scheduled`` an hour after its date (waiting for a retry) takes a new
+    ``followup_date``, which Close allows on any scheduled email."""
+    email = await email_in(tenant, "scheduled")
+    an_hour_ago, retry_at = utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=5)
+    async with database.transaction() as session:
+        await session.execute(
+            update(EmailActivity)
+            .where(EmailActivity.id == email["id"])
+            .values(scheduled_at=an_hour_ago, due_at=retry_at)
+        )
+    followup = "2031-02-01T09:00:00+00:00"
+    for body in ({"followup_date": followup}, {"status": "scheduled", "followup_date": followup}):
+        changed = ok(await put(tenant, email["id"], **body))
+        assert (changed["status"], changed["followup_date"]) == (
+            "scheduled",
+            followup[:19] + ".000000+00:00",
+        )
 
 
 async def test_followup_before_date_scheduled_is_refused(tenant: Tenant) -> None:

@@ -102,6 +102,22 @@ async def test_a_message_id_longer_than_a_header_line_is_refused(
     assert (email["message_ids"], email["references"]) == ([longest], [longest])
 
 
+@pytest.mark.parametrize("value", ["", "<>", "<a@b>\r\nBcc: x@example.com", "a b@c", "<a<b@c>"])
+async def test_a_message_id_that_is_not_one_token_is_refused(tenant: Tenant, value: str) -> None:
+    """A Message-ID is one token in angle brackets (RFC 5322 §3.6.4): one with a line break
+    or a space would go into a reply's In-Reply-To and References headers as it is."""
+    lead = await create_lead(tenant.client)
+    fields = {"status": "inbox", "sender": "c@example.com"}
+    for posted in (
+        {"message_ids": [value]},
+        {"references": [value]},
+        {"envelope": {"message_id": value or "<>"}},
+    ):
+        [field] = posted
+        assert field in await post_email(tenant, lead["id"], **fields, **posted)
+    assert await email_count(tenant) == 0
+
+
 async def test_an_envelope_over_100_000_characters_is_refused(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     envelope = {"subject": "x" * 100_000}
@@ -267,6 +283,33 @@ async def test_user_of_another_organization_is_a_field_error(
     assert "user_id" in await post_email(tenant, lead["id"], user_id=other_tenant.user_id)
 
 
+async def test_a_null_user_id_on_create_is_the_api_keys_user(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], user_id=None)
+    assert (email["user_id"], email["users"]) == (tenant.user_id, [tenant.user_id])
+
+
+async def test_an_update_cannot_leave_an_email_without_a_user(tenant: Tenant) -> None:
+    """Every email has a user (default: the API key's); ``user_id: null`` on a PUT is a 400
+    on ``user_id``, not an email of no one."""
+    lead = await create_lead(tenant.client)
+    draft = await create_email(tenant.client, lead["id"])
+    response = await tenant.client.put(f"/activity/email/{draft['id']}/", json={"user_id": None})
+    assert "user_id" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
+
+
+@pytest.mark.parametrize("name", ["created_by", "created_by_id"])
+async def test_an_unknown_creator_is_reported_under_the_name_sent(
+    tenant: Tenant, other_tenant: Tenant, name: str
+) -> None:
+    """``created_by`` (or Close's ``created_by_id``) must be a user of the organization; the
+    field error is under the name the client sent (spec §1)."""
+    lead = await create_lead(tenant.client)
+    errors = await post_email(tenant, lead["id"], **{name: other_tenant.user_id})
+    assert set(errors) == {name}
+
+
 async def test_contact_of_another_organization_is_a_field_error(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
@@ -294,6 +337,20 @@ async def test_in_reply_to_must_be_an_email_of_the_same_lead(tenant: Tenant) -> 
     other_lead = await create_lead(tenant.client, name="Other")
     parent = await create_email(tenant.client, other_lead["id"], status="sent")
     assert "in_reply_to_id" in await post_email(tenant, lead["id"], in_reply_to_id=parent["id"])
+
+
+async def test_a_draft_cannot_reply_to_itself_or_to_its_own_reply(tenant: Tenant) -> None:
+    """The email replied to is another email: a draft naming itself, or a reply of its own,
+    would carry its own Message-ID in In-Reply-To or References. A 400, nothing changes."""
+    lead = await create_lead(tenant.client)
+    draft = await create_email(tenant.client, lead["id"])
+    reply = await create_email(tenant.client, lead["id"], in_reply_to_id=draft["id"])
+    for parent in (draft, reply):
+        response = await tenant.client.put(
+            f"/activity/email/{draft['id']}/", json={"in_reply_to_id": parent["id"]}
+        )
+        assert "in_reply_to_id" in field_errors(response)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/")) == draft
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"null", b""])

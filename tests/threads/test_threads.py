@@ -49,6 +49,16 @@ async def test_a_new_outgoing_email_starts_a_thread(tenant: Tenant) -> None:
         assert name in thread
 
 
+async def test_a_reply_naming_a_message_id_without_brackets_joins_its_thread(
+    tenant: Tenant,
+) -> None:
+    lead = await create_lead(tenant.client)
+    first = await sent_email(tenant, lead["id"])
+    bare = first["message_ids"][0].strip("<>")
+    reply = await inbox_email(tenant, lead["id"], subject="Other", envelope={"in_reply_to": bare})
+    assert reply["thread_id"] == first["thread_id"]
+
+
 async def test_a_reply_joins_the_thread_and_carries_the_reference_chain(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     first = await sent_email(tenant, lead["id"], references=["<root@acme.example.com>"])

@@ -80,7 +80,9 @@ def sent(email: EmailRecord, receipt: DeliveryReceipt, now: datetime) -> dict[st
 def failed(
     email: EmailRecord, error: DeliveryError, now: datetime, policy: RetryPolicy
 ) -> dict[str, Any]:
-    """A transient failure is retried until the policy gives up; anything else is final."""
+    """A transient failure is retried until the policy gives up; anything else is final.
+    Refused credentials leave the email needing SMTP credentials (Close's
+    ``need_smtp_credentials``: its account has no usable SMTP settings)."""
     attempts = [*email.send_attempts, attempt(now, error.error_class, error.message)]
     failures = email.attempt_count + 1
     retry_at = None
@@ -90,7 +92,7 @@ def failed(
         return _values(email, now, due_at=retry_at, send_attempts=attempts, attempt_count=failures)
     return _values(
         email, now, status=EmailStatus.ERROR, due_at=None, send_attempts=attempts,
-        attempt_count=failures,
+        attempt_count=failures, need_smtp_credentials=isinstance(error, AuthenticationFailed),
     )  # fmt: skip
 
 

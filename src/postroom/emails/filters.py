@@ -131,12 +131,21 @@ class ActivityListQuery(EmailListQuery):
         raise ValueError("thread_emails is true or only (neither served here), or absent.")
 
 
+LIST_VALUED = frozenset(
+    {
+        "lead_id", "lead_id__in", "contact_id", "contact_id__in", "user_id", "user_id__in",
+        "id__in", "status", "thread_id", "_type", "_type__in",
+    }
+)  # fmt: skip
+"""The comma-separated filters: sent repeated, each is every value sent."""
+
+
 async def email_list_query(request: Request) -> EmailListQuery:
-    return validated_query(EmailListQuery, request)
+    return validated_query(EmailListQuery, request, LIST_VALUED)
 
 
 async def activity_list_query(request: Request) -> ActivityListQuery:
-    return validated_query(ActivityListQuery, request)
+    return validated_query(ActivityListQuery, request, LIST_VALUED)
 
 
 EmailListQueryDep = Annotated[EmailListQuery, Depends(email_list_query)]

@@ -1,4 +1,5 @@
-"""Rules that decide whether an email's fields fit its status (Close's §2.1 and §2.2).
+"""Rules that decide whether an email's fields fit its status (Close's §2.1 and §2.2), and
+what an update may not change (its lead) or name (itself, or a reply of its own, as parent).
 
 Problems are collected per field, so one 400 names every offending field at once.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from postroom.emails.schemas import EmailActivityFields
+from postroom.emails.schemas import EmailActivityFields, EmailActivityUpdate
 from postroom.emails.states import FOLLOWUP_ALLOWED, QUEUED, SENDER_REQUIRED, EmailStatus
 from postroom.errors import ValidationFailed, with_aliases
 from postroom.kit.datetimes import format_datetime, localize
@@ -83,11 +84,13 @@ def column_value(body: EmailActivityFields, name: str, tz: timezone | None) -> A
 
 
 def normalized_open(item: dict[str, Any], tz: timezone | None) -> dict[str, Any]:
+    """An open as stored: what is not known is null (shown as ``""``, so an open posted back
+    as read is the same open)."""
     return {
         "opened_at": format_datetime(localize(item["opened_at"], tz)),
-        "opened_by": item.get("opened_by"),
-        "ip_address": item.get("ip_address"),
-        "user_agent": item.get("user_agent"),
+        "opened_by": item.get("opened_by") or None,
+        "ip_address": item.get("ip_address") or None,
+        "user_agent": item.get("user_agent") or None,
     }
 
 
@@ -100,20 +103,21 @@ def posted_columns(body: EmailActivityFields, tz: timezone | None) -> dict[str, 
     }
 
 
-def changed_fields(body: EmailActivityFields, edited: set[str]) -> set[str]:
+def changed_fields(body: EmailActivityFields, edited: set[str], new_status: bool) -> set[str]:
     """The fields of an update that change the email (their columns in ``edited``), and
-    ``status`` if sent: what ``check_fits_status`` checks. A field posted back unchanged, as
-    clients posting a whole object do, is not checked again: the ``send_in`` or
+    ``status`` if it changes: what ``check_fits_status`` checks. A field posted back
+    unchanged, as clients posting a whole object do, is not checked again: the ``send_in`` or
     ``followup_date`` a queued email keeps once cancelled to ``draft`` does not refuse the
-    cancel or a later edit."""
-    sent = body.model_fields_set
-    return {name for name in sent if FIELD_COLUMNS.get(name) in edited} | (sent & {"status"})
+    cancel or a later edit, nor does a ``date_scheduled`` now past a later ``followup_date``."""
+    changed = {name for name in body.model_fields_set if FIELD_COLUMNS.get(name) in edited}
+    return changed | {"status"} if new_status else changed
 
 
 def check_fits_status(
     email: EmailActivity, posted: set[str], now: datetime, problems: FieldProblems
 ) -> None:
-    """Check the email as it will be stored against the rules of its status."""
+    """Check the email as it will be stored against the rules of its status. ``posted``: the
+    fields that change (a create: every field sent, ``status`` included)."""
     status = EmailStatus(email.status)
     if status in SENDER_REQUIRED and not email.sender:
         problems.add("sender", f"A sender is required for {status.value} emails.")
@@ -123,7 +127,7 @@ def check_fits_status(
         )
     if "send_in" in posted and email.send_in is not None and status is not EmailStatus.OUTBOX:
         problems.add("send_in", "send_in is only allowed on outbox emails.")
-    if status is EmailStatus.SCHEDULED:
+    if status is EmailStatus.SCHEDULED and posted & {"status", "date_scheduled"}:
         _check_schedule(email, now, problems)
     if "followup_date" in posted and email.followup_at is not None:
         _check_followup(email, status, problems)
@@ -150,3 +154,20 @@ def _check_followup(email: EmailActivity, status: EmailStatus, problems: FieldPr
         )
     elif email.scheduled_at is not None and email.followup_at < email.scheduled_at:
         problems.add("followup_date", "followup_date may not be earlier than date_scheduled.")
+
+
+def check_stays_on_lead(body: EmailActivityUpdate, email: EmailActivity) -> None:
+    """An email does not move to another lead (its thread, follow-ups and contact are that
+    lead's): a posted ``lead_id`` may only repeat the email's own."""
+    if "lead_id" in body.model_fields_set and body.lead_id != email.lead_id:
+        raise ValidationFailed.field(
+            "lead_id", "An email stays on its lead; lead_id cannot be changed."
+        )
+
+
+def replies_to(parent: EmailActivity, email: EmailActivity) -> bool:
+    """``parent`` is ``email`` or one of its replies (its References chain holds ``email``):
+    not an email ``email`` may reply to."""
+    return parent.id == email.id or (
+        email.message_id is not None and email.message_id in parent.references
+    )

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
-from postroom.kit.headers import breaks_header
+from postroom.kit.headers import as_message_id, breaks_header
 from postroom.kit.jsoncodec import dumps_text
 from postroom.kit.schemas import Boolean, Integer, RequestModel
 from postroom.kit.tenancy import PostedOrganization
@@ -29,7 +29,18 @@ MAX_ENVELOPE_CHARS = 100_000
 
 Address = Annotated[str, AfterValidator(check_address)]
 AddressList = Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)]
-MessageId = Annotated[str, Field(max_length=MAX_MESSAGE_ID)]
+
+
+def _message_id(value: str) -> str:
+    bracketed = as_message_id(value)
+    if len(bracketed) > MAX_MESSAGE_ID:
+        raise ValueError(f"A Message-ID may have at most {MAX_MESSAGE_ID} characters.")
+    return bracketed
+
+
+MessageId = Annotated[str, Field(max_length=MAX_MESSAGE_ID), AfterValidator(_message_id)]
+"""Shown as RFC 5322 writes it, in angle brackets (Close: ``message_ids`` "with angle
+brackets"), so that replies naming it in their headers find it."""
 
 
 class AttachmentIn(RequestModel):
@@ -95,6 +106,11 @@ class EmailActivityFields(PostedOrganization):
         """``email_account_id``, or its older name ``account_id``."""
         return self.email_account_id or self.account_id
 
+    @property
+    def account_field(self) -> str:
+        """The name ``account`` was posted under: where its field errors are reported."""
+        return "account_id" if self.account_id and not self.email_account_id else "email_account_id"
+
 
 class EmailActivityCreate(EmailActivityFields):
     lead_id: str = Field(max_length=64)
@@ -113,8 +129,8 @@ class EmailActivityCreate(EmailActivityFields):
         if value is None:
             return None
         message_id = value.get("message_id")
-        if isinstance(message_id, str) and len(message_id) > MAX_MESSAGE_ID:
-            raise ValueError(f"message_id may have at most {MAX_MESSAGE_ID} characters.")
+        if isinstance(message_id, str) and message_id.strip():
+            _message_id(message_id)
         if len(dumps_text(value)) > MAX_ENVELOPE_CHARS:
             raise ValueError(f"The envelope may have at most {MAX_ENVELOPE_CHARS} characters.")
         return value
@@ -126,6 +142,8 @@ class EmailActivityCreate(EmailActivityFields):
 
 class EmailActivityUpdate(EmailActivityFields):
     status: EmailStatus | None = None
+    lead_id: str | None = Field(default=None, max_length=64)
+    """Not changeable: an email stays on its lead; only its own lead may be posted back."""
 
 
 class SendAttempt(BaseModel):
@@ -155,6 +173,8 @@ class EmailActivity(BaseModel):
     activity_at: str | None
     date_sent: str | None
     date_scheduled: str | None
+    followup_date: str | None
+    send_in: int | None
     status: EmailStatus
     direction: str
     sender: str | None

@@ -33,10 +33,11 @@ async def check_account(
         return
     account = await account_repository.get_account(session, caller.organization_id, account_id)
     user_id = posted_user or (stored.user_id if stored else caller.user_id)
+    field = body.account_field if body.account is not None else "email_account_id"
     if account is None:
-        problems.add("email_account_id", "Sending account not found.")
+        problems.add(field, "Sending account not found.")
     elif account.user_id != user_id:
-        problems.add("email_account_id", "The sending account belongs to another user.")
+        problems.add(field, "The sending account belongs to another user.")
 
 
 async def default_to_users_account(session: AsyncSession, email: EmailActivity) -> None:

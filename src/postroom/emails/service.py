@@ -32,6 +32,7 @@ from postroom.events.service import Origin
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
+from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
 from postroom.kit.tenancy import check_posted_organization, organization_problem
 from postroom.leads import repository as lead_repository
@@ -65,12 +66,17 @@ async def _check_references(
     if "user_id" in sent and body.user_id is not None:
         if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
             problems.add("user_id", "User not found.")
+    elif "user_id" in sent and stored is not None and stored.user_id is not None:
+        problems.add("user_id", "An email always has a user; name one, or leave user_id out.")
     await check_account(session, caller, body, problems, stored)
     if "in_reply_to_id" not in sent or body.in_reply_to_id is None:
         return None
     parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
     if parent is None or parent.lead_id != lead_id:
         problems.add("in_reply_to_id", "Email not found on this lead.")
+        return None
+    if stored is not None and rules.replies_to(parent, stored):
+        problems.add("in_reply_to_id", "An email cannot reply to itself or to one of its replies.")
         return None
     return parent
 
@@ -100,7 +106,7 @@ async def _check_create_references(
         problems.add("organization_id", problem)
     creator = body.creator
     if creator and await user_repository.get_user(session, caller.organization_id, creator) is None:
-        problems.add("created_by", "User not found.")
+        problems.add("created_by" if body.created_by else "created_by_id", "User not found.")
     return parent
 
 
@@ -180,7 +186,7 @@ def posted_message_ids(body: EmailActivityCreate) -> list[str]:
     posted = list(body.message_ids or [])
     envelope_id = (body.envelope or {}).get("message_id")
     if not posted and isinstance(envelope_id, str) and envelope_id.strip():
-        posted = [envelope_id.strip()]
+        posted = [as_message_id(envelope_id)]
     return posted
 
 
@@ -306,6 +312,7 @@ async def update_email(
 ) -> EmailActivity:
     email = await get_email(session, caller, email_id, locked=True)
     check_posted_organization(body, caller.organization_id)
+    rules.check_stays_on_lead(body, email)
     before = await event_log.rendered(session, email)
     current = EmailStatus(email.status)
     target = body.status or current
@@ -338,7 +345,8 @@ async def update_email(
         await _apply_template_on_update(
             session, caller, email, given_fields(body), settings, replaced_template_id
         )
-    rules.check_fits_status(email, rules.changed_fields(body, edited), now, problems)
+    posted = rules.changed_fields(body, edited, new_status=current is not target)
+    rules.check_fits_status(email, posted, now, problems)
     problems.raise_if_any()
     if current is not target:
         await default_to_users_account(session, email)

@@ -76,13 +76,20 @@ def check_own_organization(asked: str | None, own: str) -> None:
         )
 
 
-def validated_query(model: type[Query], request: Request) -> Query:
+def validated_query(
+    model: type[Query], request: Request, lists: frozenset[str] = frozenset()
+) -> Query:
     """The filters of a list request, validated from its query string as FastAPI would (the
     last of repeated parameters; problems as ``RequestValidationError`` in ``query``), in a
     tenth of the time: FastAPI's own ``Query()`` model took about 300 µs of a page request.
+    A parameter named in ``lists`` is comma-separated, and repeated (``lead_id=A&lead_id=B``,
+    what ``requests`` sends for a list) it is every value, comma-joined.
     The route documents the parameters with ``openapi_extra`` (``openapi_query_parameters``)."""
+    values = dict(request.query_params)
+    for name in lists & values.keys():
+        values[name] = ",".join(request.query_params.getlist(name))
     try:
-        return model.model_validate(dict(request.query_params))
+        return model.model_validate(values)
     except ValidationError as error:
         problems = [{**problem, "loc": ("query", *problem["loc"])} for problem in error.errors()]
         raise RequestValidationError(problems) from error

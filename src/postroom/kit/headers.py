@@ -18,3 +18,13 @@ def one_line(text: str) -> str:
     if text.isprintable():  # the common case, without the regular expression
         return text.strip()
     return BREAKING.sub(" ", text).strip()
+
+
+def as_message_id(text: str) -> str:
+    """``text`` as a Message-ID is written (RFC 5322 §3.6.4, ``msg-id``): one token in angle
+    brackets, which are added where missing (``abc@host`` is ``<abc@host>``). A ValueError
+    when nothing is left, or it holds a space, a control character or another bracket."""
+    core = text.strip().removeprefix("<").removesuffix(">")
+    if not core or not core.isprintable() or any(char in core for char in " <>"):
+        raise ValueError(f"Not a Message-ID: {text!r}.")
+    return f"<{core}>"

@@ -25,6 +25,7 @@ from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record_many
 from postroom.kit.filters import check_own_organization
+from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity, EmailThread
 from postroom.tasks import repository as task_repository
@@ -57,7 +58,18 @@ def threading_ids(email: EmailActivity) -> list[str]:
             source = source.split()
         if isinstance(source, list):
             found.extend(str(item) for item in reversed(source))
-    return list(dict.fromkeys(item.strip() for item in found if item.strip()))
+    return list(dict.fromkeys(_message_ids(found)))
+
+
+def _message_ids(found: list[str]) -> list[str]:
+    """Each item as a Message-ID is stored (``<id@host>``); what is none is skipped."""
+    ids = []
+    for item in found:
+        try:
+            ids.append(as_message_id(item))
+        except ValueError:
+            continue
+    return ids
 
 
 @dataclass(frozen=True)
