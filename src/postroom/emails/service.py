@@ -14,9 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.config import Settings
-from postroom.contacts import repository as contact_repository
 from postroom.dispatch import repository as dispatch_repository
-from postroom.emails import event_log, repository, rules
+from postroom.emails import event_log, references, repository, rules
 from postroom.emails.attachments import resolve_attachments
 from postroom.emails.filters import EMAIL_TYPE
 from postroom.emails.ordering import check_order
@@ -24,7 +23,7 @@ from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
-from postroom.emails.sending_account import check_account, default_to_users_account
+from postroom.emails.sending_account import default_to_users_account
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
@@ -34,8 +33,7 @@ from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
-from postroom.kit.tenancy import check_posted_organization, organization_problem
-from postroom.leads import repository as lead_repository
+from postroom.kit.tenancy import check_posted_organization
 from postroom.models import EmailActivity
 from postroom.threads import service as thread_service
 from postroom.tracking.service import new_open_token
@@ -47,67 +45,6 @@ from postroom.users.auth import Caller
 class EmailPage:
     emails: Sequence[EmailRecord]
     names: dict[str, str]
-
-
-async def _check_references(
-    session: AsyncSession,
-    caller: Caller,
-    lead_id: str,
-    body: EmailActivityFields,
-    problems: FieldProblems,
-    stored: EmailActivity | None = None,
-) -> EmailActivity | None:
-    """Contact on the lead, user in the organization, account of the email's user (``stored``:
-    the email being updated, if any); return the replied-to email."""
-    sent = body.model_fields_set
-    named = stored.contact_id if stored is not None else None
-    if "contact_id" in sent and body.contact_id not in (None, named):
-        await _check_contact(session, caller, lead_id, body.contact_id, problems)
-    if "user_id" in sent and body.user_id is not None:
-        if await user_repository.get_user(session, caller.organization_id, body.user_id) is None:
-            problems.add("user_id", "User not found.")
-    elif "user_id" in sent and stored is not None and stored.user_id is not None:
-        problems.add("user_id", "An email always has a user; name one, or leave user_id out.")
-    await check_account(session, caller, body, problems, stored)
-    if "in_reply_to_id" not in sent or body.in_reply_to_id is None:
-        return None
-    parent = await repository.get_email(session, caller.organization_id, body.in_reply_to_id)
-    if parent is None or parent.lead_id != lead_id:
-        problems.add("in_reply_to_id", "Email not found on this lead.")
-        return None
-    if stored is not None and rules.replies_to(parent, stored):
-        problems.add("in_reply_to_id", "An email cannot reply to itself or to one of its replies.")
-        return None
-    return parent
-
-
-async def _check_contact(
-    session: AsyncSession, caller: Caller, lead_id: str, contact_id: str, problems: FieldProblems
-) -> None:
-    """A contact the email is about to name: on its lead, and kept from deletion until the
-    email is written. A contact it names already is not checked again: locking it there
-    would take the email and then the contact, the contact's deletion takes them the other
-    way round."""
-    found = await contact_repository.get_referenced_contact(
-        session, caller.organization_id, contact_id
-    )
-    if found is None or found.lead_id != lead_id:
-        problems.add("contact_id", "Contact not found on this lead.")
-
-
-async def _check_create_references(
-    session: AsyncSession, caller: Caller, body: EmailActivityCreate, problems: FieldProblems
-) -> EmailActivity | None:
-    if not await lead_repository.lead_exists(session, caller.organization_id, body.lead_id):
-        problems.add("lead_id", "Lead not found.")
-        return None
-    parent = await _check_references(session, caller, body.lead_id, body, problems)
-    if (problem := organization_problem(body, caller.organization_id)) is not None:
-        problems.add("organization_id", problem)
-    creator = body.creator
-    if creator and await user_repository.get_user(session, caller.organization_id, creator) is None:
-        problems.add("created_by" if body.created_by else "created_by_id", "User not found.")
-    return parent
 
 
 async def _default_sender(session: AsyncSession, caller: Caller, user_id: str | None) -> str:
@@ -144,7 +81,7 @@ async def create_email(
     session: AsyncSession, caller: Caller, body: EmailActivityCreate, settings: Settings
 ) -> EmailActivity:
     problems = FieldProblems()
-    parent = await _check_create_references(session, caller, body, problems)
+    parent = await references.check_create_references(session, caller, body, problems)
     problems.raise_if_any()
     posted = posted_message_ids(body)
     existing = await repository.email_by_message_id(session, caller.organization_id, posted)
@@ -328,7 +265,9 @@ async def update_email(
             "status", f"Only drafts can be modified; this email is {current.value}."
         )
     problems = FieldProblems()
-    parent = await _check_references(session, caller, email.lead_id, body, problems, email)
+    parent = await references.check_references(
+        session, caller, email.lead_id, body, problems, email
+    )
     problems.raise_if_any()
     if "attachments" in content_edits:
         changes["attachments"] = await resolve_attachments(
