@@ -27,11 +27,12 @@ async def list_contacts(
     caller: ReadOnlyCallerDep,
     page: PageDep,
     fields: FieldsDep,
-    lead_id: Annotated[str | None, Query(description="Comma-separated lead ids.")] = None,
+    lead_id: Annotated[
+        list[str] | None, Query(description="Comma-separated lead ids; repeated, every one.")
+    ] = None,
 ) -> JSONResponse:
-    contacts = await service.list_contacts(
-        session, caller, page.skip, page.limit + 1, split_csv(lead_id)
-    )
+    lead_ids = split_csv(",".join(lead_id)) if lead_id is not None else None
+    contacts = await service.list_contacts(session, caller, page.skip, page.limit + 1, lead_ids)
     return JSONResponse(page_body(contacts, page, render_contact, fields))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
@@ -32,10 +32,19 @@ class EmptyObject(BaseModel):
     """``{}``: the answer of a bulk update."""
 
 
+TASK_LIST_VALUED = frozenset({"id__in", "lead_id", "assigned_to", "_type", "_type__in"})
+"""The comma-separated filters: sent repeated, each is every value sent."""
+
+
+async def list_query(request: Request) -> TaskListQuery:
+    return validated_query(TaskListQuery, request, TASK_LIST_VALUED)
+
+
 async def bulk_query(request: Request) -> TaskBulkQuery:
-    return validated_query(TaskBulkQuery, request)
+    return validated_query(TaskBulkQuery, request, TASK_LIST_VALUED)
 
 
+ListQueryDep = Annotated[TaskListQuery, Depends(list_query)]
 BulkQueryDep = Annotated[TaskBulkQuery, Depends(bulk_query)]
 
 
@@ -43,11 +52,15 @@ def one_task(page: TaskPage, fields: frozenset[str] | None) -> JSONResponse:
     return JSONResponse(select_fields(render_task(page.tasks[0], page), fields))
 
 
-@router.get("/task/", responses={200: {"model": TaskList}})
+@router.get(
+    "/task/",
+    responses={200: {"model": TaskList}},
+    openapi_extra={"parameters": openapi_query_parameters(TaskListQuery)},
+)
 async def list_tasks(
     session: ReadOnlySessionDep,
     caller: ReadOnlyCallerDep,
-    query: Annotated[TaskListQuery, Query()],
+    query: ListQueryDep,
     page: PageDep,
     fields: FieldsDep,
 ) -> JSONResponse:

@@ -69,8 +69,12 @@ def thread_types(raw: str | None) -> list[str] | None:
     return types
 
 
+THREAD_LIST_VALUED = frozenset({"id__in", "lead_id", "contact_id", "user_id", "_type"})
+"""The comma-separated filters: sent repeated, each is every value sent."""
+
+
 async def thread_list_query(request: Request) -> ThreadListQuery:
-    return validated_query(ThreadListQuery, request)
+    return validated_query(ThreadListQuery, request, THREAD_LIST_VALUED)
 
 
 ThreadListQueryDep = Annotated[ThreadListQuery, Depends(thread_list_query)]
