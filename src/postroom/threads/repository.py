@@ -143,7 +143,8 @@ async def threads_by_message_id(
 async def mark_replied(
     session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime
 ) -> None:
-    """Outgoing emails of the thread and lead sent before ``reply_at`` now have a reply."""
+    """Outgoing emails of the thread and lead sent before ``reply_at`` now have a reply (also
+    on those the session holds: the thread's event, rendered next, shows them)."""
     await session.execute(
         update(EmailActivity)
         .where(
@@ -154,7 +155,7 @@ async def mark_replied(
             EmailActivity.has_reply.is_(False),
         )
         .values(has_reply=True)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
 
 

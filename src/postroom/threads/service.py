@@ -24,6 +24,7 @@ from postroom.emails import event_log
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record_many
+from postroom.kit.datetimes import utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
@@ -74,10 +75,11 @@ def _message_ids(found: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Placement:
-    """The thread an email was placed in, and whether the email started it."""
+    """The thread an email was placed in, and the thread as the API showed it before the email
+    joined (None when the email started it)."""
 
     thread: EmailThread
-    started: bool
+    before: dict[str, Any] | None
 
 
 async def place(
@@ -85,7 +87,7 @@ async def place(
 ) -> Placement:
     """Give a new email its thread (and its References chain when it replies)."""
     thread = await _thread_to_join(session, email, parent, now)
-    started = thread is None
+    before = None if thread is None else await event_log.rendered_thread(session, thread)
     if thread is None:
         thread = _new_thread(email, now)
         repository.add(session, thread)
@@ -94,7 +96,7 @@ async def place(
     thread.updated_at = now
     if email.status == EmailStatus.INBOX and email.activity_at is not None:
         await repository.mark_replied(session, thread.id, email.lead_id, email.activity_at)
-    return Placement(thread, started)
+    return Placement(thread, before)
 
 
 async def _thread_to_join(
@@ -157,6 +159,14 @@ async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
     return False
 
 
+async def touch(session: AsyncSession, organization_id: str, thread_id: str) -> None:
+    """Mark the thread changed now (an email left it)."""
+    thread = await repository.get_thread(session, organization_id, thread_id)
+    if thread is not None:
+        thread.updated_at = utcnow()
+        await session.flush()
+
+
 async def get_thread(session: AsyncSession, caller: Caller, thread_id: str) -> ThreadView:
     thread = await repository.get_thread(session, caller.organization_id, thread_id)
     if thread is None:
@@ -206,6 +216,6 @@ async def _deletions(
     tasks = await task_repository.followups_of_thread(session, thread.id)
     return [
         *await event_log.email_deletions(session, emails),
-        event_log.thread_deletion(thread.id, thread.lead_id),
+        event_log.thread_deletion(await event_log.rendered_thread(session, thread, emails)),
         *await task_deletions(session, organization_id, tasks),
     ]
