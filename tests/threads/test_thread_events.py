@@ -94,3 +94,45 @@ async def test_deleting_a_lead_records_each_thread_as_it_was(tenant: Tenant) -> 
     [deleted] = await thread_events(tenant, first["thread_id"], "deleted")
     assert deleted["previous_data"] == last
     assert deleted["lead_id"] == lead["id"]
+
+
+async def test_a_draft_moved_into_a_thread_records_the_emptied_threads_deletion(
+    tenant: Tenant,
+) -> None:
+    """A draft whose ``in_reply_to_id`` now names an email of another thread joins that
+    thread, and the thread it leaves empty is gone: both are events, as such changes are
+    when an email is created or deleted."""
+    lead, first, before = await conversation(tenant)
+    draft = await create_email(tenant.client, lead["id"], status="draft", subject="Re: Pricing")
+    left = await shown(tenant, draft["thread_id"])
+    ok(
+        await tenant.client.put(
+            f"/activity/email/{draft['id']}/", json={"in_reply_to_id": first["id"]}
+        )
+    )
+    [deleted] = await thread_events(tenant, draft["thread_id"], "deleted")
+    assert deleted["previous_data"] == left
+    [joined] = await thread_events(tenant, first["thread_id"], "updated")
+    assert joined["data"] == await shown(tenant, first["thread_id"])
+    assert joined["previous_data"]["emails"] == before["emails"]
+    assert draft["id"] in [email["id"] for email in joined["data"]["emails"]]
+
+
+async def test_a_reply_draft_set_apart_records_its_new_thread_and_the_one_it_left(
+    tenant: Tenant,
+) -> None:
+    lead, first, _ = await conversation(tenant)
+    draft = await create_email(
+        tenant.client, lead["id"], status="draft", subject="Re: Pricing", in_reply_to_id=first["id"]
+    )
+    with_draft = await shown(tenant, first["thread_id"])
+    moved = ok(
+        await tenant.client.put(f"/activity/email/{draft['id']}/", json={"in_reply_to_id": None})
+    )
+    assert moved["thread_id"] != first["thread_id"]
+    [created] = await thread_events(tenant, moved["thread_id"], "created")
+    assert created["data"] == await shown(tenant, moved["thread_id"])
+    [left, _] = await thread_events(tenant, first["thread_id"], "updated")
+    assert left["data"] == await shown(tenant, first["thread_id"])
+    assert left["previous_data"]["emails"] == with_draft["emails"]
+    assert left["previous_data"]["n_emails"] == 2

@@ -42,7 +42,7 @@ async def email_created(
     """A new email's ``created`` event and its thread's event, written together."""
     changes = [
         await _email_change(session, email, "created"),
-        await _placement_change(session, email, placement),
+        await placement_change(session, email, placement),
     ]
     await record_many(session, [(origin, change) for change in changes])
 
@@ -132,7 +132,7 @@ async def thread_updated(
     )
 
 
-async def _placement_change(
+async def placement_change(
     session: AsyncSession, email: EmailActivity, placement: Placement
 ) -> Change:
     """A new email's thread: ``created`` with just this email, or ``updated`` from the thread

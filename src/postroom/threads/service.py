@@ -151,6 +151,30 @@ def _new_thread(email: EmailActivity, now: datetime) -> EmailThread:
     )
 
 
+async def move(
+    session: AsyncSession,
+    email: EmailActivity,
+    parent: EmailActivity | None,
+    now: datetime,
+    old: dict[str, Any] | None,
+) -> list[Change]:
+    """Move a draft to the thread its new ``in_reply_to_id`` calls for, and return the events
+    of the threads that changed: the one it left (``old``: as it was shown with the email),
+    ``deleted`` when emptied, else ``updated``; and the one it joined, ``created`` or
+    ``updated``. Staying in its thread changes no thread."""
+    email.references = []
+    placement = await place(session, email, parent, now)
+    await session.flush()
+    if old is None or old["id"] == placement.thread.id:
+        return []
+    changes = [await event_log.placement_change(session, email, placement)]
+    if await forget_if_empty(session, old["id"]):
+        return [event_log.thread_deletion(old), *changes]
+    await touch(session, email.organization_id, old["id"])
+    left = await event_log.thread_updated(session, email.organization_id, old)
+    return [*([left] if left is not None else []), *changes]
+
+
 async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
     """Remove a thread whose last email was deleted; return whether it was removed."""
     if thread_id is not None and await repository.count_emails(session, thread_id) == 0:
