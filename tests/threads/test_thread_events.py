@@ -136,3 +136,26 @@ async def test_a_reply_draft_set_apart_records_its_new_thread_and_the_one_it_lef
     assert left["data"] == await shown(tenant, first["thread_id"])
     assert left["previous_data"]["emails"] == with_draft["emails"]
     assert left["previous_data"]["n_emails"] == 2
+
+
+async def test_a_reply_records_the_answered_emails_has_reply(tenant: Tenant) -> None:
+    """An incoming reply gives ``has_reply`` to the sent emails of its thread it answers; the
+    change is theirs, so each records an ``activity.email`` ``updated`` event with it."""
+    lead, first, _ = await conversation(tenant)
+    response = await tenant.client.post(
+        "/activity/email/",
+        json={
+            "lead_id": lead["id"], "status": "inbox", "sender": BUYER, "to": [SENDER],
+            "subject": "Re: Pricing", "in_reply_to_id": first["id"],
+        },
+    )  # fmt: skip
+    ok(response)
+    params = {"object_id": first["id"], "action": "updated"}
+    [updated] = ok(await tenant.client.get("/event/", params=params))["data"]
+    now = ok(await tenant.client.get(f"/activity/email/{first['id']}/"))
+    assert now["has_reply"] is True
+    assert updated["data"] == now
+    assert updated["changed_fields"] == ["date_updated", "has_reply"]
+    assert updated["previous_data"] == {"date_updated": first["date_updated"], "has_reply": False}
+    assert updated["request_id"] == response.headers["x-request-id"]
+    assert now["updated_by"] == first["updated_by"]

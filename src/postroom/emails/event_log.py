@@ -39,10 +39,12 @@ async def email_changed(
 async def email_created(
     session: AsyncSession, origin: Origin, email: EmailActivity, placement: Placement
 ) -> None:
-    """A new email's ``created`` event and its thread's event, written together."""
+    """A new email's ``created`` event, its thread's event and those of the emails it
+    replies to, written together."""
     changes = [
         await _email_change(session, email, "created"),
         await placement_change(session, email, placement),
+        *placement.replied,
     ]
     await record_many(session, [(origin, change) for change in changes])
 

@@ -75,11 +75,13 @@ def _message_ids(found: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Placement:
-    """The thread an email was placed in, and the thread as the API showed it before the email
-    joined (None when the email started it)."""
+    """The thread an email was placed in, the thread as the API showed it before the email
+    joined (None when the email started it), and the ``updated`` changes of the emails it
+    replies to (their ``has_reply``)."""
 
     thread: EmailThread
     before: dict[str, Any] | None
+    replied: list[Change]
 
 
 async def place(
@@ -94,9 +96,25 @@ async def place(
     email.thread_id = thread.id
     thread.latest_normalized_subject = display_subject(email.subject)
     thread.updated_at = now
+    replied: list[Change] = []
     if email.status == EmailStatus.INBOX and email.activity_at is not None:
-        await repository.mark_replied(session, thread.id, email.lead_id, email.activity_at)
-    return Placement(thread, before)
+        replied = await _mark_replied(session, thread.id, email.lead_id, email.activity_at, now)
+    return Placement(thread, before, replied)
+
+
+async def _mark_replied(
+    session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime, now: datetime
+) -> list[Change]:
+    """Give a reply to the thread's sent emails it answers, and return their ``updated``
+    changes (``has_reply`` and ``date_updated``; ``updated_by`` stays: no user edited them)."""
+    emails = await repository.awaiting_reply(session, thread_id, lead_id, reply_at)
+    if not emails:
+        return []
+    before = await event_log.rendered_emails(session, emails)
+    for email in emails:
+        email.has_reply, email.updated_at = True, now
+    await session.flush()
+    return await event_log.email_updates(session, emails, before)
 
 
 async def _thread_to_join(
