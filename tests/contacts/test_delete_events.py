@@ -116,11 +116,11 @@ async def test_a_contact_deletion_writes_the_updates_before_the_contacts_own_eve
     jane, janes, _ = await lead_with_emails(tenant)
     ok(await tenant.client.delete(f"/contact/{jane}/"))
     newest = [(e["object_type"], e["action"], e["request_id"]) for e in await events(tenant)]
-    assert newest[0][:2] == ("contact", "deleted")
-    assert sorted(kind for kind, _, _ in newest[1:5]) == [
+    assert [kind[:2] for kind in newest[:2]] == [("lead", "updated"), ("contact", "deleted")]
+    assert sorted(kind for kind, _, _ in newest[2:6]) == [
         "activity.email", "activity.email", "activity.email_thread", "activity.email_thread",
     ]  # fmt: skip
-    assert len({request_id for _, _, request_id in newest[:5]}) == 1
+    assert len({request_id for _, _, request_id in newest[:6]}) == 1
 
 
 async def lead_with_followups(
@@ -176,8 +176,8 @@ async def test_a_contact_deletion_writes_the_task_updates_after_the_emails_and_t
     jane, _, _ = await lead_with_followups(tenant, database)
     ok(await tenant.client.delete(f"/contact/{jane}/"))
     newest = [(e["object_type"], e["action"], e["request_id"]) for e in await events(tenant)]
-    assert [kind for kind, _, _ in newest[:7]] == [
-        "contact", FOLLOWUP, FOLLOWUP, "activity.email_thread", "activity.email_thread",
+    assert [kind for kind, _, _ in newest[:8]] == [
+        "lead", "contact", FOLLOWUP, FOLLOWUP, "activity.email_thread", "activity.email_thread",
         "activity.email", "activity.email",
     ]  # fmt: skip
-    assert len({request_id for _, _, request_id in newest[:7]}) == 1
+    assert len({request_id for _, _, request_id in newest[:8]}) == 1

@@ -113,7 +113,9 @@ async def test_threads_leads_and_contacts_write_events(tenant: Tenant) -> None:
         ("contact", "updated"), ("contact", "deleted"), ("activity.email", "created"),
         ("activity.email_thread", "created"),
     } <= seen  # fmt: skip
-    [renamed] = await events(tenant, object_type="lead", action="updated")
+    # newest first: the contact's removal (Close: a lead is updated when "a contact is added
+    # or removed"), then the rename
+    [_, renamed] = await events(tenant, object_type="lead", action="updated")
     assert renamed["changed_fields"] == ["date_updated", "display_name", "name"]
     assert email["thread_id"] in {e["object_id"] for e in await events(tenant)}
 

@@ -150,3 +150,20 @@ async def test_never_opened_has_null_summary(tenant: Tenant) -> None:
     email = await sent_to_one(tenant)
     assert email["opens_summary"] is None
     assert email["opens"] == []
+
+
+async def test_an_open_is_an_updated_event_of_its_email(
+    tenant: Tenant, database: Database, clock: Clock
+) -> None:
+    """An open changes the email as the API shows it (``opens``, ``opens_summary``), so it
+    records an ``activity.email`` ``updated`` event with what changed and the old values
+    (Close's Event Log: ``changed_fields`` "for update events, contains a list of fields that
+    have changed"); Postroom made the change, so it names no user and no request."""
+    email = await sent_to_one(tenant)
+    await fetch_pixel(tenant, await token_of(database, email["id"]))
+    params = {"object_id": email["id"], "action": "updated"}
+    [updated] = ok(await tenant.client.get("/event/", params=params))["data"]
+    assert updated["data"] == await opens_of(tenant, email["id"])
+    assert {"opens", "opens_summary", "date_updated"} <= set(updated["changed_fields"])
+    assert updated["previous_data"]["opens"] == []
+    assert (updated["user_id"], updated["request_id"]) == (None, None)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.contacts import repository
+from postroom.contacts import lead_events, repository
 from postroom.contacts.schemas import (
     ContactCreate,
     ContactEmailIn,
@@ -64,19 +64,22 @@ def new_contact(caller: Caller, lead_id: str, fields: ContactFields) -> Contact:
     )
 
 
-async def _lead_for_new_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> Lead:
+async def _lead_for_new_contact(
+    session: AsyncSession, caller: Caller, body: ContactCreate
+) -> tuple[Lead, bool]:
+    """The contact's lead, and whether it is made for the contact (no ``lead_id`` posted)."""
     if body.lead_id is not None:
         kept = await lead_repository.lead_exists(session, caller.organization_id, body.lead_id)
         lead = await lead_repository.get_lead(session, caller.organization_id, body.lead_id)
         if not kept or lead is None:
             raise ValidationFailed.field("lead_id", "Lead not found.")
-        return lead
+        return lead, False
     name = body.name or (body.emails[0].email if body.emails else None)
     lead = Lead(id=new_id("lead"), organization_id=caller.organization_id, name=name)
     lead.created_by = lead.updated_by = caller.user_id
     lead_repository.add(session, lead)
     await session.flush()
-    return lead
+    return lead, True
 
 
 async def unsubscribe_flagged(
@@ -102,14 +105,23 @@ async def view_of(session: AsyncSession, contact: Contact) -> ContactView:
 
 
 async def create_contact(session: AsyncSession, caller: Caller, body: ContactCreate) -> ContactView:
+    """Create the contact and record its ``created`` event with its lead's: ``created`` when
+    the lead was made for it (before the contact's), else ``updated`` (after it)."""
     check_posted_organization(body, caller.organization_id)
-    lead = await _lead_for_new_contact(session, caller, body)
+    lead, new_lead = await _lead_for_new_contact(session, caller, body)
+    lead_before = None if new_lead else await lead_events.rendered_lead(session, caller, lead)
     contact = new_contact(caller, lead.id, body)
     repository.add(session, contact)
     await session.flush()
     await unsubscribe_flagged(session, caller, body.emails)
     view = await view_of(session, contact)
-    await record(session, Origin.of(caller), contact_change(view, "created"))
+    created = contact_change(view, "created")
+    if lead_before is None:
+        changes = [await lead_events.lead_created(session, caller, lead), created]
+    else:
+        changes = [created, await lead_events.contacts_changed(session, caller, lead, lead_before)]
+    origin = Origin.of(caller)
+    await record_many(session, [(origin, change) for change in changes])
     return view
 
 
@@ -176,11 +188,14 @@ async def update_contact(
 async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str) -> None:
     """Delete the contact; its emails, threads and tasks stay, their ``contact_id`` cleared
     (the foreign key would do it unseen) and marked updated now by the caller, each with an
-    ``updated`` event before the contact's ``deleted`` one. The emails' events are written a
-    chunk at a time, so a contact of many emails is never all in memory."""
+    ``updated`` event before the contact's ``deleted`` one, and its lead's ``updated`` event
+    last. The emails' events are written a chunk at a time, so a contact of many emails is
+    never all in memory."""
     contact = await get_contact(session, caller, contact_id, locked=True)
     origin = Origin.of(caller)
     deleted = contact_change(await view_of(session, contact), "deleted")
+    lead = await lead_repository.get_lead(session, caller.organization_id, contact.lead_id)
+    lead_before = None if lead is None else await lead_events.rendered_lead(session, caller, lead)
     threads = await repository.threads_of_contact(session, contact)
     threads_before = await event_log.rendered_threads(session, origin, threads)
     now = utcnow()
@@ -191,6 +206,8 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
     ]
     await repository.delete_contact(session, contact)
     changes.append(deleted)
+    if lead is not None and lead_before is not None:
+        changes.append(await lead_events.contacts_changed(session, caller, lead, lead_before))
     await record_many(session, [(origin, change) for change in changes])
 
 

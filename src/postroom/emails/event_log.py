@@ -39,10 +39,12 @@ async def email_changed(
 async def email_created(
     session: AsyncSession, origin: Origin, email: EmailActivity, placement: Placement
 ) -> None:
-    """A new email's ``created`` event and its thread's event, written together."""
+    """A new email's ``created`` event, its thread's event and those of the emails it
+    replies to, written together."""
     changes = [
         await _email_change(session, email, "created"),
-        await _placement_change(session, origin, email, placement),
+        await placement_change(session, email, placement),
+        *placement.replied,
     ]
     await record_many(session, [(origin, change) for change in changes])
 
@@ -94,7 +96,7 @@ async def thread_updates(
             "updated",
             thread.id,
             thread.lead_id,
-            await _rendered_thread(session, origin, thread, None),
+            await rendered_thread(session, thread),
             before[thread.id],
         )  # fmt: skip
         for thread in threads
@@ -105,54 +107,55 @@ async def rendered_threads(
     session: AsyncSession, origin: Origin, threads: Sequence[EmailThread]
 ) -> dict[str, dict[str, Any]]:
     """The threads as the API shows them (with their emails), by id."""
-    return {thread.id: await _rendered_thread(session, origin, thread, None) for thread in threads}
+    return {thread.id: await rendered_thread(session, thread) for thread in threads}
 
 
-async def thread_change(
-    session: AsyncSession, origin: Origin, thread_id: str | None, action: str
-) -> Change | None:
-    """The change of the thread ``thread_id`` as it is now (None when there is no thread)."""
+async def thread_before(
+    session: AsyncSession, organization_id: str, thread_id: str | None
+) -> dict[str, Any] | None:
+    """The thread ``thread_id`` as the API shows it now (None when there is none): what its
+    next event's ``previous_data`` comes from."""
     if thread_id is None:
         return None
-    thread = await thread_repository.get_thread(session, origin.organization_id, thread_id)
+    thread = await thread_repository.get_thread(session, organization_id, thread_id)
+    return None if thread is None else await rendered_thread(session, thread)
+
+
+async def thread_updated(
+    session: AsyncSession, organization_id: str, before: dict[str, Any]
+) -> Change | None:
+    """The ``updated`` change of the thread ``before`` showed, as it is now (None when it is
+    gone)."""
+    thread = await thread_repository.get_thread(session, organization_id, before["id"])
     if thread is None:
         return None
-    return await _thread_change(session, origin, thread, action, None)
+    return Change(
+        THREAD, "updated", thread.id, thread.lead_id, await rendered_thread(session, thread), before
+    )
 
 
-async def _placement_change(
-    session: AsyncSession, origin: Origin, email: EmailActivity, placement: Placement
+async def placement_change(
+    session: AsyncSession, email: EmailActivity, placement: Placement
 ) -> Change:
-    """A new email's thread: ``created`` with just this email, or ``updated``. The thread is
-    at hand: reading it back by id would be a query, since the session holds its objects
-    only while something else does."""
-    if placement.started:
-        return await _thread_change(session, origin, placement.thread, "created", [email])
-    return await _thread_change(session, origin, placement.thread, "updated", None)
+    """A new email's thread: ``created`` with just this email, or ``updated`` from the thread
+    as it was before the email joined. The thread is at hand: reading it back by id would be
+    a query, since the session holds its objects only while something else does."""
+    thread = placement.thread
+    if placement.before is None:
+        data = await rendered_thread(session, thread, [email])
+        return Change(THREAD, "created", thread.id, thread.lead_id, data)
+    data = await rendered_thread(session, thread)
+    return Change(THREAD, "updated", thread.id, thread.lead_id, data, placement.before)
 
 
-async def _thread_change(
-    session: AsyncSession,
-    origin: Origin,
-    thread: EmailThread,
-    action: str,
-    emails: Sequence[EmailActivity] | None,
-) -> Change:
-    data = await _rendered_thread(session, origin, thread, emails)
-    return Change(THREAD, action, thread.id, thread.lead_id, data)
-
-
-async def _rendered_thread(
-    session: AsyncSession,
-    origin: Origin,
-    thread: EmailThread,
-    emails: Sequence[EmailActivity] | None,
+async def rendered_thread(
+    session: AsyncSession, thread: EmailThread, emails: Sequence[EmailActivity] | None = None
 ) -> dict[str, Any]:
-    """``emails``: all of the thread's emails when the caller has them (a thread just started
-    by one email); else they are read."""
+    """The thread as the API shows it. ``emails``: all of the thread's emails when the caller
+    has them (a thread just started by one email); else they are read."""
     if emails is None:
         emails = await thread_repository.emails_of_threads(
-            session, origin.organization_id, [thread.id]
+            session, thread.organization_id, [thread.id]
         )
     names: dict[str, str] = {}
     for email in emails:
@@ -160,6 +163,7 @@ async def _rendered_thread(
     return render_thread(ThreadView(thread, emails), names)
 
 
-def thread_deletion(thread_id: str, lead_id: str | None) -> Change:
-    data = {"id": thread_id, "_type": "EmailThread", "lead_id": lead_id}
-    return Change(THREAD, "deleted", thread_id, lead_id, data)
+def thread_deletion(data: dict[str, Any]) -> Change:
+    """The ``deleted`` change of a thread; ``data``: the thread as ``rendered_thread`` showed
+    it before it went (Close: ``previous_data`` holds the object, ``data`` is null)."""
+    return Change(THREAD, "deleted", data["id"], data["lead_id"], data)

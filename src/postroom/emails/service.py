@@ -27,7 +27,7 @@ from postroom.emails.sending_account import default_to_users_account
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Origin
+from postroom.events.service import Origin, record_many
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
@@ -279,6 +279,12 @@ async def update_email(
             "status", "This email is already being sent and can no longer be cancelled."
         )
     replaced_template_id = email.template_id
+    moving = "in_reply_to_id" in content_edits
+    old_thread = (
+        await event_log.thread_before(session, email.organization_id, email.thread_id)
+        if moving
+        else None
+    )
     _apply(email, changes, target, caller, now)
     if "template_id" in content_edits:
         await _apply_template_on_update(
@@ -289,12 +295,13 @@ async def update_email(
     problems.raise_if_any()
     if current is not target:
         await default_to_users_account(session, email)
-    if "in_reply_to_id" in content_edits:
-        await _rethread(session, email, parent, now)
+    threads = await thread_service.move(session, email, parent, now, old_thread) if moving else []
     await session.flush()
     if (target in QUEUED and current is not target) or "followup_at" in changes:
         await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
-    await event_log.email_changed(session, Origin.of(caller), email, "updated", before)
+    origin = Origin.of(caller)
+    await event_log.email_changed(session, origin, email, "updated", before)
+    await record_many(session, [(origin, change) for change in threads])
     return email
 
 
@@ -337,14 +344,3 @@ async def _apply_template_on_update(
             session, caller, email.attachments, settings.max_file_bytes
         )
     _refresh_derived(email)
-
-
-async def _rethread(
-    session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
-) -> None:
-    """A draft that now replies to another email (or to none) moves to the right thread."""
-    previous = email.thread_id
-    email.references = []
-    await thread_service.place(session, email, parent, now)
-    await session.flush()
-    await thread_service.forget_if_empty(session, previous)

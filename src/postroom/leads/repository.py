@@ -56,9 +56,9 @@ async def status_labels(session: AsyncSession, organization_id: str) -> Sequence
     return (await session.execute(statement)).scalars().all()
 
 
-async def thread_ids_of_lead(session: AsyncSession, lead: Lead) -> Sequence[str]:
+async def threads_of_lead(session: AsyncSession, lead: Lead) -> Sequence[EmailThread]:
     statement = (
-        select(EmailThread.id)
+        select(EmailThread)
         .where(EmailThread.lead_id == lead.id)
         .order_by(EmailThread.created_at, EmailThread.id)
     )

@@ -170,6 +170,7 @@ async def delete_lead(session: AsyncSession, caller: Caller, lead_id: str) -> No
     view = await get_lead(session, caller, lead_id, locked=True)
     origin = Origin.of(caller)
     await _record_email_deletions(session, origin, view.lead)
+    await _record_thread_deletions(session, origin, view.lead)
     changes = await _deletions(session, view, caller.public_url)
     if await repository.delete_unclaimed_emails(session, view.lead):
         raise ValidationFailed(["An email of this lead is being sent; try again in a moment."])
@@ -186,14 +187,20 @@ async def _record_email_deletions(session: AsyncSession, origin: Origin, lead: L
         await record_many(session, [(origin, change) for change in changes])
 
 
+async def _record_thread_deletions(session: AsyncSession, origin: Origin, lead: Lead) -> None:
+    """The ``deleted`` events of the lead's threads, each with the thread as the API shows it
+    (its emails included), rendered and written one thread at a time."""
+    for thread in await repository.threads_of_lead(session, lead):
+        data = await event_log.rendered_thread(session, thread)
+        await record(session, origin, event_log.thread_deletion(data))
+
+
 async def _deletions(session: AsyncSession, view: LeadView, public_url: str) -> list[Change]:
     """The ``deleted`` changes of the rest of what a lead's deletion removes, rendered while it
-    is all there: the threads of its emails, its tasks, its contacts, and the lead last."""
+    is all there: its tasks, its contacts, and the lead last."""
     lead = view.lead
-    thread_ids = await repository.thread_ids_of_lead(session, lead)
     tasks = await task_repository.tasks_of_lead(session, lead.organization_id, lead.id)
     return [
-        *(event_log.thread_deletion(thread_id, lead.id) for thread_id in thread_ids),
         *await task_deletions(session, lead.organization_id, tasks),
         *(contact_change(ContactView(c, view.unsubscribed), "deleted") for c in view.contacts),
         lead_change(view, "deleted", public_url),

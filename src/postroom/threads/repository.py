@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails.states import EmailStatus
@@ -140,22 +140,19 @@ async def threads_by_message_id(
     return {message_id: thread_id for message_id, thread_id in rows if message_id and thread_id}
 
 
-async def mark_replied(
+async def awaiting_reply(
     session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime
-) -> None:
-    """Outgoing emails of the thread and lead sent before ``reply_at`` now have a reply."""
-    await session.execute(
-        update(EmailActivity)
-        .where(
-            EmailActivity.thread_id == thread_id,
-            EmailActivity.lead_id == lead_id,
-            EmailActivity.status == EmailStatus.SENT.value,
-            EmailActivity.sent_at < reply_at,
-            EmailActivity.has_reply.is_(False),
-        )
-        .values(has_reply=True)
-        .execution_options(synchronize_session=False)
+) -> Sequence[EmailActivity]:
+    """Outgoing emails of the thread and lead sent before ``reply_at`` and not yet replied to:
+    those a reply arriving at ``reply_at`` answers."""
+    statement = select(EmailActivity).where(
+        EmailActivity.thread_id == thread_id,
+        EmailActivity.lead_id == lead_id,
+        EmailActivity.status == EmailStatus.SENT.value,
+        EmailActivity.sent_at < reply_at,
+        EmailActivity.has_reply.is_(False),
     )
+    return (await session.execute(statement)).scalars().all()
 
 
 async def latest_incoming_at(session: AsyncSession, thread_id: str) -> datetime | None:

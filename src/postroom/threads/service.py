@@ -24,6 +24,7 @@ from postroom.emails import event_log
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record_many
+from postroom.kit.datetimes import utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
@@ -74,10 +75,13 @@ def _message_ids(found: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Placement:
-    """The thread an email was placed in, and whether the email started it."""
+    """The thread an email was placed in, the thread as the API showed it before the email
+    joined (None when the email started it), and the ``updated`` changes of the emails it
+    replies to (their ``has_reply``)."""
 
     thread: EmailThread
-    started: bool
+    before: dict[str, Any] | None
+    replied: list[Change]
 
 
 async def place(
@@ -85,16 +89,32 @@ async def place(
 ) -> Placement:
     """Give a new email its thread (and its References chain when it replies)."""
     thread = await _thread_to_join(session, email, parent, now)
-    started = thread is None
+    before = None if thread is None else await event_log.rendered_thread(session, thread)
     if thread is None:
         thread = _new_thread(email, now)
         repository.add(session, thread)
     email.thread_id = thread.id
     thread.latest_normalized_subject = display_subject(email.subject)
     thread.updated_at = now
+    replied: list[Change] = []
     if email.status == EmailStatus.INBOX and email.activity_at is not None:
-        await repository.mark_replied(session, thread.id, email.lead_id, email.activity_at)
-    return Placement(thread, started)
+        replied = await _mark_replied(session, thread.id, email.lead_id, email.activity_at, now)
+    return Placement(thread, before, replied)
+
+
+async def _mark_replied(
+    session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime, now: datetime
+) -> list[Change]:
+    """Give a reply to the thread's sent emails it answers, and return their ``updated``
+    changes (``has_reply`` and ``date_updated``; ``updated_by`` stays: no user edited them)."""
+    emails = await repository.awaiting_reply(session, thread_id, lead_id, reply_at)
+    if not emails:
+        return []
+    before = await event_log.rendered_emails(session, emails)
+    for email in emails:
+        email.has_reply, email.updated_at = True, now
+    await session.flush()
+    return await event_log.email_updates(session, emails, before)
 
 
 async def _thread_to_join(
@@ -149,12 +169,44 @@ def _new_thread(email: EmailActivity, now: datetime) -> EmailThread:
     )
 
 
+async def move(
+    session: AsyncSession,
+    email: EmailActivity,
+    parent: EmailActivity | None,
+    now: datetime,
+    old: dict[str, Any] | None,
+) -> list[Change]:
+    """Move a draft to the thread its new ``in_reply_to_id`` calls for, and return the events
+    of the threads that changed: the one it left (``old``: as it was shown with the email),
+    ``deleted`` when emptied, else ``updated``; and the one it joined, ``created`` or
+    ``updated``. Staying in its thread changes no thread."""
+    email.references = []
+    placement = await place(session, email, parent, now)
+    await session.flush()
+    if old is None or old["id"] == placement.thread.id:
+        return []
+    changes = [await event_log.placement_change(session, email, placement)]
+    if await forget_if_empty(session, old["id"]):
+        return [event_log.thread_deletion(old), *changes]
+    await touch(session, email.organization_id, old["id"])
+    left = await event_log.thread_updated(session, email.organization_id, old)
+    return [*([left] if left is not None else []), *changes]
+
+
 async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
     """Remove a thread whose last email was deleted; return whether it was removed."""
     if thread_id is not None and await repository.count_emails(session, thread_id) == 0:
         await repository.delete_thread(session, thread_id)
         return True
     return False
+
+
+async def touch(session: AsyncSession, organization_id: str, thread_id: str) -> None:
+    """Mark the thread changed now (an email left it)."""
+    thread = await repository.get_thread(session, organization_id, thread_id)
+    if thread is not None:
+        thread.updated_at = utcnow()
+        await session.flush()
 
 
 async def get_thread(session: AsyncSession, caller: Caller, thread_id: str) -> ThreadView:
@@ -206,6 +258,6 @@ async def _deletions(
     tasks = await task_repository.followups_of_thread(session, thread.id)
     return [
         *await event_log.email_deletions(session, emails),
-        event_log.thread_deletion(thread.id, thread.lead_id),
+        event_log.thread_deletion(await event_log.rendered_thread(session, thread, emails)),
         *await task_deletions(session, organization_id, tasks),
     ]

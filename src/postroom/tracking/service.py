@@ -1,7 +1,8 @@
 """Open tracking: a 1×1 GIF per sent HTML email; each fetch records an open.
 
 Repeats from the same IP address and user agent within 60 seconds count once. An unknown
-token records nothing (and gets the same GIF, so tokens cannot be probed).
+token records nothing (and gets the same GIF, so tokens cannot be probed). An open is a
+change of the email: it records an ``activity.email`` ``updated`` event (no user, no request).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.emails import event_log
+from postroom.events.service import Origin, record_many
 from postroom.kit.datetimes import format_datetime
 from postroom.models import EmailActivity
 from postroom.tracking import repository
@@ -54,6 +57,8 @@ async def record_open(
     email = await repository.email_by_open_token(session, token)
     if email is None or _is_repeat(email.opens, ip, agent, now):
         return False
+    before = await event_log.rendered_emails(session, [email])
+    email.updated_at = now
     email.opens = [
         *email.opens,
         {
@@ -63,4 +68,7 @@ async def record_open(
             "user_agent": agent,
         },
     ]
+    await session.flush()
+    changes = await event_log.email_updates(session, [email], before)
+    await record_many(session, [(Origin(email.organization_id), change) for change in changes])
     return True
