@@ -81,6 +81,12 @@ class Delivery:
     route: SendingRoute
 
 
+async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
 
@@ -131,7 +137,8 @@ class Dispatcher:
         claims of the emails still waiting in a lane, so that another worker (or the next
         start) sends them at once."""
         self.database.due_listeners.append(self.wake)
-        helpers = [asyncio.create_task(self._housekeeping())]
+        housekeeping = asyncio.create_task(self._housekeeping())
+        helpers = []
         if not self.database.is_sqlite:
             helpers.append(
                 asyncio.create_task(listen_for_due_changes(self.database.url, self.wake))
@@ -139,7 +146,7 @@ class Dispatcher:
         try:
             await self._loop()
         finally:
-            await self._shut_down(helpers)
+            await self._shut_down(helpers, housekeeping)
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -156,15 +163,21 @@ class Dispatcher:
             await self.create_due_followups()
         await self._sleep(await self.dispatch_due())
 
-    async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
+    async def _shut_down(
+        self, helpers: list[asyncio.Task[None]], housekeeping: asyncio.Task[None]
+    ) -> None:
+        """Housekeeping goes on until the sends under way are stored: it renews their leases,
+        which a send slower than the lease (a server slow to answer the data) outlives, and
+        another worker's recovery would otherwise take such an email for a dead worker's."""
         self.database.due_listeners.remove(self.wake)
-        for helper in helpers:
-            helper.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
+        await _cancelled(helpers)
         for lanes in self._lanes.values():
             for waiting in lanes.take_waiting():
                 self._finished(waiting.email.id)
-        await self.drain()
+        try:
+            await self.drain()
+        finally:
+            await _cancelled([housekeeping])
         async with self.database.transaction() as session:
             if await repo.release_unstarted(session, self.worker_id):
                 await repo.signal_due_change(session)
