@@ -315,15 +315,27 @@ class Dispatcher:
 
     def _store(self, email_id: str, outcome: dict[str, Any]) -> None:
         written = self._outcomes.submit_nowait(outcome)
-        written.add_done_callback(lambda _written: self._stored(email_id, _written))
+        written.add_done_callback(lambda _written: self._stored(email_id, outcome, _written))
 
-    def _stored(self, email_id: str, written: asyncio.Future[None]) -> None:
+    def _stored(
+        self, email_id: str, outcome: dict[str, Any], written: asyncio.Future[None]
+    ) -> None:
+        """An outcome that could not be written (the database is down) is written again after
+        the poll interval, the email still in flight so that its lease is renewed meanwhile:
+        given up, a delivered email would expire into ``DeliveryUnknown``. A stopping
+        dispatcher tries once more, then leaves the email to recovery."""
         error = None if written.cancelled() else written.exception()
-        if error is not None:
+        if error is None:
+            self._finished(email_id)
+        elif self._stopping.is_set():
             logger.error(
                 "the outcome of %s was not stored; its lease will expire", email_id, exc_info=error
             )
-        self._finished(email_id)
+            self._finished(email_id)
+        else:
+            logger.warning("the outcome of %s was not stored; trying again", email_id)
+            delay = self.settings.dispatch_poll_seconds
+            asyncio.get_running_loop().call_later(delay, self._store, email_id, outcome)
 
     async def _build_and_send(self, email: EmailColumns, route: SendingRoute) -> dict[str, Any]:
         now = self.clock()
