@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -107,6 +108,11 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
+        self._store_tries = max(
+            math.ceil(settings.dispatch_lease_seconds / settings.dispatch_poll_seconds), 2
+        )
+        """How often an outcome is written before it is left to recovery (one try per poll
+        interval, for about a lease's length)."""
         self._in_flight: dict[str, EmailColumns] = {}
         """Claimed emails not yet finished (queued in a lane, sending, or being stored)."""
         self._idle = asyncio.Event()
@@ -313,29 +319,29 @@ class Dispatcher:
         if outcome is not None:
             self._store(email.id, outcome)
 
-    def _store(self, email_id: str, outcome: dict[str, Any]) -> None:
+    def _store(self, email_id: str, outcome: dict[str, Any], tries: int = 1) -> None:
         written = self._outcomes.submit_nowait(outcome)
-        written.add_done_callback(lambda _written: self._stored(email_id, outcome, _written))
+        written.add_done_callback(lambda _written: self._stored(email_id, outcome, tries, _written))
 
     def _stored(
-        self, email_id: str, outcome: dict[str, Any], written: asyncio.Future[None]
+        self, email_id: str, outcome: dict[str, Any], tries: int, written: asyncio.Future[None]
     ) -> None:
-        """An outcome that could not be written (the database is down) is written again after
-        the poll interval, the email still in flight so that its lease is renewed meanwhile:
-        given up, a delivered email would expire into ``DeliveryUnknown``. A stopping
-        dispatcher tries once more, then leaves the email to recovery."""
+        """An outcome that could not be written (the database is down) is written again each
+        poll interval, for about a lease's length, the email still in flight so that its lease
+        is renewed meanwhile: given up at once, a delivered email would expire into
+        ``DeliveryUnknown``. A stopping dispatcher tries once more, then leaves it to recovery,
+        as it does an outcome that keeps failing (not an outage, then)."""
         error = None if written.cancelled() else written.exception()
-        if error is None:
-            self._finished(email_id)
-        elif self._stopping.is_set():
+        if error is not None and tries < self._store_tries and not self._stopping.is_set():
+            logger.warning("the outcome of %s was not stored; trying again", email_id)
+            delay = self.settings.dispatch_poll_seconds
+            asyncio.get_running_loop().call_later(delay, self._store, email_id, outcome, tries + 1)
+            return
+        if error is not None:
             logger.error(
                 "the outcome of %s was not stored; its lease will expire", email_id, exc_info=error
             )
-            self._finished(email_id)
-        else:
-            logger.warning("the outcome of %s was not stored; trying again", email_id)
-            delay = self.settings.dispatch_poll_seconds
-            asyncio.get_running_loop().call_later(delay, self._store, email_id, outcome)
+        self._finished(email_id)
 
     async def _build_and_send(self, email: EmailColumns, route: SendingRoute) -> dict[str, Any]:
         now = self.clock()
