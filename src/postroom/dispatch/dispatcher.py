@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository as account_repository
-from postroom.accounts.service import SendingRoute
+from postroom.accounts.service import SendingRoute, UnreadableCredentials
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.dispatch import outcomes
@@ -61,13 +61,17 @@ half a second (the whole claim is read and its routes found before any email sta
 chunks the first ones go out while the next chunk is claimed."""
 
 
+Route = SendingRoute | UnreadableCredentials | None
+"""How a claimed email leaves: a sending route, or why it cannot (None: no account at all)."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """What one claim transaction found: the emails now ours, their routes, and when the next
     email (``None`` when the claim filled every free slot) and the next follow-up are due."""
 
     emails: Sequence[EmailColumns]
-    routes: dict[str, SendingRoute | None]
+    routes: dict[str, Route]
     next_due: datetime | None
     next_followup: datetime | None
 
@@ -267,23 +271,32 @@ class Dispatcher:
 
     async def _routes(
         self, session: AsyncSession, emails: Sequence[EmailColumns]
-    ) -> dict[str, SendingRoute | None]:
-        cache: dict[tuple[str, str | None], SendingRoute | None] = {}
-        routes: dict[str, SendingRoute | None] = {}
+    ) -> dict[str, Route]:
+        cache: dict[tuple[str, str | None], Route] = {}
+        routes: dict[str, Route] = {}
         for email in emails:
             key = (email.organization_id, email.email_account_id)
             if key not in cache:
-                cache[key] = await self.registry.route(session, email)
+                cache[key] = await self._route(session, email)
             routes[email.id] = cache[key]
         return routes
 
-    def _start(self, email: EmailColumns, route: SendingRoute | None) -> None:
+    async def _route(self, session: AsyncSession, email: EmailColumns) -> Route:
+        """An account this server cannot use fails its own emails, not the claim they are in
+        (the claim of every email due with them, again at each round)."""
+        try:
+            return await self.registry.route(session, email)
+        except UnreadableCredentials as problem:
+            return problem
+
+    def _start(self, email: EmailColumns, route: Route) -> None:
         self._in_flight[email.id] = email
         self._idle.clear()
-        if route is None:
-            self._store(email.id, outcomes.no_account(email, self.clock()))
-        else:
+        if isinstance(route, SendingRoute):
             self._lanes_of(route).add(Delivery(email, route))
+        else:
+            problem = str(route) if route is not None else None
+            self._store(email.id, outcomes.no_account(email, self.clock(), problem))
 
     def _lanes_of(self, route: SendingRoute) -> Lanes[Delivery]:
         if route.key not in self._lanes:

@@ -96,8 +96,9 @@ def failed(
     )  # fmt: skip
 
 
-def no_account(email: EmailRecord, now: datetime) -> dict[str, Any]:
-    message = "No sending account: add one for the user or set POSTROOM_SMTP_URL."
+def no_account(email: EmailRecord, now: datetime, problem: str | None = None) -> dict[str, Any]:
+    """No usable sending account: none at all, or ``problem`` with the one it names."""
+    message = problem or "No sending account: add one for the user or set POSTROOM_SMTP_URL."
     return _values(
         email, now, status=EmailStatus.ERROR, due_at=None, need_smtp_credentials=True,
         send_attempts=[*email.send_attempts, attempt(now, NO_ACCOUNT, message)],
