@@ -325,6 +325,17 @@ async def test_refused_connection_is_connection_failed(connect: Connect) -> None
     assert type(error) is ConnectionFailed
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "smtp..example.com"])
+async def test_a_host_name_that_cannot_be_looked_up_is_connection_failed(host: str) -> None:
+    """A name with an empty or over-long label cannot even be encoded for DNS (Python raises
+    ``UnicodeError``): the server cannot be reached, like a name that does not resolve, and
+    the email is retried and then given up, not left to lease expiry again and again."""
+    transport = SmtpTransport(SmtpSettings(host, 25, timeout=5.0))
+    error = await failure(transport)
+    assert type(error) is ConnectionFailed
+    assert "UnicodeError" in error.message
+
+
 async def test_connection_closed_before_the_greeting_is_connection_failed(
     connect: Connect,
 ) -> None:

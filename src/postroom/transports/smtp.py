@@ -126,6 +126,8 @@ def _connect_failure(error: Exception) -> DeliveryError:
         return ConnectionFailed(str(error) or type(error).__name__)
     if isinstance(error, aiosmtplib.SMTPResponseException):
         return rejection(error.code, error.message)
-    if isinstance(error, ssl.SSLError | OSError | aiosmtplib.SMTPException):
+    if isinstance(error, ssl.SSLError | OSError | aiosmtplib.SMTPException | UnicodeError):
+        # UnicodeError: a host name that cannot be encoded for DNS (an empty or over-long
+        # label), as unreachable as one that does not resolve
         return ConnectionFailed(f"{type(error).__name__}: {error}")
     raise error
