@@ -86,6 +86,13 @@ class Delivery:
     route: SendingRoute
 
 
+@dataclass
+class Handover:
+    """Whether a delivery's message data may have left: its sync-gap marker is stored."""
+
+    started: bool = False
+
+
 async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
@@ -320,12 +327,15 @@ class Dispatcher:
         the outcome is written."""
         email = delivery.email
         outcome = None
+        handover = Handover()
         try:
-            outcome = await self._build_and_send(email, delivery.route)
+            outcome = await self._build_and_send(email, delivery.route, handover)
         except ClaimLost:
             logger.warning("email %s was taken over by another worker; not sent", email.id)
-        except Exception:
-            logger.exception("delivery of %s failed unexpectedly; its lease will expire", email.id)
+        except Exception as error:
+            logger.exception("delivery of %s failed unexpectedly", email.id)
+            problem = outcomes.unexpected(error, handover.started)
+            outcome = outcomes.failed(email, problem, self.clock(), self.policy)
         finally:
             if outcome is None:
                 self._finished(email.id)
@@ -356,7 +366,9 @@ class Dispatcher:
             )
         self._finished(email_id)
 
-    async def _build_and_send(self, email: EmailColumns, route: SendingRoute) -> dict[str, Any]:
+    async def _build_and_send(
+        self, email: EmailColumns, route: SendingRoute, handover: Handover
+    ) -> dict[str, Any]:
         now = self.clock()
         try:
             attachments = await attachment_payloads(self.database, self.settings, email)
@@ -366,7 +378,7 @@ class Dispatcher:
         except (ValueError, TypeError, IndexError) as error:
             problem = PermanentDeliveryError(f"the message could not be built: {error}")
             return outcomes.failed(email, problem, now, self.policy)
-        return await self._send(email, message, route)
+        return await self._send(email, message, route, handover)
 
     def _pixel_url(self, email: EmailColumns) -> str | None:
         if not (self.settings.track_opens and email.open_token and email.body_html):
@@ -374,11 +386,12 @@ class Dispatcher:
         return pixel_url(self.settings.public_url, email.open_token)
 
     async def _send(
-        self, email: EmailColumns, message: OutgoingMessage, route: SendingRoute
+        self, email: EmailColumns, message: OutgoingMessage, route: SendingRoute, handover: Handover
     ) -> dict[str, Any]:
         async def before_data() -> None:
             if not await self._markers.submit(email.id):
                 raise ClaimLost(email.id)
+            handover.started = True
 
         transport = self.registry.transport(route)
         try:

@@ -20,10 +20,28 @@ from postroom.transports import (
     DeliveryError,
     DeliveryReceipt,
     DeliveryTimeout,
+    DeliveryUnknown,
     TransientDeliveryError,
 )
 
 NO_ACCOUNT = "NoSendingAccount"
+
+
+class UnexpectedFailure(TransientDeliveryError):
+    """Anything outside the transport's tree that stopped a delivery before its data left (a
+    bug, the database down while the message was built): retried like a transient failure
+    and given up in the end, never left to lease expiry, which would claim it again and again
+    with nothing recorded."""
+
+    error_class = "UnexpectedFailure"
+
+
+def unexpected(error: Exception, handed_over: bool) -> DeliveryError:
+    """``DeliveryUnknown`` once the data may have left (its marker was stored), else an
+    ``UnexpectedFailure``."""
+    text = f"{type(error).__name__}: {error}"
+    return DeliveryUnknown(text) if handed_over else UnexpectedFailure(text)
+
 
 ACCOUNT_HEALTH = "account_health"
 """Not a column of the email: what a delivery through a connected account says of that
