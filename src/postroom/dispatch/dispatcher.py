@@ -486,11 +486,12 @@ async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
 async def store_outcomes(
     session: AsyncSession, worker_id: str, results: list[dict[str, Any]]
 ) -> list[str]:
-    """Write the outcomes of the emails this worker still holds, and their events; return
-    their ids. An email another worker took over (our lease had expired) is left to it: its
-    row and its events are that worker's to write."""
+    """Write the outcomes of the emails this worker still holds under the same claim, and
+    their events; return their ids. An email another worker took over (our lease had expired),
+    or this worker claimed again since, is left to that claim: its row and its events are
+    that claim's to write."""
     held = await repo.still_held(session, worker_id, [result["id"] for result in results])
-    ours = [result for result in results if result["id"] in held]
+    ours = [result for result in results if _same_claim(held.get(result["id"]), result)]
     await repo.write_outcomes(session, worker_id, ours)
     await record_outcome_events(
         session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
@@ -499,6 +500,11 @@ async def store_outcomes(
     if any(result["status"] in repo.QUEUED_VALUES for result in ours):
         await repo.signal_due_change(session)  # a retry: due again later
     return [result["id"] for result in ours]
+
+
+def _same_claim(row: dict[str, Any] | None, result: dict[str, Any]) -> bool:
+    """The row is still held under the claim the outcome was made under."""
+    return row is not None and row["claimed_at"] == result[outcomes.CLAIM]
 
 
 async def record_account_health(session: AsyncSession, results: list[dict[str, Any]]) -> None:

@@ -43,6 +43,11 @@ def unexpected(error: Exception, handed_over: bool) -> DeliveryError:
     return DeliveryUnknown(text) if handed_over else UnexpectedFailure(text)
 
 
+CLAIM = "claimed_at"
+"""Not written: when the claim the outcome was made under began. ``claimed_by`` alone does not
+tell two claims of one worker apart, and an outcome written late (again, after a commit whose
+answer was lost) must not land on a later claim of the same email."""
+
 ACCOUNT_HEALTH = "account_health"
 """Not a column of the email: what a delivery through a connected account says of that
 account's SMTP settings, an ``AccountHealth``; ``store_outcomes`` writes it to the account."""
@@ -65,6 +70,7 @@ def attempt(at: datetime, error_class: str, message: str) -> dict[str, str]:
 def _values(email: EmailRecord, now: datetime, **changes: Any) -> dict[str, Any]:
     values = {
         "id": email.id,
+        CLAIM: email.claimed_at,
         "status": email.status,
         "due_at": email.due_at,
         "sent_at": email.sent_at,
