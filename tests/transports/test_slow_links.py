@@ -13,7 +13,9 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from postroom.transports import OutgoingMessage
+import pytest
+
+from postroom.transports import ConnectionFailed, OutgoingMessage
 from postroom.transports.smtp import SmtpSettings, SmtpTransport
 
 SENDER = "jane@sender.example.com"
@@ -28,10 +30,12 @@ and the client's socket buffer (4 MB at most) empties well within the timeout.""
 
 
 class SlowReader:
-    """A small SMTP server that reads message data slowly and remembers its size."""
+    """A small SMTP server that reads message data slowly and remembers its size; with
+    ``hang_up_after``, it closes the connection once it has read that many bytes of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, hang_up_after: int | None = None) -> None:
         self.received: list[int] = []
+        self.hang_up_after = hang_up_after
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 slow.example.com ESMTP\r\n")
@@ -41,7 +45,9 @@ class SlowReader:
                 writer.write(b"250-slow.example.com\r\n250 PIPELINING\r\n")
             elif verb == b"DATA":
                 writer.write(b"354 go ahead\r\n")
-                self.received.append(await _read_data(reader))
+                self.received.append(await _read_data(reader, self.hang_up_after))
+                if self.hang_up_after is not None:
+                    break
                 writer.write(b"250 accepted\r\n")
             elif verb == b"QUIT":
                 writer.write(b"221 bye\r\n")
@@ -51,9 +57,9 @@ class SlowReader:
         writer.close()
 
 
-async def _read_data(reader: asyncio.StreamReader) -> int:
+async def _read_data(reader: asyncio.StreamReader, limit: int | None = None) -> int:
     size, tail = 0, b""
-    while not tail.endswith(b"\r\n.\r\n"):
+    while not tail.endswith(b"\r\n.\r\n") and (limit is None or size < limit):
         chunk = await reader.read(READ_BYTES)
         if not chunk:
             break
@@ -98,3 +104,17 @@ async def test_a_message_slower_to_transfer_than_the_timeout_is_delivered() -> N
     assert receipt.reply.startswith("250")
     assert len(server.received) == 1
     assert server.received[0] > MESSAGE_BYTES
+
+
+async def test_a_connection_lost_before_the_end_of_the_data_is_retried_not_unknown() -> None:
+    """The server cannot accept a message whose final dot it never got: this is not the sync
+    gap, and the message is retried rather than left in ``error`` as ``DeliveryUnknown``."""
+    server = SlowReader(hang_up_after=2_000_000)
+    async with slow_server(server) as port:
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", port, timeout=TIMEOUT))
+        try:
+            with pytest.raises(ConnectionFailed):
+                await transport.deliver(big_message(), no_check)
+        finally:
+            await transport.close()
+    assert server.received[0] < MESSAGE_BYTES

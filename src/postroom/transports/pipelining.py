@@ -9,7 +9,10 @@ in one packet, and a transaction is two exchanges: ``MAIL FROM``, every ``RCPT T
 
 The sync gap keeps its place: ``before_data`` runs once ``MAIL`` and a ``RCPT`` were accepted
 and the server waits for the data (354), and never before; a failure before it is a
-``TransientDeliveryError`` or ``PermanentDeliveryError``, one after it a ``DeliveryUnknown``.
+``TransientDeliveryError`` or ``PermanentDeliveryError``, one after it a ``DeliveryUnknown``,
+except while the data is still being written: until its end (the final dot, in the last chunk)
+is written the server cannot have accepted the message, so a lost connection or a server that
+stops taking data is a ``ConnectionFailed`` or ``DeliveryTimeout``, retried.
 """
 
 from __future__ import annotations
@@ -167,13 +170,14 @@ class ReplyReader(asyncio.Protocol):
         self.transport.write(data)
 
     async def write_all(self, data: bytes, within: float) -> None:
-        """Write ``data`` chunk by chunk, waiting while the connection's buffer is full;
-        ``TimeoutError`` when no chunk leaves for ``within`` seconds."""
+        """Write ``data`` chunk by chunk, each once the connection has room for it
+        (``TimeoutError`` after ``within`` seconds without room). When this raises, the last
+        chunk was not written."""
         view = memoryview(data)
         for start in range(0, len(view), DATA_CHUNK_BYTES):
-            self.write(view[start : start + DATA_CHUNK_BYTES])
             if self._writable is not None:
                 await asyncio.wait_for(self._writable, within)
+            self.write(view[start : start + DATA_CHUNK_BYTES])
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -274,6 +278,11 @@ class SmtpSession:
         payload = data_payload(data)
         try:
             await self.reader.write_all(payload, self.timeout)
+        except TimeoutError:
+            raise DeliveryTimeout("the server took no message data in time") from None
+        except ConnectionLost as error:
+            raise ConnectionFailed(f"{error}, during the message data") from None
+        try:
             [reply] = await self.reader.replies(1, self.timeout)
         except TimeoutError:
             raise DeliveryUnknown("no reply after the message data in time") from None

@@ -54,8 +54,9 @@ class SmtpTransport:
 
     async def deliver(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
         """On an idle connection if one is open, else a new one. A server may hang up on an
-        idle connection just as it is reused (its idle timeout): ``ConnectionFailed`` comes
-        before any data, so the message is sent again at once on a new connection."""
+        idle connection just as it is reused (its idle timeout): ``ConnectionFailed`` means the
+        end of the message data never left, so the message is sent again at once on a new
+        connection."""
         async with self._slots:
             session = self._idle_session()
             if session is not None:
