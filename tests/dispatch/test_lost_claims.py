@@ -127,3 +127,38 @@ async def test_a_group_of_different_outcomes_lands_each_on_its_own_email(
         data = events[email_id].data or {}
         assert data["status"] == rows[email_id].status
         assert data["has_reply"] is (email_id == refused.id)
+
+
+async def test_an_outcome_written_again_does_not_land_on_a_later_claim_of_the_same_worker(
+    delivery_database_url: str, tmp_path: Path
+) -> None:
+    """A retry outcome whose commit succeeded but whose answer was lost is written again (the
+    database was briefly down). If the same worker has claimed the email again meanwhile for
+    that retry, and is sending it, the late copy must change nothing: it would release the
+    claim under the send, and the email, due again, would be sent twice."""
+    await empty_queue(delivery_database_url)
+    [email_id] = await queue_outbox_emails(delivery_database_url, tmp_path, 1)
+    database = Database(delivery_database_url)
+    try:
+        now = utcnow()
+        lease = now + timedelta(minutes=5)
+        [first] = await database.run(lambda session: repo.claim_due(session, FIRST, now, lease, 1))
+        retry = outcomes.failed(first, TemporaryRejection("451 try later"), now, RetryPolicy())
+        assert await database.run(lambda s: store_outcomes(s, FIRST, [retry])) == [email_id]
+        later = retry["due_at"] + timedelta(seconds=1)
+        [again] = await database.run(
+            lambda session: repo.claim_due(session, FIRST, later, later + timedelta(minutes=5), 1)
+        )
+        await database.run(lambda s: repo.mark_send_started(s, FIRST, [email_id], later))
+        stored = await database.run(lambda s: store_outcomes(s, FIRST, [retry]))
+        async with database.transaction() as session:
+            row = await session.get(EmailActivity, email_id)
+            assert row is not None
+            state = (row.status, row.claimed_by, row.claimed_at, row.send_started_at)
+            recorded = len(row.send_attempts)
+    finally:
+        await database.dispose()
+    assert again.id == email_id
+    assert stored == []
+    assert state == ("outbox", FIRST, again.claimed_at, later)
+    assert recorded == 1

@@ -5,6 +5,7 @@ its user's default account), else the organization-wide default (``POSTROOM_SMTP
 from __future__ import annotations
 
 import mailbox
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,30 @@ async def test_an_email_whose_account_is_gone_is_not_sent_through_the_default_ur
         assert after["email_account_id"] == account
         assert smtp.messages() == []
         assert account_server.messages() == []
+
+
+async def test_an_account_whose_password_this_server_cannot_decrypt_fails_only_its_emails(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """An account sealed under another secret key (a worker started without the shared
+    ``POSTROOM_SECRET_KEY``, a key file lost) makes its emails ``error``, needing SMTP
+    credentials; every other email due with them is still sent."""
+    with smtp_server() as account_server:
+        app, tenant = await harness.start(smtp.url, secret_key="another-secret")
+        soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+        other = await outbox(tenant, status="scheduled", date_scheduled=soon)
+        with_password = f"smtp://user:password@127.0.0.1:{account_server.port}"
+        await add_sending_account(app.state.database, tenant.user_email, with_password)
+        email = await outbox(tenant)
+        await eventually(lambda: _is_sent(tenant, other["id"]))
+        await eventually(lambda: _has_status(tenant, email["id"], "error"))
+        after = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+        assert after["need_smtp_credentials"] is True
+        [attempt] = after["send_attempts"]
+        assert attempt["error_class"] == "NoSendingAccount"
+        assert "secret key" in attempt["error_message"]
+        assert account_server.messages() == []
+        assert len(smtp.messages()) == 1
 
 
 async def test_email_account_id_selects_the_account(

@@ -325,6 +325,17 @@ async def test_refused_connection_is_connection_failed(connect: Connect) -> None
     assert type(error) is ConnectionFailed
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "smtp..example.com"])
+async def test_a_host_name_that_cannot_be_looked_up_is_connection_failed(host: str) -> None:
+    """A name with an empty or over-long label cannot even be encoded for DNS (Python raises
+    ``UnicodeError``): the server cannot be reached, like a name that does not resolve, and
+    the email is retried and then given up, not left to lease expiry again and again."""
+    transport = SmtpTransport(SmtpSettings(host, 25, timeout=5.0))
+    error = await failure(transport)
+    assert type(error) is ConnectionFailed
+    assert "UnicodeError" in error.message
+
+
 async def test_connection_closed_before_the_greeting_is_connection_failed(
     connect: Connect,
 ) -> None:
@@ -429,6 +440,46 @@ async def test_connection_closed_by_the_server_while_idle_is_replaced(
         receipt = await transport.deliver(message(number=2), Handover())
         assert counter.opened == 2
     assert receipt.accepted == (BOB,)
+
+
+@dataclass
+class HangsUpOnReuse:
+    """A server whose idle timeout fires just as a connection is reused: it takes one message
+    on each connection, and hangs up, unanswered, on the next command."""
+
+    messages: int = 0
+    connections: int = 0
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        writer.write(b"220 idle.example.com ESMTP\r\n")
+        served = False
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb == b"MAIL" and served:
+                break
+            if verb == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                while await reader.readline() not in {b".\r\n", b""}:
+                    pass
+                self.messages, served = self.messages + 1, True
+            writer.write(b"250 OK\r\n")
+        writer.close()
+
+
+async def test_a_reused_connection_the_server_hung_up_on_is_replaced_at_once(
+    connect: Connect,
+) -> None:
+    """Nothing was sent on it, so the message goes out on a new connection at once, not after
+    a retry delay, with a failed attempt recorded against a healthy server."""
+    server = HangsUpOnReuse()
+    async with tcp_server(server.session) as port:
+        transport = connect(port)
+        await transport.deliver(message(number=1), Handover())
+        handover = Handover()
+        receipt = await transport.deliver(message(number=2), handover)
+    assert receipt.accepted == (BOB,)
+    assert (server.messages, server.connections, handover.calls) == (2, 2, 1)
 
 
 async def test_connection_is_replaced_after_a_failed_delivery(

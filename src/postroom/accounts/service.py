@@ -65,8 +65,20 @@ async def add_account(
     return account
 
 
+class UnreadableCredentials(Exception):
+    """The account's stored SMTP password cannot be decrypted with this server's secret key
+    (``POSTROOM_SECRET_KEY``, or the generated key file): it was stored under another one."""
+
+
 def smtp_settings(account: EmailAccount, box: SecretBox) -> SmtpSettings:
-    password = box.open(account.password_sealed) if account.password_sealed else None
+    try:
+        password = box.open(account.password_sealed) if account.password_sealed else None
+    except ValueError as error:
+        raise UnreadableCredentials(
+            f"The SMTP password of account {account.id} cannot be decrypted with this"
+            " server's secret key (POSTROOM_SECRET_KEY); add the account again, or start"
+            " every server with the key it was added under."
+        ) from error
     return SmtpSettings(
         host=account.smtp_host,
         port=account.smtp_port,
@@ -80,9 +92,9 @@ async def route_for(
     session: AsyncSession, box: SecretBox, email: EmailRecord, has_default: bool
 ) -> SendingRoute | None:
     """The account the email names, else the default URL; None when that account is gone or
-    there is no default URL. The user's default account was named when the email was queued
-    (``emails.sending_account``): it is not looked up a second time, so an email is sent
-    through the account it shows."""
+    there is no default URL; ``UnreadableCredentials`` when its password cannot be read. The
+    user's default account was named when the email was queued (``emails.sending_account``):
+    it is not looked up a second time, so an email is sent through the account it shows."""
     if not email.email_account_id:
         return SendingRoute(key=DEFAULT_ROUTE, account_id=None) if has_default else None
     account = await repository.get_account(session, email.organization_id, email.email_account_id)

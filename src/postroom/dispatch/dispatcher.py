@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository as account_repository
-from postroom.accounts.service import SendingRoute
+from postroom.accounts.service import SendingRoute, UnreadableCredentials
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.dispatch import outcomes
@@ -60,13 +61,17 @@ half a second (the whole claim is read and its routes found before any email sta
 chunks the first ones go out while the next chunk is claimed."""
 
 
+Route = SendingRoute | UnreadableCredentials | None
+"""How a claimed email leaves: a sending route, or why it cannot (None: no account at all)."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """What one claim transaction found: the emails now ours, their routes, and when the next
     email (``None`` when the claim filled every free slot) and the next follow-up are due."""
 
     emails: Sequence[EmailColumns]
-    routes: dict[str, SendingRoute | None]
+    routes: dict[str, Route]
     next_due: datetime | None
     next_followup: datetime | None
 
@@ -79,6 +84,19 @@ class ClaimLost(Exception):
 class Delivery:
     email: EmailColumns
     route: SendingRoute
+
+
+@dataclass
+class Handover:
+    """Whether a delivery's message data may have left: its sync-gap marker is stored."""
+
+    started: bool = False
+
+
+async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def default_worker_id() -> str:
@@ -101,6 +119,11 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
+        self._store_tries = max(
+            math.ceil(settings.dispatch_lease_seconds / settings.dispatch_poll_seconds), 2
+        )
+        """How often an outcome is written before it is left to recovery (one try per poll
+        interval, for about a lease's length)."""
         self._in_flight: dict[str, EmailColumns] = {}
         """Claimed emails not yet finished (queued in a lane, sending, or being stored)."""
         self._idle = asyncio.Event()
@@ -131,7 +154,8 @@ class Dispatcher:
         claims of the emails still waiting in a lane, so that another worker (or the next
         start) sends them at once."""
         self.database.due_listeners.append(self.wake)
-        helpers = [asyncio.create_task(self._housekeeping())]
+        housekeeping = asyncio.create_task(self._housekeeping())
+        helpers = []
         if not self.database.is_sqlite:
             helpers.append(
                 asyncio.create_task(listen_for_due_changes(self.database.url, self.wake))
@@ -139,7 +163,7 @@ class Dispatcher:
         try:
             await self._loop()
         finally:
-            await self._shut_down(helpers)
+            await self._shut_down(helpers, housekeeping)
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -156,15 +180,21 @@ class Dispatcher:
             await self.create_due_followups()
         await self._sleep(await self.dispatch_due())
 
-    async def _shut_down(self, helpers: list[asyncio.Task[None]]) -> None:
+    async def _shut_down(
+        self, helpers: list[asyncio.Task[None]], housekeeping: asyncio.Task[None]
+    ) -> None:
+        """Housekeeping goes on until the sends under way are stored: it renews their leases,
+        which a send slower than the lease (a server slow to answer the data) outlives, and
+        another worker's recovery would otherwise take such an email for a dead worker's."""
         self.database.due_listeners.remove(self.wake)
-        for helper in helpers:
-            helper.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
+        await _cancelled(helpers)
         for lanes in self._lanes.values():
             for waiting in lanes.take_waiting():
                 self._finished(waiting.email.id)
-        await self.drain()
+        try:
+            await self.drain()
+        finally:
+            await _cancelled([housekeeping])
         async with self.database.transaction() as session:
             if await repo.release_unstarted(session, self.worker_id):
                 await repo.signal_due_change(session)
@@ -248,23 +278,32 @@ class Dispatcher:
 
     async def _routes(
         self, session: AsyncSession, emails: Sequence[EmailColumns]
-    ) -> dict[str, SendingRoute | None]:
-        cache: dict[tuple[str, str | None], SendingRoute | None] = {}
-        routes: dict[str, SendingRoute | None] = {}
+    ) -> dict[str, Route]:
+        cache: dict[tuple[str, str | None], Route] = {}
+        routes: dict[str, Route] = {}
         for email in emails:
             key = (email.organization_id, email.email_account_id)
             if key not in cache:
-                cache[key] = await self.registry.route(session, email)
+                cache[key] = await self._route(session, email)
             routes[email.id] = cache[key]
         return routes
 
-    def _start(self, email: EmailColumns, route: SendingRoute | None) -> None:
+    async def _route(self, session: AsyncSession, email: EmailColumns) -> Route:
+        """An account this server cannot use fails its own emails, not the claim they are in
+        (the claim of every email due with them, again at each round)."""
+        try:
+            return await self.registry.route(session, email)
+        except UnreadableCredentials as problem:
+            return problem
+
+    def _start(self, email: EmailColumns, route: Route) -> None:
         self._in_flight[email.id] = email
         self._idle.clear()
-        if route is None:
-            self._store(email.id, outcomes.no_account(email, self.clock()))
-        else:
+        if isinstance(route, SendingRoute):
             self._lanes_of(route).add(Delivery(email, route))
+        else:
+            problem = str(route) if route is not None else None
+            self._store(email.id, outcomes.no_account(email, self.clock(), problem))
 
     def _lanes_of(self, route: SendingRoute) -> Lanes[Delivery]:
         if route.key not in self._lanes:
@@ -288,31 +327,48 @@ class Dispatcher:
         the outcome is written."""
         email = delivery.email
         outcome = None
+        handover = Handover()
         try:
-            outcome = await self._build_and_send(email, delivery.route)
+            outcome = await self._build_and_send(email, delivery.route, handover)
         except ClaimLost:
             logger.warning("email %s was taken over by another worker; not sent", email.id)
-        except Exception:
-            logger.exception("delivery of %s failed unexpectedly; its lease will expire", email.id)
+        except Exception as error:
+            logger.exception("delivery of %s failed unexpectedly", email.id)
+            problem = outcomes.unexpected(error, handover.started)
+            outcome = outcomes.failed(email, problem, self.clock(), self.policy)
         finally:
             if outcome is None:
                 self._finished(email.id)
         if outcome is not None:
             self._store(email.id, outcome)
 
-    def _store(self, email_id: str, outcome: dict[str, Any]) -> None:
+    def _store(self, email_id: str, outcome: dict[str, Any], tries: int = 1) -> None:
         written = self._outcomes.submit_nowait(outcome)
-        written.add_done_callback(lambda _written: self._stored(email_id, _written))
+        written.add_done_callback(lambda _written: self._stored(email_id, outcome, tries, _written))
 
-    def _stored(self, email_id: str, written: asyncio.Future[None]) -> None:
+    def _stored(
+        self, email_id: str, outcome: dict[str, Any], tries: int, written: asyncio.Future[None]
+    ) -> None:
+        """An outcome that could not be written (the database is down) is written again each
+        poll interval, for about a lease's length, the email still in flight so that its lease
+        is renewed meanwhile: given up at once, a delivered email would expire into
+        ``DeliveryUnknown``. A stopping dispatcher tries once more, then leaves it to recovery,
+        as it does an outcome that keeps failing (not an outage, then)."""
         error = None if written.cancelled() else written.exception()
+        if error is not None and tries < self._store_tries and not self._stopping.is_set():
+            logger.warning("the outcome of %s was not stored; trying again", email_id)
+            delay = self.settings.dispatch_poll_seconds
+            asyncio.get_running_loop().call_later(delay, self._store, email_id, outcome, tries + 1)
+            return
         if error is not None:
             logger.error(
                 "the outcome of %s was not stored; its lease will expire", email_id, exc_info=error
             )
         self._finished(email_id)
 
-    async def _build_and_send(self, email: EmailColumns, route: SendingRoute) -> dict[str, Any]:
+    async def _build_and_send(
+        self, email: EmailColumns, route: SendingRoute, handover: Handover
+    ) -> dict[str, Any]:
         now = self.clock()
         try:
             attachments = await attachment_payloads(self.database, self.settings, email)
@@ -322,7 +378,7 @@ class Dispatcher:
         except (ValueError, TypeError, IndexError) as error:
             problem = PermanentDeliveryError(f"the message could not be built: {error}")
             return outcomes.failed(email, problem, now, self.policy)
-        return await self._send(email, message, route)
+        return await self._send(email, message, route, handover)
 
     def _pixel_url(self, email: EmailColumns) -> str | None:
         if not (self.settings.track_opens and email.open_token and email.body_html):
@@ -330,11 +386,12 @@ class Dispatcher:
         return pixel_url(self.settings.public_url, email.open_token)
 
     async def _send(
-        self, email: EmailColumns, message: OutgoingMessage, route: SendingRoute
+        self, email: EmailColumns, message: OutgoingMessage, route: SendingRoute, handover: Handover
     ) -> dict[str, Any]:
         async def before_data() -> None:
             if not await self._markers.submit(email.id):
                 raise ClaimLost(email.id)
+            handover.started = True
 
         transport = self.registry.transport(route)
         try:
@@ -429,11 +486,12 @@ async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
 async def store_outcomes(
     session: AsyncSession, worker_id: str, results: list[dict[str, Any]]
 ) -> list[str]:
-    """Write the outcomes of the emails this worker still holds, and their events; return
-    their ids. An email another worker took over (our lease had expired) is left to it: its
-    row and its events are that worker's to write."""
+    """Write the outcomes of the emails this worker still holds under the same claim, and
+    their events; return their ids. An email another worker took over (our lease had expired),
+    or this worker claimed again since, is left to that claim: its row and its events are
+    that claim's to write."""
     held = await repo.still_held(session, worker_id, [result["id"] for result in results])
-    ours = [result for result in results if result["id"] in held]
+    ours = [result for result in results if _same_claim(held.get(result["id"]), result)]
     await repo.write_outcomes(session, worker_id, ours)
     await record_outcome_events(
         session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
@@ -442,6 +500,11 @@ async def store_outcomes(
     if any(result["status"] in repo.QUEUED_VALUES for result in ours):
         await repo.signal_due_change(session)  # a retry: due again later
     return [result["id"] for result in ours]
+
+
+def _same_claim(row: dict[str, Any] | None, result: dict[str, Any]) -> bool:
+    """The row is still held under the claim the outcome was made under."""
+    return row is not None and row["claimed_at"] == result[outcomes.CLAIM]
 
 
 async def record_account_health(session: AsyncSession, results: list[dict[str, Any]]) -> None:

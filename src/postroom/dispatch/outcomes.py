@@ -20,10 +20,33 @@ from postroom.transports import (
     DeliveryError,
     DeliveryReceipt,
     DeliveryTimeout,
+    DeliveryUnknown,
     TransientDeliveryError,
 )
 
 NO_ACCOUNT = "NoSendingAccount"
+
+
+class UnexpectedFailure(TransientDeliveryError):
+    """Anything outside the transport's tree that stopped a delivery before its data left (a
+    bug, the database down while the message was built): retried like a transient failure
+    and given up in the end, never left to lease expiry, which would claim it again and again
+    with nothing recorded."""
+
+    error_class = "UnexpectedFailure"
+
+
+def unexpected(error: Exception, handed_over: bool) -> DeliveryError:
+    """``DeliveryUnknown`` once the data may have left (its marker was stored), else an
+    ``UnexpectedFailure``."""
+    text = f"{type(error).__name__}: {error}"
+    return DeliveryUnknown(text) if handed_over else UnexpectedFailure(text)
+
+
+CLAIM = "claimed_at"
+"""Not written: when the claim the outcome was made under began. ``claimed_by`` alone does not
+tell two claims of one worker apart, and an outcome written late (again, after a commit whose
+answer was lost) must not land on a later claim of the same email."""
 
 ACCOUNT_HEALTH = "account_health"
 """Not a column of the email: what a delivery through a connected account says of that
@@ -47,6 +70,7 @@ def attempt(at: datetime, error_class: str, message: str) -> dict[str, str]:
 def _values(email: EmailRecord, now: datetime, **changes: Any) -> dict[str, Any]:
     values = {
         "id": email.id,
+        CLAIM: email.claimed_at,
         "status": email.status,
         "due_at": email.due_at,
         "sent_at": email.sent_at,
@@ -96,8 +120,9 @@ def failed(
     )  # fmt: skip
 
 
-def no_account(email: EmailRecord, now: datetime) -> dict[str, Any]:
-    message = "No sending account: add one for the user or set POSTROOM_SMTP_URL."
+def no_account(email: EmailRecord, now: datetime, problem: str | None = None) -> dict[str, Any]:
+    """No usable sending account: none at all, or ``problem`` with the one it names."""
+    message = problem or "No sending account: add one for the user or set POSTROOM_SMTP_URL."
     return _values(
         email, now, status=EmailStatus.ERROR, due_at=None, need_smtp_credentials=True,
         send_attempts=[*email.send_attempts, attempt(now, NO_ACCOUNT, message)],

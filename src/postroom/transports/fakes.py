@@ -63,3 +63,21 @@ class SlowTransport:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+@dataclass
+class BrokenTransport:
+    """Raises an exception outside the delivery tree (a transport's bug), before the message
+    data or, with ``after_data``, once it was handed over."""
+
+    after_data: bool = False
+    attempts: int = 0
+
+    async def deliver(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
+        self.attempts += 1
+        if self.after_data:
+            await before_data()
+        raise RuntimeError("a bug in the transport")
+
+    async def close(self) -> None:
+        return None

@@ -9,7 +9,10 @@ in one packet, and a transaction is two exchanges: ``MAIL FROM``, every ``RCPT T
 
 The sync gap keeps its place: ``before_data`` runs once ``MAIL`` and a ``RCPT`` were accepted
 and the server waits for the data (354), and never before; a failure before it is a
-``TransientDeliveryError`` or ``PermanentDeliveryError``, one after it a ``DeliveryUnknown``.
+``TransientDeliveryError`` or ``PermanentDeliveryError``, one after it a ``DeliveryUnknown``,
+except while the data is still being written: until its end (the final dot, in the last chunk)
+is written the server cannot have accepted the message, so a lost connection or a server that
+stops taking data is a ``ConnectionFailed`` or ``DeliveryTimeout``, retried.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ START_INPUT = 354
 NEEDS_SMTPUTF8 = "553 5.6.7 non-ASCII address, and the server does not offer SMTPUTF8"
 MAX_REPLY_BYTES = 32768
 """A reply longer than this (a server streaming garbage) breaks the connection."""
+DATA_CHUNK_BYTES = 262144
+"""A message is written in chunks of this size, each once the previous ones have left: the
+timeout then measures a silent server, not the time a big message takes on a slow link."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class ReplyReader(asyncio.Protocol):
         self._ready: deque[Reply] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._lost: str | None = None
+        self._writable: asyncio.Future[None] | None = None
+        """Unresolved while the transport's write buffer is full (``pause_writing``)."""
 
     @classmethod
     def take_over(cls, transport: asyncio.Transport) -> ReplyReader:
@@ -116,9 +124,21 @@ class ReplyReader(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lose(f"connection lost: {exc!r}" if exc else "connection closed")
 
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._resume()
+
+    def _resume(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
     def _lose(self, reason: str) -> None:
         if self._lost is None:
             self._lost = reason
+        self._resume()
         self._wake()
 
     def _wake(self) -> None:
@@ -144,10 +164,20 @@ class ReplyReader(asyncio.Protocol):
                 timer.cancel()
         return [self._ready.popleft() for _ in range(count)]
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if not self.is_open:
             raise ConnectionLost(self._lost or "connection closed")
         self.transport.write(data)
+
+    async def write_all(self, data: bytes, within: float) -> None:
+        """Write ``data`` chunk by chunk, each once the connection has room for it
+        (``TimeoutError`` after ``within`` seconds without room). When this raises, the last
+        chunk was not written."""
+        view = memoryview(data)
+        for start in range(0, len(view), DATA_CHUNK_BYTES):
+            if self._writable is not None:
+                await asyncio.wait_for(self._writable, within)
+            self.write(view[start : start + DATA_CHUNK_BYTES])
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -247,7 +277,13 @@ class SmtpSession:
     async def _send_data(self, data: bytes) -> Reply:
         payload = data_payload(data)
         try:
-            [reply] = await self._exchange([payload])
+            await self.reader.write_all(payload, self.timeout)
+        except TimeoutError:
+            raise DeliveryTimeout("the server took no message data in time") from None
+        except ConnectionLost as error:
+            raise ConnectionFailed(f"{error}, during the message data") from None
+        try:
+            [reply] = await self.reader.replies(1, self.timeout)
         except TimeoutError:
             raise DeliveryUnknown("no reply after the message data in time") from None
         except ConnectionLost as error:

@@ -53,28 +53,42 @@ class SmtpTransport:
         return self.settings.max_connections
 
     async def deliver(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
+        """On an idle connection if one is open, else a new one. A server may hang up on an
+        idle connection just as it is reused (its idle timeout): ``ConnectionFailed`` means the
+        end of the message data never left, so the message is sent again at once on a new
+        connection."""
         async with self._slots:
-            session = await self._checkout()
-            try:
-                receipt = await session.send(message, before_data)
-            except BaseException:
-                session.close()
-                raise
-            self._idle.append(session)
-            return receipt
+            session = self._idle_session()
+            if session is not None:
+                try:
+                    return await self._send_on(session, message, before_data)
+                except ConnectionFailed:
+                    pass
+            return await self._send_on(await self._connect(), message, before_data)
+
+    async def _send_on(
+        self, session: SmtpSession, message: OutgoingMessage, before_data: BeforeData
+    ) -> DeliveryReceipt:
+        try:
+            receipt = await session.send(message, before_data)
+        except BaseException:
+            session.close()
+            raise
+        self._idle.append(session)
+        return receipt
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for session in idle:
             await session.quit()
 
-    async def _checkout(self) -> SmtpSession:
+    def _idle_session(self) -> SmtpSession | None:
         while self._idle:
             session = self._idle.pop()
             if session.is_reusable:
                 return session
             session.close()
-        return await self._connect()
+        return None
 
     async def _connect(self) -> SmtpSession:
         """Connect, greet and log in with aiosmtplib, then take the connection over."""
@@ -126,6 +140,8 @@ def _connect_failure(error: Exception) -> DeliveryError:
         return ConnectionFailed(str(error) or type(error).__name__)
     if isinstance(error, aiosmtplib.SMTPResponseException):
         return rejection(error.code, error.message)
-    if isinstance(error, ssl.SSLError | OSError | aiosmtplib.SMTPException):
+    if isinstance(error, ssl.SSLError | OSError | aiosmtplib.SMTPException | UnicodeError):
+        # UnicodeError: a host name that cannot be encoded for DNS (an empty or over-long
+        # label), as unreachable as one that does not resolve
         return ConnectionFailed(f"{type(error).__name__}: {error}")
     raise error
