@@ -144,6 +144,25 @@ async def test_a_template_that_does_not_parse_is_refused_naming_its_field(
 @pytest.mark.parametrize(
     "source",
     [
+        "{{ " + "(" * 100 + "1" + ")" * 100 + " }}",
+        "{% for a in 'x' %}" * 25 + "{% endfor %}" * 25,
+        "{% if 1 %}" * 120 + "{% endif %}" * 120,
+    ],
+)
+async def test_a_template_nested_too_deeply_is_a_400_on_its_field(
+    tenant: Tenant, source: str
+) -> None:
+    response = await tenant.client.post(
+        "/email_template/", json={"name": "Deep", "subject": "Hi", "body": source}
+    )
+    assert field_errors(response) == {
+        "body": "The template nests tags, parentheses or brackets too deeply."
+    }
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
         "{{ ''.__class__.__mro__ }}",
         "{{ cycler.__init__.__globals__ }}",
         "{% for x in ().__class__.__base__.__subclasses__() %}{{ x }}{% endfor %}",

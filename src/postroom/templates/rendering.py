@@ -43,6 +43,7 @@ from postroom.users import repository as user_repository
 
 MAX_TAGS = 1_000
 CACHED_SOURCE_LENGTH = 262_144
+TOO_DEEP = "The template nests tags, parentheses or brackets too deeply."
 _ENVIRONMENTS = {"subject": Sandbox(autoescape=False), "body": Sandbox(autoescape=True)}
 _RUNTIME_ERRORS = (
     TemplateError,
@@ -101,14 +102,19 @@ def _cached(part: str, source: str) -> Template:
 
 def _compiled(part: str, source: str) -> Template:
     """Compile in a budget of its own (constant folding runs filters); Jinja's compiler takes
-    about half a millisecond per tag, so the number of tags is limited first."""
+    about half a millisecond per tag, so the number of tags is limited first. Nesting deeper
+    than Jinja's parser or Python's compiler takes (about 60 parentheses, 20 loops or 100
+    blocks) is refused: they fail with ``RecursionError`` or Python's own ``SyntaxError``."""
     tags = source.count("{{") + source.count("{%")
     if tags > MAX_TAGS:
         raise TemplateRejected(part, f"A template may have at most {MAX_TAGS} tags.")
-    with rendering_budget():
-        if len(source) > CACHED_SOURCE_LENGTH:
-            return _ENVIRONMENTS[part].from_string(source)
-        return _cached(part, source)
+    try:
+        with rendering_budget():
+            if len(source) > CACHED_SOURCE_LENGTH:
+                return _ENVIRONMENTS[part].from_string(source)
+            return _cached(part, source)
+    except (RecursionError, SyntaxError) as error:
+        raise TemplateRejected(part, TOO_DEEP) from error
 
 
 def _syntax_message(error: TemplateSyntaxError) -> str:
