@@ -575,3 +575,13 @@ async def test_attachments_must_be_files_uploaded_here(tenant: Tenant) -> None:
     )
     assert response.status_code == 400
     assert "attachments" in response.json()["field-errors"]
+
+
+async def test_an_attachment_content_type_that_is_no_media_type_is_refused(
+    tenant: Tenant, attachment: dict[str, Any]
+) -> None:
+    body = {"name": "T", "subject": "S", "body": "B"}
+    for content_type in ("pdf", "text/plain\r\nBcc: x@example.com"):
+        item = attachment | {"content_type": content_type}
+        response = await tenant.client.post("/email_template/", json=body | {"attachments": [item]})
+        assert set(field_errors(response)) == {"attachments"}

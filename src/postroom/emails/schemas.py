@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
-from postroom.kit.headers import as_message_id, breaks_header
+from postroom.kit.headers import as_message_id, breaks_header, is_content_id, is_media_type
 from postroom.kit.jsoncodec import dumps_text
 from postroom.kit.schemas import Boolean, Integer, RequestModel
 from postroom.kit.tenancy import PostedOrganization
@@ -43,13 +43,23 @@ MessageId = Annotated[str, Field(max_length=MAX_MESSAGE_ID), AfterValidator(_mes
 brackets"), so that replies naming it in their headers find it."""
 
 
+def media_type_or_empty(value: str | None) -> str | None:
+    """An attachment's ``content_type``: a media type, or null or "" (the file's own)."""
+    if value and not is_media_type(value):
+        raise ValueError(f"{value!r} is not a media type such as 'application/pdf'.")
+    return value
+
+
+def content_id_or_empty(value: str | None) -> str | None:
+    """An attachment's ``content_id``: one token (``logo@example.com``), or null or ""."""
+    if value and not is_content_id(value):
+        raise ValueError(f"{value!r} is not a Content-ID such as 'logo@example.com'.")
+    return value
+
+
 class AttachmentIn(RequestModel):
-    @field_validator("content_type", "content_id")
-    @classmethod
-    def _header_safe(cls, value: str | None) -> str | None:
-        if value is not None and breaks_header(value):
-            raise ValueError("May not contain line breaks or control characters.")
-        return value
+    _content_type = field_validator("content_type")(media_type_or_empty)
+    _content_id = field_validator("content_id")(content_id_or_empty)
 
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)
