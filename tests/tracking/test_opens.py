@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from postroom.db import Database
+from postroom.emails.schemas import MAX_OPENS, MAX_USER_AGENT
 from postroom.models import EmailActivity
 from postroom.tracking.service import PIXEL_GIF
 from tests.conftest import Tenant
@@ -150,3 +151,28 @@ async def test_never_opened_has_null_summary(tenant: Tenant) -> None:
     email = await sent_to_one(tenant)
     assert email["opens_summary"] is None
     assert email["opens"] == []
+
+
+async def test_a_long_user_agent_is_cut_to_what_the_api_takes_back(
+    tenant: Tenant, database: Database, clock: Clock
+) -> None:
+    email = await sent_to_one(tenant)
+    await fetch_pixel(tenant, await token_of(database, email["id"]), agent="A" * 5000)
+    after = await opens_of(tenant, email["id"])
+    assert after["opens"][0]["user_agent"] == "A" * MAX_USER_AGENT
+    response = await tenant.client.put(f"/activity/email/{email['id']}/", json=after)
+    assert ok(response)["opens"] == after["opens"]
+
+
+async def test_an_email_keeps_at_most_as_many_opens_as_a_client_may_post(
+    tenant: Tenant, database: Database, clock: Clock
+) -> None:
+    lead = await create_lead(tenant.client)
+    opens = [{"opened_at": "2026-11-01T10:00:00+00:00"}] * MAX_OPENS
+    email = await create_email(
+        tenant.client, lead["id"], status="sent", to=["bob@buyer.example.com"], opens=opens
+    )
+    await fetch_pixel(tenant, await token_of(database, email["id"]), agent="New/1.0")
+    after = await opens_of(tenant, email["id"])
+    assert len(after["opens"]) == MAX_OPENS
+    assert after["opens"][-1]["user_agent"] == ""

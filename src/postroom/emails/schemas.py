@@ -25,6 +25,12 @@ MAX_MESSAGE_ID = 998 - len("In-Reply-To: ")
 """A Message-ID fits on one header line with the longest header name that carries it, within
 RFC 5322's 998 octets (§2.1.1)."""
 MAX_ENVELOPE_CHARS = 100_000
+MAX_OPENS = 10_000
+MAX_OPENED_BY = 1000
+MAX_IP_ADDRESS = 100
+MAX_USER_AGENT = 2000
+"""An email's ``opens``: the pixel records no more, and no longer values, than a client may
+post back (the email read and put back whole)."""
 """An imported ``envelope``, as JSON text: room for every recipient the address lists allow."""
 
 Address = Annotated[str, AfterValidator(check_address)]
@@ -71,9 +77,9 @@ class AttachmentIn(RequestModel):
 
 class OpenIn(RequestModel):
     opened_at: datetime
-    opened_by: str | None = Field(default=None, max_length=1000)
-    ip_address: str | None = Field(default=None, max_length=100)
-    user_agent: str | None = Field(default=None, max_length=2000)
+    opened_by: str | None = Field(default=None, max_length=MAX_OPENED_BY)
+    ip_address: str | None = Field(default=None, max_length=MAX_IP_ADDRESS)
+    user_agent: str | None = Field(default=None, max_length=MAX_USER_AGENT)
 
 
 class EmailActivityFields(PostedOrganization):
@@ -101,7 +107,7 @@ class EmailActivityFields(PostedOrganization):
     in_reply_to_id: str | None = Field(default=None, max_length=64)
     email_account_id: str | None = Field(default=None, max_length=64)
     account_id: str | None = Field(default=None, max_length=64)
-    opens: list[OpenIn] | None = Field(default=None, max_length=10_000)
+    opens: list[OpenIn] | None = Field(default=None, max_length=MAX_OPENS)
     activity_at: datetime | None = None
 
     @field_validator("subject")

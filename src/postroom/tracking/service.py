@@ -1,7 +1,10 @@
 """Open tracking: a 1×1 GIF per sent HTML email; each fetch records an open.
 
 Repeats from the same IP address and user agent within 60 seconds count once. An unknown
-token records nothing (and gets the same GIF, so tokens cannot be probed).
+token records nothing (and gets the same GIF, so tokens cannot be probed). An email keeps at
+most ``MAX_OPENS`` opens, each value cut to what the API takes, so the email read back can be
+put back whole, and a pixel fetched in a loop with ever new user agents cannot grow its row
+without end.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.emails.schemas import MAX_IP_ADDRESS, MAX_OPENED_BY, MAX_OPENS, MAX_USER_AGENT
 from postroom.kit.datetimes import format_datetime
 from postroom.models import EmailActivity
 from postroom.tracking import repository
@@ -52,15 +56,22 @@ async def record_open(
 ) -> bool:
     """Record one open of the email with ``token``; False when unknown or a repeat."""
     email = await repository.email_by_open_token(session, token)
-    if email is None or _is_repeat(email.opens, ip, agent, now):
+    if email is None or len(email.opens) >= MAX_OPENS:
+        return False
+    ip, agent = _cut(ip, MAX_IP_ADDRESS), _cut(agent, MAX_USER_AGENT)
+    if _is_repeat(email.opens, ip, agent, now):
         return False
     email.opens = [
         *email.opens,
         {
             "opened_at": format_datetime(now),
-            "opened_by": _single_recipient(email),
+            "opened_by": _cut(_single_recipient(email), MAX_OPENED_BY),
             "ip_address": ip,
             "user_agent": agent,
         },
     ]
     return True
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return None if value is None else value[:limit]
