@@ -16,6 +16,7 @@ from postroom.dispatch.mime import (
     AttachmentPayload,
     build_message,
     outgoing_message,
+    with_pixel,
     written_message,
 )
 from postroom.models import EmailActivity
@@ -288,3 +289,26 @@ def test_a_content_id_is_written_once_in_angle_brackets(posted: str) -> None:
     message = attachments_of(email_with(body_html="<p>Hi</p>"), logo)
     image = next(part for part in message.walk() if part.get_content_maintype() == "image")
     assert image["Content-ID"] == "<logo@example.com>"
+
+
+PIXEL = "https://postroom.example.com/t/o/token.gif"
+
+
+IMAGE = f'<img src="{PIXEL}" width="1" height="1" alt="" style="display:none">'
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("<html><body><p>Hi</p>", "</body></html>"),
+        ("<p>İstanbul İzmir</p>", "</BODY ></html>"),
+        ("<body>İ</body>x", "</body>"),
+    ],
+)
+def test_the_pixel_goes_just_before_the_last_closing_body_tag(before: str, after: str) -> None:
+    """Even after an ``İ``, whose lower case is two characters."""
+    assert with_pixel(before + after, PIXEL) == before + IMAGE + after
+
+
+def test_without_a_body_tag_the_pixel_goes_at_the_end() -> None:
+    assert with_pixel("<p>İ</p>", PIXEL) == "<p>İ</p>" + IMAGE

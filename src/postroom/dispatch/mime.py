@@ -95,6 +95,9 @@ SMTP_POLICY = SmtpPolicy(linesep="\r\n")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
+_LAST_BODY_END = re.compile(r".*(</body\s*>)", re.IGNORECASE | re.DOTALL)
+"""Found in the HTML itself: ``html.lower()`` is longer than ``html`` when it holds an ``İ``,
+so a position found in it falls elsewhere in the HTML."""
 _NOT_IN_CONTENT_ID = re.compile(r"[\x00-\x20\x7f<>]+")
 _MIME_NAME_CHARS = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
 _MEDIA_TYPE = re.compile(rf"\s*({_MIME_NAME_CHARS})/({_MIME_NAME_CHARS})\s*(?:;.*)?", re.DOTALL)
@@ -235,10 +238,10 @@ def with_pixel(html: str, pixel_url: str | None) -> str:
     if not pixel_url:
         return html
     image = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
-    closing = html.lower().rfind("</body>")
-    if closing == -1:
+    closing = _LAST_BODY_END.match(html)
+    if closing is None:
         return html + image
-    return html[:closing] + image + html[closing:]
+    return html[: closing.start(1)] + image + html[closing.start(1) :]
 
 
 def build_message(
