@@ -397,7 +397,7 @@ async def test_default_fills_in_for_a_contact_without_name(tenant: Tenant) -> No
     contact = lead["contacts"][0]
     rendered = ok(await render(tenant.client, template["id"], lead["id"], contact["id"]))
     assert rendered["body"] == "<p>Hi there,</p>"
-    assert rendered["subject"] == "Hello "
+    assert rendered["subject"] == "Hello"
     assert rendered["contact_display_name"] == "x@a.example"
 
 
@@ -433,6 +433,25 @@ async def test_a_rendered_subject_has_no_line_breaks(tenant: Tenant) -> None:
         tenant.client, subject="Hi\r\n{{ contact.first_name }}\n{% if true %}\rthere{% endif %}"
     )
     assert rendered["subject"] == "Hi Jane  there"
+
+
+async def test_the_previewed_subject_is_the_subject_an_email_rendered_from_it_gets(
+    tenant: Tenant,
+) -> None:
+    """A name may hold other line breaks (VT, NEL, LS) that an email's subject may not."""
+    template = await create_template(tenant.client, subject=" {{ lead.name }}: Hi ")
+    lead = await create_lead(tenant.client, name="Acme\u2028Corp\x0bEU\x85")
+    contact_id = lead["contacts"][0]["id"]
+    preview = ok(await render(tenant.client, template["id"], lead["id"], contact_id))
+    email = ok(
+        await tenant.client.post(
+            "/activity/email/",
+            json={"lead_id": lead["id"], "status": "draft", "template_id": template["id"]},
+        )
+    )
+    assert preview["subject"] == email["subject"] == "Acme Corp EU : Hi"
+    posted = {"lead_id": lead["id"], "status": "draft", "subject": preview["subject"]}
+    ok(await tenant.client.post("/activity/email/", json=posted))
 
 
 async def test_lead_display_name_falls_back_to_the_first_contact(tenant: Tenant) -> None:

@@ -2,7 +2,9 @@
 
 One sandbox configuration (``postroom.templates.sandbox``), two environments: the body is
 rendered with HTML autoescaping, the subject without it and then put on one line (each CR, LF
-or CRLF becomes a space). Templates see four mappings of strings and nothing else:
+or CRLF becomes a space, as does any other line break or control character, and the ends are
+trimmed: the previewed subject is the one an email gets). Templates see four mappings of
+strings and nothing else:
 
 - ``contact``: ``first_name``, ``last_name`` (its ``name`` split at the first space), ``name``,
   ``display_name``, ``title``, ``email`` (its first address)
@@ -36,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.contacts import repository as contact_repository
 from postroom.contacts.schemas import contact_display_name
 from postroom.errors import ValidationFailed
+from postroom.kit.headers import one_line
 from postroom.leads.schemas import lead_display_name
 from postroom.models import Contact, EmailTemplate, Lead, Organization, User
 from postroom.templates.sandbox import Sandbox, joined_output, obvious_escape, rendering_budget
@@ -146,7 +149,13 @@ def render_part(part: str, source: str, variables: Variables) -> str:
         raise TemplateRejected(part, f"Template refused: {error}") from error
     except _RUNTIME_ERRORS as error:
         raise TemplateRejected(part, f"Template could not be rendered: {error}") from error
-    return _LINE_BREAK.sub(" ", text) if part == "subject" else text
+    return subject_line(text) if part == "subject" else text
+
+
+def subject_line(text: str) -> str:
+    """A rendered subject as an email gets it: each CR, LF or CRLF a space, then any other
+    line break or control character a space too, and no spaces at either end."""
+    return one_line(_LINE_BREAK.sub(" ", text))
 
 
 def render(subject: str, body: str, context: TemplateContext) -> RenderedTemplate:
