@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from postroom.config import Settings
 from tests.conftest import Tenant
 from tests.helpers import create_lead, field_errors, ok, upload_file
 
@@ -604,3 +605,21 @@ async def test_an_attachment_content_type_that_is_no_media_type_is_refused(
         item = attachment | {"content_type": content_type}
         response = await tenant.client.post("/email_template/", json=body | {"attachments": [item]})
         assert set(field_errors(response)) == {"attachments"}
+
+
+async def test_attachments_adding_up_to_more_than_an_email_may_carry_are_refused(
+    tenant: Tenant, settings: Settings
+) -> None:
+    """Such a template could never be sent: every email rendered from it would be a 400."""
+    chunk = b"x" * (settings.max_file_bytes // 2 + 1)
+    first = await upload_file(tenant.client, "a.bin", "application/octet-stream", chunk)
+    second = await upload_file(tenant.client, "b.bin", "application/octet-stream", chunk)
+    body = {"name": "Heavy", "subject": "S", "body": "B", "attachments": [first, second]}
+    assert set(field_errors(await tenant.client.post("/email_template/", json=body))) == {
+        "attachments"
+    }
+    template = await create_template(tenant.client, attachments=[first])
+    response = await tenant.client.put(
+        f"/email_template/{template['id']}/", json={"attachments": [first, second]}
+    )
+    assert set(field_errors(response)) == {"attachments"}

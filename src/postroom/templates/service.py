@@ -38,8 +38,13 @@ from postroom.users.auth import Caller
 
 
 async def create_template(
-    session: AsyncSession, caller: Caller, body: EmailTemplateCreate
+    session: AsyncSession,
+    caller: Caller,
+    body: EmailTemplateCreate,
+    max_attachment_bytes: int | None = None,
 ) -> EmailTemplate:
+    """``max_attachment_bytes``: what an email's attachments may add up to (None: no limit);
+    a template whose attachments add up to more could never be sent."""
     check_posted_organization(body, caller.organization_id)
     await rendering.check_in_thread("subject", body.subject)
     await rendering.check_in_thread("body", body.body)
@@ -52,7 +57,7 @@ async def create_template(
         is_shared=body.is_shared,
         is_archived=body.is_archived,
         attachments=await resolve_attachments(
-            session, caller, attachment_documents(body.attachments)
+            session, caller, attachment_documents(body.attachments), max_attachment_bytes
         ),
         created_by=caller.user_id,
         updated_by=caller.user_id,
@@ -103,7 +108,11 @@ async def list_templates(
 
 
 async def update_template(
-    session: AsyncSession, caller: Caller, template_id: str, body: EmailTemplateUpdate
+    session: AsyncSession,
+    caller: Caller,
+    template_id: str,
+    body: EmailTemplateUpdate,
+    max_attachment_bytes: int | None = None,
 ) -> EmailTemplate:
     template = await _own_template(session, caller, template_id)
     check_posted_organization(body, caller.organization_id)
@@ -118,7 +127,9 @@ async def update_template(
             setattr(template, name, getattr(body, name))
     if "attachments" in sent:
         items = attachment_documents(body.attachments)
-        template.attachments = await resolve_attachments(session, caller, items)
+        template.attachments = await resolve_attachments(
+            session, caller, items, max_attachment_bytes
+        )
     if not has_changes(template):
         return template
     template.updated_by = caller.user_id
