@@ -507,6 +507,17 @@ async def test_render_requires_lead_and_contact(tenant: Tenant, missing: str) ->
     assert missing in field_errors(response)
 
 
+@pytest.mark.parametrize("extra", [{}, {"lead_id": "lead_x", "contact_id": "cont_x"}])
+async def test_rendering_for_a_search_query_is_refused_naming_query(
+    tenant: Tenant, extra: dict[str, str]
+) -> None:
+    """Close's second form (``query``, ``entry``, ``mode``) is not served, nor ignored."""
+    template = await create_template(tenant.client)
+    params = {"query": "name:Acme", "entry": "0", **extra}
+    response = await tenant.client.get(f"/email_template/{template['id']}/render/", params=params)
+    assert set(field_errors(response)) == {"query"}
+
+
 async def test_an_unknown_lead_is_a_field_error(tenant: Tenant) -> None:
     template = await create_template(tenant.client)
     lead = await create_lead(tenant.client)

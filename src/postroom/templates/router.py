@@ -94,8 +94,13 @@ async def render_email_template_for(
     template_id: str,
     session: ReadOnlySessionDep,
     caller: ReadOnlyCallerDep,
-    lead_id: Annotated[str, Query(max_length=64)],
-    contact_id: Annotated[str, Query(max_length=64)],
+    lead_id: Annotated[str | None, Query(max_length=64)] = None,
+    contact_id: Annotated[str | None, Query(max_length=64)] = None,
+    query: Annotated[
+        str | None,
+        Query(description="Close's search form: not supported, a non-blank value is a 400."),
+    ] = None,
 ) -> JSONResponse:
-    preview = await service.preview_template(session, caller, template_id, lead_id, contact_id)
+    target = service.PreviewTarget(lead_id, contact_id, query)
+    preview = await service.preview_template(session, caller, template_id, target)
     return JSONResponse(render_preview(preview))
