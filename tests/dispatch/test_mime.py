@@ -16,6 +16,7 @@ from postroom.dispatch.mime import (
     AttachmentPayload,
     build_message,
     outgoing_message,
+    with_pixel,
     written_message,
 )
 from postroom.models import EmailActivity
@@ -219,3 +220,95 @@ def test_every_line_of_a_message_ends_in_crlf_as_smtp_sends_it(
     attachments = [AttachmentPayload("a.txt", "text/plain", b"one\rtwo\n")] if attached else []
     data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, attachments).data
     assert bare_line_ends(data) == 0
+
+
+def attachments_of(email: EmailActivity, *items: AttachmentPayload) -> EmailMessage:
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, items).data
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("posted", "sent"),
+    [
+        ("application/pdf", "application/pdf"),
+        ("Image/PNG", "image/png"),
+        ('application/pdf; name="other.exe"', "application/pdf"),
+        ("text/csv; charset=UTF-8; header=present", 'text/csv; charset="utf-8"'),
+        ("multipart/mixed", "application/octet-stream"),
+        ("message/rfc822", "application/octet-stream"),
+        ("pdf", "application/octet-stream"),
+        ('text/plain; charset="', "text/plain"),
+    ],
+)
+def test_an_attachment_is_sent_as_its_media_type_alone_or_as_octet_stream(
+    posted: str, sent: str
+) -> None:
+    """Parameters other than a text's charset are dropped, and a part declaring a multipart
+    or message type may not be base64 (RFC 2045 §6.4), so it is sent as opaque bytes."""
+    message = attachments_of(email_with(), AttachmentPayload("a.bin", posted, b"\x00data"))
+    [part] = message.iter_attachments()
+    assert part["Content-Type"] == sent
+    assert part.get_payload(decode=True) == b"\x00data"
+    assert not any(item.defects for item in message.walk())
+
+
+@pytest.mark.parametrize(
+    ("filename", "sent"),
+    [
+        ("../../etc/passwd", ".._.._etc_passwd"),
+        ("C:\\x\\evil.exe", "C:_x_evil.exe"),
+        ("..", "attachment"),
+    ],
+)
+def test_path_separators_in_an_attachment_name_become_underscores(filename: str, sent: str) -> None:
+    message = attachments_of(email_with(), AttachmentPayload(filename, "text/plain", b"x"))
+    [part] = message.iter_attachments()
+    assert part.get_filename() == sent
+
+
+def test_inline_parts_follow_the_html_in_multipart_related_of_type_text_html() -> None:
+    logo = AttachmentPayload("logo.png", "image/png", b"png", content_id="logo@example.com")
+    message = attachments_of(email_with(body_html='<img src="cid:logo@example.com">'), logo)
+    related = next(part for part in message.walk() if part.get_content_subtype() == "related")
+    assert related.get_param("type") == "text/html"
+    html, image = related.iter_parts()
+    assert html.get_content_type() == "text/html"
+    assert (image["Content-ID"], image.get_content_disposition()) == (
+        "<logo@example.com>",
+        "inline",
+    )
+
+
+@pytest.mark.parametrize(
+    "posted", ["logo@example.com", "<logo@example.com>", " <logo@example.com> "]
+)
+def test_a_content_id_is_written_once_in_angle_brackets(posted: str) -> None:
+    logo = AttachmentPayload("logo.png", "image/png", b"png", content_id=posted)
+    message = attachments_of(email_with(body_html="<p>Hi</p>"), logo)
+    image = next(part for part in message.walk() if part.get_content_maintype() == "image")
+    assert image["Content-ID"] == "<logo@example.com>"
+
+
+PIXEL = "https://postroom.example.com/t/o/token.gif"
+
+
+IMAGE = f'<img src="{PIXEL}" width="1" height="1" alt="" style="display:none">'
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("<html><body><p>Hi</p>", "</body></html>"),
+        ("<p>İstanbul İzmir</p>", "</BODY ></html>"),
+        ("<body>İ</body>x", "</body>"),
+    ],
+)
+def test_the_pixel_goes_just_before_the_last_closing_body_tag(before: str, after: str) -> None:
+    """Even after an ``İ``, whose lower case is two characters."""
+    assert with_pixel(before + after, PIXEL) == before + IMAGE + after
+
+
+def test_without_a_body_tag_the_pixel_goes_at_the_end() -> None:
+    assert with_pixel("<p>İ</p>", PIXEL) == "<p>İ</p>" + IMAGE

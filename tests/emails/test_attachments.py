@@ -82,3 +82,30 @@ async def test_attachments_can_be_changed_on_a_draft(tenant: Tenant) -> None:
         json={"attachments": [{**item, "url": "http://evil.example.com/x"}]},
     )
     assert "attachments" in field_errors(bad)
+
+
+async def test_a_content_type_that_is_no_media_type_is_refused(tenant: Tenant) -> None:
+    item = await upload_file(tenant.client, "a.txt", "text/plain", b"hello")
+    for content_type in ("pdf", "text", "text/plain/extra", "text/plain\x0bx"):
+        errors = field_errors(await post(tenant, [{**item, "content_type": content_type}]))
+        assert set(errors) == {"attachments"}
+
+
+async def test_an_empty_content_type_is_the_uploaded_one(tenant: Tenant) -> None:
+    item = await upload_file(tenant.client, "a.csv", "text/csv", b"a,b\n")
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], attachments=[item | {"content_type": ""}])
+    assert email["attachments"][0]["content_type"] == "text/csv"
+
+
+async def test_a_content_id_is_one_token_with_or_without_angle_brackets(tenant: Tenant) -> None:
+    item = await upload_file(tenant.client, "logo.png", "image/png", b"png")
+    lead = await create_lead(tenant.client)
+    for content_id in ("logo", "logo@example.com", "<logo@example.com>"):
+        email = await create_email(
+            tenant.client, lead["id"], attachments=[item | {"content_id": content_id}]
+        )
+        assert email["attachments"][0]["content_id"] == content_id
+    for content_id in ("my logo", "a<b", "<a> <b>", "logö"):
+        errors = field_errors(await post(tenant, [item | {"content_id": content_id}]))
+        assert set(errors) == {"attachments"}

@@ -285,3 +285,23 @@ async def test_a_draft_leaving_a_template_it_may_no_longer_see_keeps_its_attachm
     ok(await tenant.client.put(f"/email_template/{first['id']}/", json={"is_shared": False}))
     switched = await put(colleague, draft, template_id=second["id"])
     assert (urls(switched), switched["template_name"]) == ([deck["url"]], "Other")
+
+
+@pytest.mark.parametrize(
+    ("part", "source"), [("subject", "{{ 1/0 }}"), ("body", "{{ 'x' * 10**7 }}")]
+)
+async def test_a_template_that_fails_to_render_is_a_400_on_template_id(
+    tenant: Tenant, part: str, source: str
+) -> None:
+    """Not on ``subject`` or ``body``: the client sent neither (an email has no ``body``)."""
+    template = await create_template(tenant.client, **{part: source})
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "status": "draft", "template_id": template["id"]}
+    errors = field_errors(await tenant.client.post("/activity/email/", json=body))
+    assert list(errors) == ["template_id"]
+    assert errors["template_id"].startswith(f"The template's {part} could not be used: ")
+    draft = await create_email(tenant.client, lead["id"])
+    response = await tenant.client.put(
+        f"/activity/email/{draft['id']}/", json={"template_id": template["id"]}
+    )
+    assert list(field_errors(response)) == ["template_id"]

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -33,7 +34,7 @@ from postroom.files.storage import LocalDiskStorage, MissingFile
 from postroom.kit.datetimes import utcnow
 from postroom.models import StoredFile
 from tests.conftest import Tenant
-from tests.helpers import field_errors, ok
+from tests.helpers import create_email, create_lead, field_errors, ok, upload_file
 
 PDF = b"%PDF-1.4 not really a pdf\n" * 10
 
@@ -107,6 +108,21 @@ async def test_grant_has_upload_url_fields_and_download_url(tenant: Tenant) -> N
     assert granted["upload"]["url"] == f"http://testserver/api/v1/files/upload/{fields['key']}/"
     assert granted["download"]["url"] == f"http://testserver/go/file/{fields['key']}/report.pdf"
     assert int(fields["expires"]) - utcnow().timestamp() == pytest.approx(60, abs=2)
+
+
+@pytest.mark.parametrize("filename", ["名前" * 500, "é" * 996 + ".pdf", "a" * 1000])
+async def test_the_download_url_of_any_name_can_be_attached(tenant: Tenant, filename: str) -> None:
+    """Its name part is cut to whole characters within 240; the file id names the file."""
+    item = await upload_file(tenant.client, filename, "application/pdf", b"%PDF-1.7")
+    name = item["url"].rsplit("/", 1)[1]
+    assert len(name) <= 240
+    assert filename.startswith(unquote(name))
+    lead = await create_lead(tenant.client)
+    email = await create_email(tenant.client, lead["id"], attachments=[item])
+    assert email["attachments"][0]["url"] == item["url"]
+    download = await tenant.client.get(item["url"])
+    assert download.status_code == 200
+    assert download.content == b"%PDF-1.7"
 
 
 async def test_grant_records_the_file_for_the_callers_organization(

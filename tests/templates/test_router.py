@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from postroom.config import Settings
 from tests.conftest import Tenant
 from tests.helpers import create_lead, field_errors, ok, upload_file
 
@@ -139,6 +140,25 @@ async def test_a_template_that_does_not_parse_is_refused_naming_its_field(
     assert set(errors) == {part}
     assert "syntax error" in errors[part]
     assert ok(await tenant.client.get("/email_template/"))["data"] == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ " + "(" * 100 + "1" + ")" * 100 + " }}",
+        "{% for a in 'x' %}" * 25 + "{% endfor %}" * 25,
+        "{% if 1 %}" * 120 + "{% endif %}" * 120,
+    ],
+)
+async def test_a_template_nested_too_deeply_is_a_400_on_its_field(
+    tenant: Tenant, source: str
+) -> None:
+    response = await tenant.client.post(
+        "/email_template/", json={"name": "Deep", "subject": "Hi", "body": source}
+    )
+    assert field_errors(response) == {
+        "body": "The template nests tags, parentheses or brackets too deeply."
+    }
 
 
 @pytest.mark.parametrize(
@@ -378,7 +398,7 @@ async def test_default_fills_in_for_a_contact_without_name(tenant: Tenant) -> No
     contact = lead["contacts"][0]
     rendered = ok(await render(tenant.client, template["id"], lead["id"], contact["id"]))
     assert rendered["body"] == "<p>Hi there,</p>"
-    assert rendered["subject"] == "Hello "
+    assert rendered["subject"] == "Hello"
     assert rendered["contact_display_name"] == "x@a.example"
 
 
@@ -414,6 +434,25 @@ async def test_a_rendered_subject_has_no_line_breaks(tenant: Tenant) -> None:
         tenant.client, subject="Hi\r\n{{ contact.first_name }}\n{% if true %}\rthere{% endif %}"
     )
     assert rendered["subject"] == "Hi Jane  there"
+
+
+async def test_the_previewed_subject_is_the_subject_an_email_rendered_from_it_gets(
+    tenant: Tenant,
+) -> None:
+    """A name may hold other line breaks (VT, NEL, LS) that an email's subject may not."""
+    template = await create_template(tenant.client, subject=" {{ lead.name }}: Hi ")
+    lead = await create_lead(tenant.client, name="Acme\u2028Corp\x0bEU\x85")
+    contact_id = lead["contacts"][0]["id"]
+    preview = ok(await render(tenant.client, template["id"], lead["id"], contact_id))
+    email = ok(
+        await tenant.client.post(
+            "/activity/email/",
+            json={"lead_id": lead["id"], "status": "draft", "template_id": template["id"]},
+        )
+    )
+    assert preview["subject"] == email["subject"] == "Acme Corp EU : Hi"
+    posted = {"lead_id": lead["id"], "status": "draft", "subject": preview["subject"]}
+    ok(await tenant.client.post("/activity/email/", json=posted))
 
 
 async def test_lead_display_name_falls_back_to_the_first_contact(tenant: Tenant) -> None:
@@ -466,6 +505,17 @@ async def test_render_requires_lead_and_contact(tenant: Tenant, missing: str) ->
     del params[missing]
     response = await tenant.client.get(f"/email_template/{template['id']}/render/", params=params)
     assert missing in field_errors(response)
+
+
+@pytest.mark.parametrize("extra", [{}, {"lead_id": "lead_x", "contact_id": "cont_x"}])
+async def test_rendering_for_a_search_query_is_refused_naming_query(
+    tenant: Tenant, extra: dict[str, str]
+) -> None:
+    """Close's second form (``query``, ``entry``, ``mode``) is not served, nor ignored."""
+    template = await create_template(tenant.client)
+    params = {"query": "name:Acme", "entry": "0", **extra}
+    response = await tenant.client.get(f"/email_template/{template['id']}/render/", params=params)
+    assert set(field_errors(response)) == {"query"}
 
 
 async def test_an_unknown_lead_is_a_field_error(tenant: Tenant) -> None:
@@ -556,3 +606,31 @@ async def test_attachments_must_be_files_uploaded_here(tenant: Tenant) -> None:
     )
     assert response.status_code == 400
     assert "attachments" in response.json()["field-errors"]
+
+
+async def test_an_attachment_content_type_that_is_no_media_type_is_refused(
+    tenant: Tenant, attachment: dict[str, Any]
+) -> None:
+    body = {"name": "T", "subject": "S", "body": "B"}
+    for content_type in ("pdf", "text/plain\r\nBcc: x@example.com"):
+        item = attachment | {"content_type": content_type}
+        response = await tenant.client.post("/email_template/", json=body | {"attachments": [item]})
+        assert set(field_errors(response)) == {"attachments"}
+
+
+async def test_attachments_adding_up_to_more_than_an_email_may_carry_are_refused(
+    tenant: Tenant, settings: Settings
+) -> None:
+    """Such a template could never be sent: every email rendered from it would be a 400."""
+    chunk = b"x" * (settings.max_file_bytes // 2 + 1)
+    first = await upload_file(tenant.client, "a.bin", "application/octet-stream", chunk)
+    second = await upload_file(tenant.client, "b.bin", "application/octet-stream", chunk)
+    body = {"name": "Heavy", "subject": "S", "body": "B", "attachments": [first, second]}
+    assert set(field_errors(await tenant.client.post("/email_template/", json=body))) == {
+        "attachments"
+    }
+    template = await create_template(tenant.client, attachments=[first])
+    response = await tenant.client.put(
+        f"/email_template/{template['id']}/", json={"attachments": [first, second]}
+    )
+    assert set(field_errors(response)) == {"attachments"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from postroom.models import Contact
 from postroom.templates.rendering import (
     MAX_TAGS,
+    TOO_DEEP,
     TemplateContext,
     TemplateRejected,
     check_template,
@@ -16,7 +18,7 @@ from postroom.templates.rendering import (
     render,
     render_part,
 )
-from postroom.templates.sandbox import MAX_VALUE
+from postroom.templates.sandbox import MAX_INDENT, MAX_VALUE
 
 CONTEXT = TemplateContext(
     contact=contact_variables(Contact(name="Jane <b>Doe</b>", title="CEO", emails=[])),
@@ -68,6 +70,19 @@ OVERSIZED = [
     "{% for a in lead.description %}{% for b in lead.description %}{% endfor %}{% endfor %}",
     "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
     "{% for c in lead.description %}{{ lead.description }}{% endfor %}",
+    "{% set a = [lead.description] %}{% set b = [a, a, a, a, a, a, a, a, a, a, a] %}"
+    "{{ b|string|length }}",
+    "{% set d = {'a': lead.description} %}{{ (d, d, d, d, d, d, d, d, d, d, d)|tojson }}",
+    "{{ (lead.description * 3)|list|tojson }}",
+    "{{ contact|tojson(10**9) }}",
+]
+NESTED_TOO_DEEP = [
+    "{{ " + "(" * 100 + "1" + ")" * 100 + " }}",
+    "{{ " + "[" * 100 + "1" + "]" * 100 + " }}",
+    "{{ " + "not " * 3000 + "1 }}",
+    "{{ 1" + "|upper" * 3000 + " }}",
+    "{% for a in 'x' %}" * 25 + "{% endfor %}" * 25,
+    "{% if 1 %}" * 120 + "{% endif %}" * 120,
 ]
 
 
@@ -185,6 +200,38 @@ def test_work_and_size_are_bounded(source: str) -> None:
     assert "Template refused" in caught.value.reason
 
 
+def test_a_list_holding_another_many_times_over_is_refused_at_once() -> None:
+    """Each level holds the one before 8 times: 8**12 strings if it were ever counted out."""
+    levels = ["s"] + [f"l{depth}" for depth in range(12)]
+    source = "{% set s = 'x' %}" + "".join(
+        f"{{% set {levels[depth + 1]} = [{', '.join([levels[depth]] * 8)}] %}}"
+        for depth in range(12)
+    )
+    for tail in ("{{ l11 }}", "{{ l11|string }}", "{{ l11|join }}", "{{ l11|tojson }}"):
+        started = time.monotonic()
+        with pytest.raises(TemplateRejected) as caught:
+            render_part("body", source + tail, CONTEXT.variables())
+        assert "Template refused" in caught.value.reason
+        assert time.monotonic() - started < 1
+
+
+def test_tojson_writes_json_indented_by_a_few_spaces() -> None:
+    variables = CONTEXT.variables()
+    assert render_part("body", "{{ ['<a>', 1]|tojson }}", variables) == '["\\u003ca\\u003e", 1]'
+    source = f"{{{{ organization|tojson({MAX_INDENT}) }}}}"
+    assert (
+        render_part("body", source, variables)
+        == "{\n" + " " * MAX_INDENT + '"name": "Postroom Inc"\n}'
+    )
+
+
+@pytest.mark.parametrize("indent", [MAX_INDENT + 1, 10**9, "' ' * 9", "[1]"])
+def test_tojson_refuses_a_wide_indent(indent: object) -> None:
+    with pytest.raises(TemplateRejected) as caught:
+        render_part("body", f"{{{{ contact|tojson({indent}) }}}}", CONTEXT.variables())
+    assert "Template refused: tojson" in caught.value.reason
+
+
 def test_output_up_to_the_limit_is_allowed() -> None:
     text = render_part("body", "{{ lead.description * 10 }}", CONTEXT.variables())
     assert len(text) == 1_000_000 <= MAX_VALUE
@@ -214,6 +261,16 @@ def test_a_template_that_plainly_leaves_the_sandbox_is_refused_when_saved(source
     with pytest.raises(TemplateRejected) as caught:
         check_template("body", source)
     assert caught.value.field_errors == {"body": caught.value.reason}
+
+
+@pytest.mark.parametrize("part", ["subject", "body"])
+@pytest.mark.parametrize("source", NESTED_TOO_DEEP)
+def test_a_template_nested_too_deeply_is_refused_naming_its_part(part: str, source: str) -> None:
+    with pytest.raises(TemplateRejected) as saving:
+        check_template(part, source)
+    with pytest.raises(TemplateRejected) as rendering:
+        render_part(part, source, CONTEXT.variables())
+    assert saving.value.field_errors == rendering.value.field_errors == {part: TOO_DEEP}
 
 
 def test_checking_a_huge_constant_expression_computes_nothing() -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from postroom.db import Database
+from postroom.emails.schemas import MAX_OPENS, MAX_USER_AGENT
 from postroom.models import EmailActivity
 from postroom.tracking.service import PIXEL_GIF
 from tests.conftest import Tenant
@@ -167,3 +168,28 @@ async def test_an_open_is_an_updated_event_of_its_email(
     assert {"opens", "opens_summary", "date_updated"} <= set(updated["changed_fields"])
     assert updated["previous_data"]["opens"] == []
     assert (updated["user_id"], updated["request_id"]) == (None, None)
+
+
+async def test_a_long_user_agent_is_cut_to_what_the_api_takes_back(
+    tenant: Tenant, database: Database, clock: Clock
+) -> None:
+    email = await sent_to_one(tenant)
+    await fetch_pixel(tenant, await token_of(database, email["id"]), agent="A" * 5000)
+    after = await opens_of(tenant, email["id"])
+    assert after["opens"][0]["user_agent"] == "A" * MAX_USER_AGENT
+    response = await tenant.client.put(f"/activity/email/{email['id']}/", json=after)
+    assert ok(response)["opens"] == after["opens"]
+
+
+async def test_an_email_keeps_at_most_as_many_opens_as_a_client_may_post(
+    tenant: Tenant, database: Database, clock: Clock
+) -> None:
+    lead = await create_lead(tenant.client)
+    opens = [{"opened_at": "2026-11-01T10:00:00+00:00"}] * MAX_OPENS
+    email = await create_email(
+        tenant.client, lead["id"], status="sent", to=["bob@buyer.example.com"], opens=opens
+    )
+    await fetch_pixel(tenant, await token_of(database, email["id"]), agent="New/1.0")
+    after = await opens_of(tenant, email["id"])
+    assert len(after["opens"]) == MAX_OPENS
+    assert after["opens"][-1]["user_agent"] == ""

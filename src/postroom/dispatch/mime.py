@@ -12,7 +12,11 @@ reach the message, so no field can inject a header or a recipient), display name
 subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, and
 an address whose own part is not ASCII is written in UTF-8 (RFC 6532), which the transport
 sends only with SMTPUTF8 (its envelope address is not ASCII either). Attachment names too
-long for one line are split into RFC 2231 sections. No line is longer than 998 octets. Bcc
+long for one line are split into RFC 2231 sections, and path separators in them become ``_``.
+An attachment's content type is sent as ``type/subtype`` (with a ``charset`` for text):
+anything else, and the multipart and message types a base64 part may not have (RFC 2045
+§6.4, RFC 2046 §5.2.1), is sent as ``application/octet-stream``. A ``Content-ID`` is one
+token in angle brackets. No line is longer than 998 octets. Bcc
 recipients appear only in the SMTP envelope. Bodies are 7bit when they are ASCII in short
 lines, else UTF-8 in base64.
 """
@@ -90,6 +94,19 @@ SMTP_POLICY = SmtpPolicy(linesep="\r\n")
 """compat32 writes the message twice as fast as ``policy.SMTP``; it folds every header at 78."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_LAST_BODY_END = re.compile(r".*(</body\s*>)", re.IGNORECASE | re.DOTALL)
+"""Found in the HTML itself: ``html.lower()`` is longer than ``html`` when it holds an ``İ``,
+so a position found in it falls elsewhere in the HTML."""
+_NOT_IN_CONTENT_ID = re.compile(r"[\x00-\x20\x7f<>]+")
+_MIME_NAME_CHARS = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+_MEDIA_TYPE = re.compile(rf"\s*({_MIME_NAME_CHARS})/({_MIME_NAME_CHARS})\s*(?:;.*)?", re.DOTALL)
+_CHARSET = re.compile(rf";\s*charset\s*=\s*\"?({_MIME_NAME_CHARS})\"?\s*(?:;|$)", re.IGNORECASE)
+OPAQUE_TYPE = ("application", "octet-stream")
+"""What an attachment whose content type cannot be sent as it is goes as."""
+CONTAINER_TYPES = frozenset({"multipart", "message"})
+"""Types whose parts may not be base64 (RFC 2045 §6.4): a part saying ``multipart/mixed``
+would be read as parts with no boundary, ``message/rfc822`` as a message of garbage."""
 _P = TypeVar("_P", bound=Message)
 
 
@@ -105,8 +122,29 @@ class AttachmentPayload:
 
 
 def safe_filename(filename: str) -> str:
-    """No control character (CR, LF, NUL ...) can reach a header parameter."""
-    return _CONTROL.sub(" ", filename).strip() or "attachment"
+    """No control character (CR, LF, NUL ...) can reach a header parameter, and no path
+    separator a receiving client might follow out of its folder (``../x`` is ``.._x``)."""
+    name = _PATH_SEPARATORS.sub("_", _CONTROL.sub(" ", filename)).strip()
+    return name if name.strip(".") else "attachment"
+
+
+def sent_media_type(content_type: str) -> tuple[str, str, str | None]:
+    """``(maintype, subtype, charset)`` of an attachment as it is sent: the posted type
+    without its parameters (but a text type's ``charset``), in lower case, or
+    ``application/octet-stream`` when it is no media type or a container type."""
+    match = _MEDIA_TYPE.fullmatch(content_type)
+    if match is None or match[1].lower() in CONTAINER_TYPES:
+        return (*OPAQUE_TYPE, None)
+    maintype, subtype = match[1].lower(), match[2].lower()
+    charset = _CHARSET.search(content_type) if maintype == "text" else None
+    return maintype, subtype, charset[1].lower() if charset else None
+
+
+def content_id(item: AttachmentPayload) -> str:
+    """The part's ``Content-ID``: its ``content_id`` (else its name) as one token in angle
+    brackets, so the HTML's ``cid:`` reference finds it."""
+    core = _NOT_IN_CONTENT_ID.sub("", item.content_id or safe_filename(item.filename))
+    return f"<{core or 'attachment'}>"
 
 
 def address(value: str) -> str:
@@ -200,10 +238,10 @@ def with_pixel(html: str, pixel_url: str | None) -> str:
     if not pixel_url:
         return html
     image = f'<img src="{pixel_url}" width="1" height="1" alt="" style="display:none">'
-    closing = html.lower().rfind("</body>")
-    if closing == -1:
+    closing = _LAST_BODY_END.match(html)
+    if closing is None:
         return html + image
-    return html[:closing] + image + html[closing:]
+    return html[: closing.start(1)] + image + html[closing.start(1) :]
 
 
 def build_message(
@@ -253,6 +291,7 @@ def _body(
     html: Message = _text_part(with_pixel(email.body_html, pixel_url), "html")
     if inline:
         html = _multipart("related", [html, *(_inline_part(item) for item in inline)])
+        html.set_param("type", "text/html")  # RFC 2387: the root part's type
     return _multipart("alternative", [text, html])
 
 
@@ -285,8 +324,7 @@ def _attachment(item: AttachmentPayload) -> MIMEBase:
 
 def _inline_part(item: AttachmentPayload) -> MIMEBase:
     part = _binary_part(item)
-    cid = f"<{_CONTROL.sub('', item.content_id or safe_filename(item.filename)).strip('<>')}>"
-    part["Content-ID"] = cid
+    part["Content-ID"] = content_id(item)
     _add_disposition(part, "inline", item.filename)
     return part
 
@@ -318,8 +356,10 @@ def _sections(encoded: str) -> list[str]:
 
 
 def _binary_part(item: AttachmentPayload) -> MIMEBase:
-    maintype, _, subtype = item.content_type.partition("/")
-    part = _part(MIMEBase(one_line(maintype) or "application", one_line(subtype) or "octet-stream"))
+    maintype, subtype, charset = sent_media_type(item.content_type)
+    part = _part(MIMEBase(maintype, subtype))
+    if charset:
+        part.set_param("charset", charset)
     part.set_payload(item.data)
     encoders.encode_base64(part)
     return part

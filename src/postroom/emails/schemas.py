@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.addresses import check_address
-from postroom.kit.headers import as_message_id, breaks_header
+from postroom.kit.headers import as_message_id, breaks_header, is_content_id, is_media_type
 from postroom.kit.jsoncodec import dumps_text
 from postroom.kit.schemas import Boolean, Integer, RequestModel
 from postroom.kit.tenancy import PostedOrganization
@@ -25,6 +25,12 @@ MAX_MESSAGE_ID = 998 - len("In-Reply-To: ")
 """A Message-ID fits on one header line with the longest header name that carries it, within
 RFC 5322's 998 octets (§2.1.1)."""
 MAX_ENVELOPE_CHARS = 100_000
+MAX_OPENS = 10_000
+MAX_OPENED_BY = 1000
+MAX_IP_ADDRESS = 100
+MAX_USER_AGENT = 2000
+"""An email's ``opens``: the pixel records no more, and no longer values, than a client may
+post back (the email read and put back whole)."""
 """An imported ``envelope``, as JSON text: room for every recipient the address lists allow."""
 
 Address = Annotated[str, AfterValidator(check_address)]
@@ -43,13 +49,23 @@ MessageId = Annotated[str, Field(max_length=MAX_MESSAGE_ID), AfterValidator(_mes
 brackets"), so that replies naming it in their headers find it."""
 
 
+def media_type_or_empty(value: str | None) -> str | None:
+    """An attachment's ``content_type``: a media type, or null or "" (the file's own)."""
+    if value and not is_media_type(value):
+        raise ValueError(f"{value!r} is not a media type such as 'application/pdf'.")
+    return value
+
+
+def content_id_or_empty(value: str | None) -> str | None:
+    """An attachment's ``content_id``: one token (``logo@example.com``), or null or ""."""
+    if value and not is_content_id(value):
+        raise ValueError(f"{value!r} is not a Content-ID such as 'logo@example.com'.")
+    return value
+
+
 class AttachmentIn(RequestModel):
-    @field_validator("content_type", "content_id")
-    @classmethod
-    def _header_safe(cls, value: str | None) -> str | None:
-        if value is not None and breaks_header(value):
-            raise ValueError("May not contain line breaks or control characters.")
-        return value
+    _content_type = field_validator("content_type")(media_type_or_empty)
+    _content_id = field_validator("content_id")(content_id_or_empty)
 
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)
@@ -61,9 +77,9 @@ class AttachmentIn(RequestModel):
 
 class OpenIn(RequestModel):
     opened_at: datetime
-    opened_by: str | None = Field(default=None, max_length=1000)
-    ip_address: str | None = Field(default=None, max_length=100)
-    user_agent: str | None = Field(default=None, max_length=2000)
+    opened_by: str | None = Field(default=None, max_length=MAX_OPENED_BY)
+    ip_address: str | None = Field(default=None, max_length=MAX_IP_ADDRESS)
+    user_agent: str | None = Field(default=None, max_length=MAX_USER_AGENT)
 
 
 class EmailActivityFields(PostedOrganization):
@@ -91,7 +107,7 @@ class EmailActivityFields(PostedOrganization):
     in_reply_to_id: str | None = Field(default=None, max_length=64)
     email_account_id: str | None = Field(default=None, max_length=64)
     account_id: str | None = Field(default=None, max_length=64)
-    opens: list[OpenIn] | None = Field(default=None, max_length=10_000)
+    opens: list[OpenIn] | None = Field(default=None, max_length=MAX_OPENS)
     activity_at: datetime | None = None
 
     @field_validator("subject")

@@ -1,5 +1,6 @@
 """Server-side rendering of an email template into an email (Close: ``template_id`` without
-``body_text``/``body_html`` renders the template for the email's lead, contact and user)."""
+``body_text``/``body_html`` renders the template for the email's lead, contact and user).
+A template that fails to render is a 400 on ``template_id``, the field the client sent."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from postroom.kit.text import html_to_text
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailActivity, EmailTemplate
 from postroom.templates import repository as template_repository
-from postroom.templates.rendering import render_for
+from postroom.templates.rendering import TemplateRejected, render_for
 
 BODY_FIELDS = frozenset({"body_text", "body_html"})
 
@@ -78,9 +79,13 @@ async def _render_into(
     if lead is None:
         raise ValidationFailed.field("lead_id", "Lead not found.")
     contact = await _recipient_contact(session, email)
-    rendered = await render_for(
-        session, email.organization_id, email.user_id, template, lead, contact
-    )
+    try:
+        rendered = await render_for(
+            session, email.organization_id, email.user_id, template, lead, contact
+        )
+    except TemplateRejected as error:
+        message = f"The template's {error.part} could not be used: {error.reason}"
+        raise ValidationFailed.field("template_id", message) from error
     email.body_html = rendered.body.replace("\x00", "")
     email.body_text = html_to_text(email.body_html)
     subject = one_line(rendered.subject)

@@ -10,12 +10,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, field_validator
 
+from postroom.kit.headers import is_media_type
 from postroom.kit.schemas import RequestModel
 from postroom.models import StoredFile
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MIME_NAME = r"[A-Za-z0-9!#$&^_.+-]+"
-_MEDIA_TYPE = re.compile(rf"^{_MIME_NAME}/{_MIME_NAME}(\s*;[^;]+)*$")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\%]')
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 
@@ -37,7 +36,7 @@ class FileUploadCreate(RequestModel):
     @classmethod
     def _media_type(cls, value: str) -> str:
         value = value.strip()
-        if _CONTROL.search(value) or not _MEDIA_TYPE.fullmatch(value):
+        if _CONTROL.search(value) or not is_media_type(value):
             raise ValueError(f"{value!r} is not a media type such as 'application/pdf'.")
         return value
 

@@ -51,6 +51,8 @@ UNUSED_GRANT_GRACE = timedelta(hours=1)
 """Grants never used are removed this long after their deadline (an upload may still run)."""
 UPLOAD_PATH = "/api/v1/files/upload/"
 DOWNLOAD_PATH = "/go/file/"
+URL_NAME_LENGTH = 240
+"""Characters of a download URL's name part, at most (``url_name``)."""
 ATTACHMENTS = "attachments"
 
 _FILE_ID = re.compile(r"^file_[A-Za-z0-9]{1,59}$")
@@ -88,8 +90,21 @@ def sign_upload(signing_key: bytes, file_id: str, expires: str) -> str:
 
 
 def download_url(public_url: str, stored: StoredFile) -> str:
-    name = quote(stored.filename, safe="")
-    return f"{public_url.rstrip('/')}{DOWNLOAD_PATH}{stored.id}/{name}"
+    return f"{public_url.rstrip('/')}{DOWNLOAD_PATH}{stored.id}/{url_name(stored.filename)}"
+
+
+def url_name(filename: str) -> str:
+    """How a download URL ends: the file's name percent-encoded, cut after the last whole
+    character that fits in ``URL_NAME_LENGTH``. The id names the file; the name only makes
+    the URL readable, and a whole one (9 characters for each CJK one) made URLs longer than
+    an attachment's ``url`` may be."""
+    encoded, size = [], 0
+    for character in filename:
+        size += len(quoted := quote(character, safe=""))
+        if size > URL_NAME_LENGTH:
+            break
+        encoded.append(quoted)
+    return "".join(encoded)
 
 
 def upload_grant(config: FilesConfig, stored: StoredFile) -> UploadGrant:

@@ -9,8 +9,25 @@ BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 a control character; a horizontal tab is allowed."""
 
 
+_MIME_NAME = r"[A-Za-z0-9!#$&^_.+-]+"
+MEDIA_TYPE = re.compile(rf"^{_MIME_NAME}/{_MIME_NAME}(\s*;[^;]+)*$")
+"""``type/subtype`` (RFC 6838's restricted names), then any parameters."""
+
+
 def breaks_header(text: str) -> bool:
     return BREAKING.search(text) is not None
+
+
+def is_media_type(text: str) -> bool:
+    """``text`` is a media type such as ``application/pdf`` (parameters allowed) on one line."""
+    return not breaks_header(text) and MEDIA_TYPE.fullmatch(text.strip()) is not None
+
+
+def is_content_id(text: str) -> bool:
+    """``text`` can be a part's ``Content-ID`` as it is: one token of visible ASCII, in angle
+    brackets or not, which HTML names as ``cid:`` followed by it (without the brackets)."""
+    core = text.strip().removeprefix("<").removesuffix(">")
+    return bool(core) and core.isascii() and core.isprintable() and not set(core) & set(" <>")
 
 
 def one_line(text: str) -> str:

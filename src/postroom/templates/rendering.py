@@ -2,7 +2,9 @@
 
 One sandbox configuration (``postroom.templates.sandbox``), two environments: the body is
 rendered with HTML autoescaping, the subject without it and then put on one line (each CR, LF
-or CRLF becomes a space). Templates see four mappings of strings and nothing else:
+or CRLF becomes a space, as does any other line break or control character, and the ends are
+trimmed: the previewed subject is the one an email gets). Templates see four mappings of
+strings and nothing else:
 
 - ``contact``: ``first_name``, ``last_name`` (its ``name`` split at the first space), ``name``,
   ``display_name``, ``title``, ``email`` (its first address)
@@ -36,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.contacts import repository as contact_repository
 from postroom.contacts.schemas import contact_display_name
 from postroom.errors import ValidationFailed
+from postroom.kit.headers import one_line
 from postroom.leads.schemas import lead_display_name
 from postroom.models import Contact, EmailTemplate, Lead, Organization, User
 from postroom.templates.sandbox import Sandbox, joined_output, obvious_escape, rendering_budget
@@ -43,6 +46,7 @@ from postroom.users import repository as user_repository
 
 MAX_TAGS = 1_000
 CACHED_SOURCE_LENGTH = 262_144
+TOO_DEEP = "The template nests tags, parentheses or brackets too deeply."
 _ENVIRONMENTS = {"subject": Sandbox(autoescape=False), "body": Sandbox(autoescape=True)}
 _RUNTIME_ERRORS = (
     TemplateError,
@@ -101,14 +105,19 @@ def _cached(part: str, source: str) -> Template:
 
 def _compiled(part: str, source: str) -> Template:
     """Compile in a budget of its own (constant folding runs filters); Jinja's compiler takes
-    about half a millisecond per tag, so the number of tags is limited first."""
+    about half a millisecond per tag, so the number of tags is limited first. Nesting deeper
+    than Jinja's parser or Python's compiler takes (about 60 parentheses, 20 loops or 100
+    blocks) is refused: they fail with ``RecursionError`` or Python's own ``SyntaxError``."""
     tags = source.count("{{") + source.count("{%")
     if tags > MAX_TAGS:
         raise TemplateRejected(part, f"A template may have at most {MAX_TAGS} tags.")
-    with rendering_budget():
-        if len(source) > CACHED_SOURCE_LENGTH:
-            return _ENVIRONMENTS[part].from_string(source)
-        return _cached(part, source)
+    try:
+        with rendering_budget():
+            if len(source) > CACHED_SOURCE_LENGTH:
+                return _ENVIRONMENTS[part].from_string(source)
+            return _cached(part, source)
+    except (RecursionError, SyntaxError) as error:
+        raise TemplateRejected(part, TOO_DEEP) from error
 
 
 def _syntax_message(error: TemplateSyntaxError) -> str:
@@ -140,7 +149,13 @@ def render_part(part: str, source: str, variables: Variables) -> str:
         raise TemplateRejected(part, f"Template refused: {error}") from error
     except _RUNTIME_ERRORS as error:
         raise TemplateRejected(part, f"Template could not be rendered: {error}") from error
-    return _LINE_BREAK.sub(" ", text) if part == "subject" else text
+    return subject_line(text) if part == "subject" else text
+
+
+def subject_line(text: str) -> str:
+    """A rendered subject as an email gets it: each CR, LF or CRLF a space, then any other
+    line break or control character a space too, and no spaces at either end."""
+    return one_line(_LINE_BREAK.sub(" ", text))
 
 
 def render(subject: str, body: str, context: TemplateContext) -> RenderedTemplate:

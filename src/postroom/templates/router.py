@@ -6,7 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
+from postroom.dependencies import (
+    CallerDep,
+    ReadOnlyCallerDep,
+    ReadOnlySessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
 from postroom.templates import service
@@ -40,9 +46,13 @@ async def list_email_templates(
 
 @router.post("/email_template/", responses={200: {"model": EmailTemplateOut}})
 async def create_email_template(
-    body: EmailTemplateCreate, session: SessionDep, caller: CallerDep, fields: FieldsDep
+    body: EmailTemplateCreate,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    fields: FieldsDep,
 ) -> JSONResponse:
-    template = await service.create_template(session, caller, body)
+    template = await service.create_template(session, caller, body, settings.max_file_bytes)
     return JSONResponse(select_fields(render_email_template(template), fields))
 
 
@@ -60,9 +70,12 @@ async def update_email_template(
     body: EmailTemplateUpdate,
     session: SessionDep,
     caller: CallerDep,
+    settings: SettingsDep,
     fields: FieldsDep,
 ) -> JSONResponse:
-    template = await service.update_template(session, caller, template_id, body)
+    template = await service.update_template(
+        session, caller, template_id, body, settings.max_file_bytes
+    )
     return JSONResponse(select_fields(render_email_template(template), fields))
 
 
@@ -81,8 +94,13 @@ async def render_email_template_for(
     template_id: str,
     session: ReadOnlySessionDep,
     caller: ReadOnlyCallerDep,
-    lead_id: Annotated[str, Query(max_length=64)],
-    contact_id: Annotated[str, Query(max_length=64)],
+    lead_id: Annotated[str | None, Query(max_length=64)] = None,
+    contact_id: Annotated[str | None, Query(max_length=64)] = None,
+    query: Annotated[
+        str | None,
+        Query(description="Close's search form: not supported, a non-blank value is a 400."),
+    ] = None,
 ) -> JSONResponse:
-    preview = await service.preview_template(session, caller, template_id, lead_id, contact_id)
+    target = service.PreviewTarget(lead_id, contact_id, query)
+    preview = await service.preview_template(session, caller, template_id, target)
     return JSONResponse(render_preview(preview))

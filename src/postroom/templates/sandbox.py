@@ -12,19 +12,23 @@ Python internals and methods that mutate lists, dicts and sets. ``Sandbox`` goes
 - ``str.format``/``format_map``, ``%`` on strings and the ``format`` filter are refused (their
   widths can allocate gigabytes); there is no loader, so ``include``/``import``/``extends`` fail;
 - no value or output may exceed ``MAX_VALUE`` characters (checked before ``*``, ``**``, ``+``,
-  ``replace`` and ``join`` compute, and after every ``~`` and captured block);
+  ``replace`` and ``join`` compute, after every ``~`` and captured block, and for every list,
+  tuple and dict a template writes, counting what it holds as often as it holds it, so
+  nesting one list in another many times cannot make a value whose text or size is huge);
+- ``tojson`` writes at most ``MAX_VALUE`` characters and indents by at most ``MAX_INDENT``;
 - each rendering (and each compilation, which folds constants) runs in a ``rendering_budget``
   of ``MAX_WORK`` units and ``MAX_SECONDS``: a loop step costs ``STEP_COST``, a call (method,
   macro, ``loop()``) ``CALL_COST``, a filter ``FILTER_COST`` plus the size of its arguments, and
   operators, comparisons, tests, ``~`` and ``{{ }}`` outputs the size of what they handle.
-  ``_Meter`` adds metering filters (``_steps``, ``_size``, ``_text``; harmless if a template
-  names them) to the parsed tree for what Jinja runs without asking the environment.
+  ``_Meter`` adds metering filters (``_steps``, ``_size``, ``_text``, ``_container``; harmless
+  if a template names them) to the parsed tree for what Jinja runs without asking the environment.
 
 Every refusal is a ``jinja2.exceptions.SecurityError`` raised before the refused thing runs.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,6 +54,7 @@ CALL_COST = 1_000
 FILTER_COST = 10
 ITEM_COST = 10
 MAX_INT_BITS = 10_000
+MAX_INDENT = 8
 
 _STR_METHODS = frozenset(
     "capitalize casefold count endswith find index isalnum isalpha isdigit islower isspace "
@@ -114,15 +119,24 @@ def _shallow(value: Any) -> int:
     return 1
 
 
-def _weight(value: Any) -> int:
-    """About how many characters ``str(value)`` has, without building it."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return len(value) + sum(map(_weight, value))
-    if isinstance(value, dict):
-        return len(value) + sum(_weight(key) + _weight(item) for key, item in value.items())
-    return 1
+def _weight(value: Any, limit: int = MAX_WORK) -> int:
+    """About how many characters ``str(value)`` has, without building it; counting stops
+    past ``limit`` (a list holding itself many times over would take exponential time)."""
+    total, pending = 0, [value]
+    while pending and total <= limit:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, list | tuple):
+            total += len(item)
+            pending.extend(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        else:
+            total += 1
+    return total
 
 
 def _int_bits(operator: str, left: int, right: int) -> int:
@@ -210,6 +224,29 @@ def _checked_text(context: Context, text: str) -> str:
     return text
 
 
+@pass_context
+def _checked_container(context: Context, value: Any) -> Any:
+    """A list, tuple or dict the template wrote, refused if it holds too much."""
+    _check_size(_weight(value, MAX_VALUE))
+    return value
+
+
+def _bounded_json(value: Any, indent: int | str | None = None, **kwargs: Any) -> str:
+    """``json.dumps`` for ``tojson``: a small indent, and refused as soon as the text would
+    exceed ``MAX_VALUE`` characters (an indent repeats on every line, at every depth)."""
+    if isinstance(indent, bool) or not isinstance(indent, int | str | None):
+        raise SecurityError("tojson's indent must be a number of spaces.")
+    if indent is not None and (len(indent) if isinstance(indent, str) else indent) > MAX_INDENT:
+        raise SecurityError(f"tojson may indent by at most {MAX_INDENT} spaces.")
+    chunks = json.JSONEncoder(indent=indent, **kwargs).iterencode(value)
+    return joined_output(map(_charged_text, chunks))
+
+
+def _charged_text(text: str) -> str:
+    _spend(len(text))
+    return text
+
+
 def _charged_output(value: Any) -> Any:
     """The ``finalize`` hook: every ``{{ }}`` output costs its size."""
     _spend(_weight(value))
@@ -240,7 +277,8 @@ def _metered(node: nodes.Node, filter_name: str) -> nodes.Filter:
 
 class _Meter(NodeTransformer):
     """Routes what Jinja runs without asking the environment through the metering filters:
-    loop steps, ``~`` results, and the operands of comparisons and tests."""
+    loop steps, ``~`` results, the lists, tuples and dicts a template writes, and the operands
+    of comparisons and tests."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -257,6 +295,18 @@ class _Meter(NodeTransformer):
         for operand in node.ops:
             operand.expr = _metered(operand.expr, "_size")
         return node
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        self.generic_visit(node)
+        return _metered(node, "_container")
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        self.generic_visit(node)
+        return _metered(node, "_container")
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        self.generic_visit(node)
+        return _metered(node, "_container") if node.ctx == "load" else node
 
     def visit_Test(self, node: nodes.Test) -> nodes.Node:
         self.generic_visit(node)
@@ -283,6 +333,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
         self.filters.update(default=_charged(_default), d=_charged(_default))
         self.filters.update(replace=_replace, join=_join, format=_refuse_formatting)
         self.filters.update(_steps=_metered_steps, _size=_metered_value, _text=_checked_text)
+        self.filters.update(_container=_checked_container)
+        self.policies["json.dumps_function"] = _bounded_json
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from postroom.emails.schemas import media_type_or_empty
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import Boolean, Integer, RequestModel
 from postroom.kit.tenancy import PostedOrganization
@@ -20,7 +21,9 @@ MAX_ATTACHMENTS = 1000
 
 
 class TemplateAttachment(RequestModel):
-    """Stored and returned as given (the files work adds URL checks)."""
+    """Stored and returned as given, once checked as an email's attachment is."""
+
+    _content_type = field_validator("content_type")(media_type_or_empty)
 
     url: str = Field(max_length=2000)
     filename: str = Field(max_length=1000)

@@ -11,13 +11,14 @@ attributes); everything else the sandbox refuses is refused when rendering.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository as contact_repository
 from postroom.emails.attachments import resolve_attachments
-from postroom.errors import Forbidden, NotFound, ValidationFailed
+from postroom.errors import Forbidden, NotFound, ValidationFailed, with_aliases
 from postroom.events.service import Change, Origin, record
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
@@ -38,8 +39,13 @@ from postroom.users.auth import Caller
 
 
 async def create_template(
-    session: AsyncSession, caller: Caller, body: EmailTemplateCreate
+    session: AsyncSession,
+    caller: Caller,
+    body: EmailTemplateCreate,
+    max_attachment_bytes: int | None = None,
 ) -> EmailTemplate:
+    """``max_attachment_bytes``: what an email's attachments may add up to (None: no limit);
+    a template whose attachments add up to more could never be sent."""
     check_posted_organization(body, caller.organization_id)
     await rendering.check_in_thread("subject", body.subject)
     await rendering.check_in_thread("body", body.body)
@@ -52,7 +58,7 @@ async def create_template(
         is_shared=body.is_shared,
         is_archived=body.is_archived,
         attachments=await resolve_attachments(
-            session, caller, attachment_documents(body.attachments)
+            session, caller, attachment_documents(body.attachments), max_attachment_bytes
         ),
         created_by=caller.user_id,
         updated_by=caller.user_id,
@@ -103,7 +109,11 @@ async def list_templates(
 
 
 async def update_template(
-    session: AsyncSession, caller: Caller, template_id: str, body: EmailTemplateUpdate
+    session: AsyncSession,
+    caller: Caller,
+    template_id: str,
+    body: EmailTemplateUpdate,
+    max_attachment_bytes: int | None = None,
 ) -> EmailTemplate:
     template = await _own_template(session, caller, template_id)
     check_posted_organization(body, caller.organization_id)
@@ -118,7 +128,9 @@ async def update_template(
             setattr(template, name, getattr(body, name))
     if "attachments" in sent:
         items = attachment_documents(body.attachments)
-        template.attachments = await resolve_attachments(session, caller, items)
+        template.attachments = await resolve_attachments(
+            session, caller, items, max_attachment_bytes
+        )
     if not has_changes(template):
         return template
     template.updated_by = caller.user_id
@@ -152,10 +164,34 @@ async def _contact_for_preview(
     return contact
 
 
+@dataclass(frozen=True)
+class PreviewTarget:
+    """Whom ``render/`` renders for: Close's first form, a lead and one of its contacts. Its
+    second form, the results of a search ``query``, is not served."""
+
+    lead_id: str | None
+    contact_id: str | None
+    query: str | None = None
+
+    def checked(self) -> tuple[str, str]:
+        """``(lead_id, contact_id)``; a 400 naming ``query`` when a search is asked for, else
+        naming whichever of the two is missing."""
+        if self.query is not None and self.query.strip():
+            message = "Rendering for a search query is not supported by Postroom: send lead_id "
+            raise ValidationFailed.field("query", message + "and contact_id.")
+        missing = {
+            name: "Field required" for name in ("lead_id", "contact_id") if not getattr(self, name)
+        }
+        if missing:
+            raise ValidationFailed(field_errors=with_aliases(missing))
+        return str(self.lead_id), str(self.contact_id)
+
+
 async def preview_template(
-    session: AsyncSession, caller: Caller, template_id: str, lead_id: str, contact_id: str
+    session: AsyncSession, caller: Caller, template_id: str, target: PreviewTarget
 ) -> TemplatePreview:
     """Render the template for a contact of a lead, as the caller would send it."""
+    lead_id, contact_id = target.checked()
     template = await get_template(session, caller, template_id)
     lead = await _lead_for_preview(session, caller, lead_id)
     contact = await _contact_for_preview(session, caller, lead, contact_id)

@@ -3,6 +3,9 @@
 Repeats from the same IP address and user agent within 60 seconds count once. An unknown
 token records nothing (and gets the same GIF, so tokens cannot be probed). An open is a
 change of the email: it records an ``activity.email`` ``updated`` event (no user, no request).
+An email keeps at most ``MAX_OPENS`` opens, each value cut to what the API takes, so the email
+read back can be put back whole, and a pixel fetched in a loop with ever new user agents cannot
+grow its row without end.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import event_log
+from postroom.emails.schemas import MAX_IP_ADDRESS, MAX_OPENED_BY, MAX_OPENS, MAX_USER_AGENT
 from postroom.events.service import Origin, record_many
 from postroom.kit.datetimes import format_datetime
 from postroom.models import EmailActivity
@@ -55,7 +59,10 @@ async def record_open(
 ) -> bool:
     """Record one open of the email with ``token``; False when unknown or a repeat."""
     email = await repository.email_by_open_token(session, token)
-    if email is None or _is_repeat(email.opens, ip, agent, now):
+    if email is None or len(email.opens) >= MAX_OPENS:
+        return False
+    ip, agent = _cut(ip, MAX_IP_ADDRESS), _cut(agent, MAX_USER_AGENT)
+    if _is_repeat(email.opens, ip, agent, now):
         return False
     before = await event_log.rendered_emails(session, [email])
     email.updated_at = now
@@ -63,7 +70,7 @@ async def record_open(
         *email.opens,
         {
             "opened_at": format_datetime(now),
-            "opened_by": _single_recipient(email),
+            "opened_by": _cut(_single_recipient(email), MAX_OPENED_BY),
             "ip_address": ip,
             "user_agent": agent,
         },
@@ -72,3 +79,7 @@ async def record_open(
     changes = await event_log.email_updates(session, [email], before)
     await record_many(session, [(Origin(email.organization_id), change) for change in changes])
     return True
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return None if value is None else value[:limit]
