@@ -23,7 +23,7 @@ from postroom.db import Database
 from postroom.dispatch.policy import RetryPolicy
 from postroom.models import EmailActivity
 from postroom.transports import AuthenticationFailed, DeliveryTimeout
-from postroom.transports.fakes import BrokenTransport, FailingTransport
+from postroom.transports.fakes import FailingTransport
 from tests.conftest import Tenant
 from tests.dispatch.conftest import DeliveryHarness, eventually
 from tests.helpers import create_lead, ok
@@ -278,7 +278,7 @@ async def test_an_unexpected_failure_before_the_data_is_retried_then_given_up(
 ) -> None:
     """Not left to lease expiry, which would claim it again every lease with nothing recorded
     and never an end."""
-    transport = BrokenTransport()
+    transport = FailingTransport(RuntimeError("a bug in the transport"))
     give_up_soon = {**FAST_RETRIES, "retry_give_up_after_seconds": 0.5}
     _app, tenant = await harness.start(transport=transport, **give_up_soon)
     email = await send(tenant)
@@ -292,7 +292,7 @@ async def test_an_unexpected_failure_before_the_data_is_retried_then_given_up(
 async def test_an_unexpected_failure_after_the_data_left_is_delivery_unknown(
     harness: DeliveryHarness,
 ) -> None:
-    transport = BrokenTransport(after_data=True)
+    transport = FailingTransport(RuntimeError("a bug in the transport"), after_data=True)
     _app, tenant = await harness.start(transport=transport, **FAST_RETRIES)
     email = await send(tenant)
     await eventually(has_status(tenant, email["id"], "error"))

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from postroom.transports.base import (
     BeforeData,
-    DeliveryError,
     DeliveryReceipt,
     OutgoingMessage,
     Transport,
@@ -34,9 +33,10 @@ class MemoryTransport:
 
 @dataclass
 class FailingTransport:
-    """Raises ``error`` for every message; ``after_data`` puts the failure in the sync gap."""
+    """Raises ``error`` for every message; ``after_data`` puts the failure in the sync gap.
+    An error outside the delivery tree (a ``RuntimeError``) stands for a transport's bug."""
 
-    error: DeliveryError
+    error: Exception
     after_data: bool = False
     attempts: int = 0
 
@@ -63,21 +63,3 @@ class SlowTransport:
 
     async def close(self) -> None:
         await self.inner.close()
-
-
-@dataclass
-class BrokenTransport:
-    """Raises an exception outside the delivery tree (a transport's bug), before the message
-    data or, with ``after_data``, once it was handed over."""
-
-    after_data: bool = False
-    attempts: int = 0
-
-    async def deliver(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
-        self.attempts += 1
-        if self.after_data:
-            await before_data()
-        raise RuntimeError("a bug in the transport")
-
-    async def close(self) -> None:
-        return None
