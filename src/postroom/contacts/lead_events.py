@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository
-from postroom.contacts.schemas import contact_addresses
 from postroom.events.service import Change
 from postroom.kit.datetimes import utcnow
 from postroom.leads.schemas import LeadView, render_lead
@@ -27,8 +26,8 @@ LEAD = "lead"
 async def rendered_lead(session: AsyncSession, caller: Caller, lead: Lead) -> dict[str, Any]:
     """The lead as ``GET /lead/{id}/`` shows it now, its contacts included."""
     contacts = await repository.contacts_of_leads(session, lead.organization_id, [lead.id])
-    unsubscribed = await unsubscribe_service.unsubscribed_among(
-        session, lead.organization_id, contact_addresses(contacts)
+    unsubscribed = await unsubscribe_service.unsubscribed_of(
+        session, lead.organization_id, contacts
     )
     return render_lead(LeadView(lead, contacts, unsubscribed), caller.public_url)
 

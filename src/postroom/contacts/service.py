@@ -23,7 +23,6 @@ from postroom.contacts.schemas import (
     ContactFields,
     ContactUpdate,
     ContactView,
-    contact_addresses,
     flagged_unsubscribed,
     render_contact,
     stored_emails,
@@ -69,9 +68,10 @@ async def _lead_for_new_contact(
 ) -> tuple[Lead, bool]:
     """The contact's lead, and whether it is made for the contact (no ``lead_id`` posted)."""
     if body.lead_id is not None:
-        kept = await lead_repository.lead_exists(session, caller.organization_id, body.lead_id)
-        lead = await lead_repository.get_lead(session, caller.organization_id, body.lead_id)
-        if not kept or lead is None:
+        lead = await lead_repository.get_referenced_lead(
+            session, caller.organization_id, body.lead_id
+        )
+        if lead is None:
             raise ValidationFailed.field("lead_id", "Lead not found.")
         return lead, False
     name = body.name or (body.emails[0].email if body.emails else None)
@@ -91,16 +91,10 @@ async def unsubscribe_flagged(
         await unsubscribe_service.add_addresses(session, caller, flagged)
 
 
-async def unsubscribed_of(
-    session: AsyncSession, organization_id: str, contacts: Iterable[Contact]
-) -> frozenset[str]:
-    """The addresses of ``contacts`` that are on the organization's unsubscribe list."""
-    addresses = contact_addresses(contacts)
-    return await unsubscribe_service.unsubscribed_among(session, organization_id, addresses)
-
-
 async def view_of(session: AsyncSession, contact: Contact) -> ContactView:
-    unsubscribed = await unsubscribed_of(session, contact.organization_id, [contact])
+    unsubscribed = await unsubscribe_service.unsubscribed_of(
+        session, contact.organization_id, [contact]
+    )
     return ContactView(contact, unsubscribed)
 
 
@@ -152,7 +146,9 @@ async def list_contacts(
     contacts = await repository.list_contacts(
         session, caller.organization_id, skip, limit, lead_ids
     )
-    unsubscribed = await unsubscribed_of(session, caller.organization_id, contacts)
+    unsubscribed = await unsubscribe_service.unsubscribed_of(
+        session, caller.organization_id, contacts
+    )
     return [ContactView(contact, unsubscribed) for contact in contacts]
 
 

@@ -3,14 +3,13 @@ thread's event written together; refused while the email is being sent."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import event_log, repository
 from postroom.emails.service import get_email
 from postroom.errors import ValidationFailed
-from postroom.events.service import Change, Origin, record_many
+from postroom.events.service import Origin, record_many
+from postroom.kit.datetimes import utcnow
 from postroom.tasks import repository as task_repository
 from postroom.tasks.service import task_deletions
 from postroom.threads import service as thread_service
@@ -31,19 +30,10 @@ async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> 
             "status", "This email is being sent and can no longer be deleted."
         )
     await task_repository.delete_followups_of_email(session, email.id)
-    thread = await _thread_after_deletion(session, caller.organization_id, thread_before)
+    thread = None
+    if thread_before is not None:
+        thread = await thread_service.email_left(
+            session, caller.organization_id, thread_before, utcnow()
+        )
     changes = [*deleted, *([thread] if thread is not None else []), *tasks_deleted]
     await record_many(session, [(origin, change) for change in changes])
-
-
-async def _thread_after_deletion(
-    session: AsyncSession, organization_id: str, before: dict[str, Any] | None
-) -> Change | None:
-    """The change of the email's thread (``before``: as it was with the email) once the email
-    is gone: ``deleted`` when it was its last email, else ``updated``."""
-    if before is None:
-        return None
-    if await thread_service.forget_if_empty(session, before["id"]):
-        return event_log.thread_deletion(before)
-    await thread_service.touch(session, organization_id, before["id"])
-    return await event_log.thread_updated(session, organization_id, before)

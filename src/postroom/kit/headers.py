@@ -26,8 +26,8 @@ def is_media_type(text: str) -> bool:
 def is_content_id(text: str) -> bool:
     """``text`` can be a part's ``Content-ID`` as it is: one token of visible ASCII, in angle
     brackets or not, which HTML names as ``cid:`` followed by it (without the brackets)."""
-    core = text.strip().removeprefix("<").removesuffix(">")
-    return bool(core) and core.isascii() and core.isprintable() and not set(core) & set(" <>")
+    core = _bracketed_token(text)
+    return core is not None and core.isascii()
 
 
 def one_line(text: str) -> str:
@@ -41,7 +41,14 @@ def as_message_id(text: str) -> str:
     """``text`` as a Message-ID is written (RFC 5322 §3.6.4, ``msg-id``): one token in angle
     brackets, which are added where missing (``abc@host`` is ``<abc@host>``). A ValueError
     when nothing is left, or it holds a space, a control character or another bracket."""
-    core = text.strip().removeprefix("<").removesuffix(">")
-    if not core or not core.isprintable() or any(char in core for char in " <>"):
+    core = _bracketed_token(text)
+    if core is None:
         raise ValueError(f"Not a Message-ID: {text!r}.")
     return f"<{core}>"
+
+
+def _bracketed_token(text: str) -> str | None:
+    """``text`` without the angle brackets around it, when what is left is one token (not
+    empty, printable, no space and no other bracket); else None."""
+    core = text.strip().removeprefix("<").removesuffix(">")
+    return core if core and core.isprintable() and not set(core) & set(" <>") else None

@@ -20,6 +20,15 @@ async def get_lead(
     return (await session.execute(for_change(statement, locked))).scalar_one_or_none()
 
 
+async def get_referenced_lead(
+    session: AsyncSession, organization_id: str, lead_id: str
+) -> Lead | None:
+    """The lead, kept from deletion until this transaction ends, for something about to be
+    made for it (``kit.sql.kept``)."""
+    statement = select(Lead).where(Lead.id == lead_id, Lead.organization_id == organization_id)
+    return (await session.execute(kept(statement))).scalar_one_or_none()
+
+
 LEAD_OF_ORGANIZATION = kept(
     select(Lead.id).where(
         Lead.id == bindparam("lead_id"), Lead.organization_id == bindparam("organization_id")

@@ -14,7 +14,6 @@ from postroom.contacts.service import (
     contact_change,
     new_contact,
     unsubscribe_flagged,
-    unsubscribed_of,
 )
 from postroom.emails import event_log
 from postroom.emails import repository as email_repository
@@ -36,6 +35,7 @@ from postroom.leads.statuses import DEFAULT_STATUS, named_status
 from postroom.models import Contact, Lead
 from postroom.tasks import repository as task_repository
 from postroom.tasks.service import task_deletions
+from postroom.unsubscribes import service as unsubscribe_service
 from postroom.users.auth import Caller
 
 
@@ -81,7 +81,11 @@ def _check_organizations(body: LeadCreate, own: str) -> None:
 
 
 async def _view(session: AsyncSession, lead: Lead, contacts: Sequence[Contact]) -> LeadView:
-    return LeadView(lead, contacts, await unsubscribed_of(session, lead.organization_id, contacts))
+    return LeadView(
+        lead,
+        contacts,
+        await unsubscribe_service.unsubscribed_of(session, lead.organization_id, contacts),
+    )
 
 
 def lead_change(
@@ -128,7 +132,9 @@ async def list_leads(
     contacts = await contact_repository.contacts_of_leads(
         session, caller.organization_id, [lead.id for lead in leads]
     )
-    unsubscribed = await unsubscribed_of(session, caller.organization_id, contacts)
+    unsubscribed = await unsubscribe_service.unsubscribed_of(
+        session, caller.organization_id, contacts
+    )
     by_lead = defaultdict(list)
     for contact in contacts:
         by_lead[contact.lead_id].append(contact)

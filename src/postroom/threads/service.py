@@ -24,7 +24,6 @@ from postroom.emails import event_log
 from postroom.emails.states import EmailStatus
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record_many
-from postroom.kit.datetimes import utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
@@ -185,12 +184,9 @@ async def move(
     await session.flush()
     if old is None or old["id"] == placement.thread.id:
         return []
-    changes = [await event_log.placement_change(session, email, placement)]
-    if await forget_if_empty(session, old["id"]):
-        return [event_log.thread_deletion(old), *changes]
-    await touch(session, email.organization_id, old["id"])
-    left = await event_log.thread_updated(session, email.organization_id, old)
-    return [*([left] if left is not None else []), *changes]
+    joined = await event_log.placement_change(session, email, placement)
+    left = await email_left(session, email.organization_id, old, now)
+    return [*([left] if left is not None else []), joined]
 
 
 async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
@@ -201,12 +197,20 @@ async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
     return False
 
 
-async def touch(session: AsyncSession, organization_id: str, thread_id: str) -> None:
-    """Mark the thread changed now (an email left it)."""
-    thread = await repository.get_thread(session, organization_id, thread_id)
-    if thread is not None:
-        thread.updated_at = utcnow()
-        await session.flush()
+async def email_left(
+    session: AsyncSession, organization_id: str, before: dict[str, Any], now: datetime
+) -> Change | None:
+    """The change of the thread ``before`` showed once an email left it (moved or deleted):
+    ``deleted`` when that was its last email, else ``updated``, the thread changed at ``now``
+    (None when it is gone already)."""
+    if await forget_if_empty(session, before["id"]):
+        return event_log.thread_deletion(before)
+    thread = await repository.get_thread(session, organization_id, before["id"])
+    if thread is None:
+        return None
+    thread.updated_at = now
+    await session.flush()
+    return await event_log.thread_updated(session, organization_id, before)
 
 
 async def get_thread(session: AsyncSession, caller: Caller, thread_id: str) -> ThreadView:

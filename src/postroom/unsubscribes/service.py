@@ -13,16 +13,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from postroom.contacts.schemas import contact_addresses
 from postroom.errors import NotFound
 from postroom.events.service import Change, Origin, record_many
 from postroom.kit.addresses import normalized_address
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
-from postroom.models import UnsubscribedEmail
+from postroom.models import Contact, UnsubscribedEmail
 from postroom.unsubscribes import repository
 from postroom.unsubscribes.schemas import render_unsubscribed_email
 from postroom.users.auth import Caller
@@ -97,3 +98,10 @@ async def unsubscribed_among(
     return await repository.unsubscribed_among(
         session, organization_id, {address.lower() for address in addresses}
     )
+
+
+async def unsubscribed_of(
+    session: AsyncSession, organization_id: str, contacts: Iterable[Contact]
+) -> frozenset[str]:
+    """The addresses of ``contacts`` that are on the organization's unsubscribe list."""
+    return await unsubscribed_among(session, organization_id, contact_addresses(contacts))
