@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
-from postroom.dispatch.dispatcher import store_outcomes
 from postroom.dispatch.policy import RetryPolicy
+from postroom.dispatch.storing import store_outcomes
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity, Event
 from postroom.transports import DeliveryReceipt, PermanentRejection, TemporaryRejection

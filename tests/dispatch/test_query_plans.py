@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
-from postroom.dispatch.dispatcher import recover_expired_claims
+from postroom.dispatch.recovery import recover_expired_claims
 from postroom.emails.states import QUEUED
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity

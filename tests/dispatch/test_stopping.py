@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from postroom.db import Database
-from postroom.dispatch.dispatcher import recover_expired_claims
+from postroom.dispatch.recovery import recover_expired_claims
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity
 from tests.dispatch.conftest import DeliveryHarness, eventually

@@ -6,7 +6,8 @@ Claimed emails wait in their sending route's lanes (``dispatch.lanes``). Two gro
 keep the database writes few: the sync-gap markers of the emails about to hand their data
 over, and the outcomes (with their events) of the emails that finished. They are separate
 because a lane waits for its marker and never for an outcome: on PostgreSQL the markers then
-commit while an outcome transaction runs on another connection.
+commit while an outcome transaction runs on another connection. The outcomes are written by
+``dispatch.storing``, and dead workers' claims recovered by ``dispatch.recovery``.
 See ``docs/delivery.md``.
 """
 
@@ -24,7 +25,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.accounts import repository as account_repository
 from postroom.accounts.service import SendingRoute, UnreadableCredentials
 from postroom.config import Settings
 from postroom.db import Database
@@ -34,13 +34,12 @@ from postroom.dispatch.attachments import attachment_payloads
 from postroom.dispatch.lanes import Lanes
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
+from postroom.dispatch.recovery import recover_expired_claims
 from postroom.dispatch.routing import TransportRegistry
+from postroom.dispatch.storing import store_outcomes
 from postroom.dispatch.wakeups import listen_for_due_changes
-from postroom.emails import repository as email_repository
-from postroom.emails.event_log import EMAIL
-from postroom.emails.rendering import EmailColumns, render_email, user_ids_of
-from postroom.emails.states import EmailStatus
-from postroom.events.service import Change, Origin, record_many, remove_old_events
+from postroom.emails.rendering import EmailColumns
+from postroom.events.service import Origin, remove_old_events
 from postroom.files.service import files_config, remove_expired_files
 from postroom.idempotency.service import remove_expired_keys
 from postroom.kit.batching import GroupCommitter
@@ -456,89 +455,3 @@ class Dispatcher:
             lambda session: repo.renew_leases(session, self.worker_id, in_flight, now + self.lease)
         )
         await recover_expired_claims(self.database, now)
-
-
-async def recover_expired_claims(database: Database, now: datetime) -> tuple[int, int]:
-    """Release dead workers' unstarted claims; mark their started ones ``DeliveryUnknown``.
-
-    Returns (released, marked unknown).
-    """
-    return await database.run(lambda session: _recover(session, now))
-
-
-async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
-    released = await repo.release_expired_unstarted(session, now)
-    in_gap = await repo.expired_in_sync_gap(session, now)
-    by_worker: dict[str, list[dict[str, Any]]] = {}
-    stored = []
-    for email in in_gap:
-        outcome = outcomes.unknown_after_crash(email, now)
-        by_worker.setdefault(email.claimed_by or "", []).append(outcome)
-        stored.append(repo.stored_outcome(dict(email._mapping), outcome))
-    for worker_id, results in by_worker.items():
-        await repo.write_outcomes(session, worker_id, results)
-    await record_outcome_events(session, stored)
-    if released:
-        await repo.signal_due_change(session)
-    return released, len(in_gap)
-
-
-async def store_outcomes(
-    session: AsyncSession, worker_id: str, results: list[dict[str, Any]]
-) -> list[str]:
-    """Write the outcomes of the emails this worker still holds under the same claim, and
-    their events; return their ids. An email another worker took over (our lease had expired),
-    or this worker claimed again since, is left to that claim: its row and its events are
-    that claim's to write."""
-    held = await repo.still_held(session, worker_id, [result["id"] for result in results])
-    ours = [result for result in results if _same_claim(held.get(result["id"]), result)]
-    await repo.write_outcomes(session, worker_id, ours)
-    await record_outcome_events(
-        session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
-    )
-    await record_account_health(session, ours)
-    if any(result["status"] in repo.QUEUED_VALUES for result in ours):
-        await repo.signal_due_change(session)  # a retry: due again later
-    return [result["id"] for result in ours]
-
-
-def _same_claim(row: dict[str, Any] | None, result: dict[str, Any]) -> bool:
-    """The row is still held under the claim the outcome was made under."""
-    return row is not None and row["claimed_at"] == result[outcomes.CLAIM]
-
-
-async def record_account_health(session: AsyncSession, results: list[dict[str, Any]]) -> None:
-    """Each connected account's ``send_status`` and ``latest_send_error`` as the last of these
-    deliveries through it left them."""
-    latest = {
-        health.account_id: health
-        for result in results
-        if (health := result.get(outcomes.ACCOUNT_HEALTH)) is not None
-    }
-    for health in latest.values():
-        await account_repository.record_send_status(
-            session, health.account_id, health.send_status, health.latest_send_error
-        )
-
-
-async def record_outcome_events(session: AsyncSession, emails: list[dict[str, Any]]) -> None:
-    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others; each
-    email as its outcome left it (``repo.stored_outcome``)."""
-    if not emails:
-        return
-    user_ids = set().union(*(user_ids_of(email) for email in emails))
-    names = await email_repository.user_names(session, user_ids)
-    changes = [
-        (
-            Origin(email["organization_id"]),
-            Change(
-                EMAIL,
-                "sent" if email["status"] == EmailStatus.SENT else "updated",
-                email["id"],
-                email["lead_id"],
-                render_email(email, names),
-            ),
-        )
-        for email in emails
-    ]
-    await record_many(session, changes)

@@ -1,0 +1,82 @@
+"""Writing delivery outcomes: each email's row, its ``activity.email`` event, and the health
+of the connected account it went through.
+
+The dispatcher writes the outcomes of its own deliveries (``store_outcomes``, in one group
+commit); recovery writes those of dead workers' emails (``dispatch.recovery``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postroom.accounts import repository as account_repository
+from postroom.dispatch import outcomes
+from postroom.dispatch import repository as repo
+from postroom.emails import repository as email_repository
+from postroom.emails.event_log import EMAIL
+from postroom.emails.rendering import render_email, user_ids_of
+from postroom.emails.states import EmailStatus
+from postroom.events.service import Change, Origin, record_many
+
+
+async def store_outcomes(
+    session: AsyncSession, worker_id: str, results: list[dict[str, Any]]
+) -> list[str]:
+    """Write the outcomes of the emails this worker still holds under the same claim, and
+    their events; return their ids. An email another worker took over (our lease had expired),
+    or this worker claimed again since, is left to that claim: its row and its events are
+    that claim's to write."""
+    held = await repo.still_held(session, worker_id, [result["id"] for result in results])
+    ours = [result for result in results if _same_claim(held.get(result["id"]), result)]
+    await repo.write_outcomes(session, worker_id, ours)
+    await record_outcome_events(
+        session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
+    )
+    await record_account_health(session, ours)
+    if any(result["status"] in repo.QUEUED_VALUES for result in ours):
+        await repo.signal_due_change(session)  # a retry: due again later
+    return [result["id"] for result in ours]
+
+
+def _same_claim(row: dict[str, Any] | None, result: dict[str, Any]) -> bool:
+    """The row is still held under the claim the outcome was made under."""
+    return row is not None and row["claimed_at"] == result[outcomes.CLAIM]
+
+
+async def record_account_health(session: AsyncSession, results: list[dict[str, Any]]) -> None:
+    """Each connected account's ``send_status`` and ``latest_send_error`` as the last of these
+    deliveries through it left them."""
+    latest = {
+        health.account_id: health
+        for result in results
+        if (health := result.get(outcomes.ACCOUNT_HEALTH)) is not None
+    }
+    for health in latest.values():
+        await account_repository.record_send_status(
+            session, health.account_id, health.send_status, health.latest_send_error
+        )
+
+
+async def record_outcome_events(session: AsyncSession, emails: list[dict[str, Any]]) -> None:
+    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others; each
+    email as its outcome left it (``repo.stored_outcome``)."""
+    if not emails:
+        return
+    user_ids = set().union(*(user_ids_of(email) for email in emails))
+    names = await email_repository.user_names(session, user_ids)
+    changes = [
+        (
+            Origin(email["organization_id"]),
+            Change(
+                EMAIL,
+                "sent" if email["status"] == EmailStatus.SENT else "updated",
+                email["id"],
+                email["lead_id"],
+                render_email(email, names),
+            ),
+        )
+        for email in emails
+    ]
+    await record_many(session, changes)
