@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.app import build_dispatcher
 from postroom.db import Database
-from postroom.dispatch.dispatcher import CLAIM_CHUNK
+from postroom.dispatch.claiming import CLAIM_CHUNK
 from postroom.dispatch.lanes import UNPOOLED_LANES
 from postroom.models import EmailActivity
 from postroom.transports.fakes import MemoryTransport, SlowTransport

@@ -18,19 +18,20 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postroom.accounts.service import SendingRoute, UnreadableCredentials
+from postroom.accounts.service import SendingRoute
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
 from postroom.dispatch.attachments import attachment_payloads
+from postroom.dispatch.claiming import CLAIM_CHUNK, Route, claim_due_emails
 from postroom.dispatch.lanes import Lanes
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
@@ -54,25 +55,6 @@ logger = logging.getLogger("postroom.dispatch")
 
 Clock = Callable[[], datetime]
 PURGE_INTERVAL = timedelta(minutes=10)
-CLAIM_CHUNK = 500
-"""Emails one claim transaction takes at most. A claim of 5,000 held the first send back by
-half a second (the whole claim is read and its routes found before any email starts); in
-chunks the first ones go out while the next chunk is claimed."""
-
-
-Route = SendingRoute | UnreadableCredentials | None
-"""How a claimed email leaves: a sending route, or why it cannot (None: no account at all)."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What one claim transaction found: the emails now ours, their routes, and when the next
-    email (``None`` when the claim filled every free slot) and the next follow-up are due."""
-
-    emails: Sequence[EmailColumns]
-    routes: dict[str, Route]
-    next_due: datetime | None
-    next_followup: datetime | None
 
 
 class ClaimLost(Exception):
@@ -242,7 +224,11 @@ class Dispatcher:
         free = self._capacity()
         limit = min(free, CLAIM_CHUNK)
         now = self.clock()
-        claim = await self.database.run(lambda session: self._claim(session, now, limit))
+        claim = await self.database.run(
+            lambda session: claim_due_emails(
+                session, self.registry, self.worker_id, now, self.lease, limit
+            )
+        )
         full = bool(limit) and len(claim.emails) == limit
         if limit:  # with no free slot, the backlog (if any) is still waiting
             self._backlog = full and limit == free
@@ -250,19 +236,6 @@ class Dispatcher:
             self._start(email, claim.routes[email.id])
         seconds = self._seconds_until(claim.next_due, claim.next_followup, now)
         return 0.0 if full and limit < free else seconds
-
-    async def _claim(self, session: AsyncSession, now: datetime, limit: int) -> Claim:
-        emails: Sequence[EmailColumns] = []
-        if limit:
-            emails = await repo.claim_due(session, self.worker_id, now, now + self.lease, limit)
-        routes = await self._routes(session, emails)
-        full = len(emails) == limit
-        return Claim(
-            emails=emails,
-            routes=routes,
-            next_due=None if full else await repo.next_due_at(session),
-            next_followup=await repo.next_followup_at(session),
-        )
 
     def _seconds_until(
         self, next_due: datetime | None, next_followup: datetime | None, now: datetime
@@ -274,26 +247,6 @@ class Dispatcher:
         self._next_followup = next_followup
         moments = [moment - now for moment in (next_due, next_followup) if moment is not None]
         return min([poll, *moments]).total_seconds()
-
-    async def _routes(
-        self, session: AsyncSession, emails: Sequence[EmailColumns]
-    ) -> dict[str, Route]:
-        cache: dict[tuple[str, str | None], Route] = {}
-        routes: dict[str, Route] = {}
-        for email in emails:
-            key = (email.organization_id, email.email_account_id)
-            if key not in cache:
-                cache[key] = await self._route(session, email)
-            routes[email.id] = cache[key]
-        return routes
-
-    async def _route(self, session: AsyncSession, email: EmailColumns) -> Route:
-        """An account this server cannot use fails its own emails, not the claim they are in
-        (the claim of every email due with them, again at each round)."""
-        try:
-            return await self.registry.route(session, email)
-        except UnreadableCredentials as problem:
-            return problem
 
     def _start(self, email: EmailColumns, route: Route) -> None:
         self._in_flight[email.id] = email
