@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from postroom.accounts.service import SendingRoute
 from postroom.config import Settings
 from postroom.db import Database
-from postroom.dispatch import outcomes
+from postroom.dispatch import followups, outcomes
 from postroom.dispatch import repository as repo
 from postroom.dispatch.attachments import attachment_payloads
 from postroom.dispatch.claiming import CLAIM_CHUNK, Route, claim_due_emails
@@ -40,14 +38,12 @@ from postroom.dispatch.routing import TransportRegistry
 from postroom.dispatch.storing import store_outcomes
 from postroom.dispatch.wakeups import listen_for_due_changes
 from postroom.emails.rendering import EmailColumns
-from postroom.events.service import Origin, remove_old_events
+from postroom.events.service import remove_old_events
 from postroom.files.service import files_config, remove_expired_files
 from postroom.idempotency.service import remove_expired_keys
 from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
-from postroom.models import EmailActivity
-from postroom.tasks.service import add_followup_task, new_followup_task, task_changed
 from postroom.tracking.service import pixel_url
 from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliveryError
 
@@ -194,18 +190,13 @@ class Dispatcher:
     # -- follow-ups ------------------------------------------------------------------------
 
     async def create_due_followups(self) -> int:
-        """Create the follow-up task of every sent email whose ``followup_date`` has come and
-        whose thread has no reply; each email is handled once, whatever the number of workers."""
+        """Create the follow-up tasks now due (``dispatch.followups``), in one transaction."""
         now = self.clock()
-
-        async def work(session: AsyncSession) -> int:
-            due = await repo.claim_due_followups(session, now, self.settings.dispatch_batch_size)
-            for email in due:
-                if not email.has_reply and email.thread_id is not None:
-                    await self._add_followup(session, email, now)
-            return len(due)
-
-        return await self.database.run(work)
+        return await self.database.run(
+            lambda session: followups.create_due_followups(
+                session, now, self.settings.dispatch_batch_size
+            )
+        )
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -365,13 +356,6 @@ class Dispatcher:
     async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[None]:
         await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))
         return [None] * len(results)
-
-    async def _add_followup(
-        self, session: AsyncSession, email: EmailActivity, now: datetime
-    ) -> None:
-        task = new_followup_task(email, email.thread_id or "", now)
-        if await add_followup_task(session, task):
-            await task_changed(session, Origin(email.organization_id), task, "created")
 
     # -- leases and recovery ---------------------------------------------------------------
 
