@@ -34,13 +34,11 @@ from postroom.dispatch.lanes import Lanes
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.recovery import recover_expired_claims
+from postroom.dispatch.retention import remove_expired
 from postroom.dispatch.routing import TransportRegistry
 from postroom.dispatch.storing import store_outcomes
 from postroom.dispatch.wakeups import listen_for_due_changes
 from postroom.emails.rendering import EmailColumns
-from postroom.events.service import remove_old_events
-from postroom.files.service import files_config, remove_expired_files
-from postroom.idempotency.service import remove_expired_keys
 from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
@@ -373,17 +371,8 @@ class Dispatcher:
             await asyncio.sleep(interval)
 
     async def purge_expired(self) -> tuple[int, int]:
-        """Remove events past their retention and files nobody referenced within 24 h."""
-        now = self.clock()
-        keep = timedelta(days=self.settings.event_retention_days)
-        storage = files_config(self.settings, self.settings.max_file_bytes).storage
-        async with self.database.transaction() as session:
-            events = await remove_old_events(session, keep, now)
-        async with self.database.transaction() as session:
-            files = await remove_expired_files(session, storage, now)
-        async with self.database.transaction() as session:
-            await remove_expired_keys(session, now)
-        return events, files
+        """Remove what is past keeping (``dispatch.retention``): (events, files) removed."""
+        return await remove_expired(self.database, self.settings, self.clock())
 
     async def renew_and_recover(self) -> None:
         now = self.clock()
