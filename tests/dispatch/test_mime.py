@@ -11,14 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postroom.dispatch.mime import (
-    SMTP_POLICY,
-    AttachmentPayload,
-    build_message,
-    outgoing_message,
-    with_pixel,
-    written_message,
-)
+from postroom.dispatch.mime import outgoing_message
+from postroom.dispatch.mime_attachments import AttachmentPayload
+from postroom.dispatch.mime_headers import SMTP_POLICY
+from postroom.dispatch.mime_parts import build_message, with_pixel
+from postroom.dispatch.mime_written import written_message
 from postroom.models import EmailActivity
 
 LONG_SUBJECT = "Grüße aus Köln ✓, and a subject that goes on well past seventy-eight characters"

@@ -6,7 +6,7 @@ from typing import Any
 
 from postroom.config import Settings
 from postroom.db import Database
-from postroom.dispatch.mime import AttachmentPayload
+from postroom.dispatch.mime_attachments import AttachmentPayload
 from postroom.emails.rendering import EmailRecord
 from postroom.files import repository as file_repository
 from postroom.files.service import file_id_from_url, files_config, read_file_bytes

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from postroom.dispatch.mime import envelope
+from postroom.dispatch.addresses import envelope
 from postroom.dispatch.policy import RetryPolicy
 from postroom.emails.rendering import EmailRecord
 from postroom.emails.states import Actor, EmailStatus, check_transition
