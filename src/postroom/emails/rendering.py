@@ -97,9 +97,17 @@ def render_email(email: EmailValues, names: Mapping[str, str]) -> dict[str, Any]
     """The API's object. A page's row (``emails.repository.LISTED_COLUMNS``) brings its JSON
     columns as JSON text that goes out as it is; other emails' lists are copied, so that the
     object shares nothing with the email it shows."""
-    values = fields_of(email)
+    document = _document(fields_of(email), names)
+    if not isinstance(email, Row):
+        for key in COPIED_LISTS:
+            document[key] = list(document[key])
+    return document
+
+
+def _document(values: Mapping[Any, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The API's object of an email's column values, its lists as they are."""
     status, direction_text = STATUS_AND_DIRECTION[values["status"]]
-    document = {
+    return {
         "id": values["id"],
         "_type": "Email",
         "organization_id": values["organization_id"],
@@ -152,10 +160,6 @@ def render_email(email: EmailValues, names: Mapping[str, str]) -> dict[str, Any]
         "sequence_name": None,
         "sequence_subscription_id": None,
     }
-    if not isinstance(email, Row):
-        for key in COPIED_LISTS:
-            document[key] = list(document[key])
-    return document
 
 
 def user_ids_of(email: EmailValues) -> set[str]:
