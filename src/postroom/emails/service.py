@@ -260,10 +260,7 @@ async def update_email(
         return email  # a PUT that changes nothing changes nothing: no date_updated, no event
     changes = {column: value for column, value in changes.items() if column in edited}
     content_edits = edited - {"opens", "followup_at"}
-    if content_edits and not allows_edits(current, target):
-        raise ValidationFailed.field(
-            "status", f"Only drafts can be modified; this email is {current.value}."
-        )
+    _check_editable(content_edits, current, target)
     problems = FieldProblems()
     parent = await references.check_references(
         session, caller, email.lead_id, body, problems, email
@@ -274,10 +271,7 @@ async def update_email(
             session, caller, changes["attachments"], settings.max_file_bytes
         )
     now = utcnow()
-    if is_cancel(current, target) and not await repository.cancel_delivery(session, email, now):
-        raise ValidationFailed.field(
-            "status", "This email is already being sent and can no longer be cancelled."
-        )
+    await _cancel_if_cancelling(session, email, current, target, now)
     replaced_template_id = email.template_id
     moving = "in_reply_to_id" in content_edits
     old_thread = (
@@ -303,6 +297,28 @@ async def update_email(
     await event_log.email_changed(session, origin, email, "updated", before)
     await record_many(session, [(origin, change) for change in threads])
     return email
+
+
+def _check_editable(content_edits: set[str], current: EmailStatus, target: EmailStatus) -> None:
+    if content_edits and not allows_edits(current, target):
+        raise ValidationFailed.field(
+            "status", f"Only drafts can be modified; this email is {current.value}."
+        )
+
+
+async def _cancel_if_cancelling(
+    session: AsyncSession,
+    email: EmailActivity,
+    current: EmailStatus,
+    target: EmailStatus,
+    now: datetime,
+) -> None:
+    """A cancel moves the email back to draft unless the dispatcher claimed it first (one
+    conditional update, ``repository.cancel_delivery``)."""
+    if is_cancel(current, target) and not await repository.cancel_delivery(session, email, now):
+        raise ValidationFailed.field(
+            "status", "This email is already being sent and can no longer be cancelled."
+        )
 
 
 def _apply(
