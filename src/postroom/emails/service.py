@@ -321,6 +321,8 @@ def _apply(
     if target in QUEUED and previous is not target:
         email.claimed_by = email.claimed_at = email.lease_expires_at = None
         email.attempt_count = 0
+        if target is EmailStatus.OUTBOX and "scheduled_at" not in changes:
+            email.scheduled_at = None  # sent now, not at a date kept from an earlier schedule
         _schedule(email, now)
     _refresh_derived(email)
     email.updated_by = caller.user_id
