@@ -191,6 +191,21 @@ async def test_other_transitions_are_refused(tenant: Tenant, current: str, targe
     assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["status"] == current
 
 
+@pytest.mark.parametrize("status", ["draft", "inbox", "sent", "outbox"])
+async def test_a_null_status_is_refused_and_changes_nothing(tenant: Tenant, status: str) -> None:
+    """``status: null`` names none of the six statuses: a 400 on ``status``, not a 200 that
+    silently keeps the status (and applies the rest of the body)."""
+    email = await email_in(tenant, status)
+    response = await put(tenant, email["id"], status=None, subject=email["subject"] or "x")
+    assert "status" in field_errors(response)
+    after = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert (after["status"], after["subject"], after["date_updated"]) == (
+        status,
+        email["subject"],
+        email["date_updated"],
+    )
+
+
 @pytest.mark.parametrize("status", ["inbox", "sent", "scheduled", "outbox"])
 async def test_field_edits_of_non_drafts_are_refused(tenant: Tenant, status: str) -> None:
     email = await email_in(tenant, status)
