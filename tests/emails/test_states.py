@@ -364,6 +364,20 @@ async def test_a_cancelled_schedule_is_not_shown_once_the_email_goes_to_outbox(
     assert shown["date_scheduled"] is None
 
 
+async def test_a_cancelled_send_in_is_not_shown_once_the_email_is_scheduled(
+    tenant: Tenant,
+) -> None:
+    """outbox → draft → scheduled: ``send_in`` is for outbox emails only; the one kept from
+    the cancelled send is dropped, the object read posted back whole included."""
+    outbox = await email_in(tenant, "outbox")
+    draft = ok(await put(tenant, outbox["id"], status="draft"))
+    assert draft["send_in"] == 30
+    body = {**draft, "status": "scheduled", "date_scheduled": FUTURE}
+    scheduled = ok(await put(tenant, draft["id"], **body))
+    assert (scheduled["status"], scheduled["send_in"]) == ("scheduled", None)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))["send_in"] is None
+
+
 async def test_an_outbox_email_once_scheduled_takes_a_followup_date_before_that_date(
     tenant: Tenant,
 ) -> None:
