@@ -47,7 +47,7 @@ from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
 from postroom.models import EmailActivity
-from postroom.tasks.service import add_followup_task, new_followup_task, task_changed
+from postroom.tasks.service import followup_came_due
 from postroom.tracking.service import pixel_url
 from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliveryError
 
@@ -417,9 +417,7 @@ class Dispatcher:
     async def _add_followup(
         self, session: AsyncSession, email: EmailActivity, now: datetime
     ) -> None:
-        task = new_followup_task(email, email.thread_id or "", now)
-        if await add_followup_task(session, task):
-            await task_changed(session, Origin(email.organization_id), task, "created")
+        await followup_came_due(session, email, now)
 
     # -- leases and recovery ---------------------------------------------------------------
 
