@@ -109,6 +109,33 @@ async def test_an_outbox_email_gets_its_task_after_it_was_sent(
     assert len(smtp.messages()) == 1
 
 
+@pytest.mark.parametrize("completed", [False, True])
+async def test_a_followup_date_moved_on_after_its_task_brings_the_task_back_at_the_new_date(
+    harness: DeliveryHarness, smtp: SmtpServer, completed: bool
+) -> None:
+    """A sent email whose follow-up task exists is given a later ``followup_date``: at that
+    moment, still without a reply, its one follow-up task is due again (re-dated, open),
+    whether it had been done or not; the 200 of the PUT is not for a follow-up that never
+    comes."""
+    _app, tenant = await harness.start(smtp.url)
+    email = await sent_with_followup(tenant, soon(0.5))
+    await eventually(lambda: _has_tasks(tenant), interval=0.05)
+    [first] = await followup_tasks(tenant)
+    if completed:
+        ok(await tenant.client.put(f"/task/{first['id']}/", json={"is_complete": True}))
+    later = soon(1.0)
+    url = f"/activity/email/{email['id']}/"
+    ok(await tenant.client.put(url, json={"followup_date": later.isoformat()}))
+
+    async def due_again() -> bool:
+        [task] = await followup_tasks(tenant)
+        return datetime.fromisoformat(task["date"]) == later
+
+    await eventually(due_again, interval=0.05)
+    [task] = await followup_tasks(tenant)
+    assert (task["id"], task["is_complete"], task["email_id"]) == (first["id"], False, email["id"])
+
+
 async def test_two_dispatchers_create_one_task(
     harness: DeliveryHarness, smtp: SmtpServer, delivery_database_url: str
 ) -> None:

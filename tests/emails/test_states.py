@@ -191,6 +191,21 @@ async def test_other_transitions_are_refused(tenant: Tenant, current: str, targe
     assert ok(await tenant.client.get(f"/activity/email/{email['id']}/"))["status"] == current
 
 
+@pytest.mark.parametrize("status", ["draft", "inbox", "sent", "outbox"])
+async def test_a_null_status_is_refused_and_changes_nothing(tenant: Tenant, status: str) -> None:
+    """``status: null`` names none of the six statuses: a 400 on ``status``, not a 200 that
+    silently keeps the status (and applies the rest of the body)."""
+    email = await email_in(tenant, status)
+    response = await put(tenant, email["id"], status=None, subject=email["subject"] or "x")
+    assert "status" in field_errors(response)
+    after = ok(await tenant.client.get(f"/activity/email/{email['id']}/"))
+    assert (after["status"], after["subject"], after["date_updated"]) == (
+        status,
+        email["subject"],
+        email["date_updated"],
+    )
+
+
 @pytest.mark.parametrize("status", ["inbox", "sent", "scheduled", "outbox"])
 async def test_field_edits_of_non_drafts_are_refused(tenant: Tenant, status: str) -> None:
     email = await email_in(tenant, status)
@@ -311,6 +326,70 @@ async def test_a_scheduled_email_past_its_date_still_takes_a_followup_date(
             "scheduled",
             followup[:19] + ".000000+00:00",
         )
+
+
+async def test_an_outbox_email_refuses_a_date_scheduled(tenant: Tenant) -> None:
+    """An outbox email is sent once its ``send_in`` has passed: a ``date_scheduled`` with it
+    would be a date it is not sent at (status ``scheduled`` is how to send at a date)."""
+    lead = await create_lead(tenant.client)
+    created = await tenant.client.post(
+        "/activity/email/",
+        json={
+            "lead_id": lead["id"],
+            "status": "outbox",
+            "sender": "me@example.com",
+            "to": ["b@example.com"],
+            "send_in": 30,
+            "date_scheduled": FUTURE,
+        },
+    )
+    assert "date_scheduled" in field_errors(created)
+    draft = await email_in(tenant, "draft", sender="me@example.com")
+    queued = await put(tenant, draft["id"], status="outbox", date_scheduled=FUTURE)
+    assert "date_scheduled" in field_errors(queued)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))["status"] == "draft"
+
+
+async def test_a_cancelled_schedule_is_not_shown_once_the_email_goes_to_outbox(
+    tenant: Tenant,
+) -> None:
+    """scheduled → draft → outbox: the email is sent now, so it no longer shows the date it
+    was once scheduled at, even when the object read is posted back whole."""
+    scheduled = await email_in(tenant, "scheduled")
+    draft = ok(await put(tenant, scheduled["id"], status="draft"))
+    assert draft["date_scheduled"] == scheduled["date_scheduled"]
+    queued = ok(await put(tenant, draft["id"], **{**draft, "status": "outbox", "send_in": 30}))
+    assert (queued["status"], queued["date_scheduled"]) == ("outbox", None)
+    shown = ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))
+    assert shown["date_scheduled"] is None
+
+
+async def test_a_cancelled_send_in_is_not_shown_once_the_email_is_scheduled(
+    tenant: Tenant,
+) -> None:
+    """outbox → draft → scheduled: ``send_in`` is for outbox emails only; the one kept from
+    the cancelled send is dropped, the object read posted back whole included."""
+    outbox = await email_in(tenant, "outbox")
+    draft = ok(await put(tenant, outbox["id"], status="draft"))
+    assert draft["send_in"] == 30
+    body = {**draft, "status": "scheduled", "date_scheduled": FUTURE}
+    scheduled = ok(await put(tenant, draft["id"], **body))
+    assert (scheduled["status"], scheduled["send_in"]) == ("scheduled", None)
+    assert ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))["send_in"] is None
+
+
+async def test_an_outbox_email_once_scheduled_takes_a_followup_date_before_that_date(
+    tenant: Tenant,
+) -> None:
+    """``followup_date`` is allowed on outbox emails; the date of a schedule cancelled before
+    does not bound it."""
+    scheduled = await email_in(tenant, "scheduled")
+    ok(await put(tenant, scheduled["id"], status="draft"))
+    followup = "2030-06-01T09:00:00+00:00"  # before FUTURE, the cancelled date_scheduled
+    queued = ok(
+        await put(tenant, scheduled["id"], status="outbox", send_in=30, followup_date=followup)
+    )
+    assert queued["followup_date"] == followup[:19] + ".000000+00:00"
 
 
 async def test_followup_before_date_scheduled_is_refused(tenant: Tenant) -> None:

@@ -11,9 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.dispatch import repository as repo
-from postroom.events.service import Origin
-from postroom.models import EmailActivity
-from postroom.tasks.service import add_followup_task, new_followup_task, task_changed
+from postroom.tasks.service import followup_came_due
 
 
 async def create_due_followups(session: AsyncSession, now: datetime, limit: int) -> int:
@@ -22,11 +20,5 @@ async def create_due_followups(session: AsyncSession, now: datetime, limit: int)
     due = await repo.claim_due_followups(session, now, limit)
     for email in due:
         if not email.has_reply and email.thread_id is not None:
-            await _add_followup(session, email, now)
+            await followup_came_due(session, email, now)
     return len(due)
-
-
-async def _add_followup(session: AsyncSession, email: EmailActivity, now: datetime) -> None:
-    task = new_followup_task(email, email.thread_id or "", now)
-    if await add_followup_task(session, task):
-        await task_changed(session, Origin(email.organization_id), task, "created")

@@ -129,6 +129,12 @@ def check_fits_status(
         problems.add("send_in", "send_in is only allowed on outbox emails.")
     if status is EmailStatus.SCHEDULED and posted & {"status", "date_scheduled"}:
         _check_schedule(email, now, problems)
+    if status is EmailStatus.OUTBOX and "date_scheduled" in posted and email.scheduled_at:
+        problems.add(
+            "date_scheduled",
+            "An outbox email is sent now (after send_in); use status scheduled to send it at "
+            "date_scheduled.",
+        )
     if "followup_date" in posted and email.followup_at is not None:
         _check_followup(email, status, problems)
 
@@ -152,7 +158,11 @@ def _check_followup(email: EmailActivity, status: EmailStatus, problems: FieldPr
         problems.add(
             "followup_date", "followup_date is only allowed on scheduled, outbox and sent emails."
         )
-    elif email.scheduled_at is not None and email.followup_at < email.scheduled_at:
+    elif (
+        status is EmailStatus.SCHEDULED
+        and email.scheduled_at is not None
+        and email.followup_at < email.scheduled_at
+    ):
         problems.add("followup_date", "followup_date may not be earlier than date_scheduled.")
 
 

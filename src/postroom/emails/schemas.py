@@ -158,8 +158,16 @@ class EmailActivityCreate(EmailActivityFields):
 
 class EmailActivityUpdate(EmailActivityFields):
     status: EmailStatus | None = None
+    """Left out: the status stays. Posted, it is one of the six (``null`` is none of them)."""
     lead_id: str | None = Field(default=None, max_length=64)
     """Not changeable: an email stays on its lead; only its own lead may be posted back."""
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_given(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("An email always has a status; leave status out to keep it.")
+        return value
 
 
 class SendAttempt(BaseModel):

@@ -337,10 +337,26 @@ def _apply(
     if target in QUEUED and previous is not target:
         email.claimed_by = email.claimed_at = email.lease_expires_at = None
         email.attempt_count = 0
+        _drop_kept_timing(email, target, changes)
         _schedule(email, now)
     _refresh_derived(email)
     email.updated_by = caller.user_id
     email.updated_at = now
+
+
+KEPT_TIMING = {EmailStatus.OUTBOX: "scheduled_at", EmailStatus.SCHEDULED: "send_in"}
+"""The timing field of the other queue, which an email entering ``outbox``/``scheduled`` may
+still hold from before it was cancelled to draft, keyed by the queue it does not apply to."""
+
+
+def _drop_kept_timing(
+    email: EmailActivity, target: EmailStatus, changes: dict[str, object]
+) -> None:
+    """An email queued again shows only the timing it is sent by: a ``date_scheduled`` or
+    ``send_in`` kept from the other queue is cleared (one posted anew is a 400 on it)."""
+    column = KEPT_TIMING[target]
+    if column not in changes:
+        setattr(email, column, None)
 
 
 async def _apply_template_on_update(

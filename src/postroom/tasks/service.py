@@ -364,3 +364,19 @@ async def add_followup_task(session: AsyncSession, task: Task) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def followup_came_due(session: AsyncSession, email: EmailActivity, now: datetime) -> None:
+    """``email``'s ``followup_date`` came with no reply: its ``email_followup`` task is created,
+    with its ``created`` event. An email has one follow-up task, so when an earlier
+    ``followup_date`` of the email left one (the date was moved on since), that task is due
+    again instead: re-dated to the new ``followup_date`` and open, with an ``updated`` event."""
+    task = new_followup_task(email, email.thread_id or "", now)
+    origin = Origin(email.organization_id)
+    if await add_followup_task(session, task):
+        await task_changed(session, origin, task, "created")
+        return
+    for existing in await repository.followups_of_email(session, email.id):
+        changes = task_changes(existing, {"due_at": task.due_at, "is_complete": False})
+        if changes:
+            await change_tasks(session, origin, [(existing, changes)])
