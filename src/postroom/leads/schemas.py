@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -17,10 +17,11 @@ from postroom.contacts.schemas import (
     render_contact,
     render_contact_email,
 )
-from postroom.kit.datetimes import format_datetime
+from postroom.kit.datetimes import format_datetime, utcnow
 from postroom.kit.schemas import RequestModel
 from postroom.kit.tenancy import PostedOrganization
 from postroom.models import Contact, Lead
+from postroom.tasks.schemas import TaskPage, render_task, start_of_tomorrow
 
 ADDRESS_FIELDS = ("label", "address_1", "address_2", "city", "state", "zipcode", "country")
 MAX_ADDRESSES = 100
@@ -87,12 +88,19 @@ class LeadList(BaseModel):
 
 @dataclass(frozen=True)
 class LeadView:
-    """A lead with its contacts, oldest contact first, and which of their addresses are on the
-    organization's unsubscribe list (lower-case)."""
+    """A lead with its contacts, oldest contact first, which of their addresses are on the
+    organization's unsubscribe list (lower-case), and its incomplete tasks (Close's lead
+    ``tasks``: "only returns incomplete tasks"), oldest first, with the caller's ``view``."""
 
     lead: Lead
     contacts: Sequence[Contact]
     unsubscribed: Set[str]
+    tasks: TaskPage
+
+    def seen_in_utc(self) -> LeadView:
+        """The lead as an event shows it: its tasks' ``view`` as seen in UTC (events carry no
+        caller's time zone, as task events do not)."""
+        return replace(self, tasks=replace(self.tasks, tomorrow=start_of_tomorrow(utcnow(), None)))
 
 
 def status_id_for(organization_id: str, label: str) -> str:
@@ -128,7 +136,7 @@ def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
             {name: address.get(name) for name in ADDRESS_FIELDS} for address in lead.addresses or []
         ],
         "opportunities": [],
-        "tasks": [],
+        "tasks": [render_task(task, view.tasks) for task in view.tasks.tasks],
         "integration_links": [],
         "created_by": lead.created_by,
         "updated_by": lead.updated_by,
