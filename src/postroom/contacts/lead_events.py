@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository
+from postroom.emails import repository as email_repository
 from postroom.events.service import Change
 from postroom.kit.datetimes import utcnow
-from postroom.leads.schemas import LeadView, render_lead
+from postroom.leads.schemas import LeadView, lead_user_ids, render_lead
 from postroom.models import Lead
 from postroom.tasks.service import open_tasks_of_leads
 from postroom.unsubscribes import service as unsubscribe_service
@@ -32,7 +33,8 @@ async def rendered_lead(session: AsyncSession, caller: Caller, lead: Lead) -> di
         session, lead.organization_id, contacts
     )
     tasks = await open_tasks_of_leads(session, lead.organization_id, [lead.id], None)
-    return render_lead(LeadView(lead, contacts, unsubscribed, tasks), caller.public_url)
+    names = await email_repository.user_names(session, lead_user_ids(lead))
+    return render_lead(LeadView(lead, contacts, unsubscribed, tasks, names), caller.public_url)
 
 
 async def lead_created(session: AsyncSession, caller: Caller, lead: Lead) -> Change:

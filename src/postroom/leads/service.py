@@ -28,6 +28,7 @@ from postroom.leads.schemas import (
     LeadCreate,
     LeadUpdate,
     LeadView,
+    lead_user_ids,
     render_lead,
     stored_addresses,
 )
@@ -89,6 +90,7 @@ async def _view(
         contacts,
         await unsubscribe_service.unsubscribed_of(session, lead.organization_id, contacts),
         tasks,
+        await email_repository.user_names(session, lead_user_ids(lead)),
     )
 
 
@@ -143,11 +145,15 @@ async def list_leads(
     tasks = await open_tasks_of_leads(
         session, caller.organization_id, [lead.id for lead in leads], caller.tz
     )
+    names = await email_repository.user_names(
+        session, {user_id for lead in leads for user_id in lead_user_ids(lead)}
+    )
     by_lead = defaultdict(list)
     for contact in contacts:
         by_lead[contact.lead_id].append(contact)
     return [
-        LeadView(lead, by_lead[lead.id], unsubscribed, tasks.of_lead(lead.id)) for lead in leads
+        LeadView(lead, by_lead[lead.id], unsubscribed, tasks.of_lead(lead.id), names)
+        for lead in leads
     ]
 
 
