@@ -295,3 +295,19 @@ def test_a_bulk_update_without_a_filter_raises_validation_error(client: Any) -> 
     with pytest.raises(closeio_api.ValidationError) as raised:
         client.put("task", data={"is_complete": True})
     assert "at least one filter" in raised.value.errors[0]
+
+
+def test_filters_posted_with_a_method_override_list_as_a_get_does(
+    client: Any, lead: dict[str, Any]
+) -> None:
+    """Close's "Specifying filter parameters": filters as ``_params`` in a POST's body with
+    ``x-http-method-override: GET`` (for long id lists), sent through the client's ``post``."""
+    email = log_email(client, lead["id"])
+    params = {"lead_id": lead["id"], "_fields": "id"}
+    override = {"x-http-method-override": "GET"}
+    listed = client.post("activity", {"_params": params}, headers=override)
+    assert (
+        listed
+        == client.get("activity", params)
+        == {"data": [{"id": email["id"]}], "has_more": False}
+    )

@@ -24,7 +24,7 @@ from postroom.errors import ERROR_RESPONSES, install_error_handlers
 from postroom.events.router import router as events_router
 from postroom.files.router import download_router as files_download_router
 from postroom.files.router import router as files_router
-from postroom.kit.asgi import NormalizePath, RejectNul, RequestId
+from postroom.kit.asgi import MethodOverride, NormalizePath, RejectNul, RequestId
 from postroom.kit.limits import install_limits
 from postroom.kit.responses import JSONResponse
 from postroom.kit.secrets import secret_box
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, transport: Transport | None = N
     app.include_router(files_download_router, responses=ERROR_RESPONSES)
     app.include_router(tracking_router)
     install_error_handlers(app)
+    app.add_middleware(MethodOverride, prefix=f"{API_PREFIX}/")
     install_limits(app, settings, api_prefix=f"{API_PREFIX}/")
     app.add_middleware(NormalizePath, prefix=f"{API_PREFIX}/")
     app.add_middleware(RejectNul)

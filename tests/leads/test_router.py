@@ -106,6 +106,35 @@ async def test_lead_and_contact_dates_have_microseconds_and_utc_offset(tenant: T
             assert DATETIME.match(document[name]), (name, document[name])
 
 
+async def test_a_lead_names_who_created_it_and_who_changed_it_last(
+    tenant: Tenant, colleague: Tenant
+) -> None:
+    """Close's ``Lead`` has ``created_by_name`` and ``updated_by_name`` beside the ids."""
+    lead = await create_lead(tenant.client)
+    assert (lead["created_by_name"], lead["updated_by_name"]) == ("Jane Sender", "Jane Sender")
+    ok(await colleague.client.put(f"/lead/{lead['id']}/", json={"name": "Renamed"}))
+    for client in (tenant.client, colleague.client):
+        read = ok(await client.get(f"/lead/{lead['id']}/"))
+        assert (read["created_by_name"], read["updated_by_name"]) == ("Jane Sender", "Colin League")
+        listed = ok(await client.get("/lead/"))["data"]
+        assert [item["updated_by_name"] for item in listed] == ["Colin League"]
+
+
+async def test_primary_phone_is_the_first_phone_of_the_leads_contacts(tenant: Tenant) -> None:
+    """Close's ``Lead`` has ``primary_phone`` (a ``ContactPhone`` or null) as it has
+    ``primary_email``: the first of its contacts', oldest contact first."""
+    contacts = [
+        {"name": "No Phone"},
+        {"name": "Jane", "phones": [{"phone": "+14155550100", "type": "mobile"}]},
+        {"name": "John", "phones": [{"phone": "+14155550199", "type": "office"}]},
+    ]
+    lead = await create_lead(tenant.client, contacts=contacts)
+    expected = {"phone": "+14155550100", "type": "mobile", "phone_formatted": "+14155550100"}
+    assert lead["primary_phone"] == expected
+    assert ok(await tenant.client.get(f"/lead/{lead['id']}/"))["primary_phone"] == expected
+    assert (await create_lead(tenant.client, contacts=[{"name": "Mute"}]))["primary_phone"] is None
+
+
 async def test_get_returns_the_created_lead(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client, contacts=TWO_CONTACTS)
     assert ok(await tenant.client.get(f"/lead/{lead['id']}/")) == lead

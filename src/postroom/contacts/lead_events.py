@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.contacts import repository
+from postroom.emails import repository as email_repository
 from postroom.events.service import Change
 from postroom.kit.datetimes import utcnow
-from postroom.leads.schemas import LeadView, render_lead
+from postroom.leads.schemas import LeadView, lead_user_ids, render_lead
 from postroom.models import Lead
+from postroom.tasks.service import open_tasks_of_leads
 from postroom.unsubscribes import service as unsubscribe_service
 from postroom.users.auth import Caller
 
@@ -24,12 +26,15 @@ LEAD = "lead"
 
 
 async def rendered_lead(session: AsyncSession, caller: Caller, lead: Lead) -> dict[str, Any]:
-    """The lead as ``GET /lead/{id}/`` shows it now, its contacts included."""
+    """The lead as ``GET /lead/{id}/`` shows it now, its contacts and open tasks included
+    (their ``view`` as seen in UTC, as in every event)."""
     contacts = await repository.contacts_of_leads(session, lead.organization_id, [lead.id])
     unsubscribed = await unsubscribe_service.unsubscribed_of(
         session, lead.organization_id, contacts
     )
-    return render_lead(LeadView(lead, contacts, unsubscribed), caller.public_url)
+    tasks = await open_tasks_of_leads(session, lead.organization_id, [lead.id], None)
+    names = await email_repository.user_names(session, lead_user_ids(lead))
+    return render_lead(LeadView(lead, contacts, unsubscribed, tasks, names), caller.public_url)
 
 
 async def lead_created(session: AsyncSession, caller: Caller, lead: Lead) -> Change:

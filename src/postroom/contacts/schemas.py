@@ -121,6 +121,11 @@ def contact_display_name(contact: Contact) -> str:
     return str(contact.emails[0]["email"]) if contact.emails else ""
 
 
+def render_contact_phone(phone: dict[str, Any]) -> dict[str, Any]:
+    """A stored phone as shown (Close adds ``phone_formatted``; Postroom keeps it as posted)."""
+    return {**phone, "phone_formatted": phone["phone"]}
+
+
 def render_contact(view: ContactView) -> dict[str, Any]:
     contact = view.contact
     return {
@@ -131,7 +136,7 @@ def render_contact(view: ContactView) -> dict[str, Any]:
         "display_name": contact_display_name(contact),
         "title": contact.title,
         "emails": [render_contact_email(item, view.unsubscribed) for item in contact.emails],
-        "phones": [{**phone, "phone_formatted": phone["phone"]} for phone in contact.phones],
+        "phones": [render_contact_phone(phone) for phone in contact.phones],
         "urls": list(contact.urls),
         "integration_links": [],
         "created_by": contact.created_by,

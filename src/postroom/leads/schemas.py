@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -16,11 +16,13 @@ from postroom.contacts.schemas import (
     contact_display_name,
     render_contact,
     render_contact_email,
+    render_contact_phone,
 )
-from postroom.kit.datetimes import format_datetime
+from postroom.kit.datetimes import format_datetime, utcnow
 from postroom.kit.schemas import RequestModel
 from postroom.kit.tenancy import PostedOrganization
 from postroom.models import Contact, Lead
+from postroom.tasks.schemas import TaskPage, render_task, start_of_tomorrow
 
 ADDRESS_FIELDS = ("label", "address_1", "address_2", "city", "state", "zipcode", "country")
 MAX_ADDRESSES = 100
@@ -87,12 +89,21 @@ class LeadList(BaseModel):
 
 @dataclass(frozen=True)
 class LeadView:
-    """A lead with its contacts, oldest contact first, and which of their addresses are on the
-    organization's unsubscribe list (lower-case)."""
+    """A lead with its contacts, oldest contact first, which of their addresses are on the
+    organization's unsubscribe list (lower-case), and its incomplete tasks (Close's lead
+    ``tasks``: "only returns incomplete tasks"), oldest first, with the caller's ``view``."""
 
     lead: Lead
     contacts: Sequence[Contact]
     unsubscribed: Set[str]
+    tasks: TaskPage
+    user_names: Mapping[str, str]
+    """Display names of the lead's ``created_by`` and ``updated_by`` (``lead_user_ids``)."""
+
+    def seen_in_utc(self) -> LeadView:
+        """The lead as an event shows it: its tasks' ``view`` as seen in UTC (events carry no
+        caller's time zone, as task events do not)."""
+        return replace(self, tasks=replace(self.tasks, tomorrow=start_of_tomorrow(utcnow(), None)))
 
 
 def status_id_for(organization_id: str, label: str) -> str:
@@ -107,10 +118,17 @@ def lead_display_name(lead: Lead, contacts: Sequence[Contact]) -> str:
     return contact_display_name(contacts[0]) if contacts else ""
 
 
+def lead_user_ids(lead: Lead) -> set[str]:
+    """The users a rendered lead names: who created it and who changed it last."""
+    return {user_id for user_id in (lead.created_by, lead.updated_by) if user_id}
+
+
 def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
     lead, contacts, unsubscribed = view.lead, view.contacts, view.unsubscribed
     first_email = next((c.emails[0] for c in contacts if c.emails), None)
     primary_email = None if first_email is None else render_contact_email(first_email, unsubscribed)
+    first_phone = next((c.phones[0] for c in contacts if c.phones), None)
+    primary_phone = None if first_phone is None else render_contact_phone(first_phone)
     return {
         "id": lead.id,
         "organization_id": lead.organization_id,
@@ -124,14 +142,17 @@ def render_lead(view: LeadView, public_url: str) -> dict[str, Any]:
         "contacts": [render_contact(ContactView(contact, unsubscribed)) for contact in contacts],
         "contact_ids": [contact.id for contact in contacts],
         "primary_email": primary_email,
+        "primary_phone": primary_phone,
         "addresses": [
             {name: address.get(name) for name in ADDRESS_FIELDS} for address in lead.addresses or []
         ],
         "opportunities": [],
-        "tasks": [],
+        "tasks": [render_task(task, view.tasks) for task in view.tasks.tasks],
         "integration_links": [],
         "created_by": lead.created_by,
+        "created_by_name": view.user_names.get(lead.created_by or ""),
         "updated_by": lead.updated_by,
+        "updated_by_name": view.user_names.get(lead.updated_by or ""),
         "date_created": format_datetime(lead.created_at),
         "date_updated": format_datetime(lead.updated_at),
     }

@@ -28,13 +28,15 @@ from postroom.leads.schemas import (
     LeadCreate,
     LeadUpdate,
     LeadView,
+    lead_user_ids,
     render_lead,
     stored_addresses,
 )
 from postroom.leads.statuses import DEFAULT_STATUS, named_status
 from postroom.models import Contact, Lead
 from postroom.tasks import repository as task_repository
-from postroom.tasks.service import task_deletions
+from postroom.tasks.schemas import TaskPage, no_tasks
+from postroom.tasks.service import open_tasks_of_leads, task_deletions
 from postroom.unsubscribes import service as unsubscribe_service
 from postroom.users.auth import Caller
 
@@ -61,7 +63,7 @@ async def create_lead(session: AsyncSession, caller: Caller, body: LeadCreate) -
     await session.flush()
     posted = [item for fields in body.contacts or [] for item in fields.emails or []]
     await unsubscribe_flagged(session, caller, posted)
-    view = await _view(session, lead, contacts)
+    view = await _view(session, lead, contacts, no_tasks(utcnow()))
     origin = Origin.of(caller)
     await record(session, origin, lead_change(view, "created", caller.public_url))
     for contact in contacts:
@@ -80,18 +82,22 @@ def _check_organizations(body: LeadCreate, own: str) -> None:
             raise ValidationFailed.field("contacts", problem)
 
 
-async def _view(session: AsyncSession, lead: Lead, contacts: Sequence[Contact]) -> LeadView:
+async def _view(
+    session: AsyncSession, lead: Lead, contacts: Sequence[Contact], tasks: TaskPage
+) -> LeadView:
     return LeadView(
         lead,
         contacts,
         await unsubscribe_service.unsubscribed_of(session, lead.organization_id, contacts),
+        tasks,
+        await email_repository.user_names(session, lead_user_ids(lead)),
     )
 
 
 def lead_change(
     view: LeadView, action: str, public_url: str, previous: dict[str, Any] | None = None
 ) -> Change:
-    data = render_lead(view, public_url)
+    data = render_lead(view.seen_in_utc(), public_url)
     return Change("lead", action, view.lead.id, view.lead.id, data, previous)
 
 
@@ -102,7 +108,8 @@ async def get_lead(
     contacts = await contact_repository.contacts_of_leads(
         session, caller.organization_id, [lead.id]
     )
-    return await _view(session, lead, contacts)
+    tasks = await open_tasks_of_leads(session, caller.organization_id, [lead.id], caller.tz)
+    return await _view(session, lead, contacts, tasks)
 
 
 async def _owned_lead(
@@ -135,17 +142,26 @@ async def list_leads(
     unsubscribed = await unsubscribe_service.unsubscribed_of(
         session, caller.organization_id, contacts
     )
+    tasks = await open_tasks_of_leads(
+        session, caller.organization_id, [lead.id for lead in leads], caller.tz
+    )
+    names = await email_repository.user_names(
+        session, {user_id for lead in leads for user_id in lead_user_ids(lead)}
+    )
     by_lead = defaultdict(list)
     for contact in contacts:
         by_lead[contact.lead_id].append(contact)
-    return [LeadView(lead, by_lead[lead.id], unsubscribed) for lead in leads]
+    return [
+        LeadView(lead, by_lead[lead.id], unsubscribed, tasks.of_lead(lead.id), names)
+        for lead in leads
+    ]
 
 
 async def update_lead(
     session: AsyncSession, caller: Caller, lead_id: str, body: LeadUpdate
 ) -> LeadView:
     current = await get_lead(session, caller, lead_id, locked=True)
-    before = render_lead(current, caller.public_url)
+    before = render_lead(current.seen_in_utc(), caller.public_url)
     check_posted_organization(body, caller.organization_id)
     lead = current.lead
     new_status = await named_status(session, caller.organization_id, body)

@@ -135,6 +135,22 @@ async def tasks_of_lead(
     )
 
 
+async def open_tasks_of_leads(
+    session: AsyncSession, organization_id: str, lead_ids: Collection[str]
+) -> Sequence[Task]:
+    """The incomplete tasks of the leads (of every type), oldest first: a lead's ``tasks``."""
+    if not lead_ids:
+        return []
+    return await _tasks_where(
+        session,
+        and_(
+            Task.organization_id == organization_id,
+            Task.lead_id.in_(list(lead_ids)),
+            Task.is_complete.is_(False),
+        ),
+    )
+
+
 async def delete_task(session: AsyncSession, task: Task) -> None:
     await session.execute(delete(Task).where(Task.id == task.id))
 

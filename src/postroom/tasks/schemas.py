@@ -8,7 +8,7 @@ API, and ``email_followup`` tasks (``noti_…``), made by the follow-up schedule
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
@@ -237,6 +237,15 @@ class TaskPage:
     lead_names: Mapping[str, str]
     user_names: Mapping[str, str]
     tomorrow: datetime
+
+    def of_lead(self, lead_id: str) -> TaskPage:
+        """The page cut down to one lead's tasks (a list of leads reads theirs at once)."""
+        return replace(self, tasks=[task for task in self.tasks if task.lead_id == lead_id])
+
+
+def no_tasks(now: datetime) -> TaskPage:
+    """An empty page (a lead just created has no tasks yet)."""
+    return TaskPage((), {}, {}, start_of_tomorrow(now, None))
 
 
 def render_task(task: Task, page: TaskPage) -> dict[str, Any]:

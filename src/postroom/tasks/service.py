@@ -283,6 +283,15 @@ async def rendered_tasks(
     return {task.id: render_task(task, page) for task in tasks}
 
 
+async def open_tasks_of_leads(
+    session: AsyncSession, organization_id: str, lead_ids: Collection[str], tz: timezone | None
+) -> TaskPage:
+    """The leads' incomplete tasks, as ``GET /task/{id}/`` shows them to a caller in ``tz``
+    (``None``: UTC, as events see them)."""
+    tasks = await repository.open_tasks_of_leads(session, organization_id, lead_ids)
+    return await _page(session, organization_id, tasks, utcnow(), tz)
+
+
 async def rendered_task(session: AsyncSession, organization_id: str, task: Task) -> dict[str, Any]:
     return render_task(task, await _page(session, organization_id, [task], utcnow()))
 
