@@ -6,8 +6,8 @@
 - Any task may be completed, re-dated, reassigned or deleted; ``text`` changes only on tasks
   made through the API. A PUT that changes nothing writes nothing (no event).
 - Listing without ``_type`` shows ``lead`` tasks only; ``_type=all`` shows every type.
-- ``email_followup`` tasks are made by the follow-up scheduler through ``new_followup_task``
-  and ``add_followup_task``: at most one per email.
+- ``email_followup`` tasks are made by the follow-up scheduler through ``followup_came_due``:
+  at most one per email; a ``followup_date`` moved on re-dates and reopens that one.
 """
 
 from __future__ import annotations
