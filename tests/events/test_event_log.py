@@ -213,6 +213,12 @@ async def test_bad_cursors_are_400(tenant: Tenant) -> None:
         '["2026-12-07T10:00:00", "ev_x", false]',  # no UTC offset
         '["2026-12-07", "ev_x", true]',
         '[1, "ev_x", false]',
+        '["2026-12-07T10:00:00+00:00", "ev_\\ud800", false]',  # a lone surrogate: was a 500
+        '["2026-12-07T10:00:00+00:00", "ev_\\u0000", false]',
+        '["2026-12-07T10:00:00+00:00", {"id": "ev_x"}, false]',
+        '["2026-12-07T10:00:00+00:00", 7, false]',
+        '["2026-12-07T10:00:00+00:00", "ev_x", "yes"]',
+        '["2026-12-07T10:00:00+00:00", "ev_x"]',
     ],
 )
 async def test_a_cursor_this_server_never_handed_out_is_a_400(
