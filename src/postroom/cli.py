@@ -102,7 +102,10 @@ def db_upgrade() -> None:
 def users_create(
     email: Annotated[str, typer.Option(help="The user's email address.")],
     name: Annotated[str, typer.Option(help="First and last name.")],
-    org: Annotated[str, typer.Option(help="Organization (created if missing).")] = "Default",
+    org: Annotated[
+        str,
+        typer.Option(help="Organization, by the name it was created under (created if missing)."),
+    ] = "Default",
 ) -> None:
     """Create a user (and the organization when it does not exist yet)."""
     user = run_in_session(

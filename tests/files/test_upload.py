@@ -195,6 +195,20 @@ async def test_tampered_field_is_forbidden(
     assert set(response.json()) == {"error"}
 
 
+@pytest.mark.parametrize("signature", ["é" * 64, "\u00ff", "\U0001f600"])
+async def test_a_signature_with_non_ascii_characters_is_forbidden_and_stores_nothing(
+    tenant: Tenant, anonymous: httpx.AsyncClient, signature: str
+) -> None:
+    """The route needs no API key: anyone may send it anything. ``hmac.compare_digest``
+    refuses to compare text with non-ASCII characters (a TypeError, so a 500); the grant
+    still works afterwards."""
+    granted = await grant(tenant.client)
+    response = await upload(anonymous, granted, signature=signature)
+    assert response.status_code == 403, response.text
+    assert set(response.json()) == {"error"}
+    assert (await upload(anonymous, granted)).status_code == 201
+
+
 async def test_upload_without_the_grant_fields_is_forbidden(
     tenant: Tenant, anonymous: httpx.AsyncClient
 ) -> None:

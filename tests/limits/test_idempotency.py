@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from postroom.db import Database
 from postroom.errors import Conflict
 from postroom.idempotency.service import (
+    CONTROL_CHARACTERS,
     Replay,
     claim_key,
     fingerprint_of,
@@ -138,6 +139,17 @@ async def test_key_over_255_characters_is_refused_with_400(tenant: Tenant) -> No
     response = await post(tenant, email_bytes(lead["id"]), key="k" * 256)
     assert response.status_code == 400
     assert KEY in response.json()["field-errors"]
+    assert await emails_of(tenant, lead["id"]) == []
+
+
+@pytest.mark.parametrize("key", ["key\x00", "key\x7f", "\x01", "key\x1b[0m"])
+async def test_key_with_a_control_character_is_refused_with_400(tenant: Tenant, key: str) -> None:
+    """HTTP/1.1 servers refuse a NUL in a header, other transports may not: a key with one
+    reached PostgreSQL, which stores no NUL in text (a 500)."""
+    lead = await create_lead(tenant.client)
+    response = await post(tenant, email_bytes(lead["id"]), key=key)
+    assert response.status_code == 400, response.text
+    assert response.json()["field-errors"] == {KEY: CONTROL_CHARACTERS}
     assert await emails_of(tenant, lead["id"]) == []
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from postroom.db import Database
 from postroom.kit.ids import new_id
+from postroom.users import service as user_service
 from tests.conftest import Tenant
 from tests.helpers import field_errors, ok
 from tests.users.test_router import not_found
 
 
 def fresh(name: str) -> str:
-    """``name`` made unique: organization names are unique and the tests share a database."""
+    """``name`` made unique: the tests share a database, and the organizations they create
+    are found by name (``users create --org``)."""
     return f"{name} {new_id('n')}"
 
 
@@ -67,13 +70,40 @@ async def test_blank_null_multi_line_or_too_long_name_is_a_field_error(tenant: T
     assert await organization(tenant) == before
 
 
-async def test_name_of_another_organization_is_a_field_error(
+async def test_name_of_another_organization_is_accepted_and_tells_nothing_of_it(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    taken = (await organization(other_tenant))["name"]
-    response = await tenant.client.put(url(tenant), json={"name": taken})
-    assert field_errors(response) == {"name": "Another organization already has this name."}
-    assert (await organization(tenant))["name"] != taken
+    """Names are not unique: a rename to another organization's name answers as one to a
+    name nobody has, so no caller learns which names the server's other organizations have;
+    the other organization is untouched."""
+    theirs = await organization(other_tenant)
+    renamed = ok(await tenant.client.put(url(tenant), json={"name": theirs["name"]}))
+    assert (renamed["id"], renamed["name"]) == (tenant.organization_id, theirs["name"])
+    unused = ok(await tenant.client.put(url(tenant), json={"name": fresh("Nobody's name")}))
+    assert set(unused) == set(renamed)
+    assert await organization(other_tenant) == theirs
+
+
+async def test_a_rename_takes_no_handle_users_create_finds_organizations_by(
+    tenant: Tenant, database: Database
+) -> None:
+    """``postroom users create --org NAME`` finds an organization by the name it was created
+    under: a tenant renaming itself to a name meant for another organization (or to
+    ``Default``) gets no user created later under that name, and its own users are still
+    created in it under its first name."""
+    first_name = (await organization(tenant))["name"]
+    meant_for_others = fresh("Acme Sales")
+    ok(await tenant.client.put(url(tenant), json={"name": meant_for_others}))
+    async with database.transaction() as session:
+        newcomer = await user_service.create_user(
+            session, f"{new_id('u').lower()}@example.com", "New Hire", meant_for_others
+        )
+        colleague = await user_service.create_user(
+            session, f"{new_id('u').lower()}@example.com", "Colin League", first_name
+        )
+    assert newcomer.organization_id != tenant.organization_id
+    assert colleague.organization_id == tenant.organization_id
+    assert (await organization(tenant))["name"] == meant_for_others
 
 
 async def test_currency_and_lead_statuses_are_refused_by_name(tenant: Tenant) -> None:

@@ -333,6 +333,31 @@ async def test_url_must_be_http_or_https_with_a_host(tenant: Tenant, url: str) -
 
 @pytest.mark.parametrize(
     "url",
+    ["https://93.184.216.34/hooks\r\nX-Injected: 1", "https://93.184.216.34/\thooks",
+     "https://93.184.216.34/my hooks", "https://93.184.216.34/\x7fhooks",
+     "https://93.184.216.34/\x01", "https://93.184.216.34/hooks\u2028", " https://93.184.216.34/"],
+)  # fmt: skip
+async def test_url_with_spaces_or_control_characters_is_refused_and_nothing_is_created(
+    tenant: Tenant, url: str
+) -> None:
+    """``urlsplit`` skips tabs and line breaks, so such a URL passed the host check and was
+    stored, though no request can ever be sent to it."""
+    errors = field_errors(await create(tenant.client, url=url))
+    assert errors["url"] == "A URL may not contain spaces, line breaks or control characters."
+    assert ok(await tenant.client.get("/webhook/"))["data"] == []
+
+
+async def test_update_to_a_url_with_a_line_break_changes_nothing(tenant: Tenant) -> None:
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    before = await read_subscription(tenant.client, created["id"])
+    url = f"/webhook/{created['id']}/"
+    response = await tenant.client.put(url, json={"url": PUBLIC_URL + "\r\nX: 1"})
+    assert "url" in field_errors(response)
+    assert await read_subscription(tenant.client, created["id"]) == before
+
+
+@pytest.mark.parametrize(
+    "url",
     [
         "http://127.0.0.1:8080/hooks",
         "http://localhost/hooks",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,14 +155,26 @@ def encode_cursor(position: Position) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_EVENT_ID = re.compile(r"ev_[0-9A-Za-z]{1,64}")
+"""The shape of the event ids ``new_id("ev")`` makes (43 base-62 digits), with room."""
+
+
 def decode_cursor(cursor: str) -> Position:
+    """The position ``encode_cursor`` wrote; anything else is a 400 on ``_cursor``. A cursor is
+    the client's text, not signed: each part must have the type and shape the server writes
+    (an event id with a lone surrogate in it reached the driver, which could not encode it:
+    a 500)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, event_id, newer = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(created_at, str) or not isinstance(newer, bool):
+            raise TypeError(created_at, newer)
+        if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+            raise ValueError(event_id)
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:  # every cursor handed out carries +00:00
             raise ValueError(created_at)
-        return Position(moment, str(event_id), bool(newer))
+        return Position(moment, event_id, newer)
     except (ValueError, TypeError, binascii.Error) as error:
         raise ValidationFailed.field("_cursor", "Not a cursor this server handed out.") from error
 

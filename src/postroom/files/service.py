@@ -152,7 +152,8 @@ def check_upload_fields(
     if fields.get("key") != file_id or not _UNIX_TIME.fullmatch(expires):
         raise Forbidden("Send every field of the upload grant (key, expires, signature) back.")
     expected = sign_upload(config.signing_key, file_id, expires)
-    if not hmac.compare_digest(expected, signature):
+    # compare_digest raises TypeError on text with non-ASCII characters; a signature is hex.
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):
         raise Forbidden("The upload signature does not match: send the grant's fields unchanged.")
     if int(expires) <= now.timestamp():
         raise upload_expired()

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.db import Database
@@ -167,10 +168,23 @@ class IdempotentRequest:
         return response
 
 
+CONTROL_CHARACTERS = "An Idempotency-Key may not contain control characters."
+
+
+def _printable_key(key: str | None) -> str | None:
+    """HTTP/1.1 servers refuse control characters in headers, but not every transport does;
+    a NUL cannot be stored in PostgreSQL text (a 500)."""
+    if key is not None and any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in key):
+        raise ValueError(CONTROL_CHARACTERS)
+    return key
+
+
 async def idempotent_request(
     request: Request,
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH),
+        AfterValidator(_printable_key),
     ] = None,
 ) -> IdempotentRequest:
     """The dependency: the key header and the fingerprint of the (already read) body."""

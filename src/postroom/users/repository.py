@@ -13,8 +13,8 @@ from postroom.models import ApiKey, Organization, User
 from postroom.models.user import joined_name
 
 
-async def find_organization_by_name(session: AsyncSession, name: str) -> Organization | None:
-    result = await session.execute(select(Organization).where(Organization.name == name))
+async def find_organization_by_handle(session: AsyncSession, handle: str) -> Organization | None:
+    result = await session.execute(select(Organization).where(Organization.handle == handle))
     return result.scalar_one_or_none()
 
 

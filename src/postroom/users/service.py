@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.errors import NotFound, ValidationFailed
@@ -27,7 +26,6 @@ UNSUPPORTED_ORGANIZATION_FIELDS = {
     ),
 }
 """What ``PUT /organization/{id}/`` refuses, and why, whatever value is sent."""
-NAME_TAKEN = "Another organization already has this name."
 
 
 @dataclass(frozen=True)
@@ -38,10 +36,13 @@ class FirstRun:
     api_key: str
 
 
-async def ensure_organization(session: AsyncSession, name: str) -> Organization:
-    organization = await repository.find_organization_by_name(session, name)
+async def ensure_organization(session: AsyncSession, handle: str) -> Organization:
+    """The organization created under ``handle`` (``users create --org``), made when missing.
+    A rename through the API changes what the organization shows, never its handle, so no
+    organization can take a handle meant for another one."""
+    organization = await repository.find_organization_by_handle(session, handle)
     if organization is None:
-        organization = Organization(id=new_id("orga"), name=name)
+        organization = Organization(id=new_id("orga"), handle=handle)
         repository.add(session, organization)
         await session.flush()
     return organization
@@ -237,12 +238,9 @@ def _refuse_unsupported(body: OrganizationUpdate) -> None:
 
 
 async def _rename(session: AsyncSession, organization: Organization, name: str) -> None:
-    """Names are unique across the server (the CLI finds organizations by name); a taken one,
-    even if taken a moment ago by a concurrent rename, is a 400 on ``name``."""
-    try:
-        async with session.begin_nested():
-            organization.name = name
-            organization.updated_at = utcnow()
-            await session.flush()
-    except IntegrityError:
-        raise ValidationFailed.field("name", NAME_TAKEN) from None
+    """Any name, another organization's included: names are not unique, so a rename tells
+    nothing about other organizations, and the handle the CLI finds the organization by stays
+    (``Organization.handle``)."""
+    organization.display_name = name
+    organization.updated_at = utcnow()
+    await session.flush()

@@ -61,7 +61,13 @@ class UnusableUrl(ValueError):
 
 
 def url_host_and_port(url: str) -> tuple[str, int]:
-    """The host and port an ``http(s)`` URL points at, or ``UnusableUrl``."""
+    """The host and port an ``http(s)`` URL points at, or ``UnusableUrl``.
+
+    A space or control character anywhere is refused first: ``urlsplit`` drops tabs and line
+    breaks before it finds the host, so the check passed, while the sender's client refuses
+    such a URL on every attempt (a subscription that could never receive anything)."""
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise UnusableUrl("A URL may not contain spaces, line breaks or control characters.")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
