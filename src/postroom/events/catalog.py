@@ -25,7 +25,6 @@ EMITTED: Mapping[str, frozenset[str]] = {
     "task.email_followup": TASK_CHANGES,
     "unsubscribed_email": frozenset({"created", "deleted"}),
 }
-ALL_ACTIONS = frozenset(action for actions in EMITTED.values() for action in actions)
 
 
 def unknown_event_problem(object_type: str, action: str) -> str | None:
