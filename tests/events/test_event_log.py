@@ -145,6 +145,18 @@ async def test_lead_tasks_write_created_completed_and_deleted(tenant: Tenant) ->
     assert actions == ["deleted", "completed", "created"]
 
 
+async def test_a_close_object_type_or_action_postroom_never_records_is_an_empty_page(
+    tenant: Tenant,
+) -> None:
+    """Close's ``object_type`` and ``action`` filters are free strings: a client polling for
+    calls or opportunities gets what Close gives when there are none, not a 400."""
+    await create_lead(tenant.client)
+    assert await events(tenant, object_type="opportunity") == []
+    assert await events(tenant, object_type="activity.call", action="created") == []
+    assert await events(tenant, object_type="lead", action="merged") == []
+    assert await events(tenant, object_type="lead", action="created") != []
+
+
 async def test_a_refused_request_writes_no_event(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     before = len(await events(tenant))
