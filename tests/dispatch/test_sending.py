@@ -70,6 +70,21 @@ async def test_outbox_email_with_send_in_is_received_once_with_the_right_headers
     assert parts["text/html"].startswith("<p>Hello <b>Bob</b></p><img src=")
 
 
+async def test_a_recipient_listed_twice_in_other_letter_cases_gets_one_copy(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(
+        tenant,
+        to=["Bob Buyer <Bob@Buyer.example.com>"],
+        cc=["bob@buyer.example.com", "carol@buyer.example.com"],
+        bcc=["CAROL@BUYER.EXAMPLE.COM"],
+    )
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert received.recipients == ["Bob@Buyer.example.com", "carol@buyer.example.com"]
+
+
 async def test_sent_email_shows_date_sent_envelope_and_message_ids(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:

@@ -27,11 +27,14 @@ def bare_addresses(values: Iterable[str]) -> list[str]:
 
 
 def envelope_recipients(email: EmailRecord) -> tuple[str, ...]:
-    """To, Cc and Bcc addresses, each once, in that order."""
-    seen: dict[str, None] = {}
+    """To, Cc and Bcc addresses, each once, in that order, as first spelled. Once whatever
+    the letter case (``Bob@Buyer.example.com`` is ``bob@buyer.example.com``): domains are
+    case-insensitive, and so are the mailboxes of every provider in practice, so a second
+    spelling would be a second copy in the same inbox (docs/decisions.md)."""
+    seen: dict[str, str] = {}
     for addr in bare_addresses([*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]):
-        seen.setdefault(addr, None)
-    return tuple(seen)
+        seen.setdefault(addr.casefold(), addr)
+    return tuple(seen.values())
 
 
 def envelope(email: EmailRecord, sent_at: datetime) -> dict[str, object]:
