@@ -163,6 +163,17 @@ async def latest_incoming_at(session: AsyncSession, thread_id: str) -> datetime 
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def starting_email_id(session: AsyncSession, thread_id: str) -> str | None:
+    """The id of the thread's first email (created first; ties by id): the one that started it."""
+    statement = (
+        select(EmailActivity.id)
+        .where(EmailActivity.thread_id == thread_id)
+        .order_by(EmailActivity.created_at, EmailActivity.id)
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def count_emails(session: AsyncSession, thread_id: str) -> int:
     statement = select(func.count()).where(EmailActivity.thread_id == thread_id)
     return int((await session.execute(statement)).scalar_one())
