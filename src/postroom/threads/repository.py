@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.sql import within_bounds
@@ -151,6 +152,28 @@ async def awaiting_reply(
         EmailActivity.status == EmailStatus.SENT.value,
         EmailActivity.sent_at < reply_at,
         EmailActivity.has_reply.is_(False),
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def replied_without_reply(session: AsyncSession, thread_id: str) -> Sequence[EmailActivity]:
+    """Sent emails of the thread marked replied that no incoming email of the thread, received
+    after they were sent, answers any more (its replies were deleted)."""
+    reply = aliased(EmailActivity)
+    answered = (
+        select(reply.id)
+        .where(
+            reply.thread_id == thread_id,
+            reply.status == EmailStatus.INBOX.value,
+            reply.activity_at > EmailActivity.sent_at,
+        )
+        .exists()
+    )
+    statement = select(EmailActivity).where(
+        EmailActivity.thread_id == thread_id,
+        EmailActivity.status == EmailStatus.SENT.value,
+        EmailActivity.has_reply.is_(True),
+        ~answered,
     )
     return (await session.execute(statement)).scalars().all()
 

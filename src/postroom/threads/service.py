@@ -7,7 +7,8 @@
   (``in_reply_to_id``; ``envelope.in_reply_to`` / ``envelope.references``; ``references``;
   nearest first); else a thread of the same lead whose normalized subject matches and that
   was active in the last 30 days; else a new thread. Its arrival gives a reply to every sent
-  email of that thread sent before it (``has_reply``).
+  email of that thread sent before it (``has_reply``); deleting the last reply to an email
+  takes it back.
 - A thread's ``contact_id`` is the contact of the email that started it (its first), also
   when a ``PUT`` gives that draft another contact.
 - A thread holds the emails of one lead only: a Message-ID of another lead's email is
@@ -114,6 +115,19 @@ async def _mark_replied(
     before = await event_log.rendered_emails(session, emails)
     for email in emails:
         email.has_reply, email.updated_at = True, now
+    await session.flush()
+    return await event_log.email_updates(session, emails, before)
+
+
+async def reply_left(session: AsyncSession, thread_id: str, now: datetime) -> list[Change]:
+    """Take ``has_reply`` back from the thread's sent emails no reply answers any more (an
+    incoming email of it was just deleted), and return their ``updated`` changes."""
+    emails = await repository.replied_without_reply(session, thread_id)
+    if not emails:
+        return []
+    before = await event_log.rendered_emails(session, emails)
+    for email in emails:
+        email.has_reply, email.updated_at = False, now
     await session.flush()
     return await event_log.email_updates(session, emails, before)
 
