@@ -168,6 +168,27 @@ def test_deleted_email_answers_empty_object_then_404(client: Any, lead: dict[str
     assert raised.value.response.status_code == 404
 
 
+def test_a_conversation_is_listed_read_and_deleted_as_a_thread(
+    client: Any, lead: dict[str, Any]
+) -> None:
+    question = log_email(client, lead["id"])
+    answer = client.post(
+        "activity/email",
+        {"lead_id": lead["id"], "status": "draft", "in_reply_to_id": question["id"]},
+    )
+    page = client.get("activity/emailthread", params={"lead_id": [lead["id"]]})
+    assert [thread["id"] for thread in page["data"]] == [question["thread_id"]]
+    assert page["has_more"] is False
+    thread = client.get(f"activity/emailthread/{question['thread_id']}")
+    assert thread["_type"] == "EmailThread"
+    assert [email["id"] for email in thread["emails"]] == [question["id"], answer["id"]]
+    assert client.delete(f"activity/emailthread/{thread['id']}") == {}
+    for path in (f"activity/emailthread/{thread['id']}", f"activity/email/{answer['id']}"):
+        with pytest.raises(closeio_api.APIError) as raised:
+            client.get(path)
+        assert raised.value.response.status_code == 404
+
+
 def test_unsubscribe_list_is_added_to_read_and_emptied(client: Any) -> None:
     address = "Unsub.Scriber@acme.example.com"
     created = client.post("unsubscribe/email", {"email": address})

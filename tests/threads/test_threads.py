@@ -322,3 +322,12 @@ async def test_the_nearest_named_email_gives_the_thread(tenant: Tenant) -> None:
         references=[older["message_ids"][0], newer["message_ids"][0]],
     )  # fmt: skip
     assert by_in_reply_to["thread_id"] == answered["thread_id"]
+
+
+async def test_a_participant_is_named_by_whichever_email_names_it(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    first = await sent_email(tenant, lead["id"])
+    await inbox_email(tenant, lead["id"], sender=f"Bea Buyer <{BUYER}>", in_reply_to_id=first["id"])
+    thread = await read(tenant, f"/activity/emailthread/{first['thread_id']}/")
+    named = {p["email"]: p["name"] for p in thread["participants"]}
+    assert named == {SENDER: "", BUYER: "Bea Buyer"}

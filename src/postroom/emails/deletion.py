@@ -1,5 +1,6 @@
 """Deleting an email: with its follow-up tasks, and the ``deleted`` events of both and its
-thread's event written together; refused while the email is being sent."""
+thread's event written together; refused while the email is being sent. Deleting a reply
+takes ``has_reply`` back from the sent emails it was the last reply to."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.emails import event_log, repository
 from postroom.emails.service import get_email
+from postroom.emails.states import EmailStatus
 from postroom.errors import ValidationFailed
 from postroom.events.service import Origin, record_many
 from postroom.kit.datetimes import utcnow
@@ -30,10 +32,12 @@ async def delete_email(session: AsyncSession, caller: Caller, email_id: str) -> 
             "status", "This email is being sent and can no longer be deleted."
         )
     await task_repository.delete_followups_of_email(session, email.id)
-    thread = None
+    thread, unreplied, now = None, [], utcnow()
     if thread_before is not None:
+        if email.status == EmailStatus.INBOX:
+            unreplied = await thread_service.reply_left(session, thread_before["id"], now)
         thread = await thread_service.email_left(
-            session, caller.organization_id, thread_before, utcnow()
+            session, caller.organization_id, thread_before, now
         )
-    changes = [*deleted, *([thread] if thread is not None else []), *tasks_deleted]
+    changes = [*deleted, *unreplied, *([thread] if thread is not None else []), *tasks_deleted]
     await record_many(session, [(origin, change) for change in changes])

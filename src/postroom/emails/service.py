@@ -27,7 +27,7 @@ from postroom.emails.sending_account import default_to_users_account
 from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_transition, is_cancel
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
-from postroom.events.service import Origin, record_many
+from postroom.events.service import Change, Origin, record_many
 from postroom.kit.addresses import bare_address
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
@@ -276,7 +276,7 @@ async def update_email(
     moving = "in_reply_to_id" in content_edits
     old_thread = (
         await event_log.thread_before(session, email.organization_id, email.thread_id)
-        if moving
+        if moving or "contact_id" in content_edits
         else None
     )
     _apply(email, changes, target, caller, now)
@@ -289,7 +289,7 @@ async def update_email(
     problems.raise_if_any()
     if current is not target:
         await default_to_users_account(session, email)
-    threads = await thread_service.move(session, email, parent, now, old_thread) if moving else []
+    threads = await _thread_changes(session, email, parent, now, old_thread, moving)
     await session.flush()
     if (target in QUEUED and current is not target) or "followup_at" in changes:
         await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
@@ -297,6 +297,22 @@ async def update_email(
     await event_log.email_changed(session, origin, email, "updated", before)
     await record_many(session, [(origin, change) for change in threads])
     return email
+
+
+async def _thread_changes(
+    session: AsyncSession,
+    email: EmailActivity,
+    parent: EmailActivity | None,
+    now: datetime,
+    old_thread: dict[str, Any] | None,
+    moving: bool,
+) -> list[Change]:
+    """The events of the threads an updated email changed: it moved, or the thread it
+    started follows its new contact."""
+    if moving:
+        return await thread_service.move(session, email, parent, now, old_thread)
+    followed = await thread_service.follow_contact(session, email, now, old_thread)
+    return [] if followed is None else [followed]
 
 
 def _check_editable(content_edits: set[str], current: EmailStatus, target: EmailStatus) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from postroom.emails.states import EmailStatus
 from postroom.kit.sql import within_bounds
@@ -155,10 +156,43 @@ async def awaiting_reply(
     return (await session.execute(statement)).scalars().all()
 
 
+async def replied_without_reply(session: AsyncSession, thread_id: str) -> Sequence[EmailActivity]:
+    """Sent emails of the thread marked replied that no incoming email of the thread, received
+    after they were sent, answers any more (its replies were deleted)."""
+    reply = aliased(EmailActivity)
+    answered = (
+        select(reply.id)
+        .where(
+            reply.thread_id == thread_id,
+            reply.status == EmailStatus.INBOX.value,
+            reply.activity_at > EmailActivity.sent_at,
+        )
+        .exists()
+    )
+    statement = select(EmailActivity).where(
+        EmailActivity.thread_id == thread_id,
+        EmailActivity.status == EmailStatus.SENT.value,
+        EmailActivity.has_reply.is_(True),
+        ~answered,
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
 async def latest_incoming_at(session: AsyncSession, thread_id: str) -> datetime | None:
     statement = select(func.max(EmailActivity.activity_at)).where(
         EmailActivity.thread_id == thread_id,
         EmailActivity.status == EmailStatus.INBOX.value,
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def starting_email_id(session: AsyncSession, thread_id: str) -> str | None:
+    """The id of the thread's first email (created first; ties by id): the one that started it."""
+    statement = (
+        select(EmailActivity.id)
+        .where(EmailActivity.thread_id == thread_id)
+        .order_by(EmailActivity.created_at, EmailActivity.id)
+        .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
 

@@ -44,13 +44,18 @@ class EmailThreadList(BaseModel):
 
 
 def participants(emails: list[EmailRow] | Any) -> list[dict[str, str]]:
-    seen: dict[str, str] = {}
+    """Every address of the thread's senders, ``to`` and ``cc`` once, in lower case, in the
+    order first seen, with the first display name any of its emails gives it ("" for none)."""
+    seen: dict[str, dict[str, str]] = {}
     for email in emails:
         values = [email.sender or "", *email.to_addresses, *email.cc_addresses]
         for name, address in getaddresses(values):
-            if address and address.lower() not in seen:
-                seen[address.lower()] = name
-    return [{"email": address, "name": name} for address, name in seen.items()]
+            if not address:
+                continue
+            key = address.lower()
+            participant = seen.setdefault(key, {"email": key, "name": name})
+            participant["name"] = participant["name"] or name
+    return list(seen.values())
 
 
 def latest_normalized_subject(view: ThreadView) -> str:

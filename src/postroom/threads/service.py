@@ -7,7 +7,10 @@
   (``in_reply_to_id``; ``envelope.in_reply_to`` / ``envelope.references``; ``references``;
   nearest first); else a thread of the same lead whose normalized subject matches and that
   was active in the last 30 days; else a new thread. Its arrival gives a reply to every sent
-  email of that thread sent before it (``has_reply``).
+  email of that thread sent before it (``has_reply``); deleting the last reply to an email
+  takes it back.
+- A thread's ``contact_id`` is the contact of the email that started it (its first), also
+  when a ``PUT`` gives that draft another contact.
 - A thread holds the emails of one lead only: a Message-ID of another lead's email is
   ignored, so deleting a lead or a thread never reaches another lead's emails.
 """
@@ -116,6 +119,19 @@ async def _mark_replied(
     return await event_log.email_updates(session, emails, before)
 
 
+async def reply_left(session: AsyncSession, thread_id: str, now: datetime) -> list[Change]:
+    """Take ``has_reply`` back from the thread's sent emails no reply answers any more (an
+    incoming email of it was just deleted), and return their ``updated`` changes."""
+    emails = await repository.replied_without_reply(session, thread_id)
+    if not emails:
+        return []
+    before = await event_log.rendered_emails(session, emails)
+    for email in emails:
+        email.has_reply, email.updated_at = False, now
+    await session.flush()
+    return await event_log.email_updates(session, emails, before)
+
+
 async def _thread_to_join(
     session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
 ) -> EmailThread | None:
@@ -187,6 +203,22 @@ async def move(
     joined = await event_log.placement_change(session, email, placement)
     left = await email_left(session, email.organization_id, old, now)
     return [*([left] if left is not None else []), joined]
+
+
+async def follow_contact(
+    session: AsyncSession, email: EmailActivity, now: datetime, before: dict[str, Any] | None
+) -> Change | None:
+    """Give the thread the contact its starting email was just given (a thread's
+    ``contact_id`` is that email's), and return the thread's ``updated`` change from
+    ``before`` (the thread as it was shown); None when its contact stays."""
+    thread = await repository.get_thread(session, email.organization_id, email.thread_id or "")
+    if before is None or thread is None or thread.contact_id == email.contact_id:
+        return None
+    if await repository.starting_email_id(session, thread.id) != email.id:
+        return None
+    thread.contact_id, thread.updated_at = email.contact_id, now
+    await session.flush()
+    return await event_log.thread_updated(session, email.organization_id, before)
 
 
 async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
