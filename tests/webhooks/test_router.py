@@ -347,6 +347,47 @@ async def test_url_with_spaces_or_control_characters_is_refused_and_nothing_is_c
     assert ok(await tenant.client.get("/webhook/"))["data"] == []
 
 
+MALFORMED_URLS = [
+    "http://[::1/hooks",
+    "https://[2606:2800:220:1::/",
+    "http://xn--/hooks",
+    "http://%zz/hooks",
+    "http://a..b/hooks",
+    "http://93.184.216.34:0/hooks",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_malformed_url_is_a_400_on_url_and_nothing_is_created(
+    tenant: Tenant, url: str
+) -> None:
+    """An unclosed IPv6 bracket made ``urlsplit`` raise: a 500."""
+    assert "url" in field_errors(await create(tenant.client, url=url))
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    response = await tenant.client.put(f"/webhook/{created['id']}/", json={"url": url})
+    assert "url" in field_errors(response)
+    assert [item["url"] for item in ok(await tenant.client.get("/webhook/"))["data"]] == [
+        PUBLIC_URL
+    ]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_malformed_url_is_refused_where_private_addresses_are_allowed(
+    private_app: FastAPI, url: str
+) -> None:
+    """Without a DNS lookup on create, such URLs were stored, and every delivery to them failed
+    (the sender's HTTP client refuses them, or no DNS name matches them) until paused."""
+    tenant = await create_tenant(private_app, private_app.state.database)
+    try:
+        response = await tenant.client.post(
+            "/webhook/", json={"url": url, "events": [LEAD_CREATED]}
+        )
+        assert "url" in field_errors(response)
+        assert ok(await tenant.client.get("/webhook/"))["data"] == []
+    finally:
+        await tenant.client.aclose()
+
+
 async def test_update_to_a_url_with_a_line_break_changes_nothing(tenant: Tenant) -> None:
     created = await subscribe(tenant.client, PUBLIC_URL)
     before = await read_subscription(tenant.client, created["id"])
