@@ -14,16 +14,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete, select
 
 from postroom.app import create_app
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.events.catalog import EMITTED
 from postroom.kit.datetimes import utcnow
-from postroom.models import WebhookSubscription
+from postroom.models import WebhookDelivery, WebhookSubscription
 from postroom.webhooks.service import sealing_box
 from tests.conftest import Tenant, create_tenant
-from tests.helpers import field_errors, ok
+from tests.helpers import during, field_errors, ok
 from tests.webhooks.conftest import LEAD_CREATED, read_subscription, subscribe
 
 PUBLIC_URL = "https://93.184.216.34/hooks/close"
@@ -213,6 +214,21 @@ async def test_delete_removes_the_subscription(tenant: Tenant) -> None:
     response = await tenant.client.get(f"/webhook/{created['id']}/")
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
     assert (await listed(tenant.client))["data"] == []
+
+
+async def test_a_change_racing_the_deletion_of_a_subscription_succeeds_and_queues_nothing(
+    tenant: Tenant, database: Database
+) -> None:
+    """The change's event was queued for the subscription it had read, whose deletion then
+    committed: a foreign-key error on PostgreSQL, so the lead creation was a 500."""
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    gone = delete(WebhookSubscription).where(WebhookSubscription.id == created["id"])
+    response = await during(database, gone, tenant.client.post("/lead/", json={"name": "Acme"}))
+    assert response.status_code == 200, response.text
+    async with database.transaction() as session:
+        queued = select(WebhookDelivery).where(WebhookDelivery.subscription_id == created["id"])
+        assert (await session.execute(queued)).scalars().all() == []
+    assert ok(await tenant.client.get("/webhook/"))["data"] == []
 
 
 async def test_another_organizations_subscription_is_not_found(
