@@ -508,3 +508,28 @@ async def test_sender_wakes_when_an_event_is_queued(
     finally:
         sender.stop()
         await running
+
+
+async def test_two_senders_running_at_once_post_each_event_once(
+    webhooks: DeliveryHarness, receiver: Receiver
+) -> None:
+    """Two workers (``postroom serve`` and ``postroom worker``) share one queue: each claim
+    takes deliveries the other has not (``SKIP LOCKED`` on PostgreSQL)."""
+    app, tenant = await webhooks.start(**MANUAL)
+    receiver.delay = 0.02
+    subscription = await subscribe(tenant.client, receiver.url)
+    for _ in range(30):
+        await create_lead(tenant.client)
+    senders = [sender_of(app, webhook_concurrency=4, dispatch_poll_seconds=0.05) for _ in "ab"]
+    running = [asyncio.create_task(sender.run()) for sender in senders]
+    try:
+        await eventually(received_at_least(receiver, 30))
+        await asyncio.sleep(0.5)
+    finally:
+        for sender in senders:
+            sender.stop()
+        await asyncio.gather(*running)
+    events = [request.json()["event"]["id"] for request in receiver.requests()]
+    assert len(events) == len(set(events)) == 30
+    rows = await deliveries(app, subscription["id"])
+    assert {(row.status, row.attempt_count) for row in rows} == {("delivered", 1)}
