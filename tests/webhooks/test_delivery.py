@@ -306,6 +306,44 @@ async def test_pending_deliveries_of_a_paused_subscription_go_out_when_it_resume
     assert (await the_delivery(app, subscription["id"])).status == "delivered"
 
 
+async def test_events_recorded_while_a_subscription_is_paused_are_never_delivered(
+    webhooks: DeliveryHarness, receiver: Receiver
+) -> None:
+    app, tenant = await webhooks.start(**MANUAL)
+    sender = sender_of(app)
+    subscription = await subscribe(tenant.client, receiver.url)
+    url = f"/webhook/{subscription['id']}/"
+    ok(await tenant.client.put(url, json={"status": "paused"}))
+    await create_lead(tenant.client)
+    ok(await tenant.client.put(url, json={"status": "active"}))
+    try:
+        assert await attempt_due(sender) == 0
+    finally:
+        await sender.aclose()
+    assert receiver.requests() == []
+    assert await deliveries(app, subscription["id"]) == []
+
+
+async def test_deleting_a_failing_subscription_stops_its_retries(
+    webhooks: DeliveryHarness, receiver: Receiver
+) -> None:
+    app, tenant = await webhooks.start(**MANUAL)
+    receiver.status = 500
+    clock = FakeClock()
+    sender = sender_of(app, clock)
+    subscription = await subscribe(tenant.client, receiver.url)
+    await create_lead(tenant.client)
+    try:
+        assert await attempt_due(sender) == 1
+        ok(await tenant.client.delete(f"/webhook/{subscription['id']}/"))
+        clock.advance(3600)
+        assert await attempt_due(sender) == 0
+    finally:
+        await sender.aclose()
+    assert len(receiver.requests()) == 1
+    assert await deliveries(app, subscription["id"]) == []
+
+
 async def test_delivered_event_is_never_sent_again(
     webhooks: DeliveryHarness, receiver: Receiver
 ) -> None:
@@ -508,3 +546,28 @@ async def test_sender_wakes_when_an_event_is_queued(
     finally:
         sender.stop()
         await running
+
+
+async def test_two_senders_running_at_once_post_each_event_once(
+    webhooks: DeliveryHarness, receiver: Receiver
+) -> None:
+    """Two workers (``postroom serve`` and ``postroom worker``) share one queue: each claim
+    takes deliveries the other has not (``SKIP LOCKED`` on PostgreSQL)."""
+    app, tenant = await webhooks.start(**MANUAL)
+    receiver.delay = 0.02
+    subscription = await subscribe(tenant.client, receiver.url)
+    for _ in range(30):
+        await create_lead(tenant.client)
+    senders = [sender_of(app, webhook_concurrency=4, dispatch_poll_seconds=0.05) for _ in "ab"]
+    running = [asyncio.create_task(sender.run()) for sender in senders]
+    try:
+        await eventually(received_at_least(receiver, 30))
+        await asyncio.sleep(0.5)
+    finally:
+        for sender in senders:
+            sender.stop()
+        await asyncio.gather(*running)
+    events = [request.json()["event"]["id"] for request in receiver.requests()]
+    assert len(events) == len(set(events)) == 30
+    rows = await deliveries(app, subscription["id"])
+    assert {(row.status, row.attempt_count) for row in rows} == {("delivered", 1)}

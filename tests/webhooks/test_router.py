@@ -14,16 +14,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete, select
 
 from postroom.app import create_app
 from postroom.config import Settings
 from postroom.db import Database
 from postroom.events.catalog import EMITTED
 from postroom.kit.datetimes import utcnow
-from postroom.models import WebhookSubscription
+from postroom.models import WebhookDelivery, WebhookSubscription
 from postroom.webhooks.service import sealing_box
 from tests.conftest import Tenant, create_tenant
-from tests.helpers import field_errors, ok
+from tests.helpers import during, field_errors, ok
 from tests.webhooks.conftest import LEAD_CREATED, read_subscription, subscribe
 
 PUBLIC_URL = "https://93.184.216.34/hooks/close"
@@ -215,6 +216,21 @@ async def test_delete_removes_the_subscription(tenant: Tenant) -> None:
     assert (await listed(tenant.client))["data"] == []
 
 
+async def test_a_change_racing_the_deletion_of_a_subscription_succeeds_and_queues_nothing(
+    tenant: Tenant, database: Database
+) -> None:
+    """The change's event was queued for the subscription it had read, whose deletion then
+    committed: a foreign-key error on PostgreSQL, so the lead creation was a 500."""
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    gone = delete(WebhookSubscription).where(WebhookSubscription.id == created["id"])
+    response = await during(database, gone, tenant.client.post("/lead/", json={"name": "Acme"}))
+    assert response.status_code == 200, response.text
+    async with database.transaction() as session:
+        queued = select(WebhookDelivery).where(WebhookDelivery.subscription_id == created["id"])
+        assert (await session.execute(queued)).scalars().all() == []
+    assert ok(await tenant.client.get("/webhook/"))["data"] == []
+
+
 async def test_another_organizations_subscription_is_not_found(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:
@@ -345,6 +361,47 @@ async def test_url_with_spaces_or_control_characters_is_refused_and_nothing_is_c
     errors = field_errors(await create(tenant.client, url=url))
     assert errors["url"] == "A URL may not contain spaces, line breaks or control characters."
     assert ok(await tenant.client.get("/webhook/"))["data"] == []
+
+
+MALFORMED_URLS = [
+    "http://[::1/hooks",
+    "https://[2606:2800:220:1::/",
+    "http://xn--/hooks",
+    "http://%zz/hooks",
+    "http://a..b/hooks",
+    "http://93.184.216.34:0/hooks",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_malformed_url_is_a_400_on_url_and_nothing_is_created(
+    tenant: Tenant, url: str
+) -> None:
+    """An unclosed IPv6 bracket made ``urlsplit`` raise: a 500."""
+    assert "url" in field_errors(await create(tenant.client, url=url))
+    created = await subscribe(tenant.client, PUBLIC_URL)
+    response = await tenant.client.put(f"/webhook/{created['id']}/", json={"url": url})
+    assert "url" in field_errors(response)
+    assert [item["url"] for item in ok(await tenant.client.get("/webhook/"))["data"]] == [
+        PUBLIC_URL
+    ]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_malformed_url_is_refused_where_private_addresses_are_allowed(
+    private_app: FastAPI, url: str
+) -> None:
+    """Without a DNS lookup on create, such URLs were stored, and every delivery to them failed
+    (the sender's HTTP client refuses them, or no DNS name matches them) until paused."""
+    tenant = await create_tenant(private_app, private_app.state.database)
+    try:
+        response = await tenant.client.post(
+            "/webhook/", json={"url": url, "events": [LEAD_CREATED]}
+        )
+        assert "url" in field_errors(response)
+        assert ok(await tenant.client.get("/webhook/"))["data"] == []
+    finally:
+        await tenant.client.aclose()
 
 
 async def test_update_to_a_url_with_a_line_break_changes_nothing(tenant: Tenant) -> None:

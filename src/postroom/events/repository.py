@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.kit import driver
 from postroom.kit.driver import DriverColumns
 from postroom.kit.ids import new_id
-from postroom.kit.sql import affected_rows, within_bounds
+from postroom.kit.sql import affected_rows, kept, within_bounds
 from postroom.models import Event, WebhookDelivery, WebhookSubscription
 
 EVENTS = Table("events", Event.metadata)
@@ -162,7 +162,21 @@ async def insert_events(
         columns, sql = _event_insert(session.get_bind().dialect)
         await driver.execute_many(session, sql, (columns.parameters(event) for event in events))
     if deliveries:
+        standing = await kept_subscriptions(session, {row["subscription_id"] for row in deliveries})
+        deliveries = [row for row in deliveries if row["subscription_id"] in standing]
+    if deliveries:
         await session.execute(insert(DELIVERIES), deliveries)
+
+
+async def kept_subscriptions(session: AsyncSession, subscription_ids: set[str]) -> set[str]:
+    """The ids of ``subscription_ids`` that still exist, kept from deletion until the
+    transaction ends (``kit.sql.kept``). The subscriptions were read earlier in the
+    transaction; one whose deletion committed since (PostgreSQL) is left out, as a change made
+    after the deletion would leave it. Its delivery met the foreign key: the change was a 500."""
+    statement = select(WebhookSubscription.id).where(
+        WebhookSubscription.id.in_(sorted(subscription_ids))
+    )
+    return set((await session.execute(kept(statement))).scalars().all())
 
 
 async def delete_events_before(session: AsyncSession, moment: datetime) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.config import Settings
@@ -68,17 +70,44 @@ def url_host_and_port(url: str) -> tuple[str, int]:
     such a URL on every attempt (a subscription that could never receive anything)."""
     if any(character.isspace() or not character.isprintable() for character in url):
         raise UnusableUrl("A URL may not contain spaces, line breaks or control characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as error:  # "Invalid IPv6 URL": an unclosed "[" (was a 500)
+        raise UnusableUrl("The URL is not valid.") from error
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise UnusableUrl("Only http and https URLs can receive webhooks.")
-    if not parts.hostname:
+    if not hostname:
         raise UnusableUrl("The URL has no host.")
     try:
         port = parts.port
     except ValueError as error:
         raise UnusableUrl("The URL's port is not valid.") from error
-    return parts.hostname, port or DEFAULT_PORTS[scheme]
+    if port == 0:
+        raise UnusableUrl("The URL's port is not valid.")
+    check_sendable(url)
+    return hostname, port or DEFAULT_PORTS[scheme]
+
+
+_HOST = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
+"""A DNS name as the sender looks it up (IDNA-encoded): labels that are not empty."""
+
+
+def check_sendable(url: str) -> None:
+    """``UnusableUrl`` unless the sender's HTTP client can send to ``url``: it parses it, its
+    IDNA labels decode (``xn--`` does not) and its host is an IP address or a DNS name
+    (``%zz`` or ``a..b`` never resolve). Such a URL, stored where private addresses are
+    allowed (no DNS lookup on create), failed every attempt until paused."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii")
+        _ = parsed.host  # decodes IDNA labels: "xn--" does not
+    except (httpx.InvalidURL, ValueError) as error:
+        raise UnusableUrl("The URL is not valid.") from error
+    if ":" in host or _HOST.fullmatch(host):
+        return
+    raise UnusableUrl("The URL's host is not a valid host name.")
 
 
 def is_forbidden_address(address: str) -> bool:
