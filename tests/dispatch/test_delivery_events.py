@@ -44,6 +44,24 @@ async def test_a_delivered_email_writes_a_sent_event(
     assert event["user_id"] is None
 
 
+async def test_a_sent_event_names_the_fields_the_delivery_changed_with_their_old_values(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    email = await outbox(tenant)
+
+    async def sent_events() -> list[dict[str, Any]]:
+        return await events(tenant, object_id=email["id"], action="sent")
+
+    await eventually(sent_events)
+    [event] = await sent_events()
+    assert {"status", "date_sent", "date_updated"} <= set(event["changed_fields"])
+    assert "subject" not in event["changed_fields"]
+    assert event["previous_data"]["status"] == "outbox"
+    assert event["previous_data"]["date_sent"] is None
+    assert set(event["previous_data"]) == set(event["changed_fields"])
+
+
 async def test_a_permanent_failure_writes_an_updated_event(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
@@ -56,6 +74,13 @@ async def test_a_permanent_failure_writes_an_updated_event(
         return any(event["data"]["status"] == "error" for event in found)
 
     await eventually(has_error_event)
+    [event] = [
+        event
+        for event in await events(tenant, object_id=email["id"], action="updated")
+        if event["data"]["status"] == "error"
+    ]
+    assert "status" in event["changed_fields"]
+    assert event["previous_data"]["status"] == "outbox"
 
 
 async def test_a_followup_task_writes_a_created_event(

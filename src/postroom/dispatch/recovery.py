@@ -34,7 +34,8 @@ async def _recover(session: AsyncSession, now: datetime) -> tuple[int, int]:
     for email in in_gap:
         outcome = outcomes.unknown_after_crash(email, now)
         by_worker.setdefault(email.claimed_by or "", []).append(outcome)
-        stored.append(repo.stored_outcome(dict(email._mapping), outcome))
+        held = dict(email._mapping)
+        stored.append((held, repo.stored_outcome(held, outcome)))
     for worker_id, results in by_worker.items():
         await repo.write_outcomes(session, worker_id, results)
     await record_outcome_events(session, stored)

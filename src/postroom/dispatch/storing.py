@@ -7,6 +7,7 @@ commit); recovery writes those of dead workers' emails (``dispatch.recovery``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,8 @@ async def store_outcomes(
     ours = [result for result in results if _same_claim(held.get(result["id"]), result)]
     await repo.write_outcomes(session, worker_id, ours)
     await record_outcome_events(
-        session, [repo.stored_outcome(held[result["id"]], result) for result in ours]
+        session,
+        [(held[result["id"]], repo.stored_outcome(held[result["id"]], result)) for result in ours],
     )
     await record_account_health(session, ours)
     if any(result["status"] in repo.QUEUED_VALUES for result in ours):
@@ -59,24 +61,29 @@ async def record_account_health(session: AsyncSession, results: list[dict[str, A
         )
 
 
-async def record_outcome_events(session: AsyncSession, emails: list[dict[str, Any]]) -> None:
-    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others; each
-    email as its outcome left it (``repo.stored_outcome``)."""
+async def record_outcome_events(
+    session: AsyncSession, emails: Sequence[tuple[Mapping[str, Any], dict[str, Any]]]
+) -> None:
+    """``activity.email`` ``sent`` for delivered emails, ``updated`` for the others: each
+    email as its outcome left it (``repo.stored_outcome``), with the fields the outcome
+    changed and their values as the held row had them (``changed_fields``,
+    ``previous_data``), as every other change of an email records them."""
     if not emails:
         return
-    user_ids = set().union(*(user_ids_of(email) for email in emails))
+    user_ids = set().union(*(user_ids_of(after) for _before, after in emails))
     names = await email_repository.user_names(session, user_ids)
     changes = [
         (
-            Origin(email["organization_id"]),
+            Origin(after["organization_id"]),
             Change(
                 EMAIL,
-                "sent" if email["status"] == EmailStatus.SENT else "updated",
-                email["id"],
-                email["lead_id"],
-                render_email(email, names),
+                "sent" if after["status"] == EmailStatus.SENT else "updated",
+                after["id"],
+                after["lead_id"],
+                render_email(after, names),
+                render_email(before, names),
             ),
         )
-        for email in emails
+        for before, after in emails
     ]
     await record_many(session, changes)
