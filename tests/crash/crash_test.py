@@ -29,7 +29,9 @@ server, SIGKILLed and restarted at random too; ``--cancel-share`` cancels that s
 ``--temporary-share`` has the SMTP server answer that share of recipients 451 (retried after
 1 s); ``--drop-share`` has it take that share of messages whole and hang up without a reply (the
 sync gap: such emails must end ``DeliveryUnknown`` and reach the server once);
-``--terminate-every`` (PostgreSQL) terminates every connection to the database that often.
+``--terminate-every`` (PostgreSQL) terminates every connection to the database that often;
+``--pause-share`` SIGSTOPs that share of the chosen workers instead of killing them, for longer
+than the lease (the others take them for dead), and then SIGCONTs them.
 A Message-ID reaching the server twice is a violation in every case.
 
 The counts are printed; the exit code is 1 when a property fails. The working folder (the
@@ -104,6 +106,9 @@ class Options:
     temporary_share: float = 0.0
     drop_share: float = 0.0
     terminate_every: float = 0.0
+    pause_share: float = 0.0
+    smtp_delay: float = SMTP_DELAY
+    batch_size: int = 200
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -120,12 +125,16 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--temporary-share", type=float, default=0.0)
     parser.add_argument("--drop-share", type=float, default=0.0)
     parser.add_argument("--terminate-every", type=float, default=0.0)
+    parser.add_argument("--pause-share", type=float, default=0.0)
+    parser.add_argument("--smtp-delay", type=float, default=SMTP_DELAY, help="seconds to DATA")
+    parser.add_argument("--batch-size", type=int, default=200, help="emails a worker holds")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     uptime = (args.min_uptime, args.max_uptime)
     return Options(
         args.kills, args.database, seed, uptime, args.drain_timeout, args.keep, args.workers,
         args.cancel_share, args.temporary_share, args.drop_share, args.terminate_every,
+        args.pause_share, args.smtp_delay, args.batch_size,
     )  # fmt: skip
 
 
@@ -159,6 +168,7 @@ class CrashServer:
         """Start again when the process exits while starting (its database connection was
         terminated on purpose), as a supervisor would, instead of raising ``ServerDown``."""
         self.failed_starts = 0
+        self.pauses = 0
 
     def start(self) -> None:
         self.starts += 1
@@ -200,6 +210,15 @@ class CrashServer:
         if self.restart_on_exit and self.running().poll() is not None:
             self.failed_starts += 1
             self.start()
+
+    def pause(self, seconds: float) -> None:
+        """SIGSTOP the current process for ``seconds``, then SIGCONT it."""
+        process = self.running()
+        if process.poll() is None:
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(seconds)
+            process.send_signal(signal.SIGCONT)
+        self.pauses += 1
 
     def kill(self) -> None:
         """SIGKILL the current process (noted in the log with the time, for post-mortems)."""
@@ -261,12 +280,16 @@ def kill_repeatedly(
 def kill_workers_repeatedly(
     workers: Sequence[CrashServer], stop: threading.Event, options: Options, seed: int
 ) -> None:
-    """SIGKILL a random worker every ``options.uptime`` seconds and start it again."""
+    """SIGKILL a random worker every ``options.uptime`` seconds and start it again (or pause
+    it, ``options.pause_share`` of the time)."""
     rng = random.Random(seed)  # noqa: S311 - kill timings, not secrets
     while not stop.wait(rng.uniform(*options.uptime)):
         for worker in workers:
             worker.revive()
         victim = rng.choice(workers)
+        if rng.random() < options.pause_share:
+            victim.pause(float(LEASE_SECONDS) * rng.uniform(1.2, 2.0))
+            continue
         victim.kill()
         victim.start()
 
@@ -532,6 +555,7 @@ class Outcome:
     tracebacks: int
     seconds: float
     worker_kills: int = 0
+    worker_pauses: int = 0
     worker_stop_codes: list[int] = field(default_factory=list)
     failed_starts: int = 0
 
@@ -626,6 +650,7 @@ class Outcome:
             f"  integrity_check                    {self.integrity}",
             f"  cancels tried / answered           {len(self.ledger.cancel_tried)}"
             f" {dict(self.ledger.cancel_statuses)}",
+            f"  workers paused (SIGSTOP > lease)   {self.worker_pauses}",
             f"  workers killed (SIGKILL)           {self.worker_kills}"
             f" (exit codes after SIGTERM {self.worker_stop_codes})",
             f"  starts refused (terminated conn.)  {self.failed_starts}",
@@ -659,11 +684,13 @@ def run(options: Options, folder: Path) -> Outcome:
     rng = random.Random(options.seed)  # noqa: S311 - kill timings, not secrets
     started_at = time.monotonic()
     with migrated_database(options.database, folder) as url, smtp_server() as smtp:
-        smtp.behaviour.delay = SMTP_DELAY
+        smtp.behaviour.delay = options.smtp_delay
         smtp.behaviour.temporary_share = options.temporary_share
         smtp.behaviour.drop_share = options.drop_share
         port = free_port()
-        environment = crash_environment(url, smtp, folder, port)
+        environment = crash_environment(url, smtp, folder, port) | {
+            "POSTROOM_DISPATCH_BATCH_SIZE": str(options.batch_size)
+        }
         _email, _organization, api_key = create_user_and_key(environment, folder)
         api = Api(port, api_key)
         engine = create_sync_engine(sync_url(url))
@@ -694,6 +721,7 @@ def run(options: Options, folder: Path) -> Outcome:
                 options, ledger, load_emails(engine), smtp.message_id_counts(), during_startup,
                 drained, integrity(engine), stop_code, logs.count("Traceback"),
                 time.monotonic() - started_at, sum(worker.starts - 1 for worker in workers),
+                sum(worker.pauses for worker in workers),
                 worker_codes, sum(p.failed_starts for p in (server, *workers)),
             )  # fmt: skip
         finally:
