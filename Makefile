@@ -79,7 +79,10 @@ overload: $(STAMP) bench-tools
 	$(BIN)/python bench/overload.py
 
 # SIGKILL a real server 20 times while emails are created, then check that no email was lost
-# or sent twice; CRASH_ARGS="--database postgres" for PostgreSQL. See tests/crash/crash_test.py.
+# or sent twice; CRASH_ARGS="--database postgres" for PostgreSQL, and "--workers 2
+# --pause-share 0.3 --cancel-share 0.3 --temporary-share 0.1 --drop-share 0.02
+# --terminate-every 0.5" for killed and paused workers, cancels, SMTP faults and terminated
+# PostgreSQL connections too. See tests/crash/crash_test.py.
 .PHONY: crash-test
 crash-test: $(STAMP)
 	$(BIN)/python -m tests.crash.crash_test --kills 20 $(CRASH_ARGS)

@@ -9,6 +9,7 @@ connection) is kept in ``received`` with its envelope and raw bytes.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
 from collections import Counter
@@ -37,6 +38,17 @@ class Behaviour:
     """Seconds to wait before answering DATA."""
     pipelining: bool = True
     """Offer PIPELINING in the EHLO reply (aiosmtpd reads pipelined commands one by one)."""
+    temporary_share: float = 0.0
+    """Share of recipients answered ``451`` at random (a temporary failure: retried)."""
+    drop_share: float = 0.0
+    """Share of messages received whole and then dropped without a reply, at random (the sync
+    gap: the message is kept, the client cannot know it)."""
+
+    def temporary_now(self) -> bool:
+        return random.random() < self.temporary_share  # noqa: S311 - test behaviour
+
+    def drop_now(self) -> bool:
+        return self.drop_after_data or random.random() < self.drop_share  # noqa: S311
 
 
 @dataclass
@@ -87,6 +99,8 @@ class _Handler:
             return "421 closing"
         if address in behaviour.rcpt_replies:
             return behaviour.rcpt_replies[address]
+        if behaviour.temporary_now():
+            return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -94,9 +108,10 @@ class _Handler:
         behaviour = self.server.behaviour
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
-        accepted = behaviour.data_reply is None and not behaviour.drop_after_data
-        self.server.record(envelope, accepted or behaviour.drop_after_data)
-        if behaviour.drop_after_data:
+        drop = behaviour.drop_now()
+        accepted = behaviour.data_reply is None and not drop
+        self.server.record(envelope, accepted or drop)
+        if drop:
             server.transport.close()
             return "250 never heard"
         return behaviour.data_reply or "250 Message accepted"

@@ -4,6 +4,8 @@
 form. Usage::
 
     python -m tests.crash.crash_test [--kills 20] [--database sqlite|postgres] [--seed N]
+        [--workers N] [--cancel-share S] [--temporary-share S] [--drop-share S]
+        [--terminate-every SECONDS]
 
 A real server (``POSTROOM_DISPATCH_LEASE_SECONDS=2``) sends to a real SMTP server running in
 this process (aiosmtpd in a thread, which records every Message-ID it received). Threads
@@ -17,6 +19,20 @@ server gets SIGTERM, and the database (read directly) must show that:
 3. no Message-ID reached the SMTP server twice unless its email is ``DeliveryUnknown``
    (and every ``sent`` email reached it exactly once, and nothing else did);
 4. no email is left claimed (and, on SQLite, ``PRAGMA integrity_check`` is ``ok``).
+
+Options make it harsher: ``--workers N`` runs N ``postroom worker`` processes next to the
+server, SIGKILLed and restarted at random too; ``--cancel-share`` cancels that share of the
+``outbox`` emails (PUT ``draft``) within their ``send_in``, racing the claim, and then
+
+5. no email whose cancel got a 200 reached the SMTP server, and it is still ``draft``;
+
+``--temporary-share`` has the SMTP server answer that share of recipients 451 (retried after
+1 s); ``--drop-share`` has it take that share of messages whole and hang up without a reply (the
+sync gap: such emails must end ``DeliveryUnknown`` and reach the server once);
+``--terminate-every`` (PostgreSQL) terminates every connection to the database that often;
+``--pause-share`` SIGSTOPs that share of the chosen workers instead of killing them, for longer
+than the lease (the others take them for dead), and then SIGCONTs them.
+A Message-ID reaching the server twice is a violation in every case.
 
 The counts are printed; the exit code is 1 when a property fails. The working folder (the
 database, ``server.log``) is kept when it does, or with ``--keep``.
@@ -35,7 +51,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,6 +101,14 @@ class Options:
     uptime: tuple[float, float]
     drain_timeout: float
     keep: bool
+    workers: int = 0
+    cancel_share: float = 0.0
+    temporary_share: float = 0.0
+    drop_share: float = 0.0
+    terminate_every: float = 0.0
+    pause_share: float = 0.0
+    smtp_delay: float = SMTP_DELAY
+    batch_size: int = 200
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -96,10 +120,22 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--max-uptime", type=float, default=3.0, help="seconds before a kill")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument("--workers", type=int, default=0, help="postroom worker processes")
+    parser.add_argument("--cancel-share", type=float, default=0.0)
+    parser.add_argument("--temporary-share", type=float, default=0.0)
+    parser.add_argument("--drop-share", type=float, default=0.0)
+    parser.add_argument("--terminate-every", type=float, default=0.0)
+    parser.add_argument("--pause-share", type=float, default=0.0)
+    parser.add_argument("--smtp-delay", type=float, default=SMTP_DELAY, help="seconds to DATA")
+    parser.add_argument("--batch-size", type=int, default=200, help="emails a worker holds")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     uptime = (args.min_uptime, args.max_uptime)
-    return Options(args.kills, args.database, seed, uptime, args.drain_timeout, args.keep)
+    return Options(
+        args.kills, args.database, seed, uptime, args.drain_timeout, args.keep, args.workers,
+        args.cancel_share, args.temporary_share, args.drop_share, args.terminate_every,
+        args.pause_share, args.smtp_delay, args.batch_size,
+    )  # fmt: skip
 
 
 # -- the server, killed and restarted ----------------------------------------------------------
@@ -110,15 +146,29 @@ class ServerDown(Exception):
 
 
 class CrashServer:
-    """``postroom serve`` on a fixed port, started again after each kill; one log for all."""
+    """``postroom serve`` on a fixed port (or, given ``command``, another ``postroom``
+    command), started again after each kill; one log for all."""
 
-    def __init__(self, environment: Mapping[str, str], folder: Path, port: int) -> None:
+    def __init__(
+        self,
+        environment: Mapping[str, str],
+        folder: Path,
+        port: int,
+        command: Sequence[str] = (),
+        log_name: str = "server.log",
+    ) -> None:
         self.environment = dict(environment)
         self.folder = folder
         self.port = port
-        self.log_path = folder / "server.log"
+        self.command = list(command) or ["serve", "--host", HOST, "--port", str(port)]
+        self.log_path = folder / log_name
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.restart_on_exit = False
+        """Start again when the process exits while starting (its database connection was
+        terminated on purpose), as a supervisor would, instead of raising ``ServerDown``."""
+        self.failed_starts = 0
+        self.pauses = 0
 
     def start(self) -> None:
         self.starts += 1
@@ -126,7 +176,7 @@ class CrashServer:
             log.write(f"--- start {self.starts}\n".encode())
             log.flush()
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                postroom_command("serve", "--host", HOST, "--port", str(self.port)),
+                postroom_command(*self.command),
                 env=self.environment,
                 cwd=self.folder,
                 stdin=subprocess.DEVNULL,
@@ -143,13 +193,32 @@ class CrashServer:
         """Return once the port answers; raise ``ServerDown`` if the server exits or hangs."""
         deadline = time.monotonic() + START_TIMEOUT
         while not port_answers(self.port):
-            if self.running().poll() is not None or time.monotonic() > deadline:
+            if self.running().poll() is not None and self.restart_on_exit:
+                self.failed_starts += 1
+                self.start()
+            elif self.running().poll() is not None or time.monotonic() > deadline:
                 raise ServerDown(
                     f"start {self.starts} of postroom serve did not listen within "
                     f"{START_TIMEOUT} s (exit code {self.running().poll()}); "
                     f"end of {self.log_path}:\n{self.log()[-3000:]}"
                 )
             time.sleep(0.05)
+
+    def revive(self) -> None:
+        """Start again if the process exited by itself (a start refused by a terminated
+        connection), when ``restart_on_exit``."""
+        if self.restart_on_exit and self.running().poll() is not None:
+            self.failed_starts += 1
+            self.start()
+
+    def pause(self, seconds: float) -> None:
+        """SIGSTOP the current process for ``seconds``, then SIGCONT it."""
+        process = self.running()
+        if process.poll() is None:
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(seconds)
+            process.send_signal(signal.SIGCONT)
+        self.pauses += 1
 
     def kill(self) -> None:
         """SIGKILL the current process (noted in the log with the time, for post-mortems)."""
@@ -208,6 +277,69 @@ def kill_repeatedly(
     return during_startup
 
 
+def kill_workers_repeatedly(
+    workers: Sequence[CrashServer], stop: threading.Event, options: Options, seed: int
+) -> None:
+    """SIGKILL a random worker every ``options.uptime`` seconds and start it again (or pause
+    it, ``options.pause_share`` of the time)."""
+    rng = random.Random(seed)  # noqa: S311 - kill timings, not secrets
+    while not stop.wait(rng.uniform(*options.uptime)):
+        for worker in workers:
+            worker.revive()
+        victim = rng.choice(workers)
+        if rng.random() < options.pause_share:
+            victim.pause(float(LEASE_SECONDS) * rng.uniform(1.2, 2.0))
+            continue
+        victim.kill()
+        victim.start()
+
+
+@contextmanager
+def killing_workers(workers: Sequence[CrashServer], options: Options, seed: int) -> Iterator[None]:
+    """The workers SIGKILLed at random and started again while the block runs."""
+    stop = threading.Event()
+    thread = threading.Thread(target=kill_workers_repeatedly, args=(workers, stop, options, seed))
+    if workers:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if workers:
+            thread.join()
+
+
+def terminate_backends(url: str, stop: threading.Event, every: float) -> None:
+    """``pg_terminate_backend`` on every other connection to the database, every ``every`` s."""
+    engine = create_sync_engine(sync_url(url))
+    statement = text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    try:
+        while not stop.wait(every):
+            with engine.begin() as connection:
+                connection.execute(statement)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def terminating(url: str, every: float) -> Iterator[None]:
+    """On PostgreSQL with ``every`` > 0: its connections terminated that often in the block."""
+    if every <= 0 or url.startswith("sqlite"):
+        yield
+        return
+    stop = threading.Event()
+    thread = threading.Thread(target=terminate_backends, args=(url, stop, every))
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 # -- the clients -------------------------------------------------------------------------------
 
 
@@ -222,6 +354,11 @@ class Ledger:
     unanswered: int = 0
     """Requests sent without an answer (killed mid-request): the email may exist or not."""
     other_statuses: Counter[int] = field(default_factory=Counter)
+    cancel_tried: set[str] = field(default_factory=set)
+    """Emails a cancel (PUT ``draft``) was sent for, whatever the answer."""
+    cancelled: set[str] = field(default_factory=set)
+    """Emails whose cancel was answered 200: they must never be sent."""
+    cancel_statuses: Counter[int] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answered(self, response: httpx.Response) -> None:
@@ -231,6 +368,12 @@ class Ledger:
                 self.acknowledged[email["id"]] = email["message_ids"][0]
             else:
                 self.other_statuses[response.status_code] += 1
+
+    def cancel_answered(self, email_id: str, response: httpx.Response) -> None:
+        with self.lock:
+            self.cancel_statuses[response.status_code] += 1
+            if response.status_code == 200:
+                self.cancelled.add(email_id)
 
     def wait_for_more(self, count: int, server: CrashServer) -> None:
         """Wait until ``count`` more creates were acknowledged (or the server died)."""
@@ -278,27 +421,45 @@ class Api:
 
 
 def create_continuously(
-    api: Api, lead_id: str, ledger: Ledger, stop: threading.Event, seed: int
+    api: Api, lead_id: str, ledger: Ledger, stop: threading.Event, seed: int, cancel_share: float
 ) -> None:
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     with api.client() as client:
         while not stop.is_set():
+            body = email_body(lead_id, rng)
             try:
-                response = client.post("activity/email/", json=email_body(lead_id, rng))
+                response = client.post("activity/email/", json=body)
             except httpx.TransportError as error:
                 ledger.failed(error)
                 stop.wait(DOWN_PAUSE)
                 continue
             ledger.answered(response)
+            if response.is_success and body.get("send_in") and rng.random() < cancel_share:
+                time.sleep(rng.uniform(0.0, body["send_in"] + 0.2))  # may race the claim
+                cancel(client, response.json()["id"], ledger)
+
+
+def cancel(client: httpx.Client, email_id: str, ledger: Ledger) -> None:
+    """PUT ``draft``; a 400 (already being sent) or no answer (killed) is allowed."""
+    with ledger.lock:
+        ledger.cancel_tried.add(email_id)
+    try:
+        response = client.put(f"activity/email/{email_id}/", json={"status": "draft"})
+    except httpx.TransportError:
+        return
+    ledger.cancel_answered(email_id, response)
 
 
 @contextmanager
-def creating(api: Api, lead_id: str, ledger: Ledger, seed: int) -> Iterator[None]:
+def creating(
+    api: Api, lead_id: str, ledger: Ledger, seed: int, cancel_share: float = 0.0
+) -> Iterator[None]:
     """``CREATORS`` threads (one client each) creating emails until the block ends."""
     stop = threading.Event()
     threads = [
         threading.Thread(
-            target=create_continuously, args=(api, lead_id, ledger, stop, seed + number)
+            target=create_continuously,
+            args=(api, lead_id, ledger, stop, seed + number, cancel_share),
         )
         for number in range(CREATORS)
     ]
@@ -393,6 +554,10 @@ class Outcome:
     stop_code: int
     tracebacks: int
     seconds: float
+    worker_kills: int = 0
+    worker_pauses: int = 0
+    worker_stop_codes: list[int] = field(default_factory=list)
+    failed_starts: int = 0
 
     def violations(self) -> list[str]:
         """One line per broken property: how many offenders, and the first few of them."""
@@ -403,12 +568,16 @@ class Outcome:
             "sent emails were not received exactly once": self.sent_not_once(),
             "received Message-IDs belong to no email": self.strangers(),
             "emails are still claimed": self.claimed(),
+            "emails cancelled with a 200 were sent or are no longer draft": self.cancel_broken(),
         }
         found = [f"{len(rows)} {label}: {rows[:10]}" for label, rows in checks.items() if rows]
         if not self.drained:
             found.append(f"the queue did not drain within {self.options.drain_timeout} s")
         if self.integrity not in ("ok", "n/a"):
             found.append(f"PRAGMA integrity_check: {self.integrity}")
+        if any(code not in (0, -signal.SIGTERM) for code in self.worker_stop_codes):
+            # -SIGTERM: stopped while still starting, before its handler was installed
+            found.append(f"workers exited with {self.worker_stop_codes} after SIGTERM")
         return found
 
     def by_message_id(self) -> dict[str, EmailActivity]:
@@ -418,14 +587,30 @@ class Outcome:
         return sorted(set(self.ledger.acknowledged) - set(self.emails))
 
     def unfinished(self) -> Sequence[object]:
-        return [describe(email) for email in self.emails.values() if not finished(email)]
+        """Neither sent nor ``DeliveryUnknown``, nor a draft someone tried to cancel."""
+        tried = self.ledger.cancel_tried
+        return [
+            describe(email)
+            for email in self.emails.values()
+            if not finished(email) and not (email.status == "draft" and email.id in tried)
+        ]
 
     def repeated(self) -> Sequence[object]:
+        """Even a ``DeliveryUnknown`` email reaches the server at most once: it is never sent
+        again automatically."""
         emails = self.by_message_id()
         return [
             (message_id, times, describe(emails.get(message_id)))
             for message_id, times in self.arrivals.items()
-            if times > 1 and not (message_id in emails and is_delivery_unknown(emails[message_id]))
+            if times > 1
+        ]
+
+    def cancel_broken(self) -> Sequence[object]:
+        cancelled = [self.emails.get(email_id) for email_id in sorted(self.ledger.cancelled)]
+        return [
+            describe(email) if email else None
+            for email in cancelled
+            if email is None or email.status != "draft" or self.arrivals[email.message_ids[0]]
         ]
 
     def sent_not_once(self) -> Sequence[object]:
@@ -463,6 +648,12 @@ class Outcome:
             f"  still claimed                      "
             f"{sum(email.claimed_by is not None for email in emails)}",
             f"  integrity_check                    {self.integrity}",
+            f"  cancels tried / answered           {len(self.ledger.cancel_tried)}"
+            f" {dict(self.ledger.cancel_statuses)}",
+            f"  workers paused (SIGSTOP > lease)   {self.worker_pauses}",
+            f"  workers killed (SIGKILL)           {self.worker_kills}"
+            f" (exit codes after SIGTERM {self.worker_stop_codes})",
+            f"  starts refused (terminated conn.)  {self.failed_starts}",
             f"  exit code after SIGTERM            {self.stop_code}",
             f"  tracebacks in the server log       {self.tracebacks}",
         ]
@@ -477,33 +668,61 @@ def crash_environment(url: str, smtp: SmtpServer, folder: Path, port: int) -> di
         "POSTROOM_SMTP_URL": smtp.url,
         "POSTROOM_DISPATCH_LEASE_SECONDS": LEASE_SECONDS,
         "POSTROOM_SECRET_KEY": "crash-test-secret",
+        "POSTROOM_RETRY_FIRST_DELAY_SECONDS": "1",
+        "POSTROOM_RETRY_MAX_DELAY_SECONDS": "2",
     }
+
+
+def worker_processes(environment: Mapping[str, str], folder: Path, count: int) -> list[CrashServer]:
+    return [
+        CrashServer(environment, folder, 0, ["worker"], f"worker-{number}.log")
+        for number in range(count)
+    ]
 
 
 def run(options: Options, folder: Path) -> Outcome:
     rng = random.Random(options.seed)  # noqa: S311 - kill timings, not secrets
     started_at = time.monotonic()
     with migrated_database(options.database, folder) as url, smtp_server() as smtp:
-        smtp.behaviour.delay = SMTP_DELAY
+        smtp.behaviour.delay = options.smtp_delay
+        smtp.behaviour.temporary_share = options.temporary_share
+        smtp.behaviour.drop_share = options.drop_share
         port = free_port()
-        environment = crash_environment(url, smtp, folder, port)
+        environment = crash_environment(url, smtp, folder, port) | {
+            "POSTROOM_DISPATCH_BATCH_SIZE": str(options.batch_size)
+        }
         _email, _organization, api_key = create_user_and_key(environment, folder)
         api = Api(port, api_key)
         engine = create_sync_engine(sync_url(url))
         server = CrashServer(environment, folder, port)
+        workers = worker_processes(environment, folder, options.workers)
+        for process in (server, *workers):
+            process.restart_on_exit = options.terminate_every > 0
         ledger = Ledger()
         try:
-            with started(server):
+            with started(server), ExitStack() as stack:
+                for worker in workers:
+                    stack.enter_context(started(worker))
                 server.wait_until_listening()
                 lead_id = create_lead(api)
-                with creating(api, lead_id, ledger, options.seed):
+                with (
+                    creating(api, lead_id, ledger, options.seed, options.cancel_share),
+                    killing_workers(workers, options, options.seed + CREATORS),
+                    terminating(url, options.terminate_every),
+                ):
                     during_startup = kill_repeatedly(server, ledger, options, rng)
+                for worker in workers:
+                    worker.revive()
                 drained = drain(engine, server, options.drain_timeout)
+                worker_codes = [worker.stop() for worker in workers]
                 stop_code = server.stop()
+            logs = server.log() + "".join(worker.log() for worker in workers)
             return Outcome(
                 options, ledger, load_emails(engine), smtp.message_id_counts(), during_startup,
-                drained, integrity(engine), stop_code, server.log().count("Traceback"),
-                time.monotonic() - started_at,
+                drained, integrity(engine), stop_code, logs.count("Traceback"),
+                time.monotonic() - started_at, sum(worker.starts - 1 for worker in workers),
+                sum(worker.pauses for worker in workers),
+                worker_codes, sum(p.failed_starts for p in (server, *workers)),
             )  # fmt: skip
         finally:
             engine.dispose()

@@ -1,7 +1,9 @@
 """The short form of the crash test (``tests/crash/crash_test.py``) as part of ``make test``.
 
 It runs as a subprocess, exactly as ``make crash-test`` runs the long form, with 3 SIGKILLs
-instead of 20; its counts are shown with ``pytest -s``.
+instead of 20, and also a ``postroom worker`` killed or paused past its lease at random,
+cancels racing the claim, 4xx replies and mid-DATA drops; its counts are shown with
+``pytest -s``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHORT_KILLS = "3"
+HARSHER = [
+    "--workers", "1", "--pause-share", "0.3", "--cancel-share", "0.2",
+    "--temporary-share", "0.05", "--drop-share", "0.01",
+]  # fmt: skip
 TIMEOUT = 600.0
 """Far above the usual half minute: a crowded machine makes every server start slow."""
 
@@ -38,7 +44,7 @@ def test_sigkilled_server_loses_and_repeats_no_email(database: str) -> None:
         skip_without_postgres()
     completed = subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [sys.executable, "-m", "tests.crash.crash_test", "--kills", SHORT_KILLS]
-        + ["--database", database],
+        + ["--database", database, *HARSHER],
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,

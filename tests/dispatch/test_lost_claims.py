@@ -2,26 +2,32 @@
 
 When a worker's lease expires while it is still busy with an email (a slow connection, say),
 another worker may take the email over. The first worker's outcome must then change nothing:
-neither the row, which is the other worker's now, nor the event log.
+neither the row, which is the other worker's now, nor the event log. And when the worker
+itself claims the email again, its first claim's delivery must not send it too.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
+from postroom.app import build_dispatcher
 from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
 from postroom.dispatch.policy import RetryPolicy
+from postroom.dispatch.recovery import recover_expired_claims
 from postroom.dispatch.storing import store_outcomes
 from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity, Event
 from postroom.transports import DeliveryReceipt, PermanentRejection, TemporaryRejection
-from tests.dispatch.conftest import empty_queue
-from tests.dispatch.workers import queue_outbox_emails
+from postroom.transports.fakes import GatedTransport, MemoryTransport
+from tests.dispatch.conftest import delivery_settings, empty_queue, eventually
+from tests.dispatch.workers import load_emails, queue_outbox_emails, unfinished_count
 
 FIRST = "worker-first"
 SECOND = "worker-second"
@@ -149,7 +155,8 @@ async def test_an_outcome_written_again_does_not_land_on_a_later_claim_of_the_sa
         [again] = await database.run(
             lambda session: repo.claim_due(session, FIRST, later, later + timedelta(minutes=5), 1)
         )
-        await database.run(lambda s: repo.mark_send_started(s, FIRST, [email_id], later))
+        claim = (email_id, again.claimed_at)
+        await database.run(lambda s: repo.mark_send_started(s, FIRST, [claim], later))
         stored = await database.run(lambda s: store_outcomes(s, FIRST, [retry]))
         async with database.transaction() as session:
             row = await session.get(EmailActivity, email_id)
@@ -162,3 +169,40 @@ async def test_an_outcome_written_again_does_not_land_on_a_later_claim_of_the_sa
     assert stored == []
     assert state == ("outbox", FIRST, again.claimed_at, later)
     assert recorded == 1
+
+
+async def test_an_email_claimed_again_while_its_first_claim_waits_in_a_lane_is_sent_once(
+    delivery_database_url: str, tmp_path: Path
+) -> None:
+    """A worker that renews no lease for longer than the lease (paused, or its database
+    connection stalled) may find its emails released by another worker's recovery while
+    they still wait in its lanes, and claim them again itself. Only the delivery of the new
+    claim may send an email; the first claim's gives up at its sync-gap marker."""
+    await empty_queue(delivery_database_url)
+    email_ids = await queue_outbox_emails(delivery_database_url, tmp_path, 3)
+    settings = delivery_settings(
+        delivery_database_url, "capture://", tmp_path, dispatch_lease_seconds=0.2
+    )
+    memory = MemoryTransport()
+    gate = GatedTransport(memory)
+    database = Database(delivery_database_url)
+    dispatcher = build_dispatcher(database, settings, gate)
+    try:
+        await dispatcher.dispatch_due()  # no housekeeping runs: no lease is renewed
+        await asyncio.sleep(0.3)
+        released, _unknown = await recover_expired_claims(database, utcnow())
+        await dispatcher.dispatch_due()
+        gate.opened.set()
+
+        async def settled() -> bool:
+            return await unfinished_count(database) == 0
+
+        await eventually(settled)
+        await dispatcher.drain()
+    finally:
+        await dispatcher.registry.close()
+        await database.dispose()
+    emails = {email.id: email for email in await load_emails(delivery_database_url)}
+    assert released == len(email_ids)
+    assert Counter(message.email_id for message in memory.sent) == Counter(email_ids)
+    assert {emails[email_id].status for email_id in email_ids} == {"sent"}

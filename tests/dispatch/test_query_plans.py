@@ -40,7 +40,11 @@ Statement = Callable[[AsyncSession, list[str]], Awaitable[Any]]
 
 
 async def mark(session: AsyncSession, email_ids: list[str]) -> Any:
-    return await repo.mark_send_started(session, WORKER, email_ids, utcnow())
+    claimed = select(EmailActivity.id, EmailActivity.claimed_at).where(
+        EmailActivity.id.in_(email_ids)
+    )
+    claims = [(email_id, at) for email_id, at in (await session.execute(claimed)).all()]
+    return await repo.mark_send_started(session, WORKER, claims, utcnow())
 
 
 async def renew(session: AsyncSession, email_ids: list[str]) -> Any:

@@ -6,11 +6,15 @@ about its outcome:
 - ``crowd``: three workers on PostgreSQL start, then 2,000 emails become due in one commit.
 - ``kill``: 500 due emails, one worker, a slow SMTP server; once some messages arrived, the
   worker is SIGKILLed and a new one started, which must recover what the dead one held.
+- ``pause``: one worker with a backlog in its lane is SIGSTOPped for longer than its lease;
+  another worker's recovery releases what it had not started, and the worker, continued,
+  claims those emails again itself: each must still reach the server once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -20,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from postroom.db import Database
+from postroom.dispatch.recovery import recover_expired_claims
+from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity
 from tests.dispatch.conftest import empty_queue, eventually
 from tests.dispatch.workers import (
@@ -315,3 +321,85 @@ def test_claims_of_a_killed_worker_in_the_sync_gap_are_marked_delivery_unknown(
 
 def test_a_restarted_worker_stops_cleanly_on_sigterm(kill_run: KillRun) -> None:
     assert kill_run.outcome.exit_codes == [0]
+
+
+# -- a worker paused for longer than its lease -------------------------------------------------
+
+PAUSE_EMAILS = 20
+PAUSE_LEASE_SECONDS = 2.0
+PAUSE_SECONDS = 1.5 * PAUSE_LEASE_SECONDS
+
+
+@dataclass(frozen=True)
+class PauseRun:
+    outcome: Outcome
+    at_pause: Claims
+    released: int
+
+
+async def pause_and_recover(pool: WorkerPool, database: Database, smtp: SmtpServer) -> Claims:
+    """SIGSTOP the worker once its first messages arrived, with emails still in its lane;
+    recover its expired claims as another worker would; SIGCONT it; return what it held."""
+    worker = pool.workers[0]
+    await eventually(arrived(smtp, 2), within=FIRST_MESSAGES_WITHIN)
+    worker.process.send_signal(signal.SIGSTOP)
+    try:
+        await asyncio.sleep(PAUSE_SECONDS)
+        claims = await claims_of_process(database, worker.pid)
+        await recover_expired_claims(database, utcnow())
+    finally:
+        worker.process.send_signal(signal.SIGCONT)
+    await settle(database, pool)
+    return claims
+
+
+@pytest.fixture(scope="module")
+async def pause_run(
+    delivery_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> PauseRun:
+    started = time.monotonic()
+    folder = tmp_path_factory.mktemp("pause")
+    await empty_queue(delivery_database_url)
+    await queue_outbox_emails(delivery_database_url, folder, PAUSE_EMAILS)
+    database = Database(delivery_database_url)
+    try:
+        with smtp_server() as smtp:
+            smtp.behaviour.delay = 0.2
+            environment = worker_environment(
+                delivery_database_url, f"{smtp.url}&connections=1", folder,
+                dispatch_lease_seconds=str(PAUSE_LEASE_SECONDS),
+            )  # fmt: skip
+            with running_workers(environment, folder / "workers") as pool:
+                pool.start()
+                at_pause = await pause_and_recover(pool, database, smtp)
+                outcome = await finish(delivery_database_url, pool, smtp)
+    finally:
+        await database.dispose()
+    outcome.report("pause test", started)
+    return PauseRun(outcome, at_pause, len(at_pause.unstarted))
+
+
+def test_a_paused_worker_had_emails_waiting_in_its_lane(pause_run: PauseRun) -> None:
+    assert pause_run.released, "the pause found no claimed, unstarted email"
+
+
+def test_emails_a_paused_worker_claims_again_arrive_once(pause_run: PauseRun) -> None:
+    arrivals = pause_run.outcome.arrivals
+    assert [mid for mid, times in arrivals.items() if times > 1] == []
+
+
+def test_emails_a_paused_worker_claims_again_are_sent(pause_run: PauseRun) -> None:
+    emails = pause_run.outcome.emails
+    unstarted = pause_run.at_pause.unstarted
+    assert {emails[email_id].status for email_id in unstarted} == {"sent"}
+    others = [email.id for email in emails.values() if email.id not in unstarted]
+    assert [email_id for email_id in others if not finished(emails[email_id])] == []
+
+
+def test_a_paused_worker_leaves_nothing_claimed_and_stops_cleanly(pause_run: PauseRun) -> None:
+    assert [e.id for e in pause_run.outcome.emails.values() if e.claimed_by is not None] == []
+    assert pause_run.outcome.exit_codes == [0]
+
+
+def finished(email: EmailActivity) -> bool:
+    return email.status == "sent" or is_delivery_unknown(email)

@@ -112,7 +112,7 @@ class Dispatcher:
         follow-up pending); the first round looks once whatever it is."""
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._markers: GroupCommitter[str, bool] = GroupCommitter(self._write_markers)
+        self._markers: GroupCommitter[repo.ClaimKey, bool] = GroupCommitter(self._write_markers)
         self._outcomes: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_outcomes)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class Dispatcher:
         await _cancelled(helpers)
         for lanes in self._lanes.values():
             for waiting in lanes.take_waiting():
-                self._finished(waiting.email.id)
+                self._finished(waiting.email)
         try:
             await self.drain()
         finally:
@@ -244,17 +244,19 @@ class Dispatcher:
             self._lanes_of(route).add(Delivery(email, route))
         else:
             problem = str(route) if route is not None else None
-            self._store(email.id, outcomes.no_account(email, self.clock(), problem))
+            self._store(email, outcomes.no_account(email, self.clock(), problem))
 
     def _lanes_of(self, route: SendingRoute) -> Lanes[Delivery]:
         if route.key not in self._lanes:
             self._lanes[route.key] = Lanes(self.registry.width(route), self._deliver)
         return self._lanes[route.key]
 
-    def _finished(self, email_id: str) -> None:
+    def _finished(self, email: EmailColumns) -> None:
         """Claim again once half the slots are free, if the last claim left emails behind
-        (claiming for every freed slot would cost a transaction per email)."""
-        self._in_flight.pop(email_id, None)
+        (claiming for every freed slot would cost a transaction per email). A delivery of an
+        earlier claim of an email claimed again since leaves the new claim in flight."""
+        if self._in_flight.get(email.id) is email:
+            del self._in_flight[email.id]
         if not self._in_flight:
             self._idle.set()
         if self._backlog and len(self._in_flight) <= self.settings.dispatch_batch_size // 2:
@@ -279,16 +281,20 @@ class Dispatcher:
             outcome = outcomes.failed(email, problem, self.clock(), self.policy)
         finally:
             if outcome is None:
-                self._finished(email.id)
+                self._finished(email)
         if outcome is not None:
-            self._store(email.id, outcome)
+            self._store(email, outcome)
 
-    def _store(self, email_id: str, outcome: dict[str, Any], tries: int = 1) -> None:
+    def _store(self, email: EmailColumns, outcome: dict[str, Any], tries: int = 1) -> None:
         written = self._outcomes.submit_nowait(outcome)
-        written.add_done_callback(lambda _written: self._stored(email_id, outcome, tries, _written))
+        written.add_done_callback(lambda _written: self._stored(email, outcome, tries, _written))
 
     def _stored(
-        self, email_id: str, outcome: dict[str, Any], tries: int, written: asyncio.Future[None]
+        self,
+        email: EmailColumns,
+        outcome: dict[str, Any],
+        tries: int,
+        written: asyncio.Future[None],
     ) -> None:
         """An outcome that could not be written (the database is down) is written again each
         poll interval, for about a lease's length, the email still in flight so that its lease
@@ -297,15 +303,15 @@ class Dispatcher:
         as it does an outcome that keeps failing (not an outage, then)."""
         error = None if written.cancelled() else written.exception()
         if error is not None and tries < self._store_tries and not self._stopping.is_set():
-            logger.warning("the outcome of %s was not stored; trying again", email_id)
+            logger.warning("the outcome of %s was not stored; trying again", email.id)
             delay = self.settings.dispatch_poll_seconds
-            asyncio.get_running_loop().call_later(delay, self._store, email_id, outcome, tries + 1)
+            asyncio.get_running_loop().call_later(delay, self._store, email, outcome, tries + 1)
             return
         if error is not None:
             logger.error(
-                "the outcome of %s was not stored; its lease will expire", email_id, exc_info=error
+                "the outcome of %s was not stored; its lease will expire", email.id, exc_info=error
             )
-        self._finished(email_id)
+        self._finished(email)
 
     async def _build_and_send(
         self, email: EmailColumns, route: SendingRoute, handover: Handover
@@ -330,7 +336,7 @@ class Dispatcher:
         self, email: EmailColumns, message: OutgoingMessage, route: SendingRoute, handover: Handover
     ) -> dict[str, Any]:
         async def before_data() -> None:
-            if not await self._markers.submit(email.id):
+            if not await self._markers.submit((email.id, email.claimed_at)):
                 raise ClaimLost(email.id)
             handover.started = True
 
@@ -344,12 +350,12 @@ class Dispatcher:
         sent = outcomes.sent(email, receipt, self.clock())
         return outcomes.with_account_health(sent, route.account_id, None)
 
-    async def _write_markers(self, email_ids: list[str]) -> list[bool]:
+    async def _write_markers(self, claims: list[repo.ClaimKey]) -> list[bool]:
         now = self.clock()
         marked = await self.database.run(
-            lambda session: repo.mark_send_started(session, self.worker_id, email_ids, now)
+            lambda session: repo.mark_send_started(session, self.worker_id, claims, now)
         )
-        return [email_id in marked for email_id in email_ids]
+        return [claim in marked for claim in claims]
 
     async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[None]:
         await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))

@@ -55,15 +55,24 @@ class DeliveryStatements:
     columns: DriverColumns
     """Every column of ``email_activities``."""
     outcome: DriverColumns
+    claim_key: DriverColumns
+    """``id`` and ``claimed_at``: which claim of which email (the marker's RETURNING)."""
     claim: str
     mark: str
-    """``... id IN ({ids}) ...``: formatted with the placeholders of the ids."""
+    """``... id IN ({ids}) ... AND ({claims})``: formatted by ``marking``."""
     held: str
     write: str
     dialect: Dialect
 
     def ids(self, sql: str, count: int) -> str:
         return sql.format(ids=driver.placeholders(self.dialect, count))
+
+    def marking(self, count: int) -> str:
+        """The marker statement for ``count`` claims: each term names an email and the claim
+        it must still be under (the ``id IN`` list is for the primary key search)."""
+        mark = driver.placeholder(self.dialect)
+        claims = " OR ".join([f"(id = {mark} AND claimed_at = {mark})"] * count)
+        return self.mark.format(ids=driver.placeholders(self.dialect, count), claims=claims)
 
 
 def _locked(dialect: Dialect, sql: str) -> str:
@@ -85,15 +94,20 @@ def delivery_statements(dialect: Dialect) -> DeliveryStatements:
     if dialect.name != "sqlite":
         due += " FOR UPDATE SKIP LOCKED"
     held = f"id IN ({{ids}}) AND COALESCE(claimed_by, '') = {mark}"
+    claim_key = DriverColumns(dialect, [TABLE.c.id, TABLE.c.claimed_at])
     released = ", ".join(f"{name} = NULL" for name in RELEASED)
     return DeliveryStatements(
         columns=columns,
         outcome=outcome,
+        claim_key=claim_key,
         claim=(
             f"UPDATE email_activities SET claimed_by = {mark}, claimed_at = {mark},"  # noqa: S608
             f" lease_expires_at = {mark} WHERE id IN ({due}) RETURNING {columns.names}"
         ),
-        mark=f"UPDATE email_activities SET send_started_at = {mark} WHERE {held} RETURNING id",  # noqa: S608
+        mark=(
+            f"UPDATE email_activities SET send_started_at = {mark}"  # noqa: S608
+            f" WHERE {held} AND ({{claims}}) RETURNING {claim_key.names}"
+        ),
         held=_locked(
             dialect,
             f"SELECT {columns.names} FROM email_activities WHERE {held} ORDER BY id",  # noqa: S608
@@ -205,16 +219,29 @@ async def still_held(
     return {values["id"]: values for values in found}
 
 
+ClaimKey = tuple[str, datetime | None]
+"""An email's id and the ``claimed_at`` of one claim of it."""
+
+
 async def mark_send_started(
-    session: AsyncSession, worker_id: str, email_ids: list[str], now: datetime
-) -> set[str]:
-    """Record the sync-gap marker; return the ids this worker still holds (and marked)."""
+    session: AsyncSession, worker_id: str, claims: Sequence[ClaimKey], now: datetime
+) -> set[ClaimKey]:
+    """Record the sync-gap marker of emails this worker still holds under the claim named
+    with each (not a claim of it released since, and claimed again: that claim's delivery
+    sends it); return the claims marked."""
     sql = _statements(session)
     started = sql.columns.parameter("send_started_at", now)
+    email_ids = [email_id for email_id, _ in claims]
+    terms = [
+        value
+        for email_id, claimed_at in claims
+        for value in (email_id, sql.claim_key.parameter("claimed_at", claimed_at))
+    ]
     rows = await driver.execute(
-        session, sql.ids(sql.mark, len(email_ids)), [started, *email_ids, worker_id]
+        session, sql.marking(len(claims)), [started, *email_ids, worker_id, *terms]
     )
-    return {row[0] for row in rows}
+    keys = (sql.claim_key.values(row) for row in rows)
+    return {(key["id"], key["claimed_at"]) for key in keys}
 
 
 OUTCOME_COLUMNS = (

@@ -63,3 +63,19 @@ class SlowTransport:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+@dataclass
+class GatedTransport:
+    """Holds every message until ``opened`` is set, then hands it to ``inner``: deliveries
+    that have not reached their sync-gap marker, like emails waiting in a busy lane."""
+
+    inner: Transport
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def deliver(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
+        await self.opened.wait()
+        return await self.inner.deliver(message, before_data)
+
+    async def close(self) -> None:
+        await self.inner.close()
