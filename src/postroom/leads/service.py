@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -151,8 +152,10 @@ async def list_leads(
     by_lead = defaultdict(list)
     for contact in contacts:
         by_lead[contact.lead_id].append(contact)
+    tasks_by_lead = tasks.by_lead()
+    none = replace(tasks, tasks=[])
     return [
-        LeadView(lead, by_lead[lead.id], unsubscribed, tasks.of_lead(lead.id), names)
+        LeadView(lead, by_lead[lead.id], unsubscribed, tasks_by_lead.get(lead.id, none), names)
         for lead in leads
     ]
 

@@ -238,9 +238,13 @@ class TaskPage:
     user_names: Mapping[str, str]
     tomorrow: datetime
 
-    def of_lead(self, lead_id: str) -> TaskPage:
-        """The page cut down to one lead's tasks (a list of leads reads theirs at once)."""
-        return replace(self, tasks=[task for task in self.tasks if task.lead_id == lead_id])
+    def by_lead(self) -> dict[str, TaskPage]:
+        """The page cut into one page per lead (a list of leads reads their tasks at once), in
+        one pass over the tasks; a lead without tasks has no entry."""
+        tasks: dict[str, list[Task]] = {}
+        for task in self.tasks:
+            tasks.setdefault(task.lead_id, []).append(task)
+        return {lead_id: replace(self, tasks=listed) for lead_id, listed in tasks.items()}
 
 
 def no_tasks(now: datetime) -> TaskPage:
