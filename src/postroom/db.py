@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from postroom.kit import jsoncodec, sqlite_connection
-from postroom.kit.sql import retrying
+from postroom.kit.sql import CommitOutcomeUnknown, is_connection_lost, retrying
 
 T = TypeVar("T")
 
@@ -163,14 +164,21 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session committed when the block ends, rolled back if it raised."""
+        """A session committed when the block ends, rolled back if it raised. A connection
+        lost under the ``COMMIT`` is ``CommitOutcomeUnknown``: the one case where whether the
+        work was saved cannot be known here."""
         async with self.sessions() as session:
             try:
                 yield session
             except BaseException:
                 await session.rollback()
                 raise
-            await session.commit()
+            try:
+                await session.commit()
+            except DBAPIError as error:
+                if is_connection_lost(error):
+                    raise CommitOutcomeUnknown from error
+                raise
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

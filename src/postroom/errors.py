@@ -9,7 +9,8 @@ Exception tree::
     ├── NotFound            (404)   {"error": "Empty query: <Model> matching query does not exist."}
     ├── MethodNotAllowed    (405)
     ├── Conflict            (409)
-    └── PayloadTooLarge     (413)
+    ├── PayloadTooLarge     (413)
+    └── ServiceUnavailable  (503)   with ``Retry-After``
 
 ``OverflowError`` (a date or number beyond what Python's datetime or the database can hold,
 such as ``9999-12-31T23:00:00-05:00`` in UTC) is bad input too: a 400 with an ``errors`` message.
@@ -17,6 +18,12 @@ such as ``9999-12-31T23:00:00-05:00`` in UTC) is bad input too: a 400 with an ``
 A request the database aborted to end a conflict with another (a deadlock, a serialization
 failure, a lock it could not get: ``kit.sql.is_retryable``) changed nothing, and the same
 request sent again may simply succeed: a 409 that says so.
+
+A request whose database connection broke under it (the server restarted, or ended the
+connection) changed nothing either, as the server rolled its transaction back: a 503 with
+``Retry-After``, which the official client retries by itself. Only a connection lost under
+the ``COMMIT`` leaves the outcome unknown (``kit.sql.CommitOutcomeUnknown``): that is a 500
+saying so, as sending it again could make the change twice (docs/decisions.md).
 
 Anything else reaching the handler is a bug: it is logged with the request id and answered
 with a JSON 500.
@@ -38,7 +45,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom.kit.responses import JSONResponse
-from postroom.kit.sql import is_retryable
+from postroom.kit.sql import CommitOutcomeUnknown, is_connection_lost, is_retryable
 
 logger = logging.getLogger("postroom.errors")
 
@@ -115,6 +122,11 @@ class PayloadTooLarge(PostroomError):
     status_code = 413
 
 
+class ServiceUnavailable(PostroomError):
+    status_code = 503
+    headers = {"Retry-After": "1"}
+
+
 class CloseErrorBody(BaseModel):
     """A 4xx body as ``/openapi.json`` describes it; a 400 always carries all three keys."""
 
@@ -132,6 +144,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 OUT_OF_RANGE = "A date or number is out of the range Postroom can store."
+CONNECTION_LOST = (
+    "The database connection was lost under this request, which changed nothing; send it again."
+)
+COMMIT_UNKNOWN = (
+    "The database connection was lost while this change was being saved: it may or may not "
+    "have been saved. Read it back before sending it again."
+)
 COLLIDED = (
     "This request collided with another change of the same data and was undone, "
     "changing nothing; send it again."
@@ -198,11 +217,29 @@ async def handle_overflow(request: Request, exc: Exception) -> JSONResponse:
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_retryable(exc):
         return _render(Conflict(COLLIDED))
+    if is_connection_lost(exc):
+        logger.warning("request %s lost its database connection", _request_id(request))
+        error = ServiceUnavailable(CONNECTION_LOST)
+        return _render(error, error.headers)
     return await handle_unexpected(request, exc)
 
 
+async def handle_commit_outcome_unknown(request: Request, exc: Exception) -> JSONResponse:
+    request_id = _request_id(request)
+    logger.error("request %s lost its database connection under COMMIT", request_id)
+    return JSONResponse(
+        {"error": f"{COMMIT_UNKNOWN} (request id {request_id})"},
+        status_code=500,
+        headers={"x-request-id": request_id},
+    )
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "-")
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = getattr(request.state, "request_id", "-")
+    request_id = _request_id(request)
     logger.exception("unexpected error in request %s", request_id, exc_info=exc)
     return JSONResponse(
         {"error": f"Internal server error (request id {request_id})."},
@@ -218,4 +255,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(OverflowError, handle_overflow)
     app.add_exception_handler(DBAPIError, handle_database_error)
+    app.add_exception_handler(CommitOutcomeUnknown, handle_commit_outcome_unknown)
     app.add_exception_handler(Exception, handle_unexpected)

@@ -65,6 +65,18 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 """PostgreSQL: deadlock detected, serialization failure, lock not available."""
 
 
+class CommitOutcomeUnknown(Exception):
+    """The connection was lost while a ``COMMIT`` was on its way: the transaction may have
+    been committed or not, and nothing on this side can tell which."""
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """The database connection broke under a statement (the server went away, or ended the
+    backend); SQLAlchemy has dropped the connection, and the server rolled its transaction
+    back."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def is_retryable(error: BaseException) -> bool:
     """A conflict the database resolved by aborting us: the same work may simply run again."""
     if not isinstance(error, DBAPIError):
