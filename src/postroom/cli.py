@@ -18,6 +18,7 @@ from postroom.config import Settings, get_settings
 from postroom.db import Database
 from postroom.errors import NotFound, PostroomError
 from postroom.kit.secrets import secret_box
+from postroom.kit.sql import CommitOutcomeUnknown
 from postroom.users import service as user_service
 
 app = typer.Typer(
@@ -69,6 +70,8 @@ def clean_exit() -> Iterator[None]:
         fail(str(error))
     except DBAPIError as error:
         fail(database_problem(error))
+    except CommitOutcomeUnknown:
+        fail("The database connection was lost while saving: check whether the change was made.")
 
 
 def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
