@@ -27,17 +27,22 @@ async def outbox(tenant: Tenant, **fields: Any) -> dict[str, Any]:
     return await create_email(tenant.client, lead["id"], **{**values, **fields})
 
 
-async def test_a_delivered_email_writes_a_sent_event(
-    harness: DeliveryHarness, smtp: SmtpServer
-) -> None:
-    _app, tenant = await harness.start(smtp.url)
-    email = await outbox(tenant)
+async def sent_event_of(tenant: Tenant, email: dict[str, Any]) -> dict[str, Any]:
+    """The ``sent`` event of ``email``, once its delivery wrote it."""
 
     async def has_sent_event() -> bool:
         return bool(await events(tenant, object_id=email["id"], action="sent"))
 
     await eventually(has_sent_event)
     [event] = await events(tenant, object_id=email["id"], action="sent")
+    return event
+
+
+async def test_a_delivered_email_writes_a_sent_event(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    _app, tenant = await harness.start(smtp.url)
+    event = await sent_event_of(tenant, await outbox(tenant))
     assert event["object_type"] == "activity.email"
     assert event["data"]["status"] == "sent"
     assert event["data"]["date_sent"] is not None
@@ -48,13 +53,7 @@ async def test_a_sent_event_names_the_fields_the_delivery_changed_with_their_old
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
     _app, tenant = await harness.start(smtp.url)
-    email = await outbox(tenant)
-
-    async def has_sent_event() -> bool:
-        return bool(await events(tenant, object_id=email["id"], action="sent"))
-
-    await eventually(has_sent_event)
-    [event] = await events(tenant, object_id=email["id"], action="sent")
+    event = await sent_event_of(tenant, await outbox(tenant))
     assert {"status", "date_sent", "date_updated"} <= set(event["changed_fields"])
     assert "subject" not in event["changed_fields"]
     assert event["previous_data"]["status"] == "outbox"

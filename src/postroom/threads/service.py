@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,24 +111,25 @@ async def _mark_replied(
     """Give a reply to the thread's sent emails it answers, and return their ``updated``
     changes (``has_reply`` and ``date_updated``; ``updated_by`` stays: no user edited them)."""
     emails = await repository.awaiting_reply(session, thread_id, lead_id, reply_at)
-    if not emails:
-        return []
-    before = await event_log.rendered_emails(session, emails)
-    for email in emails:
-        email.has_reply, email.updated_at = True, now
-    await session.flush()
-    return await event_log.email_updates(session, emails, before)
+    return await _set_has_reply(session, emails, True, now)
 
 
 async def reply_left(session: AsyncSession, thread_id: str, now: datetime) -> list[Change]:
     """Take ``has_reply`` back from the thread's sent emails no reply answers any more (an
     incoming email of it was just deleted), and return their ``updated`` changes."""
     emails = await repository.replied_without_reply(session, thread_id)
+    return await _set_has_reply(session, emails, False, now)
+
+
+async def _set_has_reply(
+    session: AsyncSession, emails: Sequence[EmailActivity], has_reply: bool, now: datetime
+) -> list[Change]:
+    """Set the emails' ``has_reply`` (and ``date_updated``); their ``updated`` changes."""
     if not emails:
         return []
     before = await event_log.rendered_emails(session, emails)
     for email in emails:
-        email.has_reply, email.updated_at = False, now
+        email.has_reply, email.updated_at = has_reply, now
     await session.flush()
     return await event_log.email_updates(session, emails, before)
 
