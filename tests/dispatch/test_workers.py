@@ -357,6 +357,12 @@ async def pause_and_recover(pool: WorkerPool, database: Database, smtp: SmtpServ
 async def pause_run(
     delivery_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> PauseRun:
+    if delivery_database_url.startswith("sqlite"):
+        pytest.skip(
+            "SQLite has one writer: a worker stopped inside its transaction holds the write "
+            "lock, so no other process can recover its claims until it runs again (the race "
+            "itself is covered on SQLite in process by test_lost_claims)"
+        )
     started = time.monotonic()
     folder = tmp_path_factory.mktemp("pause")
     await empty_queue(delivery_database_url)
