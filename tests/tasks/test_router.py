@@ -239,6 +239,53 @@ async def test_put_null_date_makes_the_task_dateless(tenant: Tenant) -> None:
     assert (updated["date"], updated["is_dateless"]) == (None, True)
 
 
+async def test_put_is_dateless_true_clears_the_date(tenant: Tenant) -> None:
+    task = await lead_task(tenant, date=FUTURE)
+    updated = ok(await tenant.client.put(f"/task/{task['id']}/", json={"is_dateless": True}))
+    assert (updated["date"], updated["due_date"], updated["is_dateless"]) == (None, None, True)
+    assert ok(await tenant.client.get(f"/task/{task['id']}/"))["is_dateless"] is True
+
+
+async def test_create_with_is_dateless_true_makes_a_dateless_task(tenant: Tenant) -> None:
+    task = await lead_task(tenant, is_dateless=True)
+    assert (task["date"], task["is_dateless"]) == (None, True)
+
+
+@pytest.mark.parametrize("date_field", ["date", "due_date"])
+async def test_is_dateless_true_beside_a_date_is_a_400_and_changes_nothing(
+    tenant: Tenant, date_field: str
+) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "is_dateless": True, date_field: FUTURE}
+    assert "is_dateless" in field_errors(await tenant.client.post("/task/", json=body))
+    task = await create_task(tenant.client, lead["id"], date=FUTURE)
+    body = {"is_dateless": True, date_field: PAST}
+    response = await tenant.client.put(f"/task/{task['id']}/", json=body)
+    assert "is_dateless" in field_errors(response)
+    assert ok(await tenant.client.get(f"/task/{task['id']}/")) == task
+
+
+async def test_is_dateless_false_needs_a_date_sent_or_stored(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "is_dateless": False}
+    assert "is_dateless" in field_errors(await tenant.client.post("/task/", json=body))
+    dateless = await create_task(tenant.client, lead["id"])
+    path = f"/task/{dateless['id']}/"
+    for refused in ({"is_dateless": False}, {"is_dateless": False, "date": None}):
+        assert "is_dateless" in field_errors(await tenant.client.put(path, json=refused))
+    dated = ok(await tenant.client.put(path, json={"is_dateless": False, "date": FUTURE}))
+    assert (dated["date"], dated["is_dateless"]) == (FUTURE, False)
+    assert ok(await tenant.client.put(path, json={"is_dateless": False, "text": "x"}))["date"]
+
+
+async def test_a_task_posted_back_whole_keeps_its_date_or_its_datelessness(
+    tenant: Tenant,
+) -> None:
+    for fields in ({"date": FUTURE}, {}):
+        task = await lead_task(tenant, **fields)
+        assert ok(await tenant.client.put(f"/task/{task['id']}/", json=task)) == task
+
+
 async def test_put_reassigns_only_to_users_of_the_organization(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

@@ -82,10 +82,15 @@ def current_view(task: Task, tomorrow: datetime) -> TaskView:
 class DueDateAlias(RequestModel):
     """``due_date``: Close's other name of a task's ``date`` in a create or update body (its
     update schema has both). Sent alone it sets ``date``; sent with a ``date`` naming another
-    moment it is a 400 on ``due_date``. (The bulk update takes ``date`` only, as Close says.)"""
+    moment it is a 400 on ``due_date``. (The bulk update takes ``date`` only, as Close says.)
+
+    ``is_dateless`` (also in Close's update schema) says the same from the other side:
+    ``true`` clears the date (with a date beside it, a 400 on ``is_dateless``); ``false``
+    needs a date, sent or stored (checked by the service); ``null`` is not sent."""
 
     date: datetime | None = None
     due_date: datetime | None = None
+    is_dateless: Boolean | None = None
 
     @field_validator("due_date")
     @classmethod
@@ -95,10 +100,22 @@ class DueDateAlias(RequestModel):
             raise ValueError("date and due_date name different times: send one of them.")
         return value
 
+    @field_validator("is_dateless")
+    @classmethod
+    def _dateless_has_no_date(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        """Close's ``is_dateless`` (in its task update schema): ``true`` is a task with no
+        ``date``, so ``true`` beside a date names two things at once."""
+        dated = info.data.get("date") is not None or info.data.get("due_date") is not None
+        if value is True and dated:
+            raise ValueError("A dateless task has no date: send is_dateless or a date.")
+        return value
+
     @model_validator(mode="after")
     def _due_date_is_date(self) -> DueDateAlias:
         if "due_date" in self.model_fields_set and self.date is None:
             self.date = self.due_date  # marks ``date`` as sent
+        if self.is_dateless is True:
+            self.date = None  # marks ``date`` as sent: the task's date is cleared
         return self
 
 

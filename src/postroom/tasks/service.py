@@ -67,6 +67,7 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
         raise ValidationFailed.field("lead_id", "Lead not found.")
     assignee = body.assigned_to or caller.user_id
     await check_assignee(session, caller, assignee)
+    check_dated(body, body.date)
     now = utcnow()
     task = Task(
         id=new_id("task"),
@@ -86,6 +87,13 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     await session.flush()
     await task_changed(session, Origin.of(caller), task, "created")
     return await _page(session, caller.organization_id, [task], now, caller.tz)
+
+
+def check_dated(body: TaskCreate | TaskUpdate, date: datetime | None) -> None:
+    """``is_dateless: false`` asks for a task with a date: ``date`` is the one it would have."""
+    if body.is_dateless is False and date is None:
+        message = "A task that is not dateless needs a date: send one with is_dateless false."
+        raise ValidationFailed.field("is_dateless", message)
 
 
 async def check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
@@ -198,6 +206,7 @@ async def update_task(
         raise ValidationFailed.field("text", message)
     if "assigned_to" in sent:
         await check_assignee(session, caller, body.assigned_to)
+    check_dated(body, body.date if "date" in sent else task.due_at)
     changes = task_changes(task, wanted_columns(body, caller.tz))
     if changes:
         await change_tasks(session, Origin.of(caller), [(task, changes)])
