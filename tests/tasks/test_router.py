@@ -286,6 +286,48 @@ async def test_a_task_posted_back_whole_keeps_its_date_or_its_datelessness(
         assert ok(await tenant.client.put(f"/task/{task['id']}/", json=task)) == task
 
 
+async def test_a_task_names_a_contact_of_its_lead_on_create_and_put(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    contact_id = lead["contacts"][0]["id"]
+    task = await create_task(tenant.client, lead["id"], contact_id=contact_id)
+    assert task["contact_id"] == contact_id
+    path = f"/task/{task['id']}/"
+    assert ok(await tenant.client.put(path, json={"contact_id": None}))["contact_id"] is None
+    named = ok(await tenant.client.put(path, json={"contact_id": contact_id}))
+    assert (named["contact_id"], ok(await tenant.client.get(path))["contact_id"]) == (
+        contact_id,
+        contact_id,
+    )
+    params = {"object_type": "task.lead", "object_id": task["id"]}
+    [latest, *_] = ok(await tenant.client.get("/event/", params=params))["data"]
+    assert "contact_id" in latest["changed_fields"]
+
+
+async def test_a_contact_of_another_lead_is_a_400_on_contact_id(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    lead, other_lead = await create_lead(tenant.client), await create_lead(tenant.client)
+    foreign = (await create_lead(other_tenant.client))["contacts"][0]["id"]
+    for contact_id in (other_lead["contacts"][0]["id"], foreign, "cont_unknown"):
+        body = {"lead_id": lead["id"], "text": "Call", "contact_id": contact_id}
+        assert "contact_id" in field_errors(await tenant.client.post("/task/", json=body))
+        task = await create_task(tenant.client, lead["id"])
+        response = await tenant.client.put(f"/task/{task['id']}/", json=body)
+        assert "contact_id" in field_errors(response)
+        assert ok(await tenant.client.get(f"/task/{task['id']}/"))["contact_id"] is None
+
+
+async def test_the_contact_of_a_followup_task_cannot_change(
+    tenant: Tenant, database: Database
+) -> None:
+    lead = await create_lead(tenant.client)
+    task = await followup_task(tenant, database, lead["id"])
+    path = f"/task/{task['id']}/"
+    body = {"contact_id": lead["contacts"][0]["id"]}
+    assert "contact_id" in field_errors(await tenant.client.put(path, json=body))
+    assert ok(await tenant.client.put(path, json=task)) == task
+
+
 async def test_put_reassigns_only_to_users_of_the_organization(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

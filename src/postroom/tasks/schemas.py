@@ -127,6 +127,7 @@ class TaskCreate(DueDateAlias, PostedOrganization):
 
     task_type: str = Field(default=TaskType.LEAD.value, alias="_type", max_length=64)
     lead_id: str = Field(max_length=64)
+    contact_id: str | None = Field(default=None, max_length=64)
     text: str = Field(default="", max_length=MAX_TEXT)
     assigned_to: str | None = Field(default=None, max_length=64)
     is_complete: Boolean = False
@@ -142,10 +143,11 @@ class TaskChanges(RequestModel):
 
 
 class TaskUpdate(DueDateAlias, TaskChanges, PostedOrganization):
-    """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
-    the API; ``due_date`` is ``date``."""
+    """PUT behaves as PATCH: only the fields sent change; ``text`` and ``contact_id`` only on
+    tasks made through the API; ``due_date`` is ``date``."""
 
     text: str = Field(default="", max_length=MAX_TEXT)
+    contact_id: str | None = Field(default=None, max_length=64)
 
 
 class TaskBulkUpdate(TaskChanges):
