@@ -328,6 +328,18 @@ async def test_the_contact_of_a_followup_task_cannot_change(
     assert ok(await tenant.client.put(path, json=task)) == task
 
 
+async def test_a_task_does_not_move_to_another_lead(tenant: Tenant, other_tenant: Tenant) -> None:
+    task = await lead_task(tenant)
+    path = f"/task/{task['id']}/"
+    other_lead = (await create_lead(tenant.client))["id"]
+    foreign_lead = (await create_lead(other_tenant.client))["id"]
+    for lead_id in (other_lead, foreign_lead, "lead_unknown", None):
+        errors = field_errors(await tenant.client.put(path, json={"lead_id": lead_id}))
+        assert set(errors) >= {"lead_id", "lead"}
+    assert ok(await tenant.client.get(path)) == task
+    assert ok(await tenant.client.put(path, json={"lead_id": task["lead_id"]})) == task
+
+
 async def test_put_reassigns_only_to_users_of_the_organization(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

@@ -148,6 +148,8 @@ class TaskUpdate(DueDateAlias, TaskChanges, PostedOrganization):
 
     text: str = Field(default="", max_length=MAX_TEXT)
     contact_id: str | None = Field(default=None, max_length=64)
+    lead_id: str | None = Field(default=None, max_length=64)
+    """Not changeable: a task stays on its lead; only its own lead may be posted back."""
 
 
 class TaskBulkUpdate(TaskChanges):

@@ -229,6 +229,9 @@ async def update_task(
     task = await _owned_task(session, caller, task_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     sent = body.model_fields_set
+    if "lead_id" in sent and body.lead_id != task.lead_id:
+        message = "A task stays on its lead; lead_id cannot be changed."
+        raise ValidationFailed.field("lead_id", message)
     if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
         message = "Only the text of lead and outgoing_call tasks can be changed."
         raise ValidationFailed.field("text", message)
