@@ -340,6 +340,19 @@ async def test_a_task_does_not_move_to_another_lead(tenant: Tenant, other_tenant
     assert ok(await tenant.client.put(path, json={"lead_id": task["lead_id"]})) == task
 
 
+@pytest.mark.parametrize(("field", "value"), [("priority", "high"), ("resolution", "skipped")])
+async def test_a_priority_or_resolution_postroom_does_not_keep_is_a_400(
+    tenant: Tenant, field: str, value: str
+) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "text": "Call", field: value}
+    assert field in field_errors(await tenant.client.post("/task/", json=body))
+    task = await create_task(tenant.client, lead["id"])
+    path = f"/task/{task['id']}/"
+    assert field in field_errors(await tenant.client.put(path, json={field: value}))
+    assert ok(await tenant.client.put(path, json={**task, field: None})) == task
+
+
 async def test_put_reassigns_only_to_users_of_the_organization(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

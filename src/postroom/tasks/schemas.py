@@ -119,7 +119,26 @@ class DueDateAlias(RequestModel):
         return self
 
 
-class TaskCreate(DueDateAlias, PostedOrganization):
+UNKEPT_FIELDS = {
+    "priority": "Postroom keeps no task priority: leave priority out (or null).",
+    "resolution": "Postroom keeps no task resolution: leave resolution out (or null).",
+}
+"""Fields of Close's task update schema that Postroom does not store: a value is a 400 on
+the field, never a 200 for a change not made; ``null`` (nothing to keep) is accepted."""
+
+
+class UnkeptFields(RequestModel):
+    priority: Any = None
+    resolution: Any = None
+
+    @field_validator("priority", "resolution")
+    @classmethod
+    def _not_kept(cls, value: Any, info: ValidationInfo) -> None:
+        if value is not None:
+            raise ValueError(UNKEPT_FIELDS[str(info.field_name)])
+
+
+class TaskCreate(DueDateAlias, UnkeptFields, PostedOrganization):
     """A ``lead`` or ``outgoing_call`` task (the same fields: Close documents no others);
     ``date`` (or ``due_date``) may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
 
@@ -142,7 +161,7 @@ class TaskChanges(RequestModel):
     is_complete: Boolean = False
 
 
-class TaskUpdate(DueDateAlias, TaskChanges, PostedOrganization):
+class TaskUpdate(DueDateAlias, TaskChanges, UnkeptFields, PostedOrganization):
     """PUT behaves as PATCH: only the fields sent change; ``text`` and ``contact_id`` only on
     tasks made through the API; ``due_date`` is ``date``."""
 
