@@ -239,6 +239,120 @@ async def test_put_null_date_makes_the_task_dateless(tenant: Tenant) -> None:
     assert (updated["date"], updated["is_dateless"]) == (None, True)
 
 
+async def test_put_is_dateless_true_clears_the_date(tenant: Tenant) -> None:
+    task = await lead_task(tenant, date=FUTURE)
+    updated = ok(await tenant.client.put(f"/task/{task['id']}/", json={"is_dateless": True}))
+    assert (updated["date"], updated["due_date"], updated["is_dateless"]) == (None, None, True)
+    assert ok(await tenant.client.get(f"/task/{task['id']}/"))["is_dateless"] is True
+
+
+async def test_create_with_is_dateless_true_makes_a_dateless_task(tenant: Tenant) -> None:
+    task = await lead_task(tenant, is_dateless=True)
+    assert (task["date"], task["is_dateless"]) == (None, True)
+
+
+@pytest.mark.parametrize("date_field", ["date", "due_date"])
+async def test_is_dateless_true_beside_a_date_is_a_400_and_changes_nothing(
+    tenant: Tenant, date_field: str
+) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "is_dateless": True, date_field: FUTURE}
+    assert "is_dateless" in field_errors(await tenant.client.post("/task/", json=body))
+    task = await create_task(tenant.client, lead["id"], date=FUTURE)
+    body = {"is_dateless": True, date_field: PAST}
+    response = await tenant.client.put(f"/task/{task['id']}/", json=body)
+    assert "is_dateless" in field_errors(response)
+    assert ok(await tenant.client.get(f"/task/{task['id']}/")) == task
+
+
+async def test_is_dateless_false_needs_a_date_sent_or_stored(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "is_dateless": False}
+    assert "is_dateless" in field_errors(await tenant.client.post("/task/", json=body))
+    dateless = await create_task(tenant.client, lead["id"])
+    path = f"/task/{dateless['id']}/"
+    for refused in ({"is_dateless": False}, {"is_dateless": False, "date": None}):
+        assert "is_dateless" in field_errors(await tenant.client.put(path, json=refused))
+    dated = ok(await tenant.client.put(path, json={"is_dateless": False, "date": FUTURE}))
+    assert (dated["date"], dated["is_dateless"]) == (FUTURE, False)
+    assert ok(await tenant.client.put(path, json={"is_dateless": False, "text": "x"}))["date"]
+
+
+async def test_a_task_posted_back_whole_keeps_its_date_or_its_datelessness(
+    tenant: Tenant,
+) -> None:
+    for fields in ({"date": FUTURE}, {}):
+        task = await lead_task(tenant, **fields)
+        assert ok(await tenant.client.put(f"/task/{task['id']}/", json=task)) == task
+
+
+async def test_a_task_names_a_contact_of_its_lead_on_create_and_put(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    contact_id = lead["contacts"][0]["id"]
+    task = await create_task(tenant.client, lead["id"], contact_id=contact_id)
+    assert task["contact_id"] == contact_id
+    path = f"/task/{task['id']}/"
+    assert ok(await tenant.client.put(path, json={"contact_id": None}))["contact_id"] is None
+    named = ok(await tenant.client.put(path, json={"contact_id": contact_id}))
+    assert (named["contact_id"], ok(await tenant.client.get(path))["contact_id"]) == (
+        contact_id,
+        contact_id,
+    )
+    params = {"object_type": "task.lead", "object_id": task["id"]}
+    [latest, *_] = ok(await tenant.client.get("/event/", params=params))["data"]
+    assert "contact_id" in latest["changed_fields"]
+
+
+async def test_a_contact_of_another_lead_is_a_400_on_contact_id(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    lead, other_lead = await create_lead(tenant.client), await create_lead(tenant.client)
+    foreign = (await create_lead(other_tenant.client))["contacts"][0]["id"]
+    for contact_id in (other_lead["contacts"][0]["id"], foreign, "cont_unknown"):
+        body = {"lead_id": lead["id"], "text": "Call", "contact_id": contact_id}
+        assert "contact_id" in field_errors(await tenant.client.post("/task/", json=body))
+        task = await create_task(tenant.client, lead["id"])
+        response = await tenant.client.put(f"/task/{task['id']}/", json=body)
+        assert "contact_id" in field_errors(response)
+        assert ok(await tenant.client.get(f"/task/{task['id']}/"))["contact_id"] is None
+
+
+async def test_the_contact_of_a_followup_task_cannot_change(
+    tenant: Tenant, database: Database
+) -> None:
+    lead = await create_lead(tenant.client)
+    task = await followup_task(tenant, database, lead["id"])
+    path = f"/task/{task['id']}/"
+    body = {"contact_id": lead["contacts"][0]["id"]}
+    assert "contact_id" in field_errors(await tenant.client.put(path, json=body))
+    assert ok(await tenant.client.put(path, json=task)) == task
+
+
+async def test_a_task_does_not_move_to_another_lead(tenant: Tenant, other_tenant: Tenant) -> None:
+    task = await lead_task(tenant)
+    path = f"/task/{task['id']}/"
+    other_lead = (await create_lead(tenant.client))["id"]
+    foreign_lead = (await create_lead(other_tenant.client))["id"]
+    for lead_id in (other_lead, foreign_lead, "lead_unknown", None):
+        errors = field_errors(await tenant.client.put(path, json={"lead_id": lead_id}))
+        assert set(errors) >= {"lead_id", "lead"}
+    assert ok(await tenant.client.get(path)) == task
+    assert ok(await tenant.client.put(path, json={"lead_id": task["lead_id"]})) == task
+
+
+@pytest.mark.parametrize(("field", "value"), [("priority", "high"), ("resolution", "skipped")])
+async def test_a_priority_or_resolution_postroom_does_not_keep_is_a_400(
+    tenant: Tenant, field: str, value: str
+) -> None:
+    lead = await create_lead(tenant.client)
+    body = {"lead_id": lead["id"], "text": "Call", field: value}
+    assert field in field_errors(await tenant.client.post("/task/", json=body))
+    task = await create_task(tenant.client, lead["id"])
+    path = f"/task/{task['id']}/"
+    assert field in field_errors(await tenant.client.put(path, json={field: value}))
+    assert ok(await tenant.client.put(path, json={**task, field: None})) == task
+
+
 async def test_put_reassigns_only_to_users_of_the_organization(
     tenant: Tenant, other_tenant: Tenant
 ) -> None:

@@ -320,6 +320,18 @@ async def test_every_recipient_refused_with_a_4xx_among_them_is_a_temporary_reje
 # -- connections that fail before the message data ---------------------------------------------
 
 
+async def test_credentials_for_a_server_without_auth_are_an_authentication_failure(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    """The account has credentials, the server offers no AUTH (as many do before STARTTLS):
+    its settings cannot log in, which retrying does not change."""
+    handover = Handover()
+    error = await failure(connect(smtp.port, username="u", password="p"), handover)
+    assert type(error) is AuthenticationFailed
+    assert "AUTH" in error.message
+    assert (handover.calls, smtp.received) == (0, [])
+
+
 async def test_refused_connection_is_connection_failed(connect: Connect) -> None:
     error = await failure(connect(free_port()))
     assert type(error) is ConnectionFailed

@@ -82,10 +82,15 @@ def current_view(task: Task, tomorrow: datetime) -> TaskView:
 class DueDateAlias(RequestModel):
     """``due_date``: Close's other name of a task's ``date`` in a create or update body (its
     update schema has both). Sent alone it sets ``date``; sent with a ``date`` naming another
-    moment it is a 400 on ``due_date``. (The bulk update takes ``date`` only, as Close says.)"""
+    moment it is a 400 on ``due_date``. (The bulk update takes ``date`` only, as Close says.)
+
+    ``is_dateless`` (also in Close's update schema) says the same from the other side:
+    ``true`` clears the date (with a date beside it, a 400 on ``is_dateless``); ``false``
+    needs a date, sent or stored (checked by the service); ``null`` is not sent."""
 
     date: datetime | None = None
     due_date: datetime | None = None
+    is_dateless: Boolean | None = None
 
     @field_validator("due_date")
     @classmethod
@@ -95,14 +100,45 @@ class DueDateAlias(RequestModel):
             raise ValueError("date and due_date name different times: send one of them.")
         return value
 
+    @field_validator("is_dateless")
+    @classmethod
+    def _dateless_has_no_date(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        """Close's ``is_dateless`` (in its task update schema): ``true`` is a task with no
+        ``date``, so ``true`` beside a date names two things at once."""
+        dated = info.data.get("date") is not None or info.data.get("due_date") is not None
+        if value is True and dated:
+            raise ValueError("A dateless task has no date: send is_dateless or a date.")
+        return value
+
     @model_validator(mode="after")
     def _due_date_is_date(self) -> DueDateAlias:
         if "due_date" in self.model_fields_set and self.date is None:
             self.date = self.due_date  # marks ``date`` as sent
+        if self.is_dateless is True:
+            self.date = None  # marks ``date`` as sent: the task's date is cleared
         return self
 
 
-class TaskCreate(DueDateAlias, PostedOrganization):
+UNKEPT_FIELDS = {
+    "priority": "Postroom keeps no task priority: leave priority out (or null).",
+    "resolution": "Postroom keeps no task resolution: leave resolution out (or null).",
+}
+"""Fields of Close's task update schema that Postroom does not store: a value is a 400 on
+the field, never a 200 for a change not made; ``null`` (nothing to keep) is accepted."""
+
+
+class UnkeptFields(RequestModel):
+    priority: Any = None
+    resolution: Any = None
+
+    @field_validator("priority", "resolution")
+    @classmethod
+    def _not_kept(cls, value: Any, info: ValidationInfo) -> None:
+        if value is not None:
+            raise ValueError(UNKEPT_FIELDS[str(info.field_name)])
+
+
+class TaskCreate(DueDateAlias, UnkeptFields, PostedOrganization):
     """A ``lead`` or ``outgoing_call`` task (the same fields: Close documents no others);
     ``date`` (or ``due_date``) may be a datetime or a plain date (naive: ``X-TZ-Offset``)."""
 
@@ -110,6 +146,7 @@ class TaskCreate(DueDateAlias, PostedOrganization):
 
     task_type: str = Field(default=TaskType.LEAD.value, alias="_type", max_length=64)
     lead_id: str = Field(max_length=64)
+    contact_id: str | None = Field(default=None, max_length=64)
     text: str = Field(default="", max_length=MAX_TEXT)
     assigned_to: str | None = Field(default=None, max_length=64)
     is_complete: Boolean = False
@@ -124,11 +161,14 @@ class TaskChanges(RequestModel):
     is_complete: Boolean = False
 
 
-class TaskUpdate(DueDateAlias, TaskChanges, PostedOrganization):
-    """PUT behaves as PATCH: only the fields sent change; ``text`` only on tasks made through
-    the API; ``due_date`` is ``date``."""
+class TaskUpdate(DueDateAlias, TaskChanges, UnkeptFields, PostedOrganization):
+    """PUT behaves as PATCH: only the fields sent change; ``text`` and ``contact_id`` only on
+    tasks made through the API; ``due_date`` is ``date``."""
 
     text: str = Field(default="", max_length=MAX_TEXT)
+    contact_id: str | None = Field(default=None, max_length=64)
+    lead_id: str | None = Field(default=None, max_length=64)
+    """Not changeable: a task stays on its lead; only its own lead may be posted back."""
 
 
 class TaskBulkUpdate(TaskChanges):

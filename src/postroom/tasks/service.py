@@ -67,12 +67,16 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
         raise ValidationFailed.field("lead_id", "Lead not found.")
     assignee = body.assigned_to or caller.user_id
     await check_assignee(session, caller, assignee)
+    check_dated(body, body.date)
+    if body.contact_id is not None:
+        await check_contact(session, caller, body.lead_id, body.contact_id)
     now = utcnow()
     task = Task(
         id=new_id("task"),
         organization_id=caller.organization_id,
         task_type=body.task_type,
         lead_id=body.lead_id,
+        contact_id=body.contact_id,
         assigned_to=assignee,
         text=body.text,
         due_at=due_at(body.date, caller.tz),
@@ -86,6 +90,38 @@ async def create_task(session: AsyncSession, caller: Caller, body: TaskCreate) -
     await session.flush()
     await task_changed(session, Origin.of(caller), task, "created")
     return await _page(session, caller.organization_id, [task], now, caller.tz)
+
+
+async def check_new_contact(
+    session: AsyncSession, caller: Caller, task: Task, contact_id: str | None
+) -> None:
+    """Another contact (or none) for ``task``. The contact it names already is not checked
+    again: locking it would take the task and then the contact, while the contact's deletion
+    takes them the other way round."""
+    if task.task_type not in API_TASK_TYPES:
+        message = "Only the contact of lead and outgoing_call tasks can be changed."
+        raise ValidationFailed.field("contact_id", message)
+    if contact_id is not None:
+        await check_contact(session, caller, task.lead_id, contact_id)
+
+
+def check_dated(body: TaskCreate | TaskUpdate, date: datetime | None) -> None:
+    """``is_dateless: false`` asks for a task with a date: ``date`` is the one it would have."""
+    if body.is_dateless is False and date is None:
+        message = "A task that is not dateless needs a date: send one with is_dateless false."
+        raise ValidationFailed.field("is_dateless", message)
+
+
+async def check_contact(
+    session: AsyncSession, caller: Caller, lead_id: str, contact_id: str
+) -> None:
+    """A contact a task is about to name: one of its lead's, kept from deletion until the
+    task is written (as an email's, ``emails.references``)."""
+    found = await contact_repository.get_referenced_contact(
+        session, caller.organization_id, contact_id
+    )
+    if found is None or found.lead_id != lead_id:
+        raise ValidationFailed.field("contact_id", "Contact not found on this lead.")
 
 
 async def check_assignee(session: AsyncSession, caller: Caller, user_id: str | None) -> None:
@@ -193,18 +229,24 @@ async def update_task(
     task = await _owned_task(session, caller, task_id, locked=True)
     check_posted_organization(body, caller.organization_id)
     sent = body.model_fields_set
+    if "lead_id" in sent and body.lead_id != task.lead_id:
+        message = "A task stays on its lead; lead_id cannot be changed."
+        raise ValidationFailed.field("lead_id", message)
     if "text" in sent and body.text != task.text and task.task_type not in API_TASK_TYPES:
         message = "Only the text of lead and outgoing_call tasks can be changed."
         raise ValidationFailed.field("text", message)
+    if "contact_id" in sent and body.contact_id != task.contact_id:
+        await check_new_contact(session, caller, task, body.contact_id)
     if "assigned_to" in sent:
         await check_assignee(session, caller, body.assigned_to)
+    check_dated(body, body.date if "date" in sent else task.due_at)
     changes = task_changes(task, wanted_columns(body, caller.tz))
     if changes:
         await change_tasks(session, Origin.of(caller), [(task, changes)])
     return await _page(session, caller.organization_id, [task], utcnow(), caller.tz)
 
 
-CHANGEABLE_FIELDS = frozenset({*TaskChanges.model_fields, "text"})
+CHANGEABLE_FIELDS = frozenset({*TaskChanges.model_fields, "text", "contact_id"})
 """The fields of a task's PUT that set its columns (``organization_id`` is only checked)."""
 
 

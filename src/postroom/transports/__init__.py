@@ -11,7 +11,8 @@ Exception tree (what a transport raises; the dispatcher's retry policy reads it)
     ├── PermanentDeliveryError      give up at once: ``error``
     │   ├── PermanentRejection      5xx reply to MAIL, RCPT (all recipients) or DATA;
     │                               a non-ASCII sender the server cannot take (no SMTPUTF8)
-    │   └── AuthenticationFailed    the server refused our credentials
+    │   └── AuthenticationFailed    the server refused our credentials, or offers no AUTH
+    │                               we can use (none before STARTTLS, say)
     └── DeliveryUnknown             the connection broke after the message data was sent
                                     and before the reply (the SMTP sync gap): never resent
                                     automatically

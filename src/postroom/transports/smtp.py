@@ -98,10 +98,10 @@ class SmtpTransport:
             if client.is_ehlo_or_helo_needed:
                 await _greet(client)
             if self.settings.username:
-                await client.login(self.settings.username, self.settings.password or "")
-        except aiosmtplib.SMTPAuthenticationError as error:
+                await _log_in(client, self.settings.username, self.settings.password or "")
+        except AuthenticationFailed:
             client.close()
-            raise AuthenticationFailed(f"{error.code} {error.message}") from error
+            raise
         except Exception as error:
             client.close()
             raise _connect_failure(error) from error
@@ -120,6 +120,21 @@ class SmtpTransport:
             start_tls=settings.security == "starttls",
             validate_certs=settings.validate_certs,
         )
+
+
+async def _log_in(client: aiosmtplib.SMTP, username: str, password: str) -> None:
+    """AUTH with the account's credentials. A server that refuses them, and one that offers
+    no AUTH this client can use (none at all, as many do before STARTTLS, or no known
+    mechanism), are the same thing for the account: its SMTP settings cannot log in. A
+    dropped or timed-out connection stays a connection failure."""
+    try:
+        await client.login(username, password)
+    except aiosmtplib.SMTPAuthenticationError as error:
+        raise AuthenticationFailed(f"{error.code} {error.message}") from error
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException, *_TIMEOUTS):
+        raise
+    except aiosmtplib.SMTPException as error:
+        raise AuthenticationFailed(error.message) from error
 
 
 async def _greet(client: aiosmtplib.SMTP) -> None:
