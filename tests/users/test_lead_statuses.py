@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from postroom.db import Database
 from tests.conftest import Tenant
 from tests.helpers import create_lead, field_errors, ok
+from tests.leads.test_status_lookup import assert_seeks_the_status_index
+from tests.query_plans import statements_sent
 from tests.users.test_organization_update import fresh, organization, url
 
 DEFAULT = "Potential"
@@ -86,6 +89,16 @@ async def test_fields_lead_statuses_returns_only_them(tenant: Tenant) -> None:
     params = {"_fields": "lead_statuses"}
     shown = ok(await tenant.client.get(url(tenant), params=params))
     assert shown == {"lead_statuses": await statuses(tenant)}
+
+
+async def test_they_are_read_by_seeks_in_the_status_index_not_from_every_lead(
+    tenant: Tenant, database: Database, database_url: str
+) -> None:
+    for label in ("Won", "Lost", "Won"):
+        await create_lead(tenant.client, status_label=label)
+    sent = await statements_sent(database, lambda: organization(tenant))
+    assert_seeks_the_status_index(database_url, sent)
+    assert not [sql for sql, _ in sent if "FROM leads" in sql and "WITH RECURSIVE" not in sql]
 
 
 async def test_the_get_object_with_its_statuses_posted_back_changes_nothing(
