@@ -215,6 +215,21 @@ def test_me_returns_the_key_users_email_and_organization(client: Any, server: Li
     assert me["organizations"][0]["id"].startswith("orga_")
 
 
+def test_lead_statuses_are_read_as_closes_api_wrapper_reads_them(
+    client: Any, lead: dict[str, Any]
+) -> None:
+    """close-api-scripts' ``CloseApiWrapper.get_lead_statuses()``: the organization of
+    ``me``, then ``organization/{id}`` with ``_fields=lead_statuses``, indexed by key."""
+    qualified = client.post("lead", {"name": "Qualified Corp", "status": "Qualified"})
+    organization_id = client.get("me")["organizations"][0]["id"]
+    params = {"_fields": "lead_statuses"}
+    statuses = client.get(f"organization/{organization_id}", params=params)["lead_statuses"]
+    assert statuses[0] == {"id": lead["status_id"], "label": "Potential"}
+    assert {"id": qualified["status_id"], "label": "Qualified"} in statuses
+    organization = client.get(f"organization/{organization_id}")
+    assert client.put(f"organization/{organization_id}", organization) == organization
+
+
 @pytest.mark.parametrize("tz_offset", ["-0.0", "5.5", "-8.0"])
 def test_tz_offset_header_is_accepted(server: LiveServer, tz_offset: str) -> None:
     api = connect(server, tz_offset)

@@ -52,6 +52,12 @@ async def test_email_schema_uses_closes_field_names(app: FastAPI) -> None:
     assert {"lead_id", "status"} <= set(create["required"])
 
 
+async def test_organization_schema_documents_its_lead_statuses(app: FastAPI) -> None:
+    schemas = (await openapi(app))["components"]["schemas"]
+    assert "lead_statuses" in schemas["OrganizationOut"]["required"]
+    assert set(schemas["LeadStatusOut"]["properties"]) == {"id", "label"}
+
+
 async def test_docs_page_is_served(app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -1,5 +1,6 @@
-"""``PUT /organization/{id}/``: renames the caller's organization; ``currency`` and
-``lead_statuses`` are refused by name (docs/decisions.md, Organizations)."""
+"""``PUT /organization/{id}/``: renames the caller's organization; ``currency``, and
+``lead_statuses`` other than GET shows them, are refused by name (docs/decisions.md,
+Organizations; ``lead_statuses`` in detail in ``test_lead_statuses.py``)."""
 
 from __future__ import annotations
 
@@ -106,7 +107,9 @@ async def test_a_rename_takes_no_handle_users_create_finds_organizations_by(
     assert (await organization(tenant))["name"] == meant_for_others
 
 
-async def test_currency_and_lead_statuses_are_refused_by_name(tenant: Tenant) -> None:
+async def test_currency_and_other_lead_statuses_are_refused_together_by_name(
+    tenant: Tenant,
+) -> None:
     before = await organization(tenant)
     body = {"name": fresh("Acme Sales"), "currency": "EUR", "lead_statuses": [{"label": "Won"}]}
     errors = field_errors(await tenant.client.put(url(tenant), json=body))

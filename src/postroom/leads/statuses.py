@@ -6,18 +6,41 @@ a status exists when a lead of the organization has it, or it is the default. Po
 label makes a new status (a known limit); a ``status_id`` must name an existing status, or the
 label posted with it. Blank or null labels and ids are field errors, and the fields sent must
 all name the same status.
+
+The organization's statuses (``lead_statuses`` of ``GET /organization/{id}/``) are the default
+first, as Close's default status is its organization's first, then every other label its leads
+have, alphabetically (``kit.text.sort_key``): Postroom stores no order of its own.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.errors import ValidationFailed
+from postroom.kit.text import sort_key
 from postroom.leads import repository
 from postroom.leads.schemas import LeadFields, status_id_for
 
 DEFAULT_STATUS = "Potential"
 LABEL_FIELDS = ("status_label", "status")
+
+
+@dataclass(frozen=True)
+class LeadStatus:
+    """A status a lead of the organization can have: ``id`` is the ``status_id`` such a lead
+    shows."""
+
+    id: str
+    label: str
+
+
+async def organization_statuses(session: AsyncSession, organization_id: str) -> list[LeadStatus]:
+    """The default status, then every other label the organization's leads have, by label."""
+    labels = set(await repository.status_labels(session, organization_id)) - {DEFAULT_STATUS}
+    ordered = [DEFAULT_STATUS, *sorted(labels, key=sort_key)]
+    return [LeadStatus(status_id_for(organization_id, label), label) for label in ordered]
 
 
 def _posted_labels(body: LeadFields) -> dict[str, str]:

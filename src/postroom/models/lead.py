@@ -12,7 +12,10 @@ class Lead(IdMixin, TimestampsMixin, Base):
     """A company or person being sold to; contacts and emails hang off it."""
 
     __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_org_created", "organization_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_leads_org_created", "organization_id", "created_at", "id"),
+        Index("ix_leads_org_status", "organization_id", "status_label"),
+    )
 
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     name: Mapped[str | None] = mapped_column(String(1000))

@@ -94,5 +94,5 @@ async def update_organization(
 def organization_response(
     view: service.OrganizationView, expanded: frozenset[str], fields: frozenset[str] | None
 ) -> JSONResponse:
-    document = render_organization(view.organization, view.members, expanded)
+    document = render_organization(view.organization, view.members, view.lead_statuses, expanded)
     return JSONResponse(select_fields(document, fields))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from postroom.kit.datetimes import format_datetime
 from postroom.kit.schemas import RequestModel
+from postroom.leads.statuses import LeadStatus
 from postroom.models import Organization, User
 
 MAX_ORGANIZATION_NAME = 255
@@ -47,18 +48,27 @@ class MembershipOut(BaseModel):
     date_updated: str
 
 
+class LeadStatusOut(BaseModel):
+    """A status a lead can have; ``id`` is the ``status_id`` a lead of that label shows."""
+
+    id: str
+    label: str
+
+
 class OrganizationOut(BaseModel):
     id: str
     name: str
     memberships: list[MembershipOut]
     inactive_memberships: list[MembershipOut]
+    lead_statuses: list[LeadStatusOut]
     date_created: str
     date_updated: str
 
 
 class OrganizationUpdate(RequestModel):
     """PUT behaves as PATCH: only the fields sent change. ``currency`` and ``lead_statuses``
-    are read so that the service can refuse them by name (Postroom cannot serve them)."""
+    are read as sent so that the service can refuse them by name: any ``currency``, and
+    ``lead_statuses`` other than the list GET shows (Postroom cannot change them)."""
 
     name: str | None = Field(default=None, max_length=MAX_ORGANIZATION_NAME)
     currency: Any = None
@@ -124,8 +134,15 @@ EXPANDABLE = frozenset({"memberships__user", "inactive_memberships__user"})
 """What ``_expand`` of ``/organization/{id}/`` takes (comma-separated)."""
 
 
+def render_lead_statuses(statuses: Sequence[LeadStatus]) -> list[dict[str, str]]:
+    return [{"id": status.id, "label": status.label} for status in statuses]
+
+
 def render_organization(
-    organization: Organization, users: Sequence[User], expand: frozenset[str] = frozenset()
+    organization: Organization,
+    users: Sequence[User],
+    statuses: Sequence[LeadStatus],
+    expand: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Every user is an active member: Postroom has no inactive users."""
     nest = "memberships__user" in expand
@@ -134,6 +151,7 @@ def render_organization(
         "name": organization.name,
         "memberships": [render_membership(user, organization, nest) for user in users],
         "inactive_memberships": [],
+        "lead_statuses": render_lead_statuses(statuses),
         "date_created": format_datetime(organization.created_at),
         "date_updated": format_datetime(organization.updated_at),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,20 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postroom.errors import NotFound, ValidationFailed
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.text import sort_key
+from postroom.leads.statuses import LeadStatus, organization_statuses
 from postroom.models import ApiKey, Organization, User
 from postroom.users import repository
 from postroom.users.auth import Caller, hash_api_key
-from postroom.users.schemas import EXPANDABLE, OrganizationUpdate
+from postroom.users.schemas import EXPANDABLE, OrganizationUpdate, render_lead_statuses
 
 DEFAULT_ORGANIZATION = "Default"
-UNSUPPORTED_ORGANIZATION_FIELDS = {
-    "currency": "Postroom has no opportunities or other amounts, so it keeps no currency.",
-    "lead_statuses": (
-        "Postroom's lead statuses are the labels its leads have, in no stored order: "
-        "they cannot be reordered."
-    ),
-}
-"""What ``PUT /organization/{id}/`` refuses, and why, whatever value is sent."""
+CURRENCY_REFUSED = "Postroom has no opportunities or other amounts, so it keeps no currency."
+"""Why ``PUT /organization/{id}/`` refuses ``currency``, whatever value is sent."""
+LEAD_STATUSES_REFUSED = (
+    "Postroom's lead statuses are the labels its leads have, the default first and the others "
+    "by label: they cannot be reordered, added, renamed or removed here. Post them as GET "
+    "shows them, or leave them out."
+)
+"""Why ``PUT /organization/{id}/`` refuses ``lead_statuses`` other than the list GET shows."""
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,6 @@ async def list_users(
     return UserPage(users, await get_organization(session, caller, caller.organization_id))
 
 
-def sort_key(name: str) -> tuple[str, str]:
-    """A name as an alphabetical list orders it: letters without their accents and case
-    first (``Åberg`` beside ``Aberg``, not after ``Zeta``), then the name itself."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)), name
-
-
 def _by_last_name(user: User) -> tuple[tuple[str, str], tuple[str, str], str]:
     return sort_key(user.last_name), sort_key(user.first_name), user.id
 
@@ -183,6 +177,7 @@ async def get_user_with_organization(
 class OrganizationView:
     organization: Organization
     members: Sequence[User]
+    lead_statuses: Sequence[LeadStatus]
 
 
 async def get_organization_with_members(
@@ -190,7 +185,8 @@ async def get_organization_with_members(
 ) -> OrganizationView:
     organization = await get_organization(session, caller, organization_id)
     members = await repository.users_of_organization(session, organization.id)
-    return OrganizationView(organization, members)
+    statuses = await organization_statuses(session, organization.id)
+    return OrganizationView(organization, members, statuses)
 
 
 def expansions(raw: str | None) -> frozenset[str]:
@@ -218,21 +214,25 @@ async def update_organization(
     session: AsyncSession, caller: Caller, organization_id: str, body: OrganizationUpdate
 ) -> OrganizationView:
     """Rename the caller's organization (any member may: Postroom users have no roles);
-    ``currency`` and ``lead_statuses`` are refused by name. A PUT that changes nothing
-    changes nothing, ``date_updated`` included."""
-    organization = await get_organization(session, caller, organization_id)
-    _refuse_unsupported(body)
-    if "name" in body.model_fields_set and body.name != organization.name:
-        await _rename(session, organization, body.name or "")
-    return await get_organization_with_members(session, caller, organization_id)
+    ``currency``, and ``lead_statuses`` other than the ones GET shows, are refused by name.
+    A PUT that changes nothing changes nothing, ``date_updated`` included."""
+    view = await get_organization_with_members(session, caller, organization_id)
+    _refuse_unsupported(body, view.lead_statuses)
+    if "name" in body.model_fields_set and body.name != view.organization.name:
+        await _rename(session, view.organization, body.name or "")
+    return view
 
 
-def _refuse_unsupported(body: OrganizationUpdate) -> None:
-    refused = {
-        name: reason
-        for name, reason in UNSUPPORTED_ORGANIZATION_FIELDS.items()
-        if name in body.model_fields_set
-    }
+def _refuse_unsupported(body: OrganizationUpdate, statuses: Sequence[LeadStatus]) -> None:
+    """``lead_statuses`` is accepted only as GET shows it, same order (the GET object posted
+    back): Postroom keeps no order of statuses, so any other list would be a change it does
+    not make."""
+    refused: dict[str, str] = {}
+    if "currency" in body.model_fields_set:
+        refused["currency"] = CURRENCY_REFUSED
+    sent = body.lead_statuses
+    if "lead_statuses" in body.model_fields_set and sent != render_lead_statuses(statuses):
+        refused["lead_statuses"] = LEAD_STATUSES_REFUSED
     if refused:
         raise ValidationFailed(field_errors=refused)
 
