@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from postroom.emails.states import EmailStatus
-from postroom.kit.sql import within_bounds
+from postroom.kit.sql import for_change, within_bounds
 from postroom.models import EmailActivity, EmailThread
 
 
@@ -112,6 +112,8 @@ async def emails_of_threads(
 async def recent_thread_by_subject(
     session: AsyncSession, lead_id: str, key: str, since: datetime
 ) -> EmailThread | None:
+    """The lead's thread of this subject key active since ``since``, locked for the email
+    about to join it (``kit.sql.for_change``: one being deleted is not found)."""
     statement = (
         select(EmailThread)
         .where(
@@ -122,7 +124,7 @@ async def recent_thread_by_subject(
         .order_by(EmailThread.updated_at.desc())
         .limit(1)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked=True))).scalar_one_or_none()
 
 
 async def threads_by_message_id(
@@ -145,7 +147,8 @@ async def awaiting_reply(
     session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime
 ) -> Sequence[EmailActivity]:
     """Outgoing emails of the thread and lead sent before ``reply_at`` and not yet replied to:
-    those a reply arriving at ``reply_at`` answers."""
+    those a reply arriving at ``reply_at`` answers; locked, as they are about to be changed
+    (``kit.sql.for_change``: one being deleted meanwhile is not found)."""
     statement = select(EmailActivity).where(
         EmailActivity.thread_id == thread_id,
         EmailActivity.lead_id == lead_id,
@@ -153,12 +156,13 @@ async def awaiting_reply(
         EmailActivity.sent_at < reply_at,
         EmailActivity.has_reply.is_(False),
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked=True))).scalars().all()
 
 
 async def replied_without_reply(session: AsyncSession, thread_id: str) -> Sequence[EmailActivity]:
     """Sent emails of the thread marked replied that no incoming email of the thread, received
-    after they were sent, answers any more (its replies were deleted)."""
+    after they were sent, answers any more (its replies were deleted); locked, as they are
+    about to be changed (``kit.sql.for_change``)."""
     reply = aliased(EmailActivity)
     answered = (
         select(reply.id)
@@ -175,7 +179,7 @@ async def replied_without_reply(session: AsyncSession, thread_id: str) -> Sequen
         EmailActivity.has_reply.is_(True),
         ~answered,
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked=True))).scalars().all()
 
 
 async def latest_incoming_at(session: AsyncSession, thread_id: str) -> datetime | None:
