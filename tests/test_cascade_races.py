@@ -1,7 +1,8 @@
-"""A lead's or a contact's deletion racing the deletion of one of its emails, threads or tasks:
-the cascade waits for the other deletion and then leaves out what it removed. No 500 (the
-contact's deletion met a row gone under it: ``StaleDataError``), and no second ``deleted``
-event (and webhook) for what the other deletion removed and recorded already.
+"""A lead's or a contact's deletion racing the deletion of one of its emails, threads or tasks,
+and an email's or a thread's deletion racing the deletion of its follow-up task: the cascade
+waits for the other deletion and then leaves out what it removed. No 500 (the contact's
+deletion met a row gone under it: ``StaleDataError``), and no second ``deleted`` event (and
+webhook) for what the other deletion removed and recorded already.
 
 The racing deletion is held in an open transaction while the request is sent; it removes the
 rows without recording events, so any ``deleted`` event found is the cascade's.
@@ -105,3 +106,25 @@ async def test_a_lead_deleted_while_one_of_its_tasks_is_deleted_records_it_once(
     ok(await during_all(database, [delete(Task).where(Task.id == task["id"])], removal))
     assert await deleted_events(tenant, task["id"]) == 0
     assert await deleted_events(tenant, lead["id"]) == 1
+
+
+async def test_an_email_deleted_while_its_followup_task_is_deleted_records_the_task_once(
+    tenant: Tenant, database: Database
+) -> None:
+    _contact_id, email = await a_contact_with_an_email(tenant)
+    task = await add_followup(tenant.client, database, email)
+    removal = tenant.client.delete(f"/activity/email/{email['id']}/")
+    ok(await during_all(database, [delete(Task).where(Task.id == task["id"])], removal))
+    assert await deleted_events(tenant, task["id"]) == 0
+    assert await deleted_events(tenant, email["id"]) == 1
+
+
+async def test_a_thread_deleted_while_its_followup_task_is_deleted_records_the_task_once(
+    tenant: Tenant, database: Database
+) -> None:
+    _contact_id, email = await a_contact_with_an_email(tenant)
+    task = await add_followup(tenant.client, database, email)
+    removal = tenant.client.delete(f"/activity/emailthread/{email['thread_id']}/")
+    ok(await during_all(database, [delete(Task).where(Task.id == task["id"])], removal))
+    assert await deleted_events(tenant, task["id"]) == 0
+    assert await deleted_events(tenant, email["thread_id"]) == 1

@@ -167,13 +167,15 @@ def _followups_of_thread(thread_id: str) -> ColumnElement[bool]:
 
 
 async def followups_of_email(session: AsyncSession, email_id: str) -> Sequence[Task]:
-    """The tasks ``delete_followups_of_email`` removes, oldest first."""
-    return await _tasks_where(session, _followups_of_email(email_id))
+    """The tasks ``delete_followups_of_email`` removes (or the follow-up scheduler dates
+    again), oldest first, locked (``kit.sql.for_change``: one deleted meanwhile is left out)."""
+    return await _tasks_where(session, _followups_of_email(email_id), locked=True)
 
 
 async def followups_of_thread(session: AsyncSession, thread_id: str) -> Sequence[Task]:
-    """The tasks ``delete_followups_of_thread`` removes, oldest first."""
-    return await _tasks_where(session, _followups_of_thread(thread_id))
+    """The tasks ``delete_followups_of_thread`` removes, oldest first, locked
+    (``kit.sql.for_change``: one deleted meanwhile is left out)."""
+    return await _tasks_where(session, _followups_of_thread(thread_id), locked=True)
 
 
 async def tasks_of_contact(session: AsyncSession, contact_id: str) -> Sequence[Task]:
