@@ -5,6 +5,7 @@ no 500, and no email left naming a thread that is gone.
   email it replies to, with the thread it was the last of, is a 400 on ``in_reply_to_id``,
   as it is once the deletion is done.
 - An email deleted while another joins its thread leaves the thread to the one that joined.
+- Incoming emails of one new conversation arriving at once share one thread.
 - An incoming email, or the deletion of one, racing the deletion of a sent email of its thread
   gives or takes ``has_reply`` from the sent emails that remain.
 
@@ -21,8 +22,12 @@ import httpx
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
+from postroom.config import Settings
 from postroom.db import Database
+from postroom.emails import service as email_service
+from postroom.emails.schemas import EmailActivityCreate
 from postroom.models import EmailActivity, EmailThread
+from postroom.users.auth import Caller
 from tests.conftest import Tenant
 from tests.helpers import IN_FLIGHT, create_email, create_lead, field_errors, ok
 
@@ -143,3 +148,25 @@ async def test_a_reply_deleted_while_a_sent_email_of_its_thread_is_deleted_is_go
     gone = delete(EmailActivity).where(EmailActivity.id == second["id"])
     ok(await during_all(database, [gone], deletion))
     assert ok(await tenant.client.get(f"/activity/email/{first['id']}/"))["has_reply"] is False
+
+
+async def test_incoming_emails_of_one_new_conversation_arriving_at_once_share_a_thread(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    """The first is placed (a new thread) but not yet committed when the second arrives: the
+    second waits for it, then finds its thread by the subject, as it would a moment later."""
+    lead = await create_lead(tenant.client)
+    incoming = {
+        "lead_id": lead["id"],
+        "status": "inbox",
+        "subject": "Question about pricing",
+        "sender": "jane@acme.example.com",
+    }
+    caller = Caller(tenant.organization_id, tenant.user_id, tenant.user_email, "Jane Sender", "key")
+    async with database.transaction() as session:
+        body = EmailActivityCreate.model_validate(incoming)
+        first = await email_service.create_email(session, caller, body, settings)
+        answer = asyncio.ensure_future(tenant.client.post("/activity/email/", json=incoming))
+        await asyncio.sleep(IN_FLIGHT)
+    second = ok(await answer)
+    assert second["thread_id"] == first.thread_id

@@ -11,6 +11,8 @@
   takes it back.
 - A thread's ``contact_id`` is the contact of the email that started it (its first), also
   when a ``PUT`` gives that draft another contact.
+- Incoming emails of one lead are threaded one at a time (``hold_for_threading``): two
+  arriving at once of one new conversation share its thread, as one after the other do.
 - A thread holds the emails of one lead only: a Message-ID of another lead's email is
   ignored, so deleting a lead or a thread never reaches another lead's emails.
 """
@@ -31,6 +33,7 @@ from postroom.events.service import Change, Origin, record_many
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
+from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity, EmailThread
 from postroom.tasks import repository as task_repository
 from postroom.tasks.service import task_deletions
@@ -137,6 +140,8 @@ async def _set_has_reply(
 async def _thread_to_join(
     session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
 ) -> EmailThread | None:
+    if email.status == EmailStatus.INBOX:
+        await lead_repository.hold_for_threading(session, email.lead_id)
     if parent is not None:
         email.references = reference_chain(parent)
         thread = await _own_thread(session, email, parent.thread_id)
