@@ -170,3 +170,26 @@ async def test_incoming_emails_of_one_new_conversation_arriving_at_once_share_a_
         await asyncio.sleep(IN_FLIGHT)
     second = ok(await answer)
     assert second["thread_id"] == first.thread_id
+
+
+async def test_one_message_logged_twice_at_once_leaves_one_email_in_one_thread(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    """The second finds the first by its Message-ID only when it inserts its email; the new
+    thread it had started for it goes too."""
+    lead = await create_lead(tenant.client)
+    incoming = {
+        "lead_id": lead["id"],
+        "status": "inbox",
+        "sender": "jane@acme.example.com",
+        "message_ids": ["<logged-twice@example.com>"],
+    }
+    caller = Caller(tenant.organization_id, tenant.user_id, tenant.user_email, "Jane Sender", "key")
+    async with database.transaction() as session:
+        body = EmailActivityCreate.model_validate(incoming)
+        first = await email_service.create_email(session, caller, body, settings)
+        answer = asyncio.ensure_future(tenant.client.post("/activity/email/", json=incoming))
+        await asyncio.sleep(IN_FLIGHT)
+    assert ok(await answer)["id"] == first.id
+    threads = ok(await tenant.client.get("/activity/emailthread/", params={"lead_id": lead["id"]}))
+    assert [thread["id"] for thread in threads["data"]] == [first.thread_id]
