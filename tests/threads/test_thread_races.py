@@ -193,3 +193,18 @@ async def test_one_message_logged_twice_at_once_leaves_one_email_in_one_thread(
     assert ok(await answer)["id"] == first.id
     threads = ok(await tenant.client.get("/activity/emailthread/", params={"lead_id": lead["id"]}))
     assert [thread["id"] for thread in threads["data"]] == [first.thread_id]
+
+
+async def test_a_reply_to_an_email_whose_thread_is_gone_starts_a_thread(
+    tenant: Tenant, database: Database
+) -> None:
+    """Such an email was left by the race above before it was fixed: it is still there, so a
+    reply to it is no 400."""
+    lead = await create_lead(tenant.client)
+    parent = await sent_email(tenant, lead["id"])
+    async with database.transaction() as session:
+        await session.execute(delete(EmailThread).where(EmailThread.id == parent["thread_id"]))
+    reply = {"lead_id": lead["id"], "status": "draft", "in_reply_to_id": parent["id"]}
+    created = ok(await tenant.client.post("/activity/email/", json=reply))
+    assert created["thread_id"] != parent["thread_id"]
+    assert await thread_exists(tenant, created["thread_id"])

@@ -201,6 +201,12 @@ async def starting_email_id(session: AsyncSession, thread_id: str) -> str | None
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def email_exists(session: AsyncSession, email_id: str) -> bool:
+    """Whether the email is there now (read again, whatever the session holds)."""
+    statement = select(EmailActivity.id).where(EmailActivity.id == email_id)
+    return (await session.execute(statement)).first() is not None
+
+
 async def count_emails(session: AsyncSession, thread_id: str) -> int:
     statement = select(func.count()).where(EmailActivity.thread_id == thread_id)
     return int((await session.execute(statement)).scalar_one())

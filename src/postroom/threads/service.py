@@ -145,7 +145,7 @@ async def _thread_to_join(
     if parent is not None:
         email.references = reference_chain(parent)
         thread = await _own_thread(session, email, parent.thread_id)
-        if thread is None and parent.thread_id is not None:
+        if thread is None and not await repository.email_exists(session, parent.id):
             raise ValidationFailed.field("in_reply_to_id", "Email not found on this lead.")
         return thread
     if email.status != EmailStatus.INBOX:
