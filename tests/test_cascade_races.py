@@ -19,7 +19,9 @@ from sqlalchemy import delete
 from sqlalchemy.sql import Executable
 
 from postroom.db import Database
+from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity, EmailThread, Task
+from postroom.tasks.service import add_followup_task, new_followup_task
 from tests.conftest import Tenant
 from tests.helpers import IN_FLIGHT, add_followup, create_email, create_lead, ok
 
@@ -128,3 +130,21 @@ async def test_a_thread_deleted_while_its_followup_task_is_deleted_records_the_t
     ok(await during_all(database, [delete(Task).where(Task.id == task["id"])], removal))
     assert await deleted_events(tenant, task["id"]) == 0
     assert await deleted_events(tenant, email["thread_id"]) == 1
+
+
+async def test_a_thread_deleted_while_its_followup_task_is_made_records_the_task_deleted(
+    tenant: Tenant, database: Database
+) -> None:
+    """The follow-up scheduler holds the email (it marks it handled) while it adds the task;
+    the thread's deletion waits for it, then deletes the task with its ``deleted`` event."""
+    _contact_id, email = await a_contact_with_an_email(tenant)
+    async with database.transaction() as session:
+        row = await session.get(EmailActivity, email["id"], with_for_update=True)
+        assert row is not None
+        task = new_followup_task(row, email["thread_id"], utcnow())
+        assert await add_followup_task(session, task)
+        removal = tenant.client.delete(f"/activity/emailthread/{email['thread_id']}/")
+        answer = asyncio.ensure_future(removal)
+        await asyncio.sleep(IN_FLIGHT)
+    ok(await answer)
+    assert await deleted_events(tenant, task.id) == 1

@@ -93,9 +93,11 @@ def _latest_activity_at() -> ColumnElement[datetime | None]:
 
 
 async def emails_of_threads(
-    session: AsyncSession, organization_id: str, thread_ids: Sequence[str]
+    session: AsyncSession, organization_id: str, thread_ids: Sequence[str], locked: bool = False
 ) -> Sequence[EmailActivity]:
-    """The emails of the given threads, oldest activity first."""
+    """The emails of the given threads, oldest activity first; ``locked``: for their deletion
+    (``kit.sql.for_change``: what holds one, such as the follow-up scheduler adding its task,
+    is waited for)."""
     if not thread_ids:
         return []
     statement = (
@@ -106,7 +108,7 @@ async def emails_of_threads(
         )
         .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked))).scalars().all()
 
 
 async def recent_thread_by_subject(

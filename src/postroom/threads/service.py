@@ -295,8 +295,10 @@ async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -
 async def _deletions(
     session: AsyncSession, organization_id: str, thread: EmailThread
 ) -> list[Change]:
-    """The ``deleted`` changes of the thread's emails, the thread and its follow-up tasks."""
-    emails = await repository.emails_of_threads(session, organization_id, [thread.id])
+    """The ``deleted`` changes of the thread's emails, the thread and its follow-up tasks. The
+    emails are read locked first: a follow-up task being added for one (the scheduler holds
+    the email) is then among the tasks read, and gets its ``deleted`` event."""
+    emails = await repository.emails_of_threads(session, organization_id, [thread.id], locked=True)
     tasks = await task_repository.followups_of_thread(session, thread.id)
     return [
         *await event_log.email_deletions(session, emails),
