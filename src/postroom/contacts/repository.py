@@ -62,13 +62,17 @@ async def contacts_of_leads(
     return (await session.execute(statement)).scalars().all()
 
 
-async def threads_of_contact(session: AsyncSession, contact: Contact) -> Sequence[EmailThread]:
+async def threads_of_contact(
+    session: AsyncSession, contact: Contact, locked: bool = False
+) -> Sequence[EmailThread]:
+    """The threads naming the contact; ``locked``: for a change (``kit.sql.for_change``: a
+    thread deleted meanwhile is left out)."""
     statement = (
         select(EmailThread)
         .where(EmailThread.contact_id == contact.id)
         .order_by(EmailThread.created_at, EmailThread.id)
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked))).scalars().all()
 
 
 async def delete_contact(session: AsyncSession, contact: Contact) -> None:

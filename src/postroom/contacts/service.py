@@ -10,7 +10,7 @@ posted with ``is_unsubscribed: true`` puts its address on that list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ from postroom.kit.ids import new_id
 from postroom.kit.sql import has_changes
 from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
-from postroom.models import Contact, EmailThread, Lead
+from postroom.models import Contact, Lead
 from postroom.tasks import repository as task_repository
 from postroom.tasks import service as task_service
 from postroom.unsubscribes import service as unsubscribe_service
@@ -197,7 +197,7 @@ async def delete_contact(session: AsyncSession, caller: Caller, contact_id: str)
     now = utcnow()
     await _release_emails(session, origin, contact.id, now)
     changes = [
-        *await _release_threads(session, origin, threads, threads_before, now),
+        *await _release_threads(session, origin, contact, threads_before, now),
         *await _release_tasks(session, origin, contact, now),
     ]
     await repository.delete_contact(session, contact)
@@ -222,11 +222,15 @@ async def _release_emails(
 async def _release_threads(
     session: AsyncSession,
     origin: Origin,
-    threads: Sequence[EmailThread],
+    contact: Contact,
     before: dict[str, dict[str, Any]],
     now: datetime,
 ) -> list[Change]:
-    """``before``: the threads as they were, their emails still naming the contact."""
+    """``before``: the threads as they were, their emails still naming the contact. They are
+    read again, locked, after the emails (the order an email's deletion takes them in): one
+    deleted meanwhile is left out."""
+    locked = await repository.threads_of_contact(session, contact, locked=True)
+    threads = [thread for thread in locked if thread.id in before]
     for thread in threads:
         thread.contact_id, thread.updated_at = None, now
     await session.flush()

@@ -264,7 +264,10 @@ async def email_chunks(
 ) -> AsyncIterator[Sequence[EmailActivity]]:
     """The emails matching ``condition``, oldest activity first, ``EMAIL_CHUNK`` at a time:
     their ids are read first, each chunk is loaded when its turn comes and leaves the session
-    when the next is asked for, so finish (flush) a chunk's changes before going on."""
+    when the next is asked for, so finish (flush) a chunk's changes before going on. A chunk
+    is loaded locked, as a cascade changes or deletes it (``kit.sql.for_change``): an email
+    deleted meanwhile is left out, instead of a ``StaleDataError`` or a second ``deleted``
+    event."""
     order = (EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
     ids = (
         (await session.execute(select(EmailActivity.id).where(condition).order_by(*order)))
@@ -274,7 +277,7 @@ async def email_chunks(
     for start in range(0, len(ids), EMAIL_CHUNK):
         wanted = ids[start : start + EMAIL_CHUNK]
         statement = select(EmailActivity).where(EmailActivity.id.in_(wanted)).order_by(*order)
-        chunk = (await session.execute(statement)).scalars().all()
+        chunk = (await session.execute(for_change(statement, locked=True))).scalars().all()
         yield chunk
         for email in chunk:
             session.expunge(email)

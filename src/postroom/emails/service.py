@@ -36,6 +36,7 @@ from postroom.kit.ids import new_id
 from postroom.kit.tenancy import check_posted_organization
 from postroom.models import EmailActivity
 from postroom.threads import service as thread_service
+from postroom.threads.service import Placement
 from postroom.tracking.service import new_open_token
 from postroom.users import repository as user_repository
 from postroom.users.auth import Caller
@@ -106,9 +107,8 @@ async def create_email(
     await default_to_users_account(session, email)
     _schedule(email, now)
     _refresh_derived(email)
-    placement = await thread_service.place(session, email, parent, now)
-    stored = await _insert(session, email, posted=bool(posted))
-    if stored is email:
+    stored, placement = await _place_and_insert(session, email, parent, now, bool(posted))
+    if placement is not None:
         await event_log.email_created(session, Origin.of(caller), email, placement)
     return stored
 
@@ -127,37 +127,44 @@ def posted_message_ids(body: EmailActivityCreate) -> list[str]:
     return posted
 
 
-async def _insert(session: AsyncSession, email: EmailActivity, posted: bool) -> EmailActivity:
-    """Insert the email; if its posted Message-ID was logged meanwhile, answer with that email.
+async def _place_and_insert(
+    session: AsyncSession,
+    email: EmailActivity,
+    parent: EmailActivity | None,
+    now: datetime,
+    posted: bool,
+) -> tuple[EmailActivity, Placement | None]:
+    """Place the email in its thread and insert it, with its placement. If its posted
+    Message-ID was logged meanwhile, answer with that email (and no placement): placing and
+    inserting share a savepoint, so nothing of this one stays, neither the thread it started
+    nor the sent emails it marked replied.
 
     A Message-ID Postroom made itself is new, so it needs no savepoint to recover from a clash.
     """
-    if posted:
-        existing = await _insert_unless_logged(session, email)
-        if existing is not None:
-            return existing
+    if not posted:
+        placement = await _placed_and_inserted(session, email, parent, now)
     else:
-        repository.add(session, email)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                placement = await _placed_and_inserted(session, email, parent, now)
+        except IntegrityError:
+            existing = await repository.email_by_message_id(
+                session, email.organization_id, [email.message_id or ""]
+            )
+            if existing is None:
+                raise
+            return existing, None
     await dispatch_repository.signal_due_change(session, email.due_at, email.followup_at)
-    return email
+    return email, placement
 
 
-async def _insert_unless_logged(
-    session: AsyncSession, email: EmailActivity
-) -> EmailActivity | None:
-    try:
-        async with session.begin_nested():
-            repository.add(session, email)
-            await session.flush()
-    except IntegrityError:
-        existing = await repository.email_by_message_id(
-            session, email.organization_id, [email.message_id or ""]
-        )
-        if existing is None:
-            raise
-        return existing
-    return None
+async def _placed_and_inserted(
+    session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
+) -> Placement:
+    placement = await thread_service.place(session, email, parent, now)
+    repository.add(session, email)
+    await session.flush()
+    return placement
 
 
 def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> EmailActivity:

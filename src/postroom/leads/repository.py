@@ -46,6 +46,21 @@ async def lead_exists(session: AsyncSession, organization_id: str, lead_id: str)
     return (await connection.execute(LEAD_OF_ORGANIZATION, parameters)).first() is not None
 
 
+THREADING_LOCK = (
+    select(Lead.id).where(Lead.id == bindparam("lead_id")).with_for_update(key_share=True)
+)
+"""PostgreSQL ``FOR NO KEY UPDATE`` of the lead: taken by one transaction at a time, and
+compatible with the ``FOR KEY SHARE`` of everything else made for the lead (``kept``)."""
+
+
+async def hold_for_threading(session: AsyncSession, lead_id: str) -> None:
+    """Hold the lead until this transaction ends, so that the incoming emails of the lead
+    find their thread one at a time: the next one waits and then sees the thread the one
+    before found or started. (SQLite's one writer runs them one at a time anyway.)"""
+    connection = await session.connection()
+    await connection.execute(THREADING_LOCK, {"lead_id": lead_id})
+
+
 async def list_leads(
     session: AsyncSession, organization_id: str, skip: int, limit: int
 ) -> Sequence[Lead]:

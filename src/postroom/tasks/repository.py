@@ -129,9 +129,12 @@ async def leads_by_id(
 async def tasks_of_lead(
     session: AsyncSession, organization_id: str, lead_id: str
 ) -> Sequence[Task]:
-    """Every task of the lead (of every type), oldest first."""
+    """Every task of the lead (of every type), oldest first, locked for its deletion
+    (``kit.sql.for_change``: a task deleted meanwhile is left out)."""
     return await _tasks_where(
-        session, and_(Task.organization_id == organization_id, Task.lead_id == lead_id)
+        session,
+        and_(Task.organization_id == organization_id, Task.lead_id == lead_id),
+        locked=True,
     )
 
 
@@ -164,23 +167,28 @@ def _followups_of_thread(thread_id: str) -> ColumnElement[bool]:
 
 
 async def followups_of_email(session: AsyncSession, email_id: str) -> Sequence[Task]:
-    """The tasks ``delete_followups_of_email`` removes, oldest first."""
-    return await _tasks_where(session, _followups_of_email(email_id))
+    """The tasks ``delete_followups_of_email`` removes (or the follow-up scheduler dates
+    again), oldest first, locked (``kit.sql.for_change``: one deleted meanwhile is left out)."""
+    return await _tasks_where(session, _followups_of_email(email_id), locked=True)
 
 
 async def followups_of_thread(session: AsyncSession, thread_id: str) -> Sequence[Task]:
-    """The tasks ``delete_followups_of_thread`` removes, oldest first."""
-    return await _tasks_where(session, _followups_of_thread(thread_id))
+    """The tasks ``delete_followups_of_thread`` removes, oldest first, locked
+    (``kit.sql.for_change``: one deleted meanwhile is left out)."""
+    return await _tasks_where(session, _followups_of_thread(thread_id), locked=True)
 
 
 async def tasks_of_contact(session: AsyncSession, contact_id: str) -> Sequence[Task]:
-    """Every task naming the contact (follow-up tasks copy their email's), oldest first."""
-    return await _tasks_where(session, Task.contact_id == contact_id)
+    """Every task naming the contact (follow-up tasks copy their email's), oldest first,
+    locked for the change (``kit.sql.for_change``: a task deleted meanwhile is left out)."""
+    return await _tasks_where(session, Task.contact_id == contact_id, locked=True)
 
 
-async def _tasks_where(session: AsyncSession, condition: ColumnElement[bool]) -> Sequence[Task]:
+async def _tasks_where(
+    session: AsyncSession, condition: ColumnElement[bool], locked: bool = False
+) -> Sequence[Task]:
     statement = select(Task).where(condition).order_by(Task.created_at, Task.id)
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked))).scalars().all()
 
 
 async def delete_followups_of_email(session: AsyncSession, email_id: str) -> None:

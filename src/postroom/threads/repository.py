@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from postroom.emails.states import EmailStatus
-from postroom.kit.sql import within_bounds
+from postroom.kit.sql import for_change, within_bounds
 from postroom.models import EmailActivity, EmailThread
 
 
@@ -93,9 +93,11 @@ def _latest_activity_at() -> ColumnElement[datetime | None]:
 
 
 async def emails_of_threads(
-    session: AsyncSession, organization_id: str, thread_ids: Sequence[str]
+    session: AsyncSession, organization_id: str, thread_ids: Sequence[str], locked: bool = False
 ) -> Sequence[EmailActivity]:
-    """The emails of the given threads, oldest activity first."""
+    """The emails of the given threads, oldest activity first; ``locked``: for their deletion
+    (``kit.sql.for_change``: what holds one, such as the follow-up scheduler adding its task,
+    is waited for)."""
     if not thread_ids:
         return []
     statement = (
@@ -106,12 +108,14 @@ async def emails_of_threads(
         )
         .order_by(EmailActivity.activity_at, EmailActivity.created_at, EmailActivity.id)
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked))).scalars().all()
 
 
 async def recent_thread_by_subject(
     session: AsyncSession, lead_id: str, key: str, since: datetime
 ) -> EmailThread | None:
+    """The lead's thread of this subject key active since ``since``, locked for the email
+    about to join it (``kit.sql.for_change``: one being deleted is not found)."""
     statement = (
         select(EmailThread)
         .where(
@@ -122,7 +126,7 @@ async def recent_thread_by_subject(
         .order_by(EmailThread.updated_at.desc())
         .limit(1)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return (await session.execute(for_change(statement, locked=True))).scalar_one_or_none()
 
 
 async def threads_by_message_id(
@@ -145,7 +149,8 @@ async def awaiting_reply(
     session: AsyncSession, thread_id: str, lead_id: str, reply_at: datetime
 ) -> Sequence[EmailActivity]:
     """Outgoing emails of the thread and lead sent before ``reply_at`` and not yet replied to:
-    those a reply arriving at ``reply_at`` answers."""
+    those a reply arriving at ``reply_at`` answers; locked, as they are about to be changed
+    (``kit.sql.for_change``: one being deleted meanwhile is not found)."""
     statement = select(EmailActivity).where(
         EmailActivity.thread_id == thread_id,
         EmailActivity.lead_id == lead_id,
@@ -153,12 +158,13 @@ async def awaiting_reply(
         EmailActivity.sent_at < reply_at,
         EmailActivity.has_reply.is_(False),
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked=True))).scalars().all()
 
 
 async def replied_without_reply(session: AsyncSession, thread_id: str) -> Sequence[EmailActivity]:
     """Sent emails of the thread marked replied that no incoming email of the thread, received
-    after they were sent, answers any more (its replies were deleted)."""
+    after they were sent, answers any more (its replies were deleted); locked, as they are
+    about to be changed (``kit.sql.for_change``)."""
     reply = aliased(EmailActivity)
     answered = (
         select(reply.id)
@@ -175,7 +181,7 @@ async def replied_without_reply(session: AsyncSession, thread_id: str) -> Sequen
         EmailActivity.has_reply.is_(True),
         ~answered,
     )
-    return (await session.execute(statement)).scalars().all()
+    return (await session.execute(for_change(statement, locked=True))).scalars().all()
 
 
 async def latest_incoming_at(session: AsyncSession, thread_id: str) -> datetime | None:
@@ -195,6 +201,12 @@ async def starting_email_id(session: AsyncSession, thread_id: str) -> str | None
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def email_exists(session: AsyncSession, email_id: str) -> bool:
+    """Whether the email is there now (read again, whatever the session holds)."""
+    statement = select(EmailActivity.id).where(EmailActivity.id == email_id)
+    return (await session.execute(statement)).first() is not None
 
 
 async def count_emails(session: AsyncSession, thread_id: str) -> int:

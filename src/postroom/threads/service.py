@@ -11,6 +11,8 @@
   takes it back.
 - A thread's ``contact_id`` is the contact of the email that started it (its first), also
   when a ``PUT`` gives that draft another contact.
+- Incoming emails of one lead are threaded one at a time (``hold_for_threading``): two
+  arriving at once of one new conversation share its thread, as one after the other do.
 - A thread holds the emails of one lead only: a Message-ID of another lead's email is
   ignored, so deleting a lead or a thread never reaches another lead's emails.
 """
@@ -31,6 +33,7 @@ from postroom.events.service import Change, Origin, record_many
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
 from postroom.kit.ids import new_id
+from postroom.leads import repository as lead_repository
 from postroom.models import EmailActivity, EmailThread
 from postroom.tasks import repository as task_repository
 from postroom.tasks.service import task_deletions
@@ -137,9 +140,14 @@ async def _set_has_reply(
 async def _thread_to_join(
     session: AsyncSession, email: EmailActivity, parent: EmailActivity | None, now: datetime
 ) -> EmailThread | None:
+    if email.status == EmailStatus.INBOX:
+        await lead_repository.hold_for_threading(session, email.lead_id)
     if parent is not None:
         email.references = reference_chain(parent)
-        return await _own_thread(session, email, parent.thread_id)
+        thread = await _own_thread(session, email, parent.thread_id)
+        if thread is None and not await repository.email_exists(session, parent.id):
+            raise ValidationFailed.field("in_reply_to_id", "Email not found on this lead.")
+        return thread
     if email.status != EmailStatus.INBOX:
         return None
     thread = await _thread_by_headers(session, email)
@@ -166,10 +174,12 @@ async def _thread_by_headers(session: AsyncSession, email: EmailActivity) -> Ema
 async def _own_thread(
     session: AsyncSession, email: EmailActivity, thread_id: str | None
 ) -> EmailThread | None:
-    """The thread if it belongs to the email's lead (a thread never holds two leads' emails)."""
+    """The thread if it belongs to the email's lead (a thread never holds two leads' emails),
+    locked for the email about to join it: a deletion of the thread under way is waited for,
+    and then there is none (the email it was found by went with it)."""
     if thread_id is None:
         return None
-    thread = await repository.get_thread(session, email.organization_id, thread_id)
+    thread = await repository.get_thread(session, email.organization_id, thread_id, locked=True)
     return thread if thread is not None and thread.lead_id == email.lead_id else None
 
 
@@ -223,25 +233,19 @@ async def follow_contact(
     return await event_log.thread_updated(session, email.organization_id, before)
 
 
-async def forget_if_empty(session: AsyncSession, thread_id: str | None) -> bool:
-    """Remove a thread whose last email was deleted; return whether it was removed."""
-    if thread_id is not None and await repository.count_emails(session, thread_id) == 0:
-        await repository.delete_thread(session, thread_id)
-        return True
-    return False
-
-
 async def email_left(
     session: AsyncSession, organization_id: str, before: dict[str, Any], now: datetime
 ) -> Change | None:
     """The change of the thread ``before`` showed once an email left it (moved or deleted):
     ``deleted`` when that was its last email, else ``updated``, the thread changed at ``now``
-    (None when it is gone already)."""
-    if await forget_if_empty(session, before["id"]):
-        return event_log.thread_deletion(before)
-    thread = await repository.get_thread(session, organization_id, before["id"])
+    (None when it is gone already). The thread is locked before its emails are counted: an
+    email joining it meanwhile (which holds it) is counted, so it never loses its thread."""
+    thread = await repository.get_thread(session, organization_id, before["id"], locked=True)
     if thread is None:
         return None
+    if await repository.count_emails(session, thread.id) == 0:
+        await repository.delete_thread(session, thread.id)
+        return event_log.thread_deletion(before)
     thread.updated_at = now
     await session.flush()
     return await event_log.thread_updated(session, organization_id, before)
@@ -291,8 +295,10 @@ async def delete_thread(session: AsyncSession, caller: Caller, thread_id: str) -
 async def _deletions(
     session: AsyncSession, organization_id: str, thread: EmailThread
 ) -> list[Change]:
-    """The ``deleted`` changes of the thread's emails, the thread and its follow-up tasks."""
-    emails = await repository.emails_of_threads(session, organization_id, [thread.id])
+    """The ``deleted`` changes of the thread's emails, the thread and its follow-up tasks. The
+    emails are read locked first: a follow-up task being added for one (the scheduler holds
+    the email) is then among the tasks read, and gets its ``deleted`` event."""
+    emails = await repository.emails_of_threads(session, organization_id, [thread.id], locked=True)
     tasks = await task_repository.followups_of_thread(session, thread.id)
     return [
         *await event_log.email_deletions(session, emails),
