@@ -38,6 +38,8 @@ class Behaviour:
     """Seconds to wait before answering DATA."""
     pipelining: bool = True
     """Offer PIPELINING in the EHLO reply (aiosmtpd reads pipelined commands one by one)."""
+    smtputf8: bool = True
+    """Offer SMTPUTF8 in the EHLO reply (RFC 6531)."""
     temporary_share: float = 0.0
     """Share of recipients answered ``451`` at random (a temporary failure: retried)."""
     drop_share: float = 0.0
@@ -77,7 +79,10 @@ class _Handler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
-        if not self.server.behaviour.pipelining:
+        behaviour = self.server.behaviour
+        if not behaviour.smtputf8:
+            responses = [reply for reply in responses if reply[4:] != "SMTPUTF8"]
+        if not behaviour.pipelining:
             return responses
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 

@@ -573,6 +573,23 @@ async def test_non_ascii_sender_is_a_permanent_rejection_when_the_server_lacks_s
     assert recorder.envelopes == []
 
 
+async def test_a_message_with_utf8_headers_is_refused_whole_when_the_server_lacks_smtputf8(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    """Jörg in Cc makes the headers UTF-8 (RFC 6532): refusing only Jörg's RCPT would hand Bob
+    8-bit headers over a connection that never agreed to carry them."""
+    port, recorder = ascii_only
+    ascii_message = message(BOB, JOERG)
+    utf8_headers = replace(
+        ascii_message,
+        data=ascii_message.data.replace(b"\r\n\r\n", f"\r\nCc: {JOERG}\r\n\r\n".encode()),
+    )
+    handover = Handover()
+    with pytest.raises(PermanentRejection, match="^554 5.6.7 .*SMTPUTF8"):
+        await connect(port).deliver(utf8_headers, handover)
+    assert (recorder.envelopes, handover.calls) == ([], 0)
+
+
 # -- pipelining (RFC 2920) and TLS -------------------------------------------------------------
 
 

@@ -41,6 +41,10 @@ CLOSING = 421
 """The server's reply when it is about to close the connection, to any command."""
 START_INPUT = 354
 NEEDS_SMTPUTF8 = "553 5.6.7 non-ASCII address, and the server does not offer SMTPUTF8"
+UTF8_HEADERS_NEED_SMTPUTF8 = (
+    "554 5.6.7 the message has non-ASCII addresses in its headers (RFC 6532), and the server"
+    " does not offer SMTPUTF8"
+)
 MAX_REPLY_BYTES = 32768
 """A reply longer than this (a server streaming garbage) breaks the connection."""
 DATA_CHUNK_BYTES = 262144
@@ -223,9 +227,14 @@ class SmtpSession:
         self, message: OutgoingMessage
     ) -> tuple[bytes, list[tuple[str, bytes]], dict[str, str]]:
         """The MAIL command and each recipient's RCPT command; recipients that cannot be
-        written without SMTPUTF8 are refused here."""
+        written without SMTPUTF8 are refused here, and so is the whole message when its
+        headers hold UTF-8 (a To or Cc address that is not ASCII): sent to the other
+        recipients, it would reach them as 8-bit headers the server never agreed to carry."""
         addresses = (message.envelope_from, *message.recipients)
-        utf8 = self.smtputf8 and not all(address.isascii() for address in addresses)
+        utf8_data = not message.data.isascii()
+        if utf8_data and not self.smtputf8:
+            raise PermanentRejection(UTF8_HEADERS_NEED_SMTPUTF8)
+        utf8 = self.smtputf8 and (utf8_data or not all(map(str.isascii, addresses)))
         try:
             mail = _command("MAIL FROM:", message.envelope_from, " SMTPUTF8" if utf8 else "", utf8)
         except Unwritable as error:
