@@ -91,6 +91,22 @@ def test_an_address_that_is_not_ascii_goes_in_the_header_in_utf8() -> None:
     assert longest_line(data) <= 78
 
 
+def test_a_domain_that_is_not_ascii_goes_in_a_labels_in_the_headers_and_the_envelope() -> None:
+    """RFC 5890: an address whose own part is ASCII needs no SMTPUTF8, so every server takes
+    it; the same mailbox spelled either way is one recipient."""
+    outgoing = outgoing_message(
+        email_with(
+            to_addresses=["Bob <bob@bücher.example>"],
+            bcc_addresses=["BOB@XN--BCHER-KVA.example"],
+        ),
+        datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    assert outgoing.data.isascii()
+    message = message_from_bytes(outgoing.data, policy=policy.default)
+    assert message["To"] == "Bob <bob@xn--bcher-kva.example>"
+    assert outgoing.recipients == ("bob@xn--bcher-kva.example",)
+
+
 @pytest.mark.parametrize("subject", ["a" * 998, "a" * 1000, "Re: " + "b" * 996])
 def test_a_subject_of_one_long_word_is_encoded_to_fit_the_line_limit(subject: str) -> None:
     """compat32 never breaks a word: a 1,000-character one made a 1,009-octet line, which

@@ -153,6 +153,20 @@ async def test_non_ascii_subject_and_names_are_encoded(
     assert received.message["From"].addresses[0].display_name == "Jürgen"
 
 
+async def test_an_address_at_a_domain_that_is_not_ascii_reaches_a_server_without_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    smtp.behaviour.smtputf8 = False
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, to=["Bob <bob@bücher.example>"], cc=[], bcc=[])
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert received.recipients == ["bob@xn--bcher-kva.example"]
+    assert received.message["To"] == "Bob <bob@xn--bcher-kva.example>"
+    after = await read(tenant, email["id"])
+    assert after["envelope"]["to"] == [{"email": "bob@bücher.example", "name": "Bob"}]
+
+
 async def test_sent_html_carries_the_open_tracking_pixel(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:

@@ -1,5 +1,7 @@
 """The addresses of an email's sender and recipient fields: parsed, as the SMTP envelope
 takes them (Bcc recipients appear only there), and as Close's ``envelope`` object shows them.
+The message and the envelope carry a domain that is not ASCII in IDNA A-labels
+(``on_the_wire``); Close's ``envelope`` shows the addresses as posted.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime, getaddresses
 from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
 
 from postroom.emails.rendering import EmailRecord
 
@@ -23,12 +27,34 @@ def all_parsed(values: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def bare_addresses(values: Iterable[str]) -> list[str]:
-    return [addr for _name, addr in all_parsed(values) if addr]
+    """The addresses as the SMTP envelope takes them (``on_the_wire``)."""
+    return [on_the_wire(addr) for _name, addr in all_parsed(values) if addr]
+
+
+def on_the_wire(addr: str) -> str:
+    """``addr`` as the message and the envelope carry it: a domain that is not ASCII in IDNA
+    A-labels (``bob@bücher.example`` is ``bob@xn--bcher-kva.example``, RFC 5890), so an
+    address whose own part is ASCII needs no SMTPUTF8 and reaches every server. The form
+    email-validator checked when the address was posted; ASCII addresses as they are."""
+    return addr if addr.isascii() else _with_ascii_domain(addr)
+
+
+@lru_cache(maxsize=1024)
+def _with_ascii_domain(addr: str) -> str:
+    local, at, domain = addr.rpartition("@")
+    if not at or domain.isascii():
+        return addr
+    try:
+        ascii_domain = validate_email(addr, check_deliverability=False).ascii_domain
+    except EmailNotValidError:
+        return addr  # stored before it was checked: sent as it is, over SMTPUTF8 or not at all
+    return f"{local}@{ascii_domain}"
 
 
 def envelope_recipients(email: EmailRecord) -> tuple[str, ...]:
     """To, Cc and Bcc addresses, each once, in that order, as first spelled. Once whatever
-    the letter case (``Bob@Buyer.example.com`` is ``bob@buyer.example.com``): domains are
+    the letter case (``Bob@Buyer.example.com`` is ``bob@buyer.example.com``) and however
+    the domain is written (``bücher.example`` is ``xn--bcher-kva.example``): domains are
     case-insensitive, and so are the mailboxes of every provider in practice, so a second
     spelling would be a second copy in the same inbox (docs/decisions.md)."""
     seen: dict[str, str] = {}

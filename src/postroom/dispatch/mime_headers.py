@@ -2,10 +2,10 @@
 
 Every header value goes through ``one_line`` first (no CR, LF or other control character can
 reach the message, so no field can inject a header or a recipient); display names and the
-subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, and
-an address whose own part is not ASCII is written in UTF-8 (RFC 6532), folded here at its
-spaces. ``SMTP_POLICY`` is compat32 with CRLF line ends and a shortcut for the headers that
-need neither folding nor encoding.
+subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, a
+domain that is not ASCII is written in IDNA A-labels, and an address whose own part is not
+ASCII is written in UTF-8 (RFC 6532), folded here at its spaces. ``SMTP_POLICY`` is compat32
+with CRLF line ends and a shortcut for the headers that need neither folding nor encoding.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from email._policybase import Compat32
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
-from postroom.dispatch.addresses import parsed
+from postroom.dispatch.addresses import on_the_wire, parsed
 from postroom.emails.rendering import EmailRecord
 from postroom.kit.headers import one_line
 
@@ -68,6 +68,7 @@ def address(value: str) -> str:
     """``"Name" <a@b>`` as one header address (the display name encoded when needed)."""
     pairs = parsed(one_line(value))
     name, addr = pairs[0] if pairs else ("", "")
+    addr = on_the_wire(addr)
     if _has_overlong_word(name):
         name = Header(name, "utf-8").encode(linesep="")
     if addr.isascii():
