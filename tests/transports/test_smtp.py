@@ -525,6 +525,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.mail_options: list[list[str]] = []
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.mail_options.append(options)
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -588,6 +596,43 @@ async def test_a_message_with_utf8_headers_is_refused_whole_when_the_server_lack
     with pytest.raises(PermanentRejection, match="^554 5.6.7 .*SMTPUTF8"):
         await connect(port).deliver(utf8_headers, handover)
     assert (recorder.envelopes, handover.calls) == ([], 0)
+
+
+# -- message size (RFC 1870) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_limit() -> Iterator[tuple[int, Recorder]]:
+    """A real aiosmtpd server that takes messages of at most 2,000 octets (``SIZE 2000``)."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, data_size_limit=2000)
+    controller.start()
+    try:
+        yield port, recorder
+    finally:
+        controller.stop()
+
+
+async def test_mail_from_declares_the_size_of_the_message_when_the_server_offers_size(
+    small_limit: tuple[int, Recorder], connect: Connect
+) -> None:
+    port, recorder = small_limit
+    await connect(port).deliver(message(), Handover())
+    assert recorder.mail_options == [[f"SIZE={len(message().data)}"]]
+    assert recorder.envelopes == [(SENDER, [BOB])]
+
+
+async def test_a_message_over_the_servers_size_is_refused_for_good_before_any_data(
+    small_limit: tuple[int, Recorder], connect: Connect
+) -> None:
+    """Neither the data nor a command: the server said what it takes (552 is permanent)."""
+    port, recorder = small_limit
+    big = replace(message(), data=message().data + b"x" * 2000 + b"\r\n")
+    handover = Handover()
+    with pytest.raises(PermanentRejection, match="^552 5.3.4 .*2000"):
+        await connect(port).deliver(big, handover)
+    assert (recorder.mail_options, handover.calls) == ([], 0)
 
 
 # -- pipelining (RFC 2920) and TLS -------------------------------------------------------------
