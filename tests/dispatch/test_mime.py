@@ -107,6 +107,25 @@ def test_a_domain_that_is_not_ascii_goes_in_a_labels_in_the_headers_and_the_enve
     assert outgoing.recipients == ("bob@xn--bcher-kva.example",)
 
 
+def test_an_email_to_bcc_recipients_alone_says_to_undisclosed_recipients() -> None:
+    """An empty group (RFC 5322 §3.4), never the Bcc addresses: a message without To scores
+    as spam (SpamAssassin's MISSING_HEADERS)."""
+    email = email_with(to_addresses=[], bcc_addresses=["secret@audit.example.com"])
+    message, data = parsed(email)
+    assert message.get_all("To") == ["undisclosed-recipients:;"]
+    assert message["To"].groups[0].display_name == "undisclosed-recipients"
+    assert message["To"].addresses == ()
+    assert b"secret@" not in data
+    assert outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC)).recipients == (
+        "secret@audit.example.com",
+    )
+
+
+def test_an_email_with_cc_recipients_alone_has_no_to() -> None:
+    message, _data = parsed(email_with(to_addresses=[], cc_addresses=["carol@buyer.example.com"]))
+    assert (message["To"], message["Cc"]) == (None, "carol@buyer.example.com")
+
+
 @pytest.mark.parametrize("subject", ["a" * 998, "a" * 1000, "Re: " + "b" * 996])
 def test_a_subject_of_one_long_word_is_encoded_to_fit_the_line_limit(subject: str) -> None:
     """compat32 never breaks a word: a 1,000-character one made a 1,009-octet line, which

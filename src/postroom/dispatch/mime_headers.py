@@ -31,6 +31,11 @@ LONGEST_PLAIN_WORD = MAX_LINE - MAX_HEADER_LINE
 never breaks a word, and the line holding it, with what may precede it, must fit in 998."""
 
 
+UNDISCLOSED_RECIPIENTS = "undisclosed-recipients:;"
+"""The To of an email sent to Bcc recipients only: an empty group (RFC 5322 §3.4), as mail
+clients write it; spam filters count a message without To against it."""
+
+
 class PreFolded(str):
     """A header value already folded (no line over 998 octets), written as it is in UTF-8."""
 
@@ -130,6 +135,8 @@ def top_headers(email: EmailRecord, sent_at: datetime) -> list[tuple[str, str]]:
         headers.append(("To", address_header("To", address_list(email.to_addresses))))
     if email.cc_addresses:
         headers.append(("Cc", address_header("Cc", address_list(email.cc_addresses))))
+    if not (email.to_addresses or email.cc_addresses):
+        headers.append(("To", UNDISCLOSED_RECIPIENTS))
     headers += [
         ("Subject", encoded_text("Subject", email.subject or "")),
         ("Date", format_datetime(sent_at)),
