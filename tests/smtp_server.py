@@ -40,6 +40,8 @@ class Behaviour:
     """Offer PIPELINING in the EHLO reply (aiosmtpd reads pipelined commands one by one)."""
     smtputf8: bool = True
     """Offer SMTPUTF8 in the EHLO reply (RFC 6531)."""
+    max_recipients: int | None = None
+    """Recipients a transaction takes; each one more is answered ``452 4.5.3`` (RFC 5321)."""
     temporary_share: float = 0.0
     """Share of recipients answered ``451`` at random (a temporary failure: retried)."""
     drop_share: float = 0.0
@@ -102,6 +104,9 @@ class _Handler:
         if behaviour.drop_before_data:
             server.transport.close()
             return "421 closing"
+        if behaviour.max_recipients is not None:
+            if len(envelope.rcpt_tos) >= behaviour.max_recipients:
+                return "452 4.5.3 Too many recipients"
         if address in behaviour.rcpt_replies:
             return behaviour.rcpt_replies[address]
         if behaviour.temporary_now():

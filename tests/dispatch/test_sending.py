@@ -85,6 +85,23 @@ async def test_a_recipient_listed_twice_in_other_letter_cases_gets_one_copy(
     assert received.recipients == ["Bob@Buyer.example.com", "carol@buyer.example.com"]
 
 
+async def test_recipients_beyond_what_the_server_takes_at_once_get_the_email_too(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """A server that takes one recipient a transaction (452 4.5.3 to the next) gets the
+    message three times, one per recipient, and no refusal is recorded."""
+    smtp.behaviour.max_recipients = 1
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]))
+    assert [m.recipients for m in smtp.messages()] == [
+        ["bob@buyer.example.com"],
+        ["carol@buyer.example.com"],
+        ["secret@audit.example.com"],
+    ]
+    assert (await read(tenant, email["id"]))["send_attempts"] == []
+
+
 async def test_sent_email_shows_date_sent_envelope_and_message_ids(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:

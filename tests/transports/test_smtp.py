@@ -320,6 +320,40 @@ async def test_every_recipient_refused_with_a_4xx_among_them_is_a_temporary_reje
 # -- connections that fail before the message data ---------------------------------------------
 
 
+async def test_recipients_over_the_servers_limit_get_the_message_in_further_transactions(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    """RFC 5321 §4.5.3.1.10: 452 to a RCPT says the transaction is full, not that the
+    recipient is refused; the data's sync gap (``before_data``) opens once."""
+    behaving(smtp, max_recipients=2)
+    recipients = tuple(f"r{n}@buyer.example.com" for n in range(5))
+    handover = Handover()
+    receipt = await connect(smtp.port).deliver(message(*recipients), handover)
+    assert (receipt.accepted, receipt.refused, handover.calls) == (recipients, {}, 1)
+    received = smtp.messages()
+    assert [m.recipients for m in received] == [
+        list(recipients[:2]),
+        list(recipients[2:4]),
+        [recipients[4]],
+    ]
+    assert {m.data for m in received} == {received[0].data}
+
+
+async def test_a_recipient_refused_in_a_further_transaction_is_reported_with_its_reply(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    """Carol, put off by the first transaction, is refused by the second: Bob has the
+    message, and Carol's refusal is the server's own reply."""
+    behaving(smtp, max_recipients=1, rcpt_replies={CAROL: "550 5.1.1 no such user"})
+    transport = connect(smtp.port)
+    receipt = await transport.deliver(message(BOB, CAROL), Handover())
+    assert receipt.accepted == (BOB,)
+    assert receipt.refused == {CAROL: "550 5.1.1 no such user"}
+    assert [m.recipients for m in smtp.messages()] == [[BOB]]
+    await transport.deliver(message(BOB, number=2), Handover())
+    assert len(smtp.messages()) == 2
+
+
 async def test_refused_connection_is_connection_failed(connect: Connect) -> None:
     error = await failure(connect(free_port()))
     assert type(error) is ConnectionFailed

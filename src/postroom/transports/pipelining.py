@@ -6,6 +6,8 @@ round trips a message (MAIL, RCPT, DATA, the data) cost about 0.3 ms of CPU each
 ``ReplyReader`` takes the connection over and collects replies in order, however many arrive
 in one packet, and a transaction is two exchanges: ``MAIL FROM``, every ``RCPT TO`` and
 ``DATA`` in one write, then the message data. Without PIPELINING the commands go one by one.
+Recipients a server puts off because the transaction is full (452) get the message in the
+next transaction, on the same connection.
 
 The sync gap keeps its place: ``before_data`` runs once ``MAIL`` and a ``RCPT`` were accepted
 and the server waits for the data (354), and never before; a failure before it is a
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiosmtplib.protocol import PERIOD_REGEX
 
@@ -216,13 +218,47 @@ class SmtpSession:
             self.close()
 
     async def send(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
-        """One mail transaction; raises a ``DeliveryError`` of the documented tree."""
+        """One mail transaction, and then one more for the recipients the server put off for
+        want of room in it (452, RFC 5321 §4.5.3.1.10), as long as each takes some; raises a
+        ``DeliveryError`` of the documented tree when the first transaction fails."""
+        receipt = await self._transaction(message, before_data)
+        later = _put_off(receipt)
+        while later:
+            receipt, later = await self._next_transaction(
+                receipt, replace(message, recipients=later)
+            )
+        return receipt
+
+    async def _transaction(
+        self, message: OutgoingMessage, before_data: BeforeData
+    ) -> DeliveryReceipt:
         mail, recipients, refused = self._envelope(message)
         commands = [mail, *(command for _, command in recipients)]
         accepted = await self._open_transaction(commands, recipients, refused)
         await before_data()
         reply = await self._send_data(message.data)
         return DeliveryReceipt(accepted=tuple(accepted), refused=refused, reply=str(reply))
+
+    async def _next_transaction(
+        self, receipt: DeliveryReceipt, message: OutgoingMessage
+    ) -> tuple[DeliveryReceipt, tuple[str, ...]]:
+        """``receipt`` with the outcome of the message sent again to the recipients put off,
+        and those this transaction put off in turn. The others have the message already: a
+        failure now refuses these recipients with it, and retires the connection."""
+        refused = {r: reply for r, reply in receipt.refused.items() if r not in message.recipients}
+        try:
+            more = await self._transaction(message, _already_handed_over)
+        except DeliveryError as error:
+            self.close()
+            failed = {
+                r: error.refused.get(r) or f"{error.error_class}: {error}"
+                for r in message.recipients
+            }
+            return replace(receipt, refused=refused | failed), ()
+        combined = DeliveryReceipt(
+            receipt.accepted + more.accepted, refused | more.refused, receipt.reply
+        )
+        return combined, _put_off(more)
 
     def _envelope(
         self, message: OutgoingMessage
@@ -314,6 +350,20 @@ class SmtpSession:
         if not reply.ok:
             raise rejection(reply.code, reply.message)
         return reply
+
+
+TOO_MANY_RECIPIENTS = "452"
+"""A recipient's reply when the transaction holds as many as the server takes: the client
+sends the message to them in another transaction (RFC 5321 §4.5.3.1.10)."""
+
+
+def _put_off(receipt: DeliveryReceipt) -> tuple[str, ...]:
+    return tuple(r for r, reply in receipt.refused.items() if reply[:3] == TOO_MANY_RECIPIENTS)
+
+
+async def _already_handed_over() -> None:
+    """The ``before_data`` of the transactions after the first: the dispatcher's marker
+    (the message data may have left) was written before the first one's data."""
 
 
 class Unwritable(Exception):
