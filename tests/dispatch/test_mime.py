@@ -254,6 +254,26 @@ def test_every_line_of_a_message_ends_in_crlf_as_smtp_sends_it(
     assert bare_line_ends(data) == 0
 
 
+SEPARATORS = st.sampled_from(
+    ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\r", "\n", " "]
+)
+LONG_LINES = st.lists(st.tuples(st.integers(0, 1200), SEPARATORS), max_size=4).map(
+    lambda runs: "".join("a" * length + separator for length, separator in runs)
+)
+
+
+@given(body_text=LONG_LINES, body_html=st.none() | LONG_LINES, attached=st.booleans())
+def test_no_line_of_a_message_is_longer_than_998_octets(
+    body_text: str, body_html: str | None, attached: bool
+) -> None:
+    """RFC 5321 §4.5.3.1.6, whatever separators the body holds: only CR and LF end a line on
+    the wire."""
+    email = email_with(body_text=body_text, body_html=body_html)
+    attachments = [AttachmentPayload("a.txt", "text/plain", b"x")] if attached else []
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, attachments).data
+    assert longest_line(data) <= 998
+
+
 def attachments_of(email: EmailActivity, *items: AttachmentPayload) -> EmailMessage:
     data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, items).data
     message = message_from_bytes(data, policy=policy.default)

@@ -158,6 +158,22 @@ async def test_html_only_email_gets_a_text_part(harness: DeliveryHarness, smtp: 
     assert parts["text/plain"].strip() == "Only HTML"
 
 
+@pytest.mark.parametrize("separator", ["\f", "\v", "\x1c", "\x1d", "\x1e"])
+async def test_a_form_feed_or_other_separator_does_not_shorten_a_line_of_the_message(
+    harness: DeliveryHarness, smtp: SmtpServer, separator: str
+) -> None:
+    """Python's ``splitlines`` breaks lines at FF, VT and FS/GS/RS too, SMTP only at CRLF: a
+    body measured by it went out as 7bit with a 1,201-octet line (RFC 5321 allows 1,000)."""
+    _app, tenant = await harness.start(smtp.url)
+    body = "a" * 600 + separator + "b" * 600
+    email = await send(tenant, body_text=body, body_html=f"<p>{body}</p>")
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert max(len(line) for line in received.data.split(b"\r\n")) <= 998
+    text, html = (part.get_content() for part in received.message.iter_parts())
+    assert (text, html.startswith(f"<p>{body}</p>")) == (body, True)
+
+
 async def test_non_ascii_subject_and_names_are_encoded(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:

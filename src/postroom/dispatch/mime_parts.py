@@ -34,6 +34,9 @@ FILENAME_SECTION = 60
 """Characters of an attachment name's RFC 2231 section (``filename*0*=...``), when the name
 does not fit on one line."""
 
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""What compat32's generator takes for a line break in a body (``email.generator.NLCRE``)."""
+
 _LAST_BODY_END = re.compile(r".*(</body\s*>)", re.IGNORECASE | re.DOTALL)
 """Found in the HTML itself: ``html.lower()`` is longer than ``html`` when it holds an ``İ``,
 so a position found in it falls elsewhere in the HTML."""
@@ -90,9 +93,15 @@ def _body(
 
 
 def is_7bit(text: str) -> bool:
-    return text.isascii() and (
-        len(text) <= MAX_LINE or max(map(len, text.splitlines())) <= MAX_LINE
-    )
+    """ASCII in lines of at most 998 octets, as the message will have them: broken at CR,
+    LF and CRLF only (``str.splitlines`` also breaks at FF, VT and FS/GS/RS, which go on the
+    wire as they are, inside a line)."""
+    if not text.isascii():
+        return False
+    if len(text) <= MAX_LINE:
+        return True
+    lines = LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+    return max(map(len, lines)) <= MAX_LINE
 
 
 def _text_part(text: str, subtype: str) -> MIMEText:
