@@ -200,6 +200,21 @@ async def test_an_address_at_a_domain_that_is_not_ascii_reaches_a_server_without
     assert after["envelope"]["to"] == [{"email": "bob@bücher.example", "name": "Bob"}]
 
 
+async def test_a_sender_at_a_domain_that_is_not_ascii_reaches_a_server_without_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """Its Message-ID, made with the sender's domain, is ASCII too."""
+    smtp.behaviour.smtputf8 = False
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, sender="Jane <jane@bücher.example>")
+    assert email["message_ids"][0].endswith("@xn--bcher-kva.example>")
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert received.data.isascii()
+    assert received.mail_from == "jane@xn--bcher-kva.example"
+    assert received.message["From"] == "Jane <jane@xn--bcher-kva.example>"
+
+
 async def test_sent_html_carries_the_open_tracking_pixel(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:

@@ -11,9 +11,8 @@ from datetime import datetime
 from email.utils import format_datetime, getaddresses
 from functools import lru_cache
 
-from email_validator import EmailNotValidError, validate_email
-
 from postroom.emails.rendering import EmailRecord
+from postroom.kit.addresses import with_ascii_domain
 
 
 @lru_cache(maxsize=4096)
@@ -36,19 +35,7 @@ def on_the_wire(addr: str) -> str:
     A-labels (``bob@bücher.example`` is ``bob@xn--bcher-kva.example``, RFC 5890), so an
     address whose own part is ASCII needs no SMTPUTF8 and reaches every server. The form
     email-validator checked when the address was posted; ASCII addresses as they are."""
-    return addr if addr.isascii() else _with_ascii_domain(addr)
-
-
-@lru_cache(maxsize=1024)
-def _with_ascii_domain(addr: str) -> str:
-    local, at, domain = addr.rpartition("@")
-    if not at or domain.isascii():
-        return addr
-    try:
-        ascii_domain = validate_email(addr, check_deliverability=False).ascii_domain
-    except EmailNotValidError:
-        return addr  # stored before it was checked: sent as it is, over SMTPUTF8 or not at all
-    return f"{local}@{ascii_domain}"
+    return addr if addr.isascii() else with_ascii_domain(addr)
 
 
 def envelope_recipients(email: EmailRecord) -> tuple[str, ...]:
