@@ -33,7 +33,7 @@ from postroom.transports import (
     TemporaryRejection,
     TransientDeliveryError,
 )
-from postroom.transports.smtp import SmtpSettings, SmtpTransport
+from postroom.transports.smtp import SmtpSettings, SmtpTransport, is_fully_qualified
 from tests.smtp_server import Behaviour, SmtpServer, free_port, smtp_server
 
 SENDER = "jane@sender.example.com"
@@ -560,6 +560,14 @@ class Recorder:
     def __init__(self) -> None:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.mail_options: list[list[str]] = []
+        self.helo_names: list[str] = []
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.helo_names.append(hostname)
+        session.host_name = hostname
+        return responses
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -748,7 +756,7 @@ async def test_messages_go_over_tls_and_starttls_connections_reused(
     controller = Controller(recorder, hostname="127.0.0.1", port=port, **tls)  # type: ignore[arg-type]
     controller.start()
     try:
-        transport = connect(port, security=security, validate_certs=False)
+        transport = connect(port, security=security, validate_certs=False, helo_name=CLIENT)
         for number in range(3):
             receipt = await transport.deliver(message(number=number), Handover())
             assert receipt.accepted == (BOB,)
@@ -756,6 +764,47 @@ async def test_messages_go_over_tls_and_starttls_connections_reused(
     finally:
         controller.stop()
     assert recorder.envelopes == [(SENDER, [BOB])] * 3
+    assert recorder.helo_names == [CLIENT] * (2 if security == "starttls" else 1)
+
+
+# -- the client's name in EHLO (RFC 5321 §4.1.4) -------------------------------------------------
+
+CLIENT = "crm.sender.example.com"
+
+
+async def test_the_client_gives_the_helo_name_of_its_settings(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    port, recorder = ascii_only
+    await connect(port, helo_name=CLIENT).deliver(message(), Handover())
+    assert recorder.helo_names == [CLIENT]
+
+
+async def test_without_one_the_client_gives_a_fully_qualified_name_or_its_address_literal(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    """Never ``localhost`` or a container's bare host name (``socket.getfqdn()`` gives those
+    where the machine has no name in the DNS): servers refuse a name that is not fully
+    qualified, spam filters score ``localhost``."""
+    port, recorder = ascii_only
+    await connect(port).deliver(message(), Handover())
+    [name] = recorder.helo_names
+    assert is_fully_qualified(name) or name == "[127.0.0.1]"
+
+
+@pytest.mark.parametrize(
+    ("name", "qualified"),
+    [
+        ("mail.example.com", True),
+        ("mail.example.com.", True),
+        ("localhost", False),
+        ("LOCALHOST.localdomain", False),
+        ("localhost.example.com", False),
+        ("3f2a9c1b7d0e", False),
+    ],
+)
+def test_a_fully_qualified_name_is_dotted_and_not_the_loopbacks(name: str, qualified: bool) -> None:
+    assert is_fully_qualified(name) is qualified
 
 
 async def test_lines_that_start_with_a_dot_arrive_as_they_were(
