@@ -158,6 +158,19 @@ async def test_html_only_email_gets_a_text_part(harness: DeliveryHarness, smtp: 
     assert parts["text/plain"].strip() == "Only HTML"
 
 
+async def test_the_text_part_made_from_html_keeps_where_each_link_leads(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """A reader of the text alternative cannot follow "Pay here" without its URL."""
+    _app, tenant = await harness.start(smtp.url)
+    pay = '<a href="https://pay.example.com/i/7?x=1&amp;y=2">Pay here</a>'
+    html = f'<p>{pay} <a href="#top">up</a></p>'
+    email = await send(tenant, body_text=None, body_html=html)
+    await eventually(lambda: sent(tenant, email["id"]))
+    parts = {p.get_content_type(): p.get_content() for p in smtp.messages()[0].message.iter_parts()}
+    assert parts["text/plain"].strip() == "Pay here <https://pay.example.com/i/7?x=1&y=2> up"
+
+
 @pytest.mark.parametrize("separator", ["\f", "\v", "\x1c", "\x1d", "\x1e"])
 async def test_a_form_feed_or_other_separator_does_not_shorten_a_line_of_the_message(
     harness: DeliveryHarness, smtp: SmtpServer, separator: str

@@ -28,7 +28,7 @@ from postroom.dispatch.mime_attachments import (
 )
 from postroom.dispatch.mime_headers import LONGEST_PLAIN_WORD, MAX_LINE, PreFolded, top_headers
 from postroom.emails.rendering import EmailRecord
-from postroom.kit.text import html_to_text
+from postroom.kit.text import html_to_text_part
 
 FILENAME_SECTION = 60
 """Characters of an attachment name's RFC 2231 section (``filename*0*=...``), when the name
@@ -46,7 +46,7 @@ _P = TypeVar("_P", bound=Message)
 def text_body(email: EmailRecord) -> str:
     if email.body_text:
         return email.body_text
-    return html_to_text(email.body_html) if email.body_html else ""
+    return html_to_text_part(email.body_html) if email.body_html else ""
 
 
 def with_pixel(html: str, pixel_url: str | None) -> str:

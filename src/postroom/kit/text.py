@@ -1,9 +1,44 @@
-"""Plain text from HTML (inscriptis: keeps the layout of lists, tables and paragraphs)."""
+"""Plain text from HTML (inscriptis: keeps the layout of lists, tables and paragraphs).
+
+``html_to_text`` is the text of the HTML alone (previews); ``html_to_text_part`` is what a
+reader of the text alternative of an email needs: the text, and after each link its target
+in angle brackets (``Pay <https://pay.example.com/>``), as mail clients write it, since the
+words of a link are no use without where it leads.
+"""
 
 from __future__ import annotations
 
 from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+from inscriptis.model.html_document_state import HtmlDocumentState
+from inscriptis.model.tag import CustomHtmlTagHandlerMapping
+
+SHOWN_SCHEMES = ("http://", "https://", "mailto:", "tel:", "ftp://")
+"""Link targets a reader can follow from the text; ``#anchor``, ``cid:`` and ``javascript:``
+mean nothing there."""
 
 
 def html_to_text(html: str) -> str:
     return str(get_text(html)).strip()
+
+
+def html_to_text_part(html: str) -> str:
+    return str(get_text(html, _WITH_LINKS)).strip()
+
+
+def _link_start(state: HtmlDocumentState, attrs: dict[str, str]) -> None:
+    href = (attrs.get("href") or "").strip()
+    state.link_target = href if href.lower().startswith(SHOWN_SCHEMES) else ""
+
+
+def _link_end(state: HtmlDocumentState) -> None:
+    if state.link_target:
+        state.tags[-1].write(f" <{state.link_target}>")
+        state.link_target = ""
+
+
+_WITH_LINKS = ParserConfig(
+    custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
+        start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}
+    )
+)
