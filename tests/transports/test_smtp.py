@@ -792,6 +792,40 @@ async def test_without_one_the_client_gives_a_fully_qualified_name_or_its_addres
     assert is_fully_qualified(name) or name == "[127.0.0.1]"
 
 
+async def test_a_server_that_knows_only_helo_gets_helo_and_plain_commands(
+    connect: Connect,
+) -> None:
+    """RFC 5321 §4.1.4 / §3.2: EHLO refused (502), the client says HELO with the same name
+    and uses no extension (no SIZE, no pipelining)."""
+    lines: list[bytes] = []
+
+    async def helo_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 old.example.com SMTP\r\n")
+        while line := await reader.readline():
+            lines.append(line)
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                writer.write(b"354 go\r\n")
+                while await reader.readline() != b".\r\n":
+                    pass
+                writer.write(b"250 queued\r\n")
+            else:
+                writer.write(b"502 no\r\n" if verb == b"EHLO" else b"250 ok\r\n")
+        writer.close()
+
+    async with tcp_server(helo_only) as port:
+        receipt = await connect(port, helo_name=CLIENT).deliver(message(BOB, CAROL), Handover())
+    assert receipt.accepted == (BOB, CAROL)
+    assert lines[:6] == [
+        f"EHLO {CLIENT}\r\n".encode(),
+        f"HELO {CLIENT}\r\n".encode(),
+        f"MAIL FROM:<{SENDER}>\r\n".encode(),
+        f"RCPT TO:<{BOB}>\r\n".encode(),
+        f"RCPT TO:<{CAROL}>\r\n".encode(),
+        b"DATA\r\n",
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "qualified"),
     [
