@@ -44,8 +44,8 @@ CLOSING = 421
 START_INPUT = 354
 NEEDS_SMTPUTF8 = "553 5.6.7 non-ASCII address, and the server does not offer SMTPUTF8"
 UTF8_HEADERS_NEED_SMTPUTF8 = (
-    "554 5.6.7 the message has non-ASCII addresses in its headers (RFC 6532), and the server"
-    " does not offer SMTPUTF8"
+    "554 5.6.7 the message has UTF-8 in its headers (RFC 6532: an address or a Message-ID"
+    " that is not ASCII), and the server does not offer SMTPUTF8"
 )
 MAX_REPLY_BYTES = 32768
 """A reply longer than this (a server streaming garbage) breaks the connection."""
