@@ -41,7 +41,8 @@ class Behaviour:
     smtputf8: bool = True
     """Offer SMTPUTF8 in the EHLO reply (RFC 6531)."""
     max_recipients: int | None = None
-    """Recipients a transaction takes; each one more is answered ``452 4.5.3`` (RFC 5321)."""
+    """Recipients a transaction takes; each one more is answered ``too_many_reply``."""
+    too_many_reply: str = "452 4.5.3 Too many recipients"
     temporary_share: float = 0.0
     """Share of recipients answered ``451`` at random (a temporary failure: retried)."""
     drop_share: float = 0.0
@@ -106,7 +107,7 @@ class _Handler:
             return "421 closing"
         if behaviour.max_recipients is not None:
             if len(envelope.rcpt_tos) >= behaviour.max_recipients:
-                return "452 4.5.3 Too many recipients"
+                return behaviour.too_many_reply
         if address in behaviour.rcpt_replies:
             return behaviour.rcpt_replies[address]
         if behaviour.temporary_now():

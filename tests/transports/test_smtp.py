@@ -320,12 +320,16 @@ async def test_every_recipient_refused_with_a_4xx_among_them_is_a_temporary_reje
 # -- connections that fail before the message data ---------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "too_many", ["452 4.5.3 Too many recipients", "552 5.5.3 Too many recipients"]
+)
 async def test_recipients_over_the_servers_limit_get_the_message_in_further_transactions(
-    smtp: SmtpServer, connect: Connect
+    smtp: SmtpServer, connect: Connect, too_many: str
 ) -> None:
     """RFC 5321 §4.5.3.1.10: 452 to a RCPT says the transaction is full, not that the
-    recipient is refused; the data's sync gap (``before_data``) opens once."""
-    behaving(smtp, max_recipients=2)
+    recipient is refused (and 552 with 5.5.3 is read the same, as RFC 5321 asks); the data's
+    sync gap (``before_data``) opens once."""
+    behaving(smtp, max_recipients=2, too_many_reply=too_many)
     recipients = tuple(f"r{n}@buyer.example.com" for n in range(5))
     handover = Handover()
     receipt = await connect(smtp.port).deliver(message(*recipients), handover)

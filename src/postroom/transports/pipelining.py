@@ -352,13 +352,16 @@ class SmtpSession:
         return reply
 
 
-TOO_MANY_RECIPIENTS = "452"
+TOO_MANY_RECIPIENTS = ("452 ", "452\n", "552 5.5.3 ")
 """A recipient's reply when the transaction holds as many as the server takes: the client
-sends the message to them in another transaction (RFC 5321 §4.5.3.1.10)."""
+sends the message to them in another transaction (RFC 5321 §4.5.3.1.10, which asks to read
+the older 552 so too; only with 5.5.3, "too many recipients", as 552 also means a full
+mailbox)."""
 
 
 def _put_off(receipt: DeliveryReceipt) -> tuple[str, ...]:
-    return tuple(r for r, reply in receipt.refused.items() if reply[:3] == TOO_MANY_RECIPIENTS)
+    refused = receipt.refused.items()
+    return tuple(r for r, reply in refused if reply.startswith(TOO_MANY_RECIPIENTS))
 
 
 async def _already_handed_over() -> None:
