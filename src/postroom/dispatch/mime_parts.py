@@ -100,8 +100,9 @@ def is_7bit(text: str) -> bool:
         return False
     if len(text) <= MAX_LINE:
         return True
-    lines = LINE_BREAK.split(text) if "\r" in text else text.split("\n")
-    return max(map(len, lines)) <= MAX_LINE
+    if "\r" in text:  # str.replace is twice as fast as LINE_BREAK.split
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return max(map(len, text.split("\n"))) <= MAX_LINE
 
 
 def _text_part(text: str, subtype: str) -> MIMEText:
