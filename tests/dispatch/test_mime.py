@@ -343,6 +343,18 @@ def test_a_content_id_is_written_once_in_angle_brackets(posted: str) -> None:
     assert image["Content-ID"] == "<logo@example.com>"
 
 
+def test_a_content_id_made_from_a_name_that_is_not_ascii_is_percent_encoded() -> None:
+    """A Content-ID is a msg-id (RFC 2045 §7): ASCII, never RFC 2047 encoded words, which
+    compat32 wrote for an inline part named in Cyrillic (a header no ``cid:`` could match, and
+    8-bit-free only by accident). RFC 2392 percent-encodes what a ``cid:`` URL holds."""
+    logo = AttachmentPayload("логотип.png", "image/png", b"png", inline=True)
+    data = outgoing_message(
+        email_with(body_html="<p>Hi</p>"), datetime(2026, 11, 26, tzinfo=UTC), None, [logo]
+    ).data
+    [line] = [line for line in data.split(b"\r\n") if line.startswith(b"Content-ID:")]
+    assert line == b"Content-ID: <%D0%BB%D0%BE%D0%B3%D0%BE%D1%82%D0%B8%D0%BF.png>"
+
+
 PIXEL = "https://postroom.example.com/t/o/token.gif"
 
 
