@@ -126,6 +126,17 @@ def test_an_email_with_cc_recipients_alone_has_no_to() -> None:
     assert (message["To"], message["Cc"]) == (None, "carol@buyer.example.com")
 
 
+def test_a_message_id_that_is_not_ascii_is_written_in_utf8_never_as_encoded_words() -> None:
+    """RFC 6532 msg-id, sent over SMTPUTF8 (the transport refuses it without): as RFC 2047
+    encoded words, which compat32 wrote, it was no msg-id and threaded nothing."""
+    email = email_with(references=["<a@x.example.com>", "<ü1@bücher.example>"])
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC)).data
+    assert b"In-Reply-To: <\xc3\xbc1@b\xc3\xbccher.example>\r\n" in data
+    message = message_from_string(data.decode("utf-8"), policy=policy.SMTPUTF8)
+    assert message["In-Reply-To"] == "<ü1@bücher.example>"
+    assert message["References"] == "<a@x.example.com> <ü1@bücher.example>"
+
+
 @pytest.mark.parametrize("subject", ["a" * 998, "a" * 1000, "Re: " + "b" * 996])
 def test_a_subject_of_one_long_word_is_encoded_to_fit_the_line_limit(subject: str) -> None:
     """compat32 never breaks a word: a 1,000-character one made a 1,009-octet line, which

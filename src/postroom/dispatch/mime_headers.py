@@ -128,6 +128,15 @@ def folded_at_spaces(name: str, value: str) -> PreFolded:
     return PreFolded("\r\n ".join(lines))
 
 
+def message_ids(name: str, ids: list[str]) -> str:
+    """Message-IDs as header ``name`` holds them: as compat32 folds them, or, with one that
+    is not ASCII (imported from a mail world of RFC 6532), in UTF-8 folded here at its
+    spaces, which the transport sends only with SMTPUTF8. compat32 wrote such an id as RFC
+    2047 encoded words, which are no msg-id: the receiver could thread nothing by it."""
+    value = one_line(" ".join(ids))
+    return value if value.isascii() else folded_at_spaces(name, value)
+
+
 def top_headers(email: EmailRecord, sent_at: datetime) -> list[tuple[str, str]]:
     """The headers after the top part's own, in the order they are written."""
     headers = [("From", address_header("From", address(email.sender or "")))]
@@ -140,10 +149,10 @@ def top_headers(email: EmailRecord, sent_at: datetime) -> list[tuple[str, str]]:
     headers += [
         ("Subject", encoded_text("Subject", email.subject or "")),
         ("Date", format_datetime(sent_at)),
-        ("Message-ID", one_line(email.message_ids[0])),
+        ("Message-ID", message_ids("Message-ID", email.message_ids[:1])),
     ]
     if email.references:
-        headers.append(("In-Reply-To", one_line(email.references[-1])))
-        headers.append(("References", one_line(" ".join(email.references))))
+        headers.append(("In-Reply-To", message_ids("In-Reply-To", email.references[-1:])))
+        headers.append(("References", message_ids("References", email.references)))
     headers.append(("MIME-Version", "1.0"))
     return headers
