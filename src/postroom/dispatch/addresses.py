@@ -27,7 +27,8 @@ def all_parsed(values: Iterable[str]) -> list[tuple[str, str]]:
 
 def bare_addresses(values: Iterable[str]) -> list[str]:
     """The addresses as the SMTP envelope takes them (``on_the_wire``)."""
-    return [on_the_wire(addr) for _name, addr in all_parsed(values) if addr]
+    pairs = all_parsed(values)
+    return [addr if addr.isascii() else with_ascii_domain(addr) for _name, addr in pairs if addr]
 
 
 def on_the_wire(addr: str) -> str:

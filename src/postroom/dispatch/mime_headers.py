@@ -16,8 +16,9 @@ from email._policybase import Compat32
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
-from postroom.dispatch.addresses import on_the_wire, parsed
+from postroom.dispatch.addresses import parsed
 from postroom.emails.rendering import EmailRecord
+from postroom.kit.addresses import with_ascii_domain
 from postroom.kit.headers import one_line
 
 MAX_LINE = 998
@@ -73,7 +74,8 @@ def address(value: str) -> str:
     """``"Name" <a@b>`` as one header address (the display name encoded when needed)."""
     pairs = parsed(one_line(value))
     name, addr = pairs[0] if pairs else ("", "")
-    addr = on_the_wire(addr)
+    if not addr.isascii():
+        addr = with_ascii_domain(addr)  # on_the_wire, without a call for ASCII addresses
     if _has_overlong_word(name):
         name = Header(name, "utf-8").encode(linesep="")
     if addr.isascii():
@@ -128,31 +130,33 @@ def folded_at_spaces(name: str, value: str) -> PreFolded:
     return PreFolded("\r\n ".join(lines))
 
 
-def message_ids(name: str, ids: list[str]) -> str:
-    """Message-IDs as header ``name`` holds them: as compat32 folds them, or, with one that
-    is not ASCII (imported from a mail world of RFC 6532), in UTF-8 folded here at its
-    spaces, which the transport sends only with SMTPUTF8. compat32 wrote such an id as RFC
-    2047 encoded words, which are no msg-id: the receiver could thread nothing by it."""
-    value = one_line(" ".join(ids))
+def message_ids(name: str, ids: str) -> str:
+    """Message-IDs (``ids``, separated by spaces) as header ``name`` holds them: as compat32
+    folds them, or, with one that is not ASCII (imported from a mail world of RFC 6532), in
+    UTF-8 folded here at its spaces, which the transport sends only with SMTPUTF8. compat32
+    wrote such an id as RFC 2047 encoded words, which are no msg-id: the receiver could
+    thread nothing by it."""
+    value = one_line(ids)
     return value if value.isascii() else folded_at_spaces(name, value)
 
 
 def top_headers(email: EmailRecord, sent_at: datetime) -> list[tuple[str, str]]:
     """The headers after the top part's own, in the order they are written."""
     headers = [("From", address_header("From", address(email.sender or "")))]
-    if email.to_addresses:
-        headers.append(("To", address_header("To", address_list(email.to_addresses))))
-    if email.cc_addresses:
-        headers.append(("Cc", address_header("Cc", address_list(email.cc_addresses))))
-    if not (email.to_addresses or email.cc_addresses):
+    to, cc, references = email.to_addresses, email.cc_addresses, email.references
+    if to:
+        headers.append(("To", address_header("To", address_list(to))))
+    if cc:
+        headers.append(("Cc", address_header("Cc", address_list(cc))))
+    if not (to or cc):
         headers.append(("To", UNDISCLOSED_RECIPIENTS))
     headers += [
         ("Subject", encoded_text("Subject", email.subject or "")),
         ("Date", format_datetime(sent_at)),
-        ("Message-ID", message_ids("Message-ID", email.message_ids[:1])),
+        ("Message-ID", message_ids("Message-ID", email.message_ids[0])),
     ]
-    if email.references:
-        headers.append(("In-Reply-To", message_ids("In-Reply-To", email.references[-1:])))
-        headers.append(("References", message_ids("References", email.references)))
+    if references:
+        headers.append(("In-Reply-To", message_ids("In-Reply-To", references[-1])))
+        headers.append(("References", message_ids("References", " ".join(references))))
     headers.append(("MIME-Version", "1.0"))
     return headers

@@ -8,6 +8,8 @@ words of a link are no use without where it leads.
 
 from __future__ import annotations
 
+from functools import cache
+
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 from inscriptis.model.html_document_state import HtmlDocumentState
@@ -23,7 +25,7 @@ def html_to_text(html: str) -> str:
 
 
 def html_to_text_part(html: str) -> str:
-    return str(get_text(html, _WITH_LINKS)).strip()
+    return str(get_text(html, _with_links())).strip()
 
 
 def _link_start(state: HtmlDocumentState, attrs: dict[str, str]) -> None:
@@ -37,8 +39,11 @@ def _link_end(state: HtmlDocumentState) -> None:
         state.link_target = ""
 
 
-_WITH_LINKS = ParserConfig(
-    custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
-        start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}
+@cache
+def _with_links() -> ParserConfig:
+    """Built on first use: nothing of it is needed to import the module."""
+    return ParserConfig(
+        custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
+            start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}
+        )
     )
-)
