@@ -1,7 +1,8 @@
 """The addresses of an email's sender and recipient fields: parsed, as the SMTP envelope
 takes them (Bcc recipients appear only there), and as Close's ``envelope`` object shows them.
 The message and the envelope carry a domain that is not ASCII in IDNA A-labels
-(``on_the_wire``); Close's ``envelope`` shows the addresses as posted.
+(``kit.addresses.with_ascii_domain``: such an address whose own part is ASCII then needs no
+SMTPUTF8); Close's ``envelope`` shows the addresses as posted.
 """
 
 from __future__ import annotations
@@ -26,17 +27,9 @@ def all_parsed(values: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def bare_addresses(values: Iterable[str]) -> list[str]:
-    """The addresses as the SMTP envelope takes them (``on_the_wire``)."""
+    """The addresses as the SMTP envelope takes them (domains in A-labels)."""
     pairs = all_parsed(values)
     return [addr if addr.isascii() else with_ascii_domain(addr) for _name, addr in pairs if addr]
-
-
-def on_the_wire(addr: str) -> str:
-    """``addr`` as the message and the envelope carry it: a domain that is not ASCII in IDNA
-    A-labels (``bob@bücher.example`` is ``bob@xn--bcher-kva.example``, RFC 5890), so an
-    address whose own part is ASCII needs no SMTPUTF8 and reaches every server. The form
-    email-validator checked when the address was posted; ASCII addresses as they are."""
-    return addr if addr.isascii() else with_ascii_domain(addr)
 
 
 def envelope_recipients(email: EmailRecord) -> tuple[str, ...]:

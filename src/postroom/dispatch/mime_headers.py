@@ -75,7 +75,7 @@ def address(value: str) -> str:
     pairs = parsed(one_line(value))
     name, addr = pairs[0] if pairs else ("", "")
     if not addr.isascii():
-        addr = with_ascii_domain(addr)  # on_the_wire, without a call for ASCII addresses
+        addr = with_ascii_domain(addr)  # the domain in A-labels, as in the envelope
     if _has_overlong_word(name):
         name = Header(name, "utf-8").encode(linesep="")
     if addr.isascii():
