@@ -38,6 +38,11 @@ class Behaviour:
     """Seconds to wait before answering DATA."""
     pipelining: bool = True
     """Offer PIPELINING in the EHLO reply (aiosmtpd reads pipelined commands one by one)."""
+    smtputf8: bool = True
+    """Offer SMTPUTF8 in the EHLO reply (RFC 6531)."""
+    max_recipients: int | None = None
+    """Recipients a transaction takes; each one more is answered ``too_many_reply``."""
+    too_many_reply: str = "452 4.5.3 Too many recipients"
     temporary_share: float = 0.0
     """Share of recipients answered ``451`` at random (a temporary failure: retried)."""
     drop_share: float = 0.0
@@ -77,7 +82,10 @@ class _Handler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
-        if not self.server.behaviour.pipelining:
+        behaviour = self.server.behaviour
+        if not behaviour.smtputf8:
+            responses = [reply for reply in responses if reply[4:] != "SMTPUTF8"]
+        if not behaviour.pipelining:
             return responses
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
@@ -97,6 +105,9 @@ class _Handler:
         if behaviour.drop_before_data:
             server.transport.close()
             return "421 closing"
+        if behaviour.max_recipients is not None:
+            if len(envelope.rcpt_tos) >= behaviour.max_recipients:
+                return behaviour.too_many_reply
         if address in behaviour.rcpt_replies:
             return behaviour.rcpt_replies[address]
         if behaviour.temporary_now():

@@ -344,6 +344,34 @@ async def test_refused_recipients_are_recorded_and_the_others_get_the_message(
     assert_one_attempt(found, "RecipientRefused", f"{CAROL}: 550 5.1.1 no such user")
 
 
+async def test_a_non_ascii_cc_ends_in_error_when_the_server_lacks_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """The Cc header holds the address in UTF-8 (RFC 6532): the email goes nowhere rather
+    than to Bob with 8-bit headers the server never agreed to carry."""
+    smtp.behaviour = Behaviour(smtputf8=False)
+    _app, tenant = await harness.start(smtp.url, **FAST_RETRIES)
+    email = await send(tenant, cc=["jörg@buyer.example.com"])
+    await eventually(has_status(tenant, email["id"], "error"))
+    found = await attempts(tenant, email["id"])
+    assert_one_attempt(found, "PermanentRejection", "5.6.7", "SMTPUTF8")
+    assert smtp.messages() == []
+
+
+async def test_a_non_ascii_bcc_alone_is_refused_when_the_server_lacks_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """A Bcc address is in no header: the others get the message, the refusal is recorded."""
+    smtp.behaviour = Behaviour(smtputf8=False)
+    _app, tenant = await harness.start(smtp.url, **FAST_RETRIES)
+    email = await send(tenant, bcc=["jörg@buyer.example.com"])
+    await eventually(has_status(tenant, email["id"], "sent"))
+    [received] = smtp.messages()
+    assert sorted(received.recipients) == sorted([BOB, CAROL])
+    found = await attempts(tenant, email["id"])
+    assert_one_attempt(found, "RecipientRefused", "jörg@buyer.example.com: 553 5.6.7")
+
+
 async def test_refused_credentials_end_in_error_at_once(harness: DeliveryHarness) -> None:
     transport = FailingTransport(AuthenticationFailed("535 5.7.8 bad credentials"))
     _app, tenant = await harness.start(transport=transport, **FAST_RETRIES)

@@ -91,6 +91,52 @@ def test_an_address_that_is_not_ascii_goes_in_the_header_in_utf8() -> None:
     assert longest_line(data) <= 78
 
 
+def test_a_domain_that_is_not_ascii_goes_in_a_labels_in_the_headers_and_the_envelope() -> None:
+    """RFC 5890: an address whose own part is ASCII needs no SMTPUTF8, so every server takes
+    it; the same mailbox spelled either way is one recipient."""
+    outgoing = outgoing_message(
+        email_with(
+            to_addresses=["Bob <bob@bücher.example>"],
+            bcc_addresses=["BOB@XN--BCHER-KVA.example"],
+        ),
+        datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    assert outgoing.data.isascii()
+    message = message_from_bytes(outgoing.data, policy=policy.default)
+    assert message["To"] == "Bob <bob@xn--bcher-kva.example>"
+    assert outgoing.recipients == ("bob@xn--bcher-kva.example",)
+
+
+def test_an_email_to_bcc_recipients_alone_says_to_undisclosed_recipients() -> None:
+    """An empty group (RFC 5322 §3.4), never the Bcc addresses: a message without To scores
+    as spam (SpamAssassin's MISSING_HEADERS)."""
+    email = email_with(to_addresses=[], bcc_addresses=["secret@audit.example.com"])
+    message, data = parsed(email)
+    assert message.get_all("To") == ["undisclosed-recipients:;"]
+    assert message["To"].groups[0].display_name == "undisclosed-recipients"
+    assert message["To"].addresses == ()
+    assert b"secret@" not in data
+    assert outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC)).recipients == (
+        "secret@audit.example.com",
+    )
+
+
+def test_an_email_with_cc_recipients_alone_has_no_to() -> None:
+    message, _data = parsed(email_with(to_addresses=[], cc_addresses=["carol@buyer.example.com"]))
+    assert (message["To"], message["Cc"]) == (None, "carol@buyer.example.com")
+
+
+def test_a_message_id_that_is_not_ascii_is_written_in_utf8_never_as_encoded_words() -> None:
+    """RFC 6532 msg-id, sent over SMTPUTF8 (the transport refuses it without): as RFC 2047
+    encoded words, which compat32 wrote, it was no msg-id and threaded nothing."""
+    email = email_with(references=["<a@x.example.com>", "<ü1@bücher.example>"])
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC)).data
+    assert b"In-Reply-To: <\xc3\xbc1@b\xc3\xbccher.example>\r\n" in data
+    message = message_from_string(data.decode("utf-8"), policy=policy.SMTPUTF8)
+    assert message["In-Reply-To"] == "<ü1@bücher.example>"
+    assert message["References"] == "<a@x.example.com> <ü1@bücher.example>"
+
+
 @pytest.mark.parametrize("subject", ["a" * 998, "a" * 1000, "Re: " + "b" * 996])
 def test_a_subject_of_one_long_word_is_encoded_to_fit_the_line_limit(subject: str) -> None:
     """compat32 never breaks a word: a 1,000-character one made a 1,009-octet line, which
@@ -219,6 +265,26 @@ def test_every_line_of_a_message_ends_in_crlf_as_smtp_sends_it(
     assert bare_line_ends(data) == 0
 
 
+SEPARATORS = st.sampled_from(
+    ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\r", "\n", " "]
+)
+LONG_LINES = st.lists(st.tuples(st.integers(0, 1200), SEPARATORS), max_size=4).map(
+    lambda runs: "".join("a" * length + separator for length, separator in runs)
+)
+
+
+@given(body_text=LONG_LINES, body_html=st.none() | LONG_LINES, attached=st.booleans())
+def test_no_line_of_a_message_is_longer_than_998_octets(
+    body_text: str, body_html: str | None, attached: bool
+) -> None:
+    """RFC 5321 §4.5.3.1.6, whatever separators the body holds: only CR and LF end a line on
+    the wire."""
+    email = email_with(body_text=body_text, body_html=body_html)
+    attachments = [AttachmentPayload("a.txt", "text/plain", b"x")] if attached else []
+    data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, attachments).data
+    assert longest_line(data) <= 998
+
+
 def attachments_of(email: EmailActivity, *items: AttachmentPayload) -> EmailMessage:
     data = outgoing_message(email, datetime(2026, 11, 26, tzinfo=UTC), None, items).data
     message = message_from_bytes(data, policy=policy.default)
@@ -286,6 +352,18 @@ def test_a_content_id_is_written_once_in_angle_brackets(posted: str) -> None:
     message = attachments_of(email_with(body_html="<p>Hi</p>"), logo)
     image = next(part for part in message.walk() if part.get_content_maintype() == "image")
     assert image["Content-ID"] == "<logo@example.com>"
+
+
+def test_a_content_id_made_from_a_name_that_is_not_ascii_is_percent_encoded() -> None:
+    """A Content-ID is a msg-id (RFC 2045 §7): ASCII, never RFC 2047 encoded words, which
+    compat32 wrote for an inline part named in Cyrillic (a header no ``cid:`` could match, and
+    8-bit-free only by accident). RFC 2392 percent-encodes what a ``cid:`` URL holds."""
+    logo = AttachmentPayload("логотип.png", "image/png", b"png", inline=True)
+    data = outgoing_message(
+        email_with(body_html="<p>Hi</p>"), datetime(2026, 11, 26, tzinfo=UTC), None, [logo]
+    ).data
+    [line] = [line for line in data.split(b"\r\n") if line.startswith(b"Content-ID:")]
+    assert line == b"Content-ID: <%D0%BB%D0%BE%D0%B3%D0%BE%D1%82%D0%B8%D0%BF.png>"
 
 
 PIXEL = "https://postroom.example.com/t/o/token.gif"

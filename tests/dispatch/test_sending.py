@@ -85,6 +85,23 @@ async def test_a_recipient_listed_twice_in_other_letter_cases_gets_one_copy(
     assert received.recipients == ["Bob@Buyer.example.com", "carol@buyer.example.com"]
 
 
+async def test_recipients_beyond_what_the_server_takes_at_once_get_the_email_too(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """A server that takes one recipient a transaction (452 4.5.3 to the next) gets the
+    message three times, one per recipient, and no refusal is recorded."""
+    smtp.behaviour.max_recipients = 1
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant)
+    await eventually(lambda: sent(tenant, email["id"]))
+    assert [m.recipients for m in smtp.messages()] == [
+        ["bob@buyer.example.com"],
+        ["carol@buyer.example.com"],
+        ["secret@audit.example.com"],
+    ]
+    assert (await read(tenant, email["id"]))["send_attempts"] == []
+
+
 async def test_sent_email_shows_date_sent_envelope_and_message_ids(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
@@ -141,6 +158,35 @@ async def test_html_only_email_gets_a_text_part(harness: DeliveryHarness, smtp: 
     assert parts["text/plain"].strip() == "Only HTML"
 
 
+async def test_the_text_part_made_from_html_keeps_where_each_link_leads(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """A reader of the text alternative cannot follow "Pay here" without its URL."""
+    _app, tenant = await harness.start(smtp.url)
+    pay = '<a href="https://pay.example.com/i/7?x=1&amp;y=2">Pay here</a>'
+    html = f'<p>{pay} <a href="#top">up</a></p>'
+    email = await send(tenant, body_text=None, body_html=html)
+    await eventually(lambda: sent(tenant, email["id"]))
+    parts = {p.get_content_type(): p.get_content() for p in smtp.messages()[0].message.iter_parts()}
+    assert parts["text/plain"].strip() == "Pay here <https://pay.example.com/i/7?x=1&y=2> up"
+
+
+@pytest.mark.parametrize("separator", ["\f", "\v", "\x1c", "\x1d", "\x1e"])
+async def test_a_form_feed_or_other_separator_does_not_shorten_a_line_of_the_message(
+    harness: DeliveryHarness, smtp: SmtpServer, separator: str
+) -> None:
+    """Python's ``splitlines`` breaks lines at FF, VT and FS/GS/RS too, SMTP only at CRLF: a
+    body measured by it went out as 7bit with a 1,201-octet line (RFC 5321 allows 1,000)."""
+    _app, tenant = await harness.start(smtp.url)
+    body = "a" * 600 + separator + "b" * 600
+    email = await send(tenant, body_text=body, body_html=f"<p>{body}</p>")
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert max(len(line) for line in received.data.split(b"\r\n")) <= 998
+    text, html = (part.get_content() for part in received.message.iter_parts())
+    assert (text, html.startswith(f"<p>{body}</p>")) == (body, True)
+
+
 async def test_non_ascii_subject_and_names_are_encoded(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
@@ -151,6 +197,35 @@ async def test_non_ascii_subject_and_names_are_encoded(
     assert all(byte < 128 for byte in received.data.split(b"\r\n\r\n", 1)[0])
     assert received.message["Subject"] == "Grüße aus Köln ✓"
     assert received.message["From"].addresses[0].display_name == "Jürgen"
+
+
+async def test_an_address_at_a_domain_that_is_not_ascii_reaches_a_server_without_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    smtp.behaviour.smtputf8 = False
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, to=["Bob <bob@bücher.example>"], cc=[], bcc=[])
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert received.recipients == ["bob@xn--bcher-kva.example"]
+    assert received.message["To"] == "Bob <bob@xn--bcher-kva.example>"
+    after = await read(tenant, email["id"])
+    assert after["envelope"]["to"] == [{"email": "bob@bücher.example", "name": "Bob"}]
+
+
+async def test_a_sender_at_a_domain_that_is_not_ascii_reaches_a_server_without_smtputf8(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """Its Message-ID, made with the sender's domain, is ASCII too."""
+    smtp.behaviour.smtputf8 = False
+    _app, tenant = await harness.start(smtp.url)
+    email = await send(tenant, sender="Jane <jane@bücher.example>")
+    assert email["message_ids"][0].endswith("@xn--bcher-kva.example>")
+    await eventually(lambda: sent(tenant, email["id"]))
+    [received] = smtp.messages()
+    assert received.data.isascii()
+    assert received.mail_from == "jane@xn--bcher-kva.example"
+    assert received.message["From"] == "Jane <jane@xn--bcher-kva.example>"
 
 
 async def test_sent_html_carries_the_open_tracking_pixel(

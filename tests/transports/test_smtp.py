@@ -33,7 +33,7 @@ from postroom.transports import (
     TemporaryRejection,
     TransientDeliveryError,
 )
-from postroom.transports.smtp import SmtpSettings, SmtpTransport
+from postroom.transports.smtp import SmtpSettings, SmtpTransport, is_fully_qualified
 from tests.smtp_server import Behaviour, SmtpServer, free_port, smtp_server
 
 SENDER = "jane@sender.example.com"
@@ -332,6 +332,44 @@ async def test_credentials_for_a_server_without_auth_are_an_authentication_failu
     assert (handover.calls, smtp.received) == (0, [])
 
 
+@pytest.mark.parametrize(
+    "too_many", ["452 4.5.3 Too many recipients", "552 5.5.3 Too many recipients"]
+)
+async def test_recipients_over_the_servers_limit_get_the_message_in_further_transactions(
+    smtp: SmtpServer, connect: Connect, too_many: str
+) -> None:
+    """RFC 5321 §4.5.3.1.10: 452 to a RCPT says the transaction is full, not that the
+    recipient is refused (and 552 with 5.5.3 is read the same, as RFC 5321 asks); the data's
+    sync gap (``before_data``) opens once."""
+    behaving(smtp, max_recipients=2, too_many_reply=too_many)
+    recipients = tuple(f"r{n}@buyer.example.com" for n in range(5))
+    handover = Handover()
+    receipt = await connect(smtp.port).deliver(message(*recipients), handover)
+    assert (receipt.accepted, receipt.refused, handover.calls) == (recipients, {}, 1)
+    received = smtp.messages()
+    assert [m.recipients for m in received] == [
+        list(recipients[:2]),
+        list(recipients[2:4]),
+        [recipients[4]],
+    ]
+    assert {m.data for m in received} == {received[0].data}
+
+
+async def test_a_recipient_refused_in_a_further_transaction_is_reported_with_its_reply(
+    smtp: SmtpServer, connect: Connect
+) -> None:
+    """Carol, put off by the first transaction, is refused by the second: Bob has the
+    message, and Carol's refusal is the server's own reply."""
+    behaving(smtp, max_recipients=1, rcpt_replies={CAROL: "550 5.1.1 no such user"})
+    transport = connect(smtp.port)
+    receipt = await transport.deliver(message(BOB, CAROL), Handover())
+    assert receipt.accepted == (BOB,)
+    assert receipt.refused == {CAROL: "550 5.1.1 no such user"}
+    assert [m.recipients for m in smtp.messages()] == [[BOB]]
+    await transport.deliver(message(BOB, number=2), Handover())
+    assert len(smtp.messages()) == 2
+
+
 async def test_refused_connection_is_connection_failed(connect: Connect) -> None:
     error = await failure(connect(free_port()))
     assert type(error) is ConnectionFailed
@@ -537,6 +575,22 @@ class Recorder:
 
     def __init__(self) -> None:
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.mail_options: list[list[str]] = []
+        self.helo_names: list[str] = []
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.helo_names.append(hostname)
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.mail_options.append(options)
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -583,6 +637,60 @@ async def test_non_ascii_sender_is_a_permanent_rejection_when_the_server_lacks_s
     with pytest.raises(PermanentRejection, match="^553 5.6.7 "):
         await connect(port).deliver(from_joerg, Handover())
     assert recorder.envelopes == []
+
+
+async def test_a_message_with_utf8_headers_is_refused_whole_when_the_server_lacks_smtputf8(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    """Jörg in Cc makes the headers UTF-8 (RFC 6532): refusing only Jörg's RCPT would hand Bob
+    8-bit headers over a connection that never agreed to carry them."""
+    port, recorder = ascii_only
+    ascii_message = message(BOB, JOERG)
+    utf8_headers = replace(
+        ascii_message,
+        data=ascii_message.data.replace(b"\r\n\r\n", f"\r\nCc: {JOERG}\r\n\r\n".encode()),
+    )
+    handover = Handover()
+    with pytest.raises(PermanentRejection, match="^554 5.6.7 .*SMTPUTF8"):
+        await connect(port).deliver(utf8_headers, handover)
+    assert (recorder.envelopes, handover.calls) == ([], 0)
+
+
+# -- message size (RFC 1870) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_limit() -> Iterator[tuple[int, Recorder]]:
+    """A real aiosmtpd server that takes messages of at most 2,000 octets (``SIZE 2000``)."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, data_size_limit=2000)
+    controller.start()
+    try:
+        yield port, recorder
+    finally:
+        controller.stop()
+
+
+async def test_mail_from_declares_the_size_of_the_message_when_the_server_offers_size(
+    small_limit: tuple[int, Recorder], connect: Connect
+) -> None:
+    port, recorder = small_limit
+    await connect(port).deliver(message(), Handover())
+    assert recorder.mail_options == [[f"SIZE={len(message().data)}"]]
+    assert recorder.envelopes == [(SENDER, [BOB])]
+
+
+async def test_a_message_over_the_servers_size_is_refused_for_good_before_any_data(
+    small_limit: tuple[int, Recorder], connect: Connect
+) -> None:
+    """Neither the data nor a command: the server said what it takes (552 is permanent)."""
+    port, recorder = small_limit
+    big = replace(message(), data=message().data + b"x" * 2000 + b"\r\n")
+    handover = Handover()
+    with pytest.raises(PermanentRejection, match="^552 5.3.4 .*2000"):
+        await connect(port).deliver(big, handover)
+    assert (recorder.mail_options, handover.calls) == ([], 0)
 
 
 # -- pipelining (RFC 2920) and TLS -------------------------------------------------------------
@@ -664,7 +772,7 @@ async def test_messages_go_over_tls_and_starttls_connections_reused(
     controller = Controller(recorder, hostname="127.0.0.1", port=port, **tls)  # type: ignore[arg-type]
     controller.start()
     try:
-        transport = connect(port, security=security, validate_certs=False)
+        transport = connect(port, security=security, validate_certs=False, helo_name=CLIENT)
         for number in range(3):
             receipt = await transport.deliver(message(number=number), Handover())
             assert receipt.accepted == (BOB,)
@@ -672,6 +780,81 @@ async def test_messages_go_over_tls_and_starttls_connections_reused(
     finally:
         controller.stop()
     assert recorder.envelopes == [(SENDER, [BOB])] * 3
+    assert recorder.helo_names == [CLIENT] * (2 if security == "starttls" else 1)
+
+
+# -- the client's name in EHLO (RFC 5321 §4.1.4) -------------------------------------------------
+
+CLIENT = "crm.sender.example.com"
+
+
+async def test_the_client_gives_the_helo_name_of_its_settings(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    port, recorder = ascii_only
+    await connect(port, helo_name=CLIENT).deliver(message(), Handover())
+    assert recorder.helo_names == [CLIENT]
+
+
+async def test_without_one_the_client_gives_a_fully_qualified_name_or_its_address_literal(
+    ascii_only: tuple[int, Recorder], connect: Connect
+) -> None:
+    """Never ``localhost`` or a container's bare host name (``socket.getfqdn()`` gives those
+    where the machine has no name in the DNS): servers refuse a name that is not fully
+    qualified, spam filters score ``localhost``."""
+    port, recorder = ascii_only
+    await connect(port).deliver(message(), Handover())
+    [name] = recorder.helo_names
+    assert is_fully_qualified(name) or name == "[127.0.0.1]"
+
+
+async def test_a_server_that_knows_only_helo_gets_helo_and_plain_commands(
+    connect: Connect,
+) -> None:
+    """RFC 5321 §4.1.4 / §3.2: EHLO refused (502), the client says HELO with the same name
+    and uses no extension (no SIZE, no pipelining)."""
+    lines: list[bytes] = []
+
+    async def helo_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 old.example.com SMTP\r\n")
+        while line := await reader.readline():
+            lines.append(line)
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                writer.write(b"354 go\r\n")
+                while await reader.readline() != b".\r\n":
+                    pass
+                writer.write(b"250 queued\r\n")
+            else:
+                writer.write(b"502 no\r\n" if verb == b"EHLO" else b"250 ok\r\n")
+        writer.close()
+
+    async with tcp_server(helo_only) as port:
+        receipt = await connect(port, helo_name=CLIENT).deliver(message(BOB, CAROL), Handover())
+    assert receipt.accepted == (BOB, CAROL)
+    assert lines[:6] == [
+        f"EHLO {CLIENT}\r\n".encode(),
+        f"HELO {CLIENT}\r\n".encode(),
+        f"MAIL FROM:<{SENDER}>\r\n".encode(),
+        f"RCPT TO:<{BOB}>\r\n".encode(),
+        f"RCPT TO:<{CAROL}>\r\n".encode(),
+        b"DATA\r\n",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "qualified"),
+    [
+        ("mail.example.com", True),
+        ("mail.example.com.", True),
+        ("localhost", False),
+        ("LOCALHOST.localdomain", False),
+        ("localhost.example.com", False),
+        ("3f2a9c1b7d0e", False),
+    ],
+)
+def test_a_fully_qualified_name_is_dotted_and_not_the_loopbacks(name: str, qualified: bool) -> None:
+    assert is_fully_qualified(name) is qualified
 
 
 async def test_lines_that_start_with_a_dot_arrive_as_they_were(

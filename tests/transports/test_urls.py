@@ -18,6 +18,9 @@ def test_options_of_an_smtp_url_are_read() -> None:
     assert (smtp.username, smtp.password) == ("ann@x", "p:ss")
     assert (smtp.max_connections, smtp.timeout) == (8, 2.5)
     assert smtp_settings_from_url("smtps://mail.example.com").port == 465
+    assert smtp_settings_from_url("smtp://mail.example.com").helo_name is None
+    named = smtp_settings_from_url("smtp://mail.example.com?helo=crm.sender.example.com")
+    assert named.helo_name == "crm.sender.example.com"
 
 
 @pytest.mark.parametrize(
@@ -29,6 +32,7 @@ def test_options_of_an_smtp_url_are_read() -> None:
         ("smtp://mail.example.com?timeout=5?connections=2", "timeout='5?connections=2'"),
         ("smtp://mail.example.com:99999", "Port out of range"),
         ("http://mail.example.com", "an SMTP URL looks like smtp://"),
+        ("smtp://mail.example.com?helo=two%20words", "helo='two words' must be a host name"),
     ],
 )
 def test_a_mistyped_smtp_url_is_refused_with_what_is_wrong(url: str, complaint: str) -> None:

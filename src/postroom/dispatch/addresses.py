@@ -1,5 +1,8 @@
 """The addresses of an email's sender and recipient fields: parsed, as the SMTP envelope
 takes them (Bcc recipients appear only there), and as Close's ``envelope`` object shows them.
+The message and the envelope carry a domain that is not ASCII in IDNA A-labels
+(``kit.addresses.with_ascii_domain``: such an address whose own part is ASCII then needs no
+SMTPUTF8); Close's ``envelope`` shows the addresses as posted.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from email.utils import format_datetime, getaddresses
 from functools import lru_cache
 
 from postroom.emails.rendering import EmailRecord
+from postroom.kit.addresses import with_ascii_domain
 
 
 @lru_cache(maxsize=4096)
@@ -23,12 +27,15 @@ def all_parsed(values: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def bare_addresses(values: Iterable[str]) -> list[str]:
-    return [addr for _name, addr in all_parsed(values) if addr]
+    """The addresses as the SMTP envelope takes them (domains in A-labels)."""
+    pairs = all_parsed(values)
+    return [addr if addr.isascii() else with_ascii_domain(addr) for _name, addr in pairs if addr]
 
 
 def envelope_recipients(email: EmailRecord) -> tuple[str, ...]:
     """To, Cc and Bcc addresses, each once, in that order, as first spelled. Once whatever
-    the letter case (``Bob@Buyer.example.com`` is ``bob@buyer.example.com``): domains are
+    the letter case (``Bob@Buyer.example.com`` is ``bob@buyer.example.com``) and however
+    the domain is written (``bücher.example`` is ``xn--bcher-kva.example``): domains are
     case-insensitive, and so are the mailboxes of every provider in practice, so a second
     spelling would be a second copy in the same inbox (docs/decisions.md)."""
     seen: dict[str, str] = {}

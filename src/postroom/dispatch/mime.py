@@ -9,9 +9,10 @@ hypothesis test holds the two together): the generator's walk over the part tree
 policy's ``fold_binary`` and every body through the stdlib's own encoders. So
 every header value goes through ``one_line`` first (no CR, LF or other control character can
 reach the message, so no field can inject a header or a recipient), display names and the
-subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, and
-an address whose own part is not ASCII is written in UTF-8 (RFC 6532), which the transport
-sends only with SMTPUTF8 (its envelope address is not ASCII either). Attachment names too
+subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, a
+domain that is not ASCII is written in IDNA A-labels (in the envelope too), and an address
+whose own part is not ASCII is written in UTF-8 (RFC 6532), which the transport sends only
+with SMTPUTF8 (its envelope address is not ASCII either). Attachment names too
 long for one line are split into RFC 2231 sections, and path separators in them become ``_``.
 An attachment's content type is sent as ``type/subtype`` (with a ``charset`` for text):
 anything else, and the multipart and message types a base64 part may not have (RFC 2045

@@ -4,13 +4,14 @@ character or path separator, the media type it is sent as, and its ``Content-ID`
 An attachment's content type is sent as ``type/subtype`` (with a ``charset`` for text):
 anything else, and the multipart and message types a base64 part may not have (RFC 2045
 §6.4, RFC 2046 §5.2.1), is sent as ``application/octet-stream``. A ``Content-ID`` is one
-token in angle brackets.
+token of ASCII in angle brackets.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
@@ -56,7 +57,10 @@ def sent_media_type(content_type: str) -> tuple[str, str, str | None]:
 
 
 def content_id(item: AttachmentPayload) -> str:
-    """The part's ``Content-ID``: its ``content_id`` (else its name) as one token in angle
-    brackets, so the HTML's ``cid:`` reference finds it."""
+    """The part's ``Content-ID``: its ``content_id`` (else its name) as one token of ASCII in
+    angle brackets, so the HTML's ``cid:`` reference finds it; a character that is not ASCII
+    (a name in Cyrillic) is percent-encoded, as RFC 2392 writes it in a ``cid:`` URL."""
     core = _NOT_IN_CONTENT_ID.sub("", item.content_id or safe_filename(item.filename))
+    if not core.isascii():
+        core = "".join(char if char.isascii() else quote(char, safe="") for char in core)
     return f"<{core or 'attachment'}>"

@@ -2,10 +2,10 @@
 
 Every header value goes through ``one_line`` first (no CR, LF or other control character can
 reach the message, so no field can inject a header or a recipient); display names and the
-subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, and
-an address whose own part is not ASCII is written in UTF-8 (RFC 6532), folded here at its
-spaces. ``SMTP_POLICY`` is compat32 with CRLF line ends and a shortcut for the headers that
-need neither folding nor encoding.
+subject are RFC 2047-encoded when they are not ASCII or hold a word too long for a line, a
+domain that is not ASCII is written in IDNA A-labels, and an address whose own part is not
+ASCII is written in UTF-8 (RFC 6532), folded here at its spaces. ``SMTP_POLICY`` is compat32
+with CRLF line ends and a shortcut for the headers that need neither folding nor encoding.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from email.utils import format_datetime, formataddr
 
 from postroom.dispatch.addresses import parsed
 from postroom.emails.rendering import EmailRecord
+from postroom.kit.addresses import with_ascii_domain
 from postroom.kit.headers import one_line
 
 MAX_LINE = 998
@@ -29,6 +30,11 @@ MAX_HEADER_LINE = 78
 LONGEST_PLAIN_WORD = MAX_LINE - MAX_HEADER_LINE
 """A longer word of a subject or display name is written as RFC 2047 encoded words: compat32
 never breaks a word, and the line holding it, with what may precede it, must fit in 998."""
+
+
+UNDISCLOSED_RECIPIENTS = "undisclosed-recipients:;"
+"""The To of an email sent to Bcc recipients only: an empty group (RFC 5322 §3.4), as mail
+clients write it; spam filters count a message without To against it."""
 
 
 class PreFolded(str):
@@ -68,6 +74,8 @@ def address(value: str) -> str:
     """``"Name" <a@b>`` as one header address (the display name encoded when needed)."""
     pairs = parsed(one_line(value))
     name, addr = pairs[0] if pairs else ("", "")
+    if not addr.isascii():
+        addr = with_ascii_domain(addr)  # the domain in A-labels, as in the envelope
     if _has_overlong_word(name):
         name = Header(name, "utf-8").encode(linesep="")
     if addr.isascii():
@@ -122,20 +130,33 @@ def folded_at_spaces(name: str, value: str) -> PreFolded:
     return PreFolded("\r\n ".join(lines))
 
 
+def message_ids(name: str, ids: str) -> str:
+    """Message-IDs (``ids``, separated by spaces) as header ``name`` holds them: as compat32
+    folds them, or, with one that is not ASCII (imported from a mail world of RFC 6532), in
+    UTF-8 folded here at its spaces, which the transport sends only with SMTPUTF8. compat32
+    wrote such an id as RFC 2047 encoded words, which are no msg-id: the receiver could
+    thread nothing by it."""
+    value = one_line(ids)
+    return value if value.isascii() else folded_at_spaces(name, value)
+
+
 def top_headers(email: EmailRecord, sent_at: datetime) -> list[tuple[str, str]]:
     """The headers after the top part's own, in the order they are written."""
     headers = [("From", address_header("From", address(email.sender or "")))]
-    if email.to_addresses:
-        headers.append(("To", address_header("To", address_list(email.to_addresses))))
-    if email.cc_addresses:
-        headers.append(("Cc", address_header("Cc", address_list(email.cc_addresses))))
+    to, cc, references = email.to_addresses, email.cc_addresses, email.references
+    if to:
+        headers.append(("To", address_header("To", address_list(to))))
+    if cc:
+        headers.append(("Cc", address_header("Cc", address_list(cc))))
+    if not (to or cc):
+        headers.append(("To", UNDISCLOSED_RECIPIENTS))
     headers += [
         ("Subject", encoded_text("Subject", email.subject or "")),
         ("Date", format_datetime(sent_at)),
-        ("Message-ID", one_line(email.message_ids[0])),
+        ("Message-ID", message_ids("Message-ID", email.message_ids[0])),
     ]
-    if email.references:
-        headers.append(("In-Reply-To", one_line(email.references[-1])))
-        headers.append(("References", one_line(" ".join(email.references))))
+    if references:
+        headers.append(("In-Reply-To", message_ids("In-Reply-To", references[-1])))
+        headers.append(("References", message_ids("References", " ".join(references))))
     headers.append(("MIME-Version", "1.0"))
     return headers

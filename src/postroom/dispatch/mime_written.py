@@ -6,17 +6,21 @@ holds the two together), without building the tree.
 from __future__ import annotations
 
 import binascii
-import re
 from collections.abc import Callable
 from datetime import datetime
 
 from postroom.dispatch.mime_headers import SMTP_POLICY, top_headers
-from postroom.dispatch.mime_parts import build_message, is_7bit, new_boundary, text_body, with_pixel
+from postroom.dispatch.mime_parts import (
+    LINE_BREAK,
+    build_message,
+    is_7bit,
+    new_boundary,
+    text_body,
+    with_pixel,
+)
 from postroom.emails.rendering import EmailRecord
 
 CRLF = "\r\n"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-"""What compat32's generator takes for a line break in a body (``email.generator.NLCRE``)."""
 
 
 def written_message(
@@ -69,7 +73,7 @@ def _crlf_lines(text: str) -> str:
     """Every line break (CR, LF or CRLF) written as CRLF, as the generator writes them."""
     if "\r" not in text:
         return text.replace("\n", CRLF)
-    return _LINE_BREAK.sub(CRLF, text)
+    return LINE_BREAK.sub(CRLF, text)
 
 
 def _base64_lines(text: str) -> str:

@@ -28,7 +28,7 @@ from postroom.emails.states import QUEUED, EmailStatus, allows_edits, check_tran
 from postroom.emails.templating import apply_template
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record_many
-from postroom.kit.addresses import bare_address
+from postroom.kit.addresses import bare_address, with_ascii_domain
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
 from postroom.kit.headers import as_message_id
@@ -59,8 +59,10 @@ async def _default_sender(session: AsyncSession, caller: Caller, user_id: str | 
 
 
 def _new_message_id(sender: str | None, fallback_domain: str) -> str:
-    domain = bare_address(sender).rpartition("@")[2] if sender else ""
-    return make_msgid(domain=domain or fallback_domain)
+    """With the sender's domain (in IDNA A-labels: a Message-ID in UTF-8 would need SMTPUTF8
+    to be sent), else ``fallback_domain``."""
+    address = with_ascii_domain(bare_address(sender)) if sender else ""
+    return make_msgid(domain=address.rpartition("@")[2] or fallback_domain)
 
 
 def _schedule(email: EmailActivity, now: datetime) -> None:

@@ -14,7 +14,7 @@ from postroom.emails.schemas import MAX_SUBJECT
 from postroom.errors import ValidationFailed
 from postroom.kit.addresses import bare_address
 from postroom.kit.headers import one_line
-from postroom.kit.text import html_to_text
+from postroom.kit.text import html_to_text_part
 from postroom.leads import repository as lead_repository
 from postroom.models import Contact, EmailActivity, EmailTemplate
 from postroom.templates import repository as template_repository
@@ -87,7 +87,7 @@ async def _render_into(
         message = f"The template's {error.part} could not be used: {error.reason}"
         raise ValidationFailed.field("template_id", message) from error
     email.body_html = rendered.body.replace("\x00", "")
-    email.body_text = html_to_text(email.body_html)
+    email.body_text = html_to_text_part(email.body_html)
     subject = one_line(rendered.subject)
     if not subject_posted:
         if len(subject) > MAX_SUBJECT:

@@ -38,6 +38,21 @@ def check_address(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1024)
+def with_ascii_domain(address: str) -> str:
+    """``address`` with a domain that is not ASCII in IDNA A-labels (``bob@bücher.example`` is
+    ``bob@xn--bcher-kva.example``, RFC 5890), as email-validator converts it; unchanged when
+    its domain is ASCII or it is no valid address (one stored before it was checked)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        ascii_domain = validate_email(address, check_deliverability=False).ascii_domain
+    except EmailNotValidError:
+        return address
+    return f"{local}@{ascii_domain}"
+
+
 def bare_address(value: str) -> str:
     """The ``addr`` part of ``"Name" <addr>``."""
     return parseaddr(value)[1]

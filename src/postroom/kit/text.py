@@ -1,11 +1,25 @@
 """Text helpers: plain text from HTML (inscriptis: keeps the layout of lists, tables and
-paragraphs), and the alphabetical order of names."""
+paragraphs), and the alphabetical order of names.
+
+``html_to_text`` is the text of the HTML alone (previews); ``html_to_text_part`` is what a
+reader of the text alternative of an email needs: the text, and after each link its target
+in angle brackets (``Pay <https://pay.example.com/>``), as mail clients write it, since the
+words of a link are no use without where it leads.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
 from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+from inscriptis.model.html_document_state import HtmlDocumentState
+from inscriptis.model.tag import CustomHtmlTagHandlerMapping
+
+SHOWN_SCHEMES = ("http://", "https://", "mailto:", "tel:", "ftp://")
+"""Link targets a reader can follow from the text; ``#anchor``, ``cid:`` and ``javascript:``
+mean nothing there."""
 
 
 def html_to_text(html: str) -> str:
@@ -18,3 +32,28 @@ def sort_key(name: str) -> tuple[str, str]:
     Python so that both engines agree (their collations do not)."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c)), name
+
+
+def html_to_text_part(html: str) -> str:
+    return str(get_text(html, _with_links())).strip()
+
+
+def _link_start(state: HtmlDocumentState, attrs: dict[str, str]) -> None:
+    href = (attrs.get("href") or "").strip()
+    state.link_target = href if href.lower().startswith(SHOWN_SCHEMES) else ""
+
+
+def _link_end(state: HtmlDocumentState) -> None:
+    if state.link_target:
+        state.tags[-1].write(f" <{state.link_target}>")
+        state.link_target = ""
+
+
+@cache
+def _with_links() -> ParserConfig:
+    """Built on first use: nothing of it is needed to import the module."""
+    return ParserConfig(
+        custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
+            start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}
+        )
+    )

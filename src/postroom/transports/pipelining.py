@@ -6,6 +6,8 @@ round trips a message (MAIL, RCPT, DATA, the data) cost about 0.3 ms of CPU each
 ``ReplyReader`` takes the connection over and collects replies in order, however many arrive
 in one packet, and a transaction is two exchanges: ``MAIL FROM``, every ``RCPT TO`` and
 ``DATA`` in one write, then the message data. Without PIPELINING the commands go one by one.
+Recipients a server puts off because the transaction is full (452) get the message in the
+next transaction, on the same connection.
 
 The sync gap keeps its place: ``before_data`` runs once ``MAIL`` and a ``RCPT`` were accepted
 and the server waits for the data (354), and never before; a failure before it is a
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiosmtplib.protocol import PERIOD_REGEX
 
@@ -41,6 +43,10 @@ CLOSING = 421
 """The server's reply when it is about to close the connection, to any command."""
 START_INPUT = 354
 NEEDS_SMTPUTF8 = "553 5.6.7 non-ASCII address, and the server does not offer SMTPUTF8"
+UTF8_HEADERS_NEED_SMTPUTF8 = (
+    "554 5.6.7 the message has UTF-8 in its headers (RFC 6532: an address or a Message-ID"
+    " that is not ASCII), and the server does not offer SMTPUTF8"
+)
 MAX_REPLY_BYTES = 32768
 """A reply longer than this (a server streaming garbage) breaks the connection."""
 DATA_CHUNK_BYTES = 262144
@@ -192,6 +198,7 @@ class SmtpSession:
         self.reader = reader
         self.pipelining = "pipelining" in extensions
         self.smtputf8 = "smtputf8" in extensions
+        self.max_size = _size_limit(extensions)
         self.timeout = timeout
 
     @property
@@ -211,7 +218,20 @@ class SmtpSession:
             self.close()
 
     async def send(self, message: OutgoingMessage, before_data: BeforeData) -> DeliveryReceipt:
-        """One mail transaction; raises a ``DeliveryError`` of the documented tree."""
+        """One mail transaction, and then one more for the recipients the server put off for
+        want of room in it (452, RFC 5321 §4.5.3.1.10), as long as each takes some; raises a
+        ``DeliveryError`` of the documented tree when the first transaction fails."""
+        receipt = await self._transaction(message, before_data)
+        later = _put_off(receipt)
+        while later:
+            receipt, later = await self._next_transaction(
+                receipt, replace(message, recipients=later)
+            )
+        return receipt
+
+    async def _transaction(
+        self, message: OutgoingMessage, before_data: BeforeData
+    ) -> DeliveryReceipt:
         mail, recipients, refused = self._envelope(message)
         commands = [mail, *(command for _, command in recipients)]
         accepted = await self._open_transaction(commands, recipients, refused)
@@ -219,15 +239,42 @@ class SmtpSession:
         reply = await self._send_data(message.data)
         return DeliveryReceipt(accepted=tuple(accepted), refused=refused, reply=str(reply))
 
+    async def _next_transaction(
+        self, receipt: DeliveryReceipt, message: OutgoingMessage
+    ) -> tuple[DeliveryReceipt, tuple[str, ...]]:
+        """``receipt`` with the outcome of the message sent again to the recipients put off,
+        and those this transaction put off in turn. The others have the message already: a
+        failure now refuses these recipients with it, and retires the connection."""
+        refused = {r: reply for r, reply in receipt.refused.items() if r not in message.recipients}
+        try:
+            more = await self._transaction(message, _already_handed_over)
+        except DeliveryError as error:
+            self.close()
+            failed = {
+                r: error.refused.get(r) or f"{error.error_class}: {error}"
+                for r in message.recipients
+            }
+            return replace(receipt, refused=refused | failed), ()
+        combined = DeliveryReceipt(
+            receipt.accepted + more.accepted, refused | more.refused, receipt.reply
+        )
+        return combined, _put_off(more)
+
     def _envelope(
         self, message: OutgoingMessage
     ) -> tuple[bytes, list[tuple[str, bytes]], dict[str, str]]:
         """The MAIL command and each recipient's RCPT command; recipients that cannot be
-        written without SMTPUTF8 are refused here."""
+        written without SMTPUTF8 are refused here, and so is the whole message when its
+        headers hold UTF-8 (a To or Cc address that is not ASCII): sent to the other
+        recipients, it would reach them as 8-bit headers the server never agreed to carry."""
         addresses = (message.envelope_from, *message.recipients)
-        utf8 = self.smtputf8 and not all(address.isascii() for address in addresses)
+        utf8_data = not message.data.isascii()
+        if utf8_data and not self.smtputf8:
+            raise PermanentRejection(UTF8_HEADERS_NEED_SMTPUTF8)
+        utf8 = self.smtputf8 and (utf8_data or not all(map(str.isascii, addresses)))
+        options = self._size_option(len(message.data)) + (" SMTPUTF8" if utf8 else "")
         try:
-            mail = _command("MAIL FROM:", message.envelope_from, " SMTPUTF8" if utf8 else "", utf8)
+            mail = _command("MAIL FROM:", message.envelope_from, options, utf8)
         except Unwritable as error:
             raise PermanentRejection(f"{error} (the sender)") from None
         recipients: list[tuple[str, bytes]] = []
@@ -240,6 +287,18 @@ class SmtpSession:
         if not recipients:
             raise _all_refused(refused)
         return mail, recipients, refused
+
+    def _size_option(self, size: int) -> str:
+        """``SIZE=`` for MAIL FROM when the server offers SIZE (RFC 1870); a message over its
+        fixed limit is refused here, for good, before a command or a byte of it is sent."""
+        if self.max_size is None:
+            return ""
+        if self.max_size and size > self.max_size:
+            raise PermanentRejection(
+                f"552 5.3.4 the message is {size} octets, over the server's limit of"
+                f" {self.max_size} (its SIZE)"
+            )
+        return f" SIZE={size}"
 
     async def _open_transaction(
         self, commands: list[bytes], recipients: list[tuple[str, bytes]], refused: dict[str, str]
@@ -293,6 +352,23 @@ class SmtpSession:
         return reply
 
 
+TOO_MANY_RECIPIENTS = ("452 ", "452\n", "552 5.5.3 ")
+"""A recipient's reply when the transaction holds as many as the server takes: the client
+sends the message to them in another transaction (RFC 5321 §4.5.3.1.10, which asks to read
+the older 552 so too; only with 5.5.3, "too many recipients", as 552 also means a full
+mailbox)."""
+
+
+def _put_off(receipt: DeliveryReceipt) -> tuple[str, ...]:
+    refused = receipt.refused.items()
+    return tuple(r for r, reply in refused if reply.startswith(TOO_MANY_RECIPIENTS))
+
+
+async def _already_handed_over() -> None:
+    """The ``before_data`` of the transactions after the first: the dispatcher's marker
+    (the message data may have left) was written before the first one's data."""
+
+
 class Unwritable(Exception):
     """An address that cannot go into a command; the message is the reply we give it."""
 
@@ -309,6 +385,15 @@ def data_payload(data: bytes) -> bytes:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _size_limit(extensions: dict[str, str]) -> int | None:
+    """The server's fixed message size limit from its SIZE keyword (0: none stated), or None
+    when it does not offer SIZE."""
+    if "size" not in extensions:
+        return None
+    value = extensions["size"].strip()
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 def _command(verb: str, address: str, options: str, utf8: bool) -> bytes:

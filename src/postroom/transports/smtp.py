@@ -1,10 +1,19 @@
 """SMTP: a small pool of connections reused from message to message. aiosmtplib opens each
 connection (implicit TLS or STARTTLS, EHLO, AUTH); its mail transactions are then pipelined by
-``SmtpSession`` (see ``transports.pipelining``)."""
+``SmtpSession`` (see ``transports.pipelining``).
+
+The client names itself in EHLO (RFC 5321 §4.1.4) by the ``helo_name`` of its settings, else
+by the machine's fully qualified name, else, when the machine has none (``localhost``, a
+container's bare host name), by the address literal of its end of the connection
+(``[192.0.2.7]``): servers refuse a name that is not fully qualified
+(Postfix's ``reject_non_fqdn_helo_hostname``), and spam filters score ``localhost``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import cast
@@ -37,6 +46,8 @@ class SmtpSettings:
     timeout: float = 30.0
     max_connections: int = 4
     validate_certs: bool = True
+    helo_name: str | None = None
+    """The name the client gives in EHLO; default: the machine's (see the module)."""
 
 
 class SmtpTransport:
@@ -46,6 +57,7 @@ class SmtpTransport:
         self.settings = settings
         self._idle: list[SmtpSession] = []
         self._slots = asyncio.Semaphore(settings.max_connections)
+        self._machine_name: str | None = None
 
     @property
     def max_connections(self) -> int:
@@ -92,11 +104,15 @@ class SmtpTransport:
 
     async def _connect(self) -> SmtpSession:
         """Connect, greet and log in with aiosmtplib, then take the connection over."""
-        client = self._client()
+        name = self.settings.helo_name or await self._fully_qualified_name()
+        client = self._client(name)
         try:
             await client.connect()
-            if client.is_ehlo_or_helo_needed:
-                await _greet(client)
+            client.local_hostname = name or _address_literal(client)
+            await _greet(client)
+            if self.settings.security == "starttls":
+                await client.starttls()
+                await _greet(client)  # RFC 3207: what the server said before TLS is void
             if self.settings.username:
                 await _log_in(client, self.settings.username, self.settings.password or "")
         except AuthenticationFailed:
@@ -110,15 +126,24 @@ class SmtpTransport:
             ReplyReader.take_over(transport), dict(client.esmtp_extensions), self.settings.timeout
         )
 
-    def _client(self) -> aiosmtplib.SMTP:
+    async def _fully_qualified_name(self) -> str | None:
+        """The machine's fully qualified name, looked up once (it may ask the DNS), or None
+        when it has none."""
+        if self._machine_name is None:
+            self._machine_name = await asyncio.to_thread(socket.getfqdn)
+        return self._machine_name if is_fully_qualified(self._machine_name) else None
+
+    def _client(self, name: str | None) -> aiosmtplib.SMTP:
+        """Connects without greeting: STARTTLS waits until the EHLO name is known."""
         settings = self.settings
         return aiosmtplib.SMTP(
             hostname=settings.host,
             port=settings.port,
             timeout=settings.timeout,
             use_tls=settings.security == "tls",
-            start_tls=settings.security == "starttls",
+            start_tls=False,
             validate_certs=settings.validate_certs,
+            local_hostname=name or "unnamed",  # replaced once connected (no look-up meanwhile)
         )
 
 
@@ -135,6 +160,24 @@ async def _log_in(client: aiosmtplib.SMTP, username: str, password: str) -> None
         raise
     except aiosmtplib.SMTPException as error:
         raise AuthenticationFailed(error.message) from error
+
+
+def is_fully_qualified(name: str) -> bool:
+    """A dotted domain name that is not the loop-back's (``localhost.localdomain``)."""
+    labels = name.lower().rstrip(".").split(".")
+    return len(labels) > 1 and labels[0] != "localhost" and labels[-1] != "localdomain"
+
+
+def _address_literal(client: aiosmtplib.SMTP) -> str:
+    """``[192.0.2.7]`` or ``[IPv6:2001:db8::7]``: this end of the connection (RFC 5321
+    §4.1.3), the name RFC 5321 §4.1.4 asks for when the machine has none."""
+    transport = client.transport
+    own = transport.get_extra_info("sockname") if transport is not None else None
+    try:
+        address = ipaddress.ip_address(own[0] if own else "")
+    except ValueError:
+        return "[127.0.0.1]"
+    return f"[IPv6:{address.compressed}]" if address.version == 6 else f"[{address}]"
 
 
 async def _greet(client: aiosmtplib.SMTP) -> None:

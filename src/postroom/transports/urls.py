@@ -30,7 +30,16 @@ def smtp_settings_from_url(url: str, security: str | None = None) -> SmtpSetting
         timeout=_positive(query, "timeout", "30", float),
         max_connections=_positive(query, "connections", "4", int),
         validate_certs=query.get("verify", ["1"])[0] != "0",
+        helo_name=_helo_name(query),
     )
+
+
+def _helo_name(query: dict[str, list[str]]) -> str | None:
+    """``?helo=mail.example.com``: the name the client gives in EHLO (one word of ASCII)."""
+    name = query.get("helo", [""])[0]
+    if name and not (name.isascii() and name.isprintable() and " " not in name):
+        raise ValueError(f"the SMTP URL option helo={name!r} must be a host name")
+    return name or None
 
 
 def _positive(query: dict[str, list[str]], name: str, default: str, kind: type[N]) -> N:
