@@ -155,6 +155,25 @@ def test_a_display_name_of_one_long_word_fits_the_line_limit() -> None:
     assert longest_line(data) <= 998
 
 
+LOOKS_ENCODED = "=?utf-8?q?Caf=C3=A9?= menu"
+"""Text that reads as an RFC 2047 encoded word: written plainly, a receiver shows "Café menu"."""
+
+
+def test_text_that_reads_as_an_encoded_word_is_received_as_it_was_posted() -> None:
+    """A subject, a display name and an attachment name holding ``=?...?=`` are encoded, so
+    that the receiver decodes them back to what the API stored, not to another text."""
+    attachment = AttachmentPayload(f"{LOOKS_ENCODED}.txt", "text/plain", b"notes")
+    email = email_with(subject=LOOKS_ENCODED, to_addresses=[f"{LOOKS_ENCODED} <b@buyer.example>"])
+    sent_at = datetime(2026, 11, 26, tzinfo=UTC)
+    data = outgoing_message(email, sent_at, attachments=[attachment]).data
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["Subject"] == LOOKS_ENCODED
+    assert message["To"].addresses[0].display_name == LOOKS_ENCODED
+    [part] = message.iter_attachments()
+    assert part.get_filename() == f"{LOOKS_ENCODED}.txt"
+
+
 @pytest.mark.parametrize(
     "filename", ["é" * 200 + ".txt", "a" * 1000 + ".pdf", "%" * 400, "名前" * 150 + ".docx"]
 )

@@ -76,7 +76,7 @@ def address(value: str) -> str:
     name, addr = pairs[0] if pairs else ("", "")
     if not addr.isascii():
         addr = with_ascii_domain(addr)  # the domain in A-labels, as in the envelope
-    if _has_overlong_word(name):
+    if _needs_encoded_words(name):
         name = Header(name, "utf-8").encode(linesep="")
     if addr.isascii():
         return formataddr((name, addr), charset="utf-8")
@@ -89,11 +89,19 @@ def address(value: str) -> str:
 
 def encoded_text(name: str, text: str) -> str:
     """One line of text as the value of header ``name``: RFC 2047 encoded words, folded to fit
-    beside the name, when it is not ASCII or holds a word too long for a line."""
+    beside the name, when it is not ASCII, holds a word too long for a line or text that reads
+    as an encoded word."""
     value = one_line(text)
-    if value.isascii() and not _has_overlong_word(value):
+    if value.isascii() and not _needs_encoded_words(value):
         return value
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def _needs_encoded_words(text: str) -> bool:
+    """ASCII text that cannot go as it is: a word too long for a line, or ``=?`` (text such
+    as ``=?utf-8?q?Caf=C3=A9?=`` written plainly is decoded by every receiver, which would
+    show ``Café``; encoded, it reads back as it was posted)."""
+    return "=?" in text or _has_overlong_word(text)
 
 
 def _has_overlong_word(text: str) -> bool:

@@ -176,6 +176,7 @@ def _part(part: _P) -> _P:
 
 
 def _filename(filename: str) -> str | tuple[str, str, str]:
-    """The parameter value: RFC 2231 (UTF-8) when the name is not ASCII."""
+    """The parameter value: RFC 2231 (UTF-8) when the name is not ASCII, or holds ``=?``
+    (which receivers would decode as an RFC 2047 encoded word, showing another name)."""
     name = safe_filename(filename)
-    return name if name.isascii() else ("utf-8", "", name)
+    return name if name.isascii() and "=?" not in name else ("utf-8", "", name)
