@@ -3,11 +3,11 @@
 aiosmtplib opens the connection (TLS, STARTTLS, EHLO, AUTH) and is then relieved of it:
 its protocol pairs every reply with one awaited command, so it cannot pipeline, and its four
 round trips a message (MAIL, RCPT, DATA, the data) cost about 0.3 ms of CPU each time. Here
-``ReplyReader`` takes the connection over and collects replies in order, however many arrive
-in one packet, and a transaction is two exchanges: ``MAIL FROM``, every ``RCPT TO`` and
-``DATA`` in one write, then the message data. Without PIPELINING the commands go one by one.
-Recipients a server puts off because the transaction is full (452) get the message in the
-next transaction, on the same connection.
+``ReplyReader`` (``transports.replies``) takes the connection over and collects replies in
+order, however many arrive in one packet, and a transaction is two exchanges: ``MAIL FROM``,
+every ``RCPT TO`` and ``DATA`` in one write, then the message data. Without PIPELINING the
+commands go one by one. Recipients a server puts off because the transaction is full (452)
+get the message in the next transaction, on the same connection.
 
 The sync gap keeps its place: ``before_data`` runs once ``MAIL`` and a ``RCPT`` were accepted
 and the server waits for the data (354), and never before; a failure before it is a
@@ -19,10 +19,8 @@ stops taking data is a ``ConnectionFailed`` or ``DeliveryTimeout``, retried.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from aiosmtplib.protocol import PERIOD_REGEX
 
@@ -38,6 +36,7 @@ from postroom.transports.base import (
     TemporaryRejection,
     rejection,
 )
+from postroom.transports.replies import ConnectionLost, Reply, ReplyReader
 
 CLOSING = 421
 """The server's reply when it is about to close the connection, to any command."""
@@ -47,148 +46,6 @@ UTF8_HEADERS_NEED_SMTPUTF8 = (
     "554 5.6.7 the message has UTF-8 in its headers (RFC 6532: an address or a Message-ID"
     " that is not ASCII), and the server does not offer SMTPUTF8"
 )
-MAX_REPLY_BYTES = 32768
-"""A reply longer than this (a server streaming garbage) breaks the connection."""
-DATA_CHUNK_BYTES = 262144
-"""A message is written in chunks of this size, each once the previous ones have left: the
-timeout then measures a silent server, not the time a big message takes on a slow link."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    code: int
-    message: str
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.code < 300
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.message}"
-
-
-class ConnectionLost(Exception):
-    """The server closed the connection, or sent something that is not an SMTP reply."""
-
-
-class ReplyReader(asyncio.Protocol):
-    """Parses the server's replies into a queue, in order; ``replies(n)`` waits for n."""
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self._buffer = bytearray()
-        self._lines: list[str] = []
-        self._ready: deque[Reply] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._lost: str | None = None
-        self._writable: asyncio.Future[None] | None = None
-        """Unresolved while the transport's write buffer is full (``pause_writing``)."""
-
-    @classmethod
-    def take_over(cls, transport: asyncio.Transport) -> ReplyReader:
-        reader = cls(transport)
-        transport.set_protocol(reader)
-        return reader
-
-    @property
-    def is_open(self) -> bool:
-        return self._lost is None and not self.transport.is_closing()
-
-    @property
-    def is_quiet(self) -> bool:
-        """Open, and nothing arrived that no command asked for (a server's 421 before it hangs
-        up an idle connection, say): only such a connection may carry the next message, whose
-        replies would otherwise be read one behind."""
-        return self.is_open and not self._ready and not self._buffer and not self._lines
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        try:
-            self._parse()
-        except ConnectionLost as error:
-            self._lose(str(error))
-            self.transport.close()
-        self._wake()
-
-    def _parse(self) -> None:
-        while (end := self._buffer.find(b"\n")) != -1:
-            line = bytes(self._buffer[: end + 1])
-            del self._buffer[: end + 1]
-            if not line[:3].isdigit():
-                raise ConnectionLost(f"not an SMTP reply: {line[:80]!r}")
-            self._lines.append(line[4:].strip(b" \t\r\n").decode("utf-8", "surrogateescape"))
-            if line[3:4] != b"-":
-                self._ready.append(Reply(int(line[:3]), "\n".join(self._lines)))
-                self._lines = []
-        if len(self._buffer) > MAX_REPLY_BYTES:
-            raise ConnectionLost("a reply longer than 32 KB")
-
-    def eof_received(self) -> bool:
-        self._lose("the server closed the connection")
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._lose(f"connection lost: {exc!r}" if exc else "connection closed")
-
-    def pause_writing(self) -> None:
-        self._writable = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        self._resume()
-
-    def _resume(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-        self._writable = None
-
-    def _lose(self, reason: str) -> None:
-        if self._lost is None:
-            self._lost = reason
-        self._resume()
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def replies(self, count: int, within: float) -> list[Reply]:
-        """The next ``count`` replies; ``ConnectionLost`` if the connection ends first,
-        ``TimeoutError`` if they take longer than ``within`` seconds (one timer for them all:
-        ``asyncio.timeout`` cost more than the rest of reading them)."""
-        loop = asyncio.get_running_loop()
-        timer = None
-        try:
-            while len(self._ready) < count:
-                if self._lost is not None:
-                    raise ConnectionLost(self._lost)
-                self._waiter = waiter = loop.create_future()
-                if timer is None:
-                    timer = loop.call_later(within, _expire, waiter)
-                await waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-        return [self._ready.popleft() for _ in range(count)]
-
-    def write(self, data: bytes | memoryview) -> None:
-        if not self.is_open:
-            raise ConnectionLost(self._lost or "connection closed")
-        self.transport.write(data)
-
-    async def write_all(self, data: bytes, within: float) -> None:
-        """Write ``data`` chunk by chunk, each once the connection has room for it
-        (``TimeoutError`` after ``within`` seconds without room). When this raises, the last
-        chunk was not written."""
-        view = memoryview(data)
-        for start in range(0, len(view), DATA_CHUNK_BYTES):
-            if self._writable is not None:
-                await asyncio.wait_for(self._writable, within)
-            self.write(view[start : start + DATA_CHUNK_BYTES])
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class SmtpSession:

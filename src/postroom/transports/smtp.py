@@ -30,7 +30,8 @@ from postroom.transports.base import (
     OutgoingMessage,
     rejection,
 )
-from postroom.transports.pipelining import ReplyReader, SmtpSession
+from postroom.transports.pipelining import SmtpSession
+from postroom.transports.replies import ReplyReader
 
 _TIMEOUTS = (aiosmtplib.SMTPTimeoutError, TimeoutError)
 
