@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import Table, update
+from sqlalchemy import Executable, Table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -128,8 +128,16 @@ async def during(
     database: Database, change: UpdateBase, request: Awaitable[httpx.Response]
 ) -> httpx.Response:
     """Send ``request`` while ``change`` is made but not yet committed; its response."""
+    return await during_all(database, [change], request)
+
+
+async def during_all(
+    database: Database, changes: Sequence[Executable], request: Awaitable[httpx.Response]
+) -> httpx.Response:
+    """Send ``request`` while ``changes`` are made but not yet committed; its response."""
     async with database.transaction() as session:
-        await session.execute(change)
+        for change in changes:
+            await session.execute(change)
         answer = asyncio.ensure_future(request)
         await asyncio.sleep(IN_FLIGHT)
         assert not answer.done()

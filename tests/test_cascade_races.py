@@ -11,10 +11,8 @@ rows without recording events, so any ``deleted`` event found is the cascade's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import Any
 
-import httpx
 from sqlalchemy import delete
 from sqlalchemy.sql import Executable
 
@@ -23,20 +21,7 @@ from postroom.kit.datetimes import utcnow
 from postroom.models import EmailActivity, EmailThread, Task
 from postroom.tasks.service import add_followup_task, new_followup_task
 from tests.conftest import Tenant
-from tests.helpers import IN_FLIGHT, add_followup, create_email, create_lead, ok
-
-
-async def during_all(
-    database: Database, changes: list[Executable], request: Awaitable[httpx.Response]
-) -> httpx.Response:
-    """Send ``request`` while ``changes`` are made but not yet committed; its response."""
-    async with database.transaction() as session:
-        for change in changes:
-            await session.execute(change)
-        answer = asyncio.ensure_future(request)
-        await asyncio.sleep(IN_FLIGHT)
-        assert not answer.done()
-    return await answer
+from tests.helpers import IN_FLIGHT, add_followup, create_email, create_lead, during_all, ok
 
 
 async def deleted_events(tenant: Tenant, object_id: str) -> int:

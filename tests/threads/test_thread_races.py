@@ -15,10 +15,8 @@ The racing deletion is held in an open transaction while the request is sent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import Any
 
-import httpx
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
@@ -29,22 +27,9 @@ from postroom.emails.schemas import EmailActivityCreate
 from postroom.models import EmailActivity, EmailThread
 from postroom.users.auth import Caller
 from tests.conftest import Tenant
-from tests.helpers import IN_FLIGHT, create_email, create_lead, field_errors, ok
+from tests.helpers import IN_FLIGHT, create_email, create_lead, during_all, field_errors, ok
 
 SENDER = "me@example.com"
-
-
-async def during_all(
-    database: Database, changes: list[Executable], request: Awaitable[httpx.Response]
-) -> httpx.Response:
-    """Send ``request`` while ``changes`` are made but not yet committed; its response."""
-    async with database.transaction() as session:
-        for change in changes:
-            await session.execute(change)
-        answer = asyncio.ensure_future(request)
-        await asyncio.sleep(IN_FLIGHT)
-        assert not answer.done()
-    return await answer
 
 
 def thread_deletion(thread_id: str) -> list[Executable]:
