@@ -310,3 +310,24 @@ def test_one_tag_with_too_many_tokens_is_refused_before_compiling(source: str) -
 def test_a_long_template_with_few_tokens_is_accepted() -> None:
     source = "<p>" + "x" * 500_000 + "</p>{{ contact.first_name|default('there') }}" * 500
     check_template("body", source)
+
+
+@pytest.mark.parametrize(
+    ("source", "rendered"),
+    [
+        ("{{ ('1e400'|float) > 1 }}", "True"),
+        ("{% if ('-1e400'|float) < 0 %}negative{% endif %}", "negative"),
+        ("{{ ['1e400'|float, 'nan'|float] }}", "[inf, nan]"),
+        ("{{ {'a': ('1e400'|float, )}|tojson }}", '{"a": [Infinity]}'),
+    ],
+)
+def test_a_constant_that_is_no_finite_number_renders(source: str, rendered: str) -> None:
+    """Jinja folded these to constants written as the Python name ``inf``: NameError, a 500."""
+    check_template("body", source)
+    assert render_part("body", source, CONTEXT.variables()) == rendered
+
+
+def test_converting_an_infinite_constant_to_an_integer_is_a_400() -> None:
+    with pytest.raises(TemplateRejected) as caught:
+        render_part("subject", "{{ '1e400'|float|int }}", CONTEXT.variables())
+    assert "cannot convert float infinity to integer" in caught.value.field_errors["subject"]
