@@ -288,7 +288,9 @@ async def test_a_draft_leaving_a_template_it_may_no_longer_see_keeps_its_attachm
 
 
 @pytest.mark.parametrize(
-    ("part", "source"), [("subject", "{{ 1/0 }}"), ("body", "{{ 'x' * 10**7 }}")]
+    ("part", "source"),
+    [("subject", "{{ 1/0 }}"), ("subject", "{{ 'x' * 1001 }}"), ("body", "{{ 'x' * 10**7 }}")],
+    ids=["error", "subject over 1000 characters", "body too large"],
 )
 async def test_a_template_that_fails_to_render_is_a_400_on_template_id(
     tenant: Tenant, part: str, source: str

@@ -145,6 +145,8 @@ async def test_grant_requires_filename_and_content_type(tenant: Tenant) -> None:
     [
         ("report.pdf", "pdf", "content_type"),
         ("report.pdf", "application/pdf\r\nX-Evil: 1", "content_type"),
+        ("report.pdf", "application/pdf; name=\u20ac", "content_type"),
+        ("report.pdf", "text/plain; charset=\u00e9", "content_type"),
         ("report\r\n.pdf", "application/pdf", "filename"),
         ("..", "application/pdf", "filename"),
         ("x" * 1001, "application/pdf", "filename"),
@@ -329,6 +331,18 @@ async def test_download_of_a_non_ascii_name_keeps_it_in_rfc_5987_form(
     disposition = (await tenant.client.get(url)).headers["content-disposition"]
     assert 'filename="Pr_fbericht _final_.pdf"' in disposition
     assert "filename*=UTF-8''Pr%C3%BCfbericht%20%22final%22.pdf" in disposition
+
+
+async def test_download_of_a_file_stored_with_a_non_ascii_type_is_octet_stream(
+    tenant: Tenant, anonymous: httpx.AsyncClient, database: Database
+) -> None:
+    """Before types had to be ASCII, such a download was a 500 (UnicodeEncodeError)."""
+    url = await uploaded(tenant, anonymous)
+    await change_file(database, file_id_of(url), content_type="application/pdf; name=\u20ac")
+    response = await tenant.client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.content == PDF
 
 
 async def test_download_with_a_bearer_token_works(

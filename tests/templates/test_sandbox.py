@@ -10,6 +10,7 @@ import pytest
 from postroom.models import Contact
 from postroom.templates.rendering import (
     MAX_TAGS,
+    MAX_TOKENS,
     TOO_DEEP,
     TemplateContext,
     TemplateRejected,
@@ -284,3 +285,49 @@ def test_a_template_with_too_many_tags_is_refused_before_compiling(part: str) ->
     with pytest.raises(TemplateRejected) as caught:
         check_template(part, "{{ contact.name }}" * (MAX_TAGS + 1))
     assert caught.value.field_errors == {part: f"A template may have at most {MAX_TAGS} tags."}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ [" + "1," * 400_000 + "1] }}",
+        "{{ lead.get(" + "a," * 400_000 + "a) }}",
+        "{% set x = 1 " + "< 1 " * 200_000 + "%}",
+    ],
+    ids=["list", "arguments", "comparisons"],
+)
+def test_one_tag_with_too_many_tokens_is_refused_before_compiling(source: str) -> None:
+    """Before, each of these took 15 to 25 s of CPU to save, and as long again to render."""
+    started = time.monotonic()
+    with pytest.raises(TemplateRejected) as caught:
+        check_template("body", source)
+    assert f"at most {MAX_TOKENS} tokens" in caught.value.field_errors["body"]
+    with pytest.raises(TemplateRejected):
+        render_part("body", source, CONTEXT.variables())
+    assert time.monotonic() - started < 1
+
+
+def test_a_long_template_with_few_tokens_is_accepted() -> None:
+    source = "<p>" + "x" * 500_000 + "</p>{{ contact.first_name|default('there') }}" * 500
+    check_template("body", source)
+
+
+@pytest.mark.parametrize(
+    ("source", "rendered"),
+    [
+        ("{{ ('1e400'|float) > 1 }}", "True"),
+        ("{% if ('-1e400'|float) < 0 %}negative{% endif %}", "negative"),
+        ("{{ ['1e400'|float, 'nan'|float] }}", "[inf, nan]"),
+        ("{{ {'a': ('1e400'|float, )}|tojson }}", '{"a": [Infinity]}'),
+    ],
+)
+def test_a_constant_that_is_no_finite_number_renders(source: str, rendered: str) -> None:
+    """Jinja folded these to constants written as the Python name ``inf``: NameError, a 500."""
+    check_template("body", source)
+    assert render_part("body", source, CONTEXT.variables()) == rendered
+
+
+def test_converting_an_infinite_constant_to_an_integer_is_a_400() -> None:
+    with pytest.raises(TemplateRejected) as caught:
+        render_part("subject", "{{ '1e400'|float|int }}", CONTEXT.variables())
+    assert "cannot convert float infinity to integer" in caught.value.field_errors["subject"]

@@ -1,6 +1,7 @@
 """Server-side rendering of an email template into an email (Close: ``template_id`` without
 ``body_text``/``body_html`` renders the template for the email's lead, contact and user).
-A template that fails to render is a 400 on ``template_id``, the field the client sent."""
+A template that fails to render, or renders a subject over ``MAX_SUBJECT`` characters, is a
+400 on ``template_id``, the field the client sent."""
 
 from __future__ import annotations
 
@@ -83,16 +84,23 @@ async def _render_into(
         rendered = await render_for(
             session, email.organization_id, email.user_id, template, lead, contact
         )
+        subject = None if subject_posted else _email_subject(rendered.subject)
     except TemplateRejected as error:
         message = f"The template's {error.part} could not be used: {error.reason}"
         raise ValidationFailed.field("template_id", message) from error
     email.body_html = rendered.body.replace("\x00", "")
     email.body_text = html_to_text_part(email.body_html)
-    subject = one_line(rendered.subject)
-    if not subject_posted:
-        if len(subject) > MAX_SUBJECT:
-            raise ValidationFailed.field("subject", "The rendered subject is over 1000 characters.")
+    if subject is not None:
         email.subject = subject
+
+
+def _email_subject(rendered: str) -> str:
+    """A rendered subject as the email's, refused (as the template's fault) if too long."""
+    subject = one_line(rendered)
+    if len(subject) > MAX_SUBJECT:
+        reason = f"The rendered subject is over {MAX_SUBJECT} characters."
+        raise TemplateRejected("subject", reason)
+    return subject
 
 
 async def _recipient_contact(session: AsyncSession, email: EmailActivity) -> Contact | None:

@@ -127,9 +127,15 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def download_content_type(stored: StoredFile) -> str:
+    """The type a file was uploaded with; ``application/octet-stream`` for one stored before
+    types had to be ASCII (an HTTP header cannot carry it)."""
+    return stored.content_type if stored.content_type.isascii() else "application/octet-stream"
+
+
 def download_headers(stored: StoredFile) -> dict[str, str]:
     headers = {
-        "content-type": stored.content_type,
+        "content-type": download_content_type(stored),
         "content-disposition": content_disposition(stored.filename),
         "x-content-type-options": "nosniff",
         "cache-control": "private, no-store",

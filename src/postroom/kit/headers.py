@@ -19,8 +19,12 @@ def breaks_header(text: str) -> bool:
 
 
 def is_media_type(text: str) -> bool:
-    """``text`` is a media type such as ``application/pdf`` (parameters allowed) on one line."""
-    return not breaks_header(text) and MEDIA_TYPE.fullmatch(text.strip()) is not None
+    """``text`` is a media type such as ``application/pdf`` (parameters allowed) on one line,
+    in ASCII: it is sent as an HTTP header, which carries Latin-1 at most (RFC 9110 §5.5),
+    and a MIME parameter with other characters must be RFC 2231-encoded anyway."""
+    if not text.isascii() or breaks_header(text):
+        return False
+    return MEDIA_TYPE.fullmatch(text.strip()) is not None
 
 
 def is_content_id(text: str) -> bool:

@@ -46,6 +46,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context, pass_eval_context
 from jinja2.visitor import NodeTransformer
 
+from postroom.templates.codegen import LiteralCodeGenerator
+
 MAX_VALUE = 1_048_576
 MAX_WORK = 4 * MAX_VALUE
 MAX_SECONDS = 1.0
@@ -319,6 +321,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with this module's refusals and meters."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = LiteralCodeGenerator
     concat = staticmethod(_checked_concat)
 
     def __init__(self, autoescape: bool) -> None:
