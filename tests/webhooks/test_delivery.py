@@ -476,6 +476,33 @@ async def test_subscriber_slower_than_the_timeout_is_retried(
     assert delivery.last_error == "Timeout: no answer within 0.3 s"
 
 
+async def test_a_stalled_dns_lookup_counts_against_the_timeout(
+    webhooks: DeliveryHarness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The address check before each attempt looks the host up; a name server that stalls
+    its answer held the attempt (and its slot) past ``webhook_timeout_seconds``."""
+
+    async def stalled(host: str, port: int) -> list[str]:
+        await asyncio.sleep(3.0)
+        return ["93.184.216.34"]
+
+    app, tenant = await webhooks.start(**MANUAL)
+    sender = sender_of(app, webhook_timeout_seconds=0.3, webhooks_allow_private=False)
+    subscription = await subscribe(tenant.client, receiver.url)
+    await create_lead(tenant.client)
+    monkeypatch.setattr(service, "resolve", stalled)
+    try:
+        started = time.monotonic()
+        assert await attempt_due(sender) == 1
+        assert time.monotonic() - started < 2.5
+    finally:
+        await sender.aclose()
+    assert receiver.requests() == []
+    delivery = await the_delivery(app, subscription["id"])
+    assert (delivery.status, delivery.attempt_count) == ("pending", 1)
+    assert delivery.last_error == "Timeout: no answer within 0.3 s"
+
+
 async def test_redirect_is_a_failure_and_is_not_followed(
     webhooks: DeliveryHarness, receiver: Receiver
 ) -> None:

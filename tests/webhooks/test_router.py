@@ -430,6 +430,9 @@ async def test_update_to_a_url_with_a_line_break_changes_nothing(tenant: Tenant)
         "http://[fe80::1]/",
         "http://[fd00::1]/",
         "http://[::ffff:127.0.0.1]/",
+        "http://[2002:7f00:1::1]/",  # 6to4 of 127.0.0.1
+        "http://[2002:c0a8:101::1]/",  # 6to4 of 192.168.1.1
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254
     ],
 )
 async def test_url_of_a_loopback_or_private_address_is_refused(tenant: Tenant, url: str) -> None:

@@ -11,7 +11,8 @@ What one attempt can end in::
     2xx answer                                   delivered (never sent again)
     any other status (3xx included: no redirects) ┐
     httpx.HTTPError (refused, reset, TLS, ...)    │ failed attempt: retried with backoff,
-    TimeoutError (``webhook_timeout_seconds``)    │ then ``failed`` (see ``service``)
+    TimeoutError (``webhook_timeout_seconds``,    │ then ``failed`` (see ``service``)
+      the address check's DNS lookup included)    │
     destination now refused (DNS changed)         │
     signature key cannot be decrypted (ValueError)┘
 
@@ -227,15 +228,18 @@ class WebhookSender:
             logger.exception("webhook delivery %s failed unexpectedly", job.delivery.id)
 
     async def _attempt(self, job: Job) -> DeliveryOutcome:
-        problem = await service.url_problem(
-            job.subscription.url, self.settings.webhooks_allow_private
-        )
-        if problem is not None:
-            return self._failed(job, problem, None)
+        """One attempt, bounded by ``webhook_timeout_seconds`` from the address check (a DNS
+        lookup the receiver's name server may stall) to the answer's status line."""
+        timeout = self.settings.webhook_timeout_seconds
         try:
-            status_code = await self._post(job)
+            async with asyncio.timeout(timeout):
+                problem = await service.url_problem(
+                    job.subscription.url, self.settings.webhooks_allow_private
+                )
+                if problem is not None:
+                    return self._failed(job, problem, None)
+                status_code = await self._post(job)
         except SEND_ERRORS as error:
-            timeout = self.settings.webhook_timeout_seconds
             return self._failed(job, describe(error, timeout), None)
         if 200 <= status_code < 300:
             return service.delivered(job.delivery, status_code, self.clock())
@@ -254,10 +258,9 @@ class WebhookSender:
             **signature_headers(int(self.clock().timestamp()), body, key),
         }
         client = self._client(job.subscription.verify_ssl)
-        async with asyncio.timeout(self.settings.webhook_timeout_seconds):
-            request = client.stream("POST", job.subscription.url, content=body, headers=headers)
-            async with request as response:
-                return response.status_code
+        request = client.stream("POST", job.subscription.url, content=body, headers=headers)
+        async with request as response:
+            return response.status_code
 
     def _client(self, verify_ssl: bool) -> httpx.AsyncClient:
         if verify_ssl not in self._clients:

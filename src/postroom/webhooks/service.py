@@ -112,13 +112,22 @@ def check_sendable(url: str) -> None:
 
 def is_forbidden_address(address: str) -> bool:
     """True for loopback, private, link-local, reserved, multicast, unspecified (or other
-    non-global) addresses, IPv4-mapped IPv6 included."""
+    non-global) addresses, IPv4-mapped IPv6 included, and a 6to4 address (``2002::/16``)
+    whose embedded IPv4 address is one of them: a host with a 6to4 route sends
+    ``2002:c0a8:101::1`` to 192.168.1.1, and Python counts ``2002::/16`` as global."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None and _is_forbidden_ip(embedded):
+            return True
+        ip = ip.ipv4_mapped or ip
+    return _is_forbidden_ip(ip)
+
+
+def _is_forbidden_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (
         ip.is_loopback
         or ip.is_private
