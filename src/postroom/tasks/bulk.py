@@ -2,7 +2,7 @@
 the body sets ``assigned_to``, ``date`` or ``is_complete`` on every one of them. Never commits.
 
 - The filters are the list's, validated and applied by the same code
-  (``service.list_filter``): without ``_type`` only ``lead`` tasks are changed, as only they
+  (``filters.list_filter``): without ``_type`` only ``lead`` tasks are changed, as only they
   are listed. A parameter the list does not know is a 400 naming it (a misspelt filter would
   otherwise widen the update to every task), and so is a request with no filter at all.
 - The body takes those three fields only, validated as a task's PUT validates them; any other
@@ -24,7 +24,7 @@ from postroom.events.service import Origin
 from postroom.kit.datetimes import utcnow
 from postroom.kit.paging import split_csv
 from postroom.models import Task
-from postroom.tasks import repository, service
+from postroom.tasks import filters, repository, service
 from postroom.tasks.repository import TaskFilter
 from postroom.tasks.schemas import TaskBulkQuery, TaskBulkUpdate, TaskChanges
 from postroom.users.auth import Caller
@@ -68,7 +68,7 @@ async def _checked_request(
     """The list filter of the request, once every part of it has been checked."""
     _refuse_unknown_parameters(query)
     _refuse_other_fields(body)
-    where = service.list_filter(caller, query, utcnow())
+    where = filters.list_filter(caller, query, utcnow())
     if not _chooses_tasks(query, where):
         raise ValidationFailed(
             ["A bulk update needs at least one filter of GET /task/ (for example id__in)."]

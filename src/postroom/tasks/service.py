@@ -25,19 +25,15 @@ from postroom.emails import repository as email_repository
 from postroom.errors import NotFound, ValidationFailed
 from postroom.events.service import Change, Origin, record, record_many
 from postroom.kit.datetimes import localize, utcnow
-from postroom.kit.filters import check_own_organization, datetime_bounds, parse_bound
 from postroom.kit.ids import new_id
-from postroom.kit.paging import split_csv
 from postroom.kit.tenancy import check_posted_organization
 from postroom.leads import repository as lead_repository
 from postroom.leads.schemas import lead_display_name
 from postroom.models import Contact, EmailActivity, Task
 from postroom.tasks import repository
-from postroom.tasks.repository import ORDER_COLUMNS, TaskFilter
+from postroom.tasks.filters import list_filter
 from postroom.tasks.schemas import (
-    ALL_TYPES,
     API_TASK_TYPES,
-    CLOSE_TASK_TYPES,
     TaskChanges,
     TaskCreate,
     TaskListQuery,
@@ -152,73 +148,6 @@ async def list_tasks(
     where = list_filter(caller, query, now)
     tasks = await repository.list_tasks(session, caller.organization_id, where, skip, limit)
     return await _page(session, caller.organization_id, tasks, now, caller.tz)
-
-
-def list_filter(caller: Caller, query: TaskListQuery, now: datetime) -> TaskFilter:
-    """The tasks ``GET /task/`` lists for ``query``, and so those ``PUT /task/`` changes."""
-    check_own_organization(query.organization_id, caller.organization_id)
-    return task_filter(query, caller.tz, now)
-
-
-def task_filter(query: TaskListQuery, tz: timezone | None, now: datetime) -> TaskFilter:
-    """The filter of a list request (``id`` and ``id__in`` both apply when both are sent)."""
-    return TaskFilter(
-        tomorrow=start_of_tomorrow(now, tz),
-        types=task_types(query),
-        task_id=query.task_id,
-        ids=split_csv(query.id__in),
-        lead_ids=split_csv(query.lead_id),
-        assignees=split_csv(query.assigned_to),
-        is_complete=query.is_complete,
-        view=query.view,
-        due_at=_exact_due_times(query, tz),
-        due_bounds=[_due_bounds(query, name, tz) for name in DUE_DATE_NAMES],
-        created_bounds=datetime_bounds(query, "date_created", tz),
-        updated_bounds=datetime_bounds(query, "date_updated", tz),
-        order_by=_order_by(query.order_by),
-    )
-
-
-DUE_DATE_NAMES = ("date", "due_date")
-"""Close's two names of a task's due date, each with its ``__gt`` ... filters."""
-
-
-def _exact_due_times(query: TaskListQuery, tz: timezone | None) -> list[datetime]:
-    """``date=`` and ``due_date=``: due at exactly that moment (a plain date: its midnight,
-    which is where a task created with that plain date is due)."""
-    sent = ((name, getattr(query, name)) for name in DUE_DATE_NAMES)
-    return [parse_bound(name, raw, tz) for name, raw in sent if raw is not None]
-
-
-def _due_bounds(query: TaskListQuery, name: str, tz: timezone | None) -> dict[str, datetime]:
-    """``view=inbox``/``future`` override ``__lt`` and ``__gte`` of the due date."""
-    bounds = datetime_bounds(query, name, tz)
-    if query.view in (TaskView.INBOX, TaskView.FUTURE):
-        return {op: value for op, value in bounds.items() if op not in ("lt", "gte")}
-    return bounds
-
-
-def task_types(query: TaskListQuery) -> list[str] | None:
-    """The types to list: ``lead`` unless asked otherwise; None for ``_type=all``."""
-    name, types = "_type__in", split_csv(query.type_in)
-    if types is None:
-        name, types = "_type", split_csv(query.type_filter)
-    if types is None:
-        return [TaskType.LEAD.value]
-    if ALL_TYPES in types:
-        return None
-    unknown = [value for value in types if value not in CLOSE_TASK_TYPES]
-    if unknown:
-        raise ValidationFailed.field(name, f"Unknown task type: {unknown[0]!r}.")
-    return types
-
-
-def _order_by(value: str | None) -> str:
-    if value is None or not value.strip():
-        return "-date_created"
-    if value.strip().lstrip("-") not in ORDER_COLUMNS:
-        raise ValidationFailed.field("_order_by", "Order by date or date_created.")
-    return value.strip()
 
 
 async def update_task(
