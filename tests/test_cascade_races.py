@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import delete
 from sqlalchemy.sql import Executable
 
@@ -95,26 +96,20 @@ async def test_a_lead_deleted_while_one_of_its_tasks_is_deleted_records_it_once(
     assert await deleted_events(tenant, lead["id"]) == 1
 
 
-async def test_an_email_deleted_while_its_followup_task_is_deleted_records_the_task_once(
-    tenant: Tenant, database: Database
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("/activity/email/{id}/", "id"), ("/activity/emailthread/{thread_id}/", "thread_id")],
+    ids=["email", "thread"],
+)
+async def test_an_email_or_thread_deleted_while_its_followup_task_is_deleted_records_it_once(
+    tenant: Tenant, database: Database, path: str, key: str
 ) -> None:
     _contact_id, email = await a_contact_with_an_email(tenant)
     task = await add_followup(tenant.client, database, email)
-    removal = tenant.client.delete(f"/activity/email/{email['id']}/")
+    removal = tenant.client.delete(path.format(**email))
     ok(await during_all(database, [delete(Task).where(Task.id == task["id"])], removal))
     assert await deleted_events(tenant, task["id"]) == 0
-    assert await deleted_events(tenant, email["id"]) == 1
-
-
-async def test_a_thread_deleted_while_its_followup_task_is_deleted_records_the_task_once(
-    tenant: Tenant, database: Database
-) -> None:
-    _contact_id, email = await a_contact_with_an_email(tenant)
-    task = await add_followup(tenant.client, database, email)
-    removal = tenant.client.delete(f"/activity/emailthread/{email['thread_id']}/")
-    ok(await during_all(database, [delete(Task).where(Task.id == task["id"])], removal))
-    assert await deleted_events(tenant, task["id"]) == 0
-    assert await deleted_events(tenant, email["thread_id"]) == 1
+    assert await deleted_events(tenant, email[key]) == 1
 
 
 async def test_a_thread_deleted_while_its_followup_task_is_made_records_the_task_deleted(

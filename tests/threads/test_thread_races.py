@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
@@ -135,6 +136,20 @@ async def test_a_reply_deleted_while_a_sent_email_of_its_thread_is_deleted_is_go
     assert ok(await tenant.client.get(f"/activity/email/{first['id']}/"))["has_reply"] is False
 
 
+async def posted_while_logged(
+    tenant: Tenant, database: Database, settings: Settings, incoming: dict[str, Any]
+) -> tuple[EmailActivity, httpx.Response]:
+    """``incoming`` logged in a transaction, and posted again while that one is uncommitted:
+    the first email, and the answer to the post."""
+    caller = Caller(tenant.organization_id, tenant.user_id, tenant.user_email, "Jane Sender", "key")
+    async with database.transaction() as session:
+        body = EmailActivityCreate.model_validate(incoming)
+        first = await email_service.create_email(session, caller, body, settings)
+        answer = asyncio.ensure_future(tenant.client.post("/activity/email/", json=incoming))
+        await asyncio.sleep(IN_FLIGHT)
+    return first, await answer
+
+
 async def test_incoming_emails_of_one_new_conversation_arriving_at_once_share_a_thread(
     tenant: Tenant, database: Database, settings: Settings
 ) -> None:
@@ -147,13 +162,8 @@ async def test_incoming_emails_of_one_new_conversation_arriving_at_once_share_a_
         "subject": "Question about pricing",
         "sender": "jane@acme.example.com",
     }
-    caller = Caller(tenant.organization_id, tenant.user_id, tenant.user_email, "Jane Sender", "key")
-    async with database.transaction() as session:
-        body = EmailActivityCreate.model_validate(incoming)
-        first = await email_service.create_email(session, caller, body, settings)
-        answer = asyncio.ensure_future(tenant.client.post("/activity/email/", json=incoming))
-        await asyncio.sleep(IN_FLIGHT)
-    second = ok(await answer)
+    first, answer = await posted_while_logged(tenant, database, settings, incoming)
+    second = ok(answer)
     assert second["thread_id"] == first.thread_id
 
 
@@ -169,13 +179,8 @@ async def test_one_message_logged_twice_at_once_leaves_one_email_in_one_thread(
         "sender": "jane@acme.example.com",
         "message_ids": ["<logged-twice@example.com>"],
     }
-    caller = Caller(tenant.organization_id, tenant.user_id, tenant.user_email, "Jane Sender", "key")
-    async with database.transaction() as session:
-        body = EmailActivityCreate.model_validate(incoming)
-        first = await email_service.create_email(session, caller, body, settings)
-        answer = asyncio.ensure_future(tenant.client.post("/activity/email/", json=incoming))
-        await asyncio.sleep(IN_FLIGHT)
-    assert ok(await answer)["id"] == first.id
+    first, answer = await posted_while_logged(tenant, database, settings, incoming)
+    assert ok(answer)["id"] == first.id
     threads = ok(await tenant.client.get("/activity/emailthread/", params={"lead_id": lead["id"]}))
     assert [thread["id"] for thread in threads["data"]] == [first.thread_id]
 
