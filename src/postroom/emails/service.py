@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
 
@@ -19,7 +19,8 @@ from postroom.emails import event_log, references, repository, rules
 from postroom.emails.attachments import resolve_attachments
 from postroom.emails.filters import EMAIL_TYPE
 from postroom.emails.ordering import check_order
-from postroom.emails.rendering import EmailRecord, body_preview, user_ids_of_all
+from postroom.emails.queueing import apply_changes, refresh_derived, schedule
+from postroom.emails.rendering import EmailRecord, user_ids_of_all
 from postroom.emails.repository import EmailFilter
 from postroom.emails.rules import FieldProblems
 from postroom.emails.schemas import EmailActivityCreate, EmailActivityFields, EmailActivityUpdate
@@ -65,21 +66,6 @@ def _new_message_id(sender: str | None, fallback_domain: str) -> str:
     return make_msgid(domain=address.rpartition("@")[2] or fallback_domain)
 
 
-def _schedule(email: EmailActivity, now: datetime) -> None:
-    """Set when a queued email is due; clear it for every other status."""
-    status = EmailStatus(email.status)
-    if status is EmailStatus.OUTBOX:
-        email.due_at = now + timedelta(seconds=email.send_in or 0)
-    elif status is EmailStatus.SCHEDULED:
-        email.due_at = email.scheduled_at
-    else:
-        email.due_at = None
-
-
-def _refresh_derived(email: EmailActivity) -> None:
-    email.body_preview = body_preview(email.body_text, email.body_html)
-
-
 async def create_email(
     session: AsyncSession, caller: Caller, body: EmailActivityCreate, settings: Settings
 ) -> EmailActivity:
@@ -107,8 +93,8 @@ async def create_email(
             session, caller, email.attachments, settings.max_file_bytes
         )
     await default_to_users_account(session, email)
-    _schedule(email, now)
-    _refresh_derived(email)
+    schedule(email, now)
+    refresh_derived(email)
     stored, placement = await _place_and_insert(session, email, parent, now, bool(posted))
     if placement is not None:
         await event_log.email_created(session, Origin.of(caller), email, placement)
@@ -288,7 +274,7 @@ async def update_email(
         if moving or "contact_id" in content_edits
         else None
     )
-    _apply(email, changes, target, caller, now)
+    apply_changes(email, changes, target, caller, now)
     if "template_id" in content_edits:
         await _apply_template_on_update(
             session, caller, email, given_fields(body), settings, replaced_template_id
@@ -346,44 +332,6 @@ async def _cancel_if_cancelling(
         )
 
 
-def _apply(
-    email: EmailActivity,
-    changes: dict[str, object],
-    target: EmailStatus,
-    caller: Caller,
-    now: datetime,
-) -> None:
-    previous = EmailStatus(email.status)
-    for column, value in changes.items():
-        setattr(email, column, value)
-    if "followup_at" in changes:
-        email.followup_done_at = None
-    email.status = target.value
-    if target in QUEUED and previous is not target:
-        email.claimed_by = email.claimed_at = email.lease_expires_at = None
-        email.attempt_count = 0
-        _drop_kept_timing(email, target, changes)
-        _schedule(email, now)
-    _refresh_derived(email)
-    email.updated_by = caller.user_id
-    email.updated_at = now
-
-
-KEPT_TIMING = {EmailStatus.OUTBOX: "scheduled_at", EmailStatus.SCHEDULED: "send_in"}
-"""The timing field of the other queue, which an email entering ``outbox``/``scheduled`` may
-still hold from before it was cancelled to draft, keyed by the queue it does not apply to."""
-
-
-def _drop_kept_timing(
-    email: EmailActivity, target: EmailStatus, changes: dict[str, object]
-) -> None:
-    """An email queued again shows only the timing it is sent by: a ``date_scheduled`` or
-    ``send_in`` kept from the other queue is cleared (one posted anew is a 400 on it)."""
-    column = KEPT_TIMING[target]
-    if column not in changes:
-        setattr(email, column, None)
-
-
 async def _apply_template_on_update(
     session: AsyncSession,
     caller: Caller,
@@ -400,4 +348,4 @@ async def _apply_template_on_update(
         email.attachments = await resolve_attachments(
             session, caller, email.attachments, settings.max_file_bytes
         )
-    _refresh_derived(email)
+    refresh_derived(email)

@@ -42,7 +42,8 @@ from postroom.errors import ValidationFailed
 from postroom.kit.headers import one_line
 from postroom.leads.schemas import lead_display_name
 from postroom.models import Contact, EmailTemplate, Lead, Organization, User
-from postroom.templates.sandbox import Sandbox, joined_output, obvious_escape, rendering_budget
+from postroom.templates.sandbox import Sandbox, joined_output, rendering_budget
+from postroom.templates.static_checks import obvious_escape
 from postroom.users import repository as user_repository
 
 MAX_TAGS = 1_000

@@ -74,7 +74,6 @@ _FILTERS = (
     "list lower map max min reject rejectattr reverse round safe select selectattr sort string "
     "striptags title tojson trim truncate unique upper urlencode wordcount".split()
 )
-_INCLUDES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 
 @dataclass
@@ -379,23 +378,3 @@ def joined_output(chunks: Iterable[str]) -> str:
             raise SecurityError(f"the output would exceed {MAX_VALUE} characters.")
         parts.append(chunk)
     return "".join(parts)
-
-
-def _static_problem(node: nodes.Node) -> str | None:
-    if isinstance(node, _INCLUDES):
-        return "Templates may not include, import or extend other templates."
-    name = node.attr if isinstance(node, nodes.Getattr) else None
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-        name = node.arg.value
-    if isinstance(name, str) and name.startswith("_"):
-        return f"Templates may not use private attributes such as {name!r}."
-    return None
-
-
-def obvious_escape(tree: nodes.Template) -> str | None:
-    """Why a parsed template plainly tries to leave the sandbox, or None."""
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, *_INCLUDES)):
-        problem = _static_problem(node)
-        if problem is not None:
-            return problem
-    return None
