@@ -107,9 +107,8 @@ class Dispatcher:
         """Each sending route's lanes, by route key."""
         self._backlog = False
         """The last claim filled every free slot: more may be due once slots free up."""
-        self._next_followup: datetime | None = clock()
-        """When the earliest pending follow-up is due, as the last claim read it (None: no
-        follow-up pending); the first round looks once whatever it is."""
+        self._followups = followups.FollowupTimer(next_due=clock(), put_off_until=clock())
+        """The first round looks for due follow-ups once, whatever there is."""
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._markers: GroupCommitter[repo.ClaimKey, bool] = GroupCommitter(self._write_markers)
@@ -151,9 +150,18 @@ class Dispatcher:
                 await self._sleep(self.settings.dispatch_poll_seconds)
 
     async def _round(self) -> None:
-        if self._next_followup is not None and self.clock() >= self._next_followup:
-            await self.create_due_followups()
+        if self._followups.is_due(self.clock()):
+            await self._create_followups_or_put_off()
         await self._sleep(await self.dispatch_due())
+
+    async def _create_followups_or_put_off(self) -> None:
+        """Follow-ups that cannot be created (a bug, a row the database refuses) must not
+        stop delivery: the round goes on to claim emails, and follow-ups wait a minute."""
+        try:
+            await self.create_due_followups()
+        except Exception:
+            logger.exception("creating follow-up tasks failed; trying again in a minute")
+            self._followups.put_off(self.clock())
 
     async def _shut_down(
         self, helpers: list[asyncio.Task[None]], housekeeping: asyncio.Task[None]
@@ -233,8 +241,9 @@ class Dispatcher:
         is due. Every round reads that afresh, so a round claims follow-ups only when one is
         due, not every poll (a transaction a second, and on SQLite the one connection)."""
         poll = timedelta(seconds=self.settings.dispatch_poll_seconds)
-        self._next_followup = next_followup
-        moments = [moment - now for moment in (next_due, next_followup) if moment is not None]
+        self._followups.next_due = next_followup
+        wakes = (next_due, self._followups.wake_at())
+        moments = [moment - now for moment in wakes if moment is not None]
         return min([poll, *moments]).total_seconds()
 
     def _start(self, email: EmailColumns, route: Route) -> None:

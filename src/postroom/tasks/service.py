@@ -336,6 +336,10 @@ def new_followup_task(email: EmailActivity, thread_id: str, now: datetime) -> Ta
     )
 
 
+class FollowupRefused(Exception):
+    """A follow-up task's insert failed, and not because the email already has one."""
+
+
 async def add_followup_task(session: AsyncSession, task: Task) -> bool:
     """Insert ``task`` in a savepoint; False when the email already has its follow-up task."""
     try:
@@ -356,7 +360,10 @@ async def followup_came_due(session: AsyncSession, email: EmailActivity, now: da
     if await add_followup_task(session, task):
         await task_changed(session, origin, task, "created")
         return
-    for existing in await repository.followups_of_email(session, email.id):
+    existing_tasks = await repository.followups_of_email(session, email.id)
+    if not existing_tasks:  # the insert broke another rule than "one per email"
+        raise FollowupRefused(f"the database refused the follow-up task of {email.id}")
+    for existing in existing_tasks:
         changes = task_changes(existing, {"due_at": task.due_at, "is_complete": False})
         if changes:
             await change_tasks(session, origin, [(existing, changes)])
