@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from postroom.kit.addresses import ascii_domain
 from postroom.transports.urls import check_transport_url
 
 
@@ -72,13 +73,24 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
 
+    @field_validator("message_id_domain")
+    @classmethod
+    def _an_ascii_domain(cls, value: str | None) -> str | None:
+        """In IDNA A-labels: a Message-ID in UTF-8 would need SMTPUTF8 to be sent (a server
+        without it refuses the message). A value that is no domain name stops the server."""
+        return ascii_domain(value) if value else None
+
     @property
     def message_domain(self) -> str:
-        """The domain used in generated Message-IDs when the sender gives none."""
+        """The domain used in generated Message-IDs when the sender gives none: the
+        configured one, else the public URL's host (in A-labels), else ``postroom.localhost``."""
         if self.message_id_domain:
             return self.message_id_domain
         host = self.public_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        return host if "." in host else "postroom.localhost"
+        try:
+            return ascii_domain(host) if "." in host else "postroom.localhost"
+        except ValueError:
+            return "postroom.localhost"
 
 
 @lru_cache(maxsize=1)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from email.utils import getaddresses, parseaddr
 from functools import lru_cache
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 MAX_ADDRESS_LENGTH = 1000
 CHECKED_ADDRESSES_KEPT = 4096
 _FORBIDDEN = ("\r", "\n", "\x00")
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 @lru_cache(maxsize=CHECKED_ADDRESSES_KEPT)
@@ -51,6 +54,17 @@ def with_ascii_domain(address: str) -> str:
     except EmailNotValidError:
         return address
     return f"{local}@{ascii_domain}"
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain for the right-hand side of a Message-ID: in IDNA A-labels when it is not
+    ASCII (``bücher.example`` is ``xn--bcher-kva.example``), as given when it is and is an
+    RFC 5322 dot-atom. ``ValueError`` otherwise."""
+    if not domain.isascii():
+        return str(idna.encode(domain, uts46=True, std3_rules=True).decode("ascii"))
+    if not _DOT_ATOM.fullmatch(domain):
+        raise ValueError(f"{domain!r} is not a domain name")
+    return domain
 
 
 def bare_address(value: str) -> str:
