@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string, policy
 from email._policybase import Compat32
 from email.message import EmailMessage
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
@@ -383,6 +384,22 @@ def test_a_content_id_made_from_a_name_that_is_not_ascii_is_percent_encoded() ->
     ).data
     [line] = [line for line in data.split(b"\r\n") if line.startswith(b"Content-ID:")]
     assert line == b"Content-ID: <%D0%BB%D0%BE%D0%B3%D0%BE%D1%82%D0%B8%D0%BF.png>"
+
+
+@pytest.mark.parametrize("filename", ["名前" * 500, "é" * 996 + ".png", "a" * 1000])
+def test_a_content_id_made_from_a_long_name_is_cut_to_255_characters(filename: str) -> None:
+    """As a posted ``content_id`` may have at most: a name of 1,000 characters (as an
+    attachment may have) made a Content-ID line of up to 9,003 octets, over RFC 5322's 998."""
+    logo = AttachmentPayload(filename, "image/png", b"png", inline=True)
+    data = outgoing_message(
+        email_with(body_html="<p>Hi</p>"), datetime(2026, 11, 26, tzinfo=UTC), None, [logo]
+    ).data
+    assert longest_line(data) <= 998
+    unfolded = data.replace(b"\r\n ", b" ").split(b"\r\n")
+    [line] = [line for line in unfolded if line.startswith(b"Content-ID:")]
+    core = line.removeprefix(b"Content-ID:").strip().removeprefix(b"<").removesuffix(b">").decode()
+    assert 250 < len(core) <= 255
+    assert unquote(core) == filename[: len(unquote(core))]
 
 
 PIXEL = "https://postroom.example.com/t/o/token.gif"

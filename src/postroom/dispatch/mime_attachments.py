@@ -21,6 +21,9 @@ _MEDIA_TYPE = re.compile(rf"\s*({_MIME_NAME_CHARS})/({_MIME_NAME_CHARS})\s*(?:;.
 _CHARSET = re.compile(rf";\s*charset\s*=\s*\"?({_MIME_NAME_CHARS})\"?\s*(?:;|$)", re.IGNORECASE)
 OPAQUE_TYPE = ("application", "octet-stream")
 """What an attachment whose content type cannot be sent as it is goes as."""
+CONTENT_ID_LENGTH = 255
+"""Characters of a ``Content-ID`` inside its brackets, at most: what a posted ``content_id``
+may have. One made from a name is cut to it, or its line could pass RFC 5322's 998."""
 CONTAINER_TYPES = frozenset({"multipart", "message"})
 """Types whose parts may not be base64 (RFC 2045 §6.4): a part saying ``multipart/mixed``
 would be read as parts with no boundary, ``message/rfc822`` as a message of garbage."""
@@ -59,8 +62,13 @@ def sent_media_type(content_type: str) -> tuple[str, str, str | None]:
 def content_id(item: AttachmentPayload) -> str:
     """The part's ``Content-ID``: its ``content_id`` (else its name) as one token of ASCII in
     angle brackets, so the HTML's ``cid:`` reference finds it; a character that is not ASCII
-    (a name in Cyrillic) is percent-encoded, as RFC 2392 writes it in a ``cid:`` URL."""
+    (a name in Cyrillic) is percent-encoded, as RFC 2392 writes it in a ``cid:`` URL. Cut
+    after the last whole character that fits in ``CONTENT_ID_LENGTH``."""
     core = _NOT_IN_CONTENT_ID.sub("", item.content_id or safe_filename(item.filename))
-    if not core.isascii():
-        core = "".join(char if char.isascii() else quote(char, safe="") for char in core)
-    return f"<{core or 'attachment'}>"
+    encoded, size = [], 0
+    for char in core:
+        size += len(piece := char if char.isascii() else quote(char, safe=""))
+        if size > CONTENT_ID_LENGTH:
+            break
+        encoded.append(piece)
+    return f"<{''.join(encoded) or 'attachment'}>"

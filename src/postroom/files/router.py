@@ -1,22 +1,20 @@
 """HTTP for ``/files/upload/`` (grants, signed uploads) and ``/go/file/`` (downloads).
 
-The signed upload carries no API key: its form fields are its authorization. Its body is read
-as multipart form data, at most the file limit plus a little for the fields, before any
-database work, so no connection is held while bytes arrive.
+The signed upload carries no API key: its form fields are its authorization, so anyone may
+send it a body. What can refuse it is checked before the file's bytes are read: the declared
+length (at most the file limit plus ``FIELDS_BYTES``), then the grant's fields, which come
+before the file (``files.upload_form``), then the grant's row. The file then streams to
+storage, and no database connection is held while its bytes arrive.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import aclosing, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import ClientDisconnect
 
 from postroom.dependencies import CallerDep, SessionDep
 from postroom.errors import ValidationFailed
@@ -31,13 +29,9 @@ from postroom.files.schemas import (
     render_uploaded,
 )
 from postroom.files.service import FilesConfig
-from postroom.files.storage import CHUNK_BYTES
+from postroom.files.upload_form import FIELDS_BYTES, SignedUploadForm
 from postroom.kit.datetimes import utcnow
 from postroom.kit.responses import JSONResponse
-
-FORM_OVERHEAD_BYTES = 64 * 1024
-FORM_FIELD_BYTES = 4096
-FORM_MAX_FIELDS = 16
 
 router = APIRouter(tags=["files"])
 download_router = APIRouter(tags=["files"])
@@ -74,10 +68,8 @@ async def upload_file(
     file_id: str, request: Request, session: SessionDep, files: FilesDep
 ) -> JSONResponse:
     started_at = utcnow()
-    async with upload_form(request, files.max_file_bytes) as form:
-        stored = await service.receive_upload(
-            session, files, file_id, form.fields, file_chunks(form.file), started_at
-        )
+    async with signed_upload_form(request, files.max_file_bytes) as form:
+        stored = await service.receive_upload(session, files, file_id, form, started_at)
     body = render_uploaded(stored, service.download_url(files.public_url, stored))
     return JSONResponse(body, status_code=201)
 
@@ -103,43 +95,20 @@ async def download_file(
     return StreamingResponse(download.chunks, headers=download_headers(download.stored))
 
 
-@dataclass(frozen=True)
-class UploadForm:
-    fields: dict[str, str]
-    file: UploadFile
-
-
 @asynccontextmanager
-async def upload_form(request: Request, max_file_bytes: int) -> AsyncIterator[UploadForm]:
-    """The text fields and the ``file`` part of a multipart upload; temporary files are
-    closed when the block ends."""
-    form = await _parse_multipart(request, max_file_bytes)
-    try:
-        yield _upload_form(form)
-    finally:
-        await form.close()
-
-
-async def _parse_multipart(request: Request, max_file_bytes: int) -> FormData:
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+async def signed_upload_form(
+    request: Request, max_file_bytes: int
+) -> AsyncIterator[SignedUploadForm]:
+    """The multipart body of a signed upload, to be read as it arrives; refused at once when
+    it is no multipart form or declares more than the file limit and its fields."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
         raise ValidationFailed(["Upload as multipart/form-data: the grant's fields, then file."])
-    body_limit = max_file_bytes + FORM_OVERHEAD_BYTES
+    body_limit = max_file_bytes + FIELDS_BYTES
     if _declared_length(request) > body_limit:
         raise service.file_too_large(max_file_bytes)
-    stream = _at_most(request.stream(), body_limit, max_file_bytes)
-    parser = MultiPartParser(
-        request.headers,
-        stream,
-        max_files=1,
-        max_fields=FORM_MAX_FIELDS,
-        max_part_size=FORM_FIELD_BYTES,
-    )
-    try:
-        return await parser.parse()
-    except MultiPartException as error:
-        raise ValidationFailed([f"Invalid upload form: {error.message}"]) from error
-    except ClientDisconnect as error:
-        raise ValidationFailed(["The upload was interrupted."]) from error
+    async with aclosing(_at_most(request.stream(), body_limit, max_file_bytes)) as stream:
+        yield SignedUploadForm(content_type, stream)
 
 
 def _declared_length(request: Request) -> int:
@@ -155,17 +124,4 @@ async def _at_most(
         received += len(chunk)
         if received > body_limit:
             raise service.file_too_large(max_file_bytes)
-        yield chunk
-
-
-def _upload_form(form: FormData) -> UploadForm:
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
-        raise ValidationFailed.field("file", "Send the file's content in a part named file.")
-    fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
-    return UploadForm(fields, file)
-
-
-async def file_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(CHUNK_BYTES):
         yield chunk

@@ -14,6 +14,12 @@ from postroom.kit.headers import is_media_type
 from postroom.kit.schemas import RequestModel
 from postroom.models import StoredFile
 
+DOWNLOAD_NAME_BYTES = 255
+"""The longest name a download suggests, in UTF-8: what ext4 and APFS can store, so no client
+saves less, and the ``Content-Disposition`` header stays near 1 KB."""
+EXTENSION_BYTES = 16
+"""A name's last dot starts an extension (kept when the name is cut) if this short."""
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\%]')
 _PATH_SEPARATORS = re.compile(r"[/\\]")
@@ -120,11 +126,29 @@ def render_uploaded(stored: StoredFile, download_url: str) -> dict[str, Any]:
 
 
 def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the full name in RFC 5987 form; path
-    separators become ``_`` in both, so a client saving under this name stays in its folder."""
-    name = _PATH_SEPARATORS.sub("_", filename)
+    """``attachment`` with an ASCII fallback name and the name in RFC 5987 form, both the
+    ``download_name``."""
+    name = download_name(filename)
     fallback = _UNSAFE_IN_QUOTES.sub("_", name)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download_name(filename: str) -> str:
+    """The name a download suggests: path separators become ``_`` (a client saving under it
+    stays in its folder), and a name over ``DOWNLOAD_NAME_BYTES`` is cut between characters,
+    its extension kept. The file's stored name stays whole."""
+    name = _PATH_SEPARATORS.sub("_", filename)
+    if len(name.encode()) <= DOWNLOAD_NAME_BYTES:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    suffix = dot + extension if stem and len(extension.encode()) < EXTENSION_BYTES else ""
+    room = DOWNLOAD_NAME_BYTES - len(suffix.encode())
+    return _utf8_prefix(name.removesuffix(suffix), room) + suffix
+
+
+def _utf8_prefix(text: str, size: int) -> str:
+    """The longest start of ``text`` that takes at most ``size`` bytes of UTF-8."""
+    return text.encode()[:size].decode(errors="ignore")
 
 
 def download_content_type(stored: StoredFile) -> str:

@@ -3,7 +3,9 @@
 The flow is S3's pre-signed POST: ``POST /files/upload/`` creates a ``StoredFile`` row and hands
 out form ``fields`` (``key`` = file id, ``expires`` = unix time, ``signature`` = HMAC-SHA256 of
 both, keyed by the server secret). The upload itself carries no API key: the signature is the
-authorization. It must start within ``UPLOAD_WINDOW``; each grant is used once. The bytes go to
+authorization. It must start within ``UPLOAD_WINDOW``; each grant is used once. Anyone may send
+an upload, so ``receive_upload`` checks the URL, the grant's fields (which come before the file
+in the form) and the grant's row before it reads the file's bytes. The bytes go to
 a fresh storage key first and the row is switched to it by one conditional UPDATE, so two racing
 uploads of one grant can never overwrite each other's bytes, and SQLite's single connection is
 not held while bytes are written.
@@ -21,6 +23,7 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -167,23 +170,55 @@ def file_too_large(limit: int) -> ValidationFailed:
     return ValidationFailed.field("file", f"A file may have at most {limit} bytes.")
 
 
+class SignedUpload(Protocol):
+    """The body of a signed upload as it arrives: the grant's fields, then the file."""
+
+    async def fields(self) -> Mapping[str, str]:
+        """The fields before the file, read up to the file and no further."""
+        ...
+
+    def file_chunks(self) -> AsyncIterator[bytes]:
+        """The file's bytes, read as they are asked for."""
+        ...
+
+
 async def receive_upload(
     session: AsyncSession,
     config: FilesConfig,
     file_id: str,
-    fields: Mapping[str, str],
-    chunks: AsyncIterator[bytes],
+    upload: SignedUpload,
     started_at: datetime,
 ) -> StoredFile:
-    """Store the bytes of a signed upload that started at ``started_at``."""
-    check_upload_fields(config, file_id, fields, started_at)
+    """Store the bytes of a signed upload that started at ``started_at``. The URL, the
+    grant's fields and the grant are checked before the file's bytes are read."""
+    if not _FILE_ID.fullmatch(file_id):
+        raise Forbidden("This upload URL names no upload grant: use the grant's upload url.")
+    check_upload_fields(config, file_id, await upload.fields(), started_at)
+    await _check_grant_open(session, file_id, started_at)
     storage_key = new_storage_key()
-    size = await _save(config, storage_key, chunks)
+    size = await _save(config, storage_key, upload.file_chunks())
     try:
         return await _record_upload(session, file_id, storage_key, size, started_at)
     except BaseException:
         await config.storage.delete(storage_key)
         raise
+
+
+async def _check_grant_open(session: AsyncSession, file_id: str, started_at: datetime) -> None:
+    """Refuse a grant used already or past its deadline before its file is read;
+    ``_record_upload`` checks again, in the UPDATE that records the file."""
+    grant = await repository.get_file_of_any_organization(session, file_id)
+    used = grant is not None and grant.uploaded_at is not None
+    open_until = grant.upload_expires_at if grant is not None else started_at
+    await session.rollback()  # hold no connection (SQLite: the write lock) while bytes arrive
+    if used:
+        raise already_uploaded()
+    if open_until <= started_at:
+        raise upload_expired()
+
+
+def already_uploaded() -> ValidationFailed:
+    return ValidationFailed(["This file was uploaded already: ask for a new upload grant."])
 
 
 async def _save(config: FilesConfig, storage_key: str, chunks: AsyncIterator[bytes]) -> int:
@@ -204,7 +239,7 @@ async def _record_upload(
         return stored
     grant = await repository.get_file_of_any_organization(session, file_id)
     if grant is not None and grant.uploaded_at is not None:
-        raise ValidationFailed(["This file was uploaded already: ask for a new upload grant."])
+        raise already_uploaded()
     raise upload_expired()
 
 
