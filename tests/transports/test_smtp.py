@@ -19,6 +19,7 @@ from postroom.transports import (
     DeliveryError,
     DeliveryTimeout,
     DeliveryUnknown,
+    InsecureConnection,
     OutgoingMessage,
     PermanentDeliveryError,
     PermanentRejection,
@@ -191,6 +192,7 @@ async def failure(transport: SmtpTransport, handover: Handover | None = None) ->
         (TemporaryRejection, TransientDeliveryError),
         (PermanentRejection, PermanentDeliveryError),
         (AuthenticationFailed, PermanentDeliveryError),
+        (InsecureConnection, PermanentDeliveryError),
         (DeliveryUnknown, DeliveryError),
     ],
 )

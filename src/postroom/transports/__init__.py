@@ -11,8 +11,10 @@ Exception tree (what a transport raises; the dispatcher's retry policy reads it)
     ├── PermanentDeliveryError      give up at once: ``error``
     │   ├── PermanentRejection      5xx reply to MAIL, RCPT (all recipients) or DATA;
     │                               a non-ASCII sender the server cannot take (no SMTPUTF8)
-    │   └── AuthenticationFailed    the server refused our credentials, or offers no AUTH
+    │   ├── AuthenticationFailed    the server refused our credentials, or offers no AUTH
     │                               we can use (none before STARTTLS, say)
+    │   └── InsecureConnection      the settings require STARTTLS and the server offers
+    │                               none, or the server's certificate fails verification
     └── DeliveryUnknown             the connection broke after the message data was sent
                                     and before the reply (the SMTP sync gap): never resent
                                     automatically
@@ -26,6 +28,7 @@ from postroom.transports.base import (
     DeliveryReceipt,
     DeliveryTimeout,
     DeliveryUnknown,
+    InsecureConnection,
     OutgoingMessage,
     PermanentDeliveryError,
     PermanentRejection,
@@ -42,6 +45,7 @@ __all__ = [
     "DeliveryReceipt",
     "DeliveryTimeout",
     "DeliveryUnknown",
+    "InsecureConnection",
     "OutgoingMessage",
     "PermanentDeliveryError",
     "PermanentRejection",

@@ -7,6 +7,9 @@ by the machine's fully qualified name, else, when the machine has none (``localh
 container's bare host name), by the address literal of its end of the connection
 (``[192.0.2.7]``): servers refuse a name that is not fully qualified
 (Postfix's ``reject_non_fqdn_helo_hostname``), and spam filters score ``localhost``.
+
+What the connection must be before anything is sent on it (STARTTLS when the settings ask for
+it, a certificate that verifies) is ``transports.security``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from postroom.transports.base import (
 )
 from postroom.transports.pipelining import SmtpSession
 from postroom.transports.replies import ReplyReader
+from postroom.transports.security import require_starttls, untrusted_certificate
 
 _TIMEOUTS = (aiosmtplib.SMTPTimeoutError, TimeoutError)
 
@@ -104,28 +108,38 @@ class SmtpTransport:
         return None
 
     async def _connect(self) -> SmtpSession:
-        """Connect, greet and log in with aiosmtplib, then take the connection over."""
+        """Connect, greet, secure and log in with aiosmtplib, then take the connection over."""
         name = self.settings.helo_name or await self._fully_qualified_name()
         client = self._client(name)
         try:
-            await client.connect()
-            client.local_hostname = name or _address_literal(client)
-            await _greet(client)
-            if self.settings.security == "starttls":
-                await client.starttls()
-                await _greet(client)  # RFC 3207: what the server said before TLS is void
-            if self.settings.username:
-                await _log_in(client, self.settings.username, self.settings.password or "")
-        except AuthenticationFailed:
+            await self._open(client, name)
+        except DeliveryError:
             client.close()
             raise
         except Exception as error:
             client.close()
-            raise _connect_failure(error) from error
+            raise untrusted_certificate(error, self._server) or _connect_failure(error) from error
         transport = cast(asyncio.Transport, client.transport)
         return SmtpSession(
             ReplyReader.take_over(transport), dict(client.esmtp_extensions), self.settings.timeout
         )
+
+    async def _open(self, client: aiosmtplib.SMTP, name: str | None) -> None:
+        settings = self.settings
+        await client.connect()
+        client.local_hostname = name or _address_literal(client)
+        await _greet(client)
+        if settings.security == "starttls":
+            require_starttls(client, self._server)
+            await client.starttls()
+            await _greet(client)  # RFC 3207: what the server said before TLS is void
+        if settings.username:
+            await _log_in(client, settings.username, settings.password or "")
+
+    @property
+    def _server(self) -> str:
+        """``host:port``, as failures name the server."""
+        return f"{self.settings.host}:{self.settings.port}"
 
     async def _fully_qualified_name(self) -> str | None:
         """The machine's fully qualified name, looked up once (it may ask the DNS), or None

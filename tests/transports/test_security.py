@@ -1,0 +1,131 @@
+"""How secure a connection must be before Postroom uses it (docs/decisions.md, "SMTP
+security"): STARTTLS when the settings ask for it, and a certificate that verifies for the
+host when TLS is verified. Each refusal is an ``InsecureConnection``, permanent: waiting
+changes no server's or setting's configuration.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postroom.transports import (
+    DeliveryError,
+    DeliveryReceipt,
+    PermanentDeliveryError,
+)
+from postroom.transports.smtp import SmtpTransport
+from tests.smtp_server import SmtpServer, smtp_server
+from tests.transports.certificates import self_signed_context, server_certificate
+from tests.transports.conftest import Connect
+from tests.transports.test_smtp import (
+    BOB,
+    Handover,
+    failure,
+    message,
+)
+
+LOGIN = {"username": "jane", "password": "s3cret"}
+
+
+def assert_insecure(error: DeliveryError, *fragments: str) -> None:
+    assert error.error_class == "InsecureConnection"
+    assert isinstance(error, PermanentDeliveryError)
+    for fragment in fragments:
+        assert fragment in error.message
+
+
+async def refused(transport: SmtpTransport) -> tuple[DeliveryError, Handover]:
+    handover = Handover()
+    try:
+        return await failure(transport, handover), handover
+    finally:
+        await transport.close()
+
+
+async def delivered(transport: SmtpTransport) -> DeliveryReceipt:
+    """Deliver one message and hang up (before the server stops)."""
+    try:
+        return await transport.deliver(message(), Handover())
+    finally:
+        await transport.close()
+
+
+@pytest.fixture
+def trust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], None]:
+    """Adds a certificate to the only ones the client trusts (the file ``SSL_CERT_FILE``
+    names, which Python's default verification reads)."""
+    bundle = tmp_path / "trusted.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+
+    def add(pem: bytes) -> None:
+        with bundle.open("ab") as trusted:
+            trusted.write(pem)
+
+    return add
+
+
+def serving(
+    security: str, context: ssl.SSLContext, **smtp: Any
+) -> AbstractContextManager[SmtpServer]:
+    """An SMTP server offering STARTTLS (``starttls``) or speaking TLS at once (``tls``)."""
+    tls = {"ssl_context": context} if security == "tls" else {"tls_context": context}
+    return smtp_server(**smtp, **tls)
+
+
+# -- STARTTLS required -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("login", [{}, LOGIN], ids=["no-credentials", "credentials"])
+async def test_starttls_required_from_a_server_that_offers_none_is_refused_for_good(
+    connect: Connect, login: dict[str, str]
+) -> None:
+    """``?starttls=1`` (an account's security ``starttls``) promises an encrypted session: a
+    server without STARTTLS gets nothing, not the message and not the password, and no retry
+    for a day (its configuration does not change by waiting)."""
+    with smtp_server(auth=True) as smtp:
+        error, handover = await refused(connect(smtp.port, security="starttls", **login))
+    assert_insecure(error, "offers no STARTTLS", f"127.0.0.1:{smtp.port}")
+    assert (handover.calls, smtp.messages(), smtp.logins) == (0, [], [])
+
+
+# -- certificates ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_a_certificate_nobody_trusts_is_refused_for_good(
+    connect: Connect, security: str
+) -> None:
+    with serving(security, self_signed_context(), auth=True) as smtp:
+        error, handover = await refused(connect(smtp.port, security=security, **LOGIN))
+    assert_insecure(error, "certificate", "self-signed certificate", "127.0.0.1")
+    assert (handover.calls, smtp.messages(), smtp.logins) == (0, [], [])
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_a_trusted_certificate_for_another_host_is_refused_for_good(
+    connect: Connect, security: str, trust: Callable[[bytes], None]
+) -> None:
+    context, pem = server_certificate("mail.example.com")
+    trust(pem)
+    with serving(security, context) as smtp:
+        error, _ = await refused(connect(smtp.port, security=security))
+    assert_insecure(error, "certificate", "mismatch", "127.0.0.1")
+    assert smtp.messages() == []
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_a_trusted_certificate_for_the_host_is_accepted(
+    connect: Connect, security: str, trust: Callable[[bytes], None]
+) -> None:
+    context, pem = server_certificate("127.0.0.1")
+    trust(pem)
+    with serving(security, context, auth=True) as smtp:
+        receipt = await delivered(connect(smtp.port, security=security, **LOGIN))
+    assert receipt.accepted == (BOB,)
+    assert smtp.logins == [("jane", "s3cret")]
