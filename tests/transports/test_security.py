@@ -1,7 +1,8 @@
 """How secure a connection must be before Postroom uses it (docs/decisions.md, "SMTP
-security"): STARTTLS when the settings ask for it, and a certificate that verifies for the
-host when TLS is verified. Each refusal is an ``InsecureConnection``, permanent: waiting
-changes no server's or setting's configuration.
+security"): STARTTLS when the settings ask for it, a certificate that verifies for the host
+when TLS is verified, and never a password over an unencrypted connection that leaves the
+machine. Each refusal is an ``InsecureConnection``, permanent: waiting changes no server's
+or setting's configuration.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from postroom.transports import (
     PermanentDeliveryError,
 )
 from postroom.transports.smtp import SmtpTransport
-from tests.smtp_server import SmtpServer, smtp_server
+from tests.smtp_server import SmtpServer, address_off_loopback, smtp_server
 from tests.transports.certificates import self_signed_context, server_certificate
 from tests.transports.conftest import Connect
 from tests.transports.test_smtp import (
@@ -54,6 +55,16 @@ async def delivered(transport: SmtpTransport) -> DeliveryReceipt:
         return await transport.deliver(message(), Handover())
     finally:
         await transport.close()
+
+
+@pytest.fixture
+def off_loopback() -> str:
+    """This machine's own address on a network interface: a connection to it is not on
+    loopback, as one to a relay elsewhere would not be."""
+    address = address_off_loopback()
+    if address is None:
+        pytest.skip("this machine has no address off loopback")
+    return address
 
 
 @pytest.fixture
@@ -127,5 +138,53 @@ async def test_a_trusted_certificate_for_the_host_is_accepted(
     trust(pem)
     with serving(security, context, auth=True) as smtp:
         receipt = await delivered(connect(smtp.port, security=security, **LOGIN))
+    assert receipt.accepted == (BOB,)
+    assert smtp.logins == [("jane", "s3cret")]
+
+
+# -- passwords and unencrypted connections -----------------------------------------------------
+
+
+@pytest.mark.parametrize("starttls", [False, True], ids=["plain-server", "server-offers-starttls"])
+async def test_a_password_is_never_sent_unencrypted_off_loopback(
+    connect: Connect, off_loopback: str, starttls: bool
+) -> None:
+    """Security ``none`` with credentials, to a host that is not this machine's loopback: the
+    password would cross the network in clear (AUTH PLAIN and LOGIN only encode it)."""
+    tls = {"tls_context": self_signed_context()} if starttls else {}
+    with smtp_server(off_loopback, auth=True, **tls) as smtp:
+        error, handover = await refused(connect(smtp.port, host=off_loopback, **LOGIN))
+    assert_insecure(error, "password", "unencrypted", off_loopback)
+    assert ("offers STARTTLS" in error.message) is starttls
+    assert (handover.calls, smtp.messages(), smtp.logins) == (0, [], [])
+
+
+async def test_a_password_goes_off_loopback_over_starttls(
+    connect: Connect, off_loopback: str
+) -> None:
+    with smtp_server(off_loopback, auth=True, tls_context=self_signed_context()) as smtp:
+        transport = connect(
+            smtp.port, host=off_loopback, security="starttls", validate_certs=False, **LOGIN
+        )
+        receipt = await delivered(transport)
+    assert receipt.accepted == (BOB,)
+    assert smtp.logins == [("jane", "s3cret")]
+
+
+async def test_without_a_password_plain_smtp_off_loopback_is_used(
+    connect: Connect, off_loopback: str
+) -> None:
+    """The rule is about passwords: a relay that takes mail from this machine without a
+    login is used as configured (security ``none``)."""
+    with smtp_server(off_loopback) as smtp:
+        receipt = await delivered(connect(smtp.port, host=off_loopback))
+    assert receipt.accepted == (BOB,)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_password_may_go_unencrypted_to_loopback(connect: Connect, host: str) -> None:
+    """A local relay (and every test server) on loopback: nothing leaves the machine."""
+    with smtp_server(auth=True) as smtp:
+        receipt = await delivered(connect(smtp.port, host=host, **LOGIN))
     assert receipt.accepted == (BOB,)
     assert smtp.logins == [("jane", "s3cret")]

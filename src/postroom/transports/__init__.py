@@ -14,7 +14,8 @@ Exception tree (what a transport raises; the dispatcher's retry policy reads it)
     │   ├── AuthenticationFailed    the server refused our credentials, or offers no AUTH
     │                               we can use (none before STARTTLS, say)
     │   └── InsecureConnection      the settings require STARTTLS and the server offers
-    │                               none, or the server's certificate fails verification
+    │                               none; the server's certificate fails verification; a
+    │                               password would go unencrypted to a host off loopback
     └── DeliveryUnknown             the connection broke after the message data was sent
                                     and before the reply (the SMTP sync gap): never resent
                                     automatically

@@ -7,10 +7,15 @@ waiting, and retrying it for a day only hid it (docs/decisions.md, "SMTP securit
 - TLS (implicit or STARTTLS) with verification on, the default: the server's certificate must
   verify for the host the settings name. A certificate nobody trusts, expired, or made out
   to another name fails the handshake, and nothing is sent.
+- A password (AUTH) goes only over an encrypted connection, or to a loopback address (a local
+  relay: 127.0.0.0/8, ::1, which ``localhost`` names). Over plain SMTP to any other host it
+  would cross the network readable on the way (AUTH PLAIN and LOGIN only encode it), so AUTH
+  is not even started. The check reads the address actually connected to, not the host name.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 
 import aiosmtplib
@@ -37,3 +42,26 @@ def untrusted_certificate(error: BaseException, server: str) -> InsecureConnecti
     return InsecureConnection(
         f"the TLS certificate of {server} failed verification ({reason}): nothing was sent"
     )
+
+
+def require_encryption_for_password(client: aiosmtplib.SMTP, server: str) -> None:
+    """Raise, before AUTH on an unencrypted connection, unless its other end is loopback."""
+    if _on_loopback(client):
+        return
+    hint = " (the server offers STARTTLS)" if client.supports_extension("starttls") else ""
+    raise InsecureConnection(
+        f"the SMTP password was not sent: the connection to {server} is unencrypted (security"
+        f" none) and not on loopback; use security starttls or tls{hint}"
+    )
+
+
+def _on_loopback(client: aiosmtplib.SMTP) -> bool:
+    transport = client.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    try:
+        address = ipaddress.ip_address(peer[0]) if peer else None
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and address.is_loopback

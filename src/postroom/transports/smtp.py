@@ -9,7 +9,8 @@ container's bare host name), by the address literal of its end of the connection
 (Postfix's ``reject_non_fqdn_helo_hostname``), and spam filters score ``localhost``.
 
 What the connection must be before anything is sent on it (STARTTLS when the settings ask for
-it, a certificate that verifies) is ``transports.security``.
+it, a certificate that verifies, encryption for a password that leaves the machine) is
+``transports.security``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from postroom.transports.base import (
 )
 from postroom.transports.pipelining import SmtpSession
 from postroom.transports.replies import ReplyReader
-from postroom.transports.security import require_starttls, untrusted_certificate
+from postroom.transports.security import (
+    require_encryption_for_password,
+    require_starttls,
+    untrusted_certificate,
+)
 
 _TIMEOUTS = (aiosmtplib.SMTPTimeoutError, TimeoutError)
 
@@ -134,6 +139,8 @@ class SmtpTransport:
             await client.starttls()
             await _greet(client)  # RFC 3207: what the server said before TLS is void
         if settings.username:
+            if settings.security == "none":
+                require_encryption_for_password(client, self._server)
             await _log_in(client, settings.username, settings.password or "")
 
     @property
