@@ -1,7 +1,8 @@
 """SMTP settings that cannot be used safely end in ``error`` at once, recorded as refused
 credentials are (``need_smtp_credentials``, the account's ``send_status``): a server without
 the STARTTLS the settings require, and a password that would leave the machine unencrypted.
-Neither is retried for a day: waiting does not change a configuration.
+Neither is retried for a day: waiting does not change a configuration. A login the server
+puts off (454) is retried like any 4xx.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from tests.dispatch.test_account_health import account_of
 from tests.dispatch.test_failures import (
     FAST_RETRIES,
     assert_one_attempt,
+    classes,
+    has_attempts,
     has_status,
     read,
     send,
@@ -74,3 +77,24 @@ async def test_a_password_that_would_leave_unencrypted_ends_in_error_and_is_neve
     assert_one_attempt(after["send_attempts"], "InsecureConnection", "password", address)
     assert after["need_smtp_credentials"] is True
     assert (relay.logins, relay.messages(), smtp.messages()) == ([], [], [])
+
+
+async def test_a_login_the_server_puts_off_is_retried_and_then_sent(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """RFC 4954's 454 (its password store is down, say) says nothing against the
+    credentials: not ``AuthenticationFailed``, not ``need_smtp_credentials``."""
+    with smtp_server(auth=True) as relay:
+        relay.behaviour.auth_reply = "454 4.7.0 Temporary authentication failure"
+        app, tenant = await harness.start(smtp.url, **FAST_RETRIES)
+        with_login = f"smtp://jane:s3cret@127.0.0.1:{relay.port}"
+        await add_sending_account(app.state.database, tenant.user_email, with_login)
+        email = await send(tenant)
+        await eventually(has_attempts(tenant, email["id"], 2))
+        waiting = await read(tenant, email["id"])
+        relay.behaviour.auth_reply = None
+        await eventually(has_status(tenant, email["id"], "sent"))
+    assert waiting["status"] == "outbox"
+    assert waiting["need_smtp_credentials"] is False
+    assert classes(waiting["send_attempts"]) == {"TemporaryRejection"}
+    assert len(relay.messages()) == 1

@@ -2,7 +2,8 @@
 security"): STARTTLS when the settings ask for it, a certificate that verifies for the host
 when TLS is verified, and never a password over an unencrypted connection that leaves the
 machine. Each refusal is an ``InsecureConnection``, permanent: waiting changes no server's
-or setting's configuration.
+or setting's configuration. And a refused login is read by its reply's code, like the
+replies to MAIL, RCPT and DATA.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 import pytest
 
 from postroom.transports import (
+    AuthenticationFailed,
     DeliveryError,
     DeliveryReceipt,
     PermanentDeliveryError,
+    TransientDeliveryError,
 )
 from postroom.transports.smtp import SmtpTransport
 from tests.smtp_server import SmtpServer, address_off_loopback, smtp_server
@@ -188,3 +191,27 @@ async def test_a_password_may_go_unencrypted_to_loopback(connect: Connect, host:
         receipt = await delivered(connect(smtp.port, host=host, **LOGIN))
     assert receipt.accepted == (BOB,)
     assert smtp.logins == [("jane", "s3cret")]
+
+
+# -- replies to AUTH, by their code -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class"),
+    [
+        ("454 4.7.0 Temporary authentication failure", "TemporaryRejection"),
+        ("535 5.7.8 Authentication credentials invalid", "AuthenticationFailed"),
+    ],
+)
+async def test_a_refused_login_is_read_by_its_code(
+    connect: Connect, reply: str, error_class: str
+) -> None:
+    """RFC 4954: 454 is a temporary failure of the server's (its password store is down, say),
+    retried; a 5xx refuses the credentials, which waiting does not change."""
+    with smtp_server(auth=True) as server:
+        server.behaviour.auth_reply = reply
+        error = await failure(connect(server.port, **LOGIN))
+    assert error.error_class == error_class
+    assert error.message == reply
+    assert isinstance(error, AuthenticationFailed) is (error_class == "AuthenticationFailed")
+    assert isinstance(error, TransientDeliveryError) is reply.startswith("4")

@@ -172,11 +172,15 @@ class SmtpTransport:
 async def _log_in(client: aiosmtplib.SMTP, username: str, password: str) -> None:
     """AUTH with the account's credentials. A server that refuses them, and one that offers
     no AUTH this client can use (none at all, as many do before STARTTLS, or no known
-    mechanism), are the same thing for the account: its SMTP settings cannot log in. A
-    dropped or timed-out connection stays a connection failure."""
+    mechanism), are the same thing for the account: its SMTP settings cannot log in. A 4xx
+    reply (RFC 4954's 454 "temporary authentication failure": the server's password store
+    is down, say) refuses nothing, and is retried like any 4xx. A dropped or timed-out
+    connection stays a connection failure."""
     try:
         await client.login(username, password)
     except aiosmtplib.SMTPAuthenticationError as error:
+        if 400 <= error.code < 500:
+            raise rejection(error.code, error.message) from error
         raise AuthenticationFailed(f"{error.code} {error.message}") from error
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException, *_TIMEOUTS):
         raise
