@@ -374,6 +374,35 @@ async def test_connection_closed_before_the_greeting_is_connection_failed(
     assert type(error) is ConnectionFailed
 
 
+def greeting(line: bytes) -> StreamHandler:
+    """A server that greets with ``line`` and then only listens."""
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(line + b"\r\n")
+        await reader.read()
+        writer.close()
+
+    return greet
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class"),
+    [
+        ("554 5.7.1 no SMTP service here", PermanentRejection),
+        ("421 4.3.2 too busy, try later", ConnectionFailed),
+    ],
+)
+async def test_a_greeting_other_than_220_is_read_by_its_code(
+    connect: Connect, reply: str, error_class: type[DeliveryError]
+) -> None:
+    """RFC 5321 §3.1: a 554 greeting says the server will not serve this client, for good;
+    a 421 one that it cannot now (the server could not be used: retried)."""
+    async with tcp_server(greeting(reply.encode())) as port:
+        error = await failure(connect(port))
+    assert type(error) is error_class
+    assert error.message == reply
+
+
 async def test_tls_handshake_failure_is_connection_failed(
     smtp: SmtpServer, connect: Connect
 ) -> None:

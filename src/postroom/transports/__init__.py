@@ -9,8 +9,9 @@ Exception tree (what a transport raises; the dispatcher's retry policy reads it)
     │   └── TemporaryRejection      4xx reply to MAIL, RCPT (all recipients), DATA or
     │                               AUTH; 421 (closing) to any RCPT
     ├── PermanentDeliveryError      give up at once: ``error``
-    │   ├── PermanentRejection      5xx reply to MAIL, RCPT (all recipients) or DATA;
-    │                               a non-ASCII sender the server cannot take (no SMTPUTF8)
+    │   ├── PermanentRejection      5xx greeting; 5xx reply to MAIL, RCPT (all recipients)
+    │                               or DATA; a non-ASCII sender the server cannot take (no
+    │                               SMTPUTF8)
     │   ├── AuthenticationFailed    the server refused our credentials (5xx to AUTH), or
     │                               offers no AUTH we can use (none before STARTTLS, say)
     │   └── InsecureConnection      the settings require STARTTLS and the server offers

@@ -32,6 +32,7 @@ from postroom.transports.base import (
     DeliveryReceipt,
     DeliveryTimeout,
     OutgoingMessage,
+    PermanentRejection,
     rejection,
 )
 from postroom.transports.pipelining import SmtpSession
@@ -220,6 +221,8 @@ def _connect_failure(error: Exception) -> DeliveryError:
     """Classify a failure while connecting: nothing was sent, so never a sync gap."""
     if isinstance(error, _TIMEOUTS):  # first: a connect timeout is also an SMTPConnectError
         return DeliveryTimeout(str(error) or "timed out")
+    if isinstance(error, aiosmtplib.SMTPConnectResponseError):  # a greeting other than 220
+        return _refused_greeting(error.code, error.message)
     if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
         return ConnectionFailed(str(error) or type(error).__name__)
     if isinstance(error, aiosmtplib.SMTPResponseException):
@@ -229,3 +232,10 @@ def _connect_failure(error: Exception) -> DeliveryError:
         # label), as unreachable as one that does not resolve
         return ConnectionFailed(f"{type(error).__name__}: {error}")
     raise error
+
+
+def _refused_greeting(code: int, reply: str) -> DeliveryError:
+    """RFC 5321 §3.1: a 554 greeting ("no SMTP service here") refuses this client for good;
+    any other (421, busy) is a server that could not be used now."""
+    text = f"{code} {reply}".strip()
+    return PermanentRejection(text) if 500 <= code < 600 else ConnectionFailed(text)
