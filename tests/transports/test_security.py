@@ -184,10 +184,16 @@ async def test_without_a_password_plain_smtp_off_loopback_is_used(
     assert receipt.accepted == (BOB,)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-async def test_a_password_may_go_unencrypted_to_loopback(connect: Connect, host: str) -> None:
+@pytest.mark.parametrize(
+    ("listening", "host"),
+    [("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "localhost"), ("127.0.0.2", "127.0.0.2"),
+     ("::1", "::1")],
+)  # fmt: skip
+async def test_a_password_may_go_unencrypted_to_loopback(
+    connect: Connect, listening: str, host: str
+) -> None:
     """A local relay (and every test server) on loopback: nothing leaves the machine."""
-    with smtp_server(auth=True) as smtp:
+    with smtp_server(listening, auth=True) as smtp:
         receipt = await delivered(connect(smtp.port, host=host, **LOGIN))
     assert receipt.accepted == (BOB,)
     assert smtp.logins == [("jane", "s3cret")]
