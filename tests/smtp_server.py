@@ -3,7 +3,9 @@
 Behaviours are set per test through ``SmtpServer.behaviour``: reply codes for MAIL, RCPT and
 DATA, refusing some recipients, dropping the connection before or after the message data, and
 answering slowly. Every message the server accepted (or received before dropping the
-connection) is kept in ``received`` with its envelope and raw bytes.
+connection) is kept in ``received`` with its envelope and raw bytes. A server started with
+``auth=True`` offers AUTH on the plain connection too and keeps every login it was sent in
+``logins``; it listens on loopback unless given another ``host``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -48,6 +51,9 @@ class Behaviour:
     drop_share: float = 0.0
     """Share of messages received whole and then dropped without a reply, at random (the sync
     gap: the message is kept, the client cannot know it)."""
+    auth_reply: str | None = None
+    """e.g. ``"454 4.7.0 Temporary authentication failure"``: the reply to AUTH instead of 235
+    (for a server started with ``auth=True``)."""
 
     def temporary_now(self) -> bool:
         return random.random() < self.temporary_share  # noqa: S311 - test behaviour
@@ -129,18 +135,31 @@ class _Handler:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", auth: bool = False, **smtp: Any) -> None:
         self.behaviour = Behaviour()
         self.received: list[ReceivedMessage] = []
+        self.logins: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
+        if auth:
+            smtp.update(authenticator=self._authenticate, auth_require_tls=False)
         self._controller = Controller(
-            _Handler(self), hostname="127.0.0.1", port=self.port, data_size_limit=50_000_000
+            _Handler(self), hostname=host, port=self.port, data_size_limit=50_000_000, **smtp
         )
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}?timeout=5"
+        return f"smtp://{self.host}:{self.port}?timeout=5"
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        with self._lock:
+            self.logins.append((data.login.decode(), data.password.decode()))
+        refusal = self.behaviour.auth_reply
+        return AuthResult(success=refusal is None, handled=False, message=refusal)
 
     def record(self, envelope: Any, kept: bool) -> None:
         raw = envelope.original_content or envelope.content
@@ -163,16 +182,29 @@ class SmtpServer:
         self._controller.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
 
 
+def address_off_loopback() -> str | None:
+    """This machine's own IPv4 address on its way out (no packet is sent: a UDP socket only
+    picks its route), or None when it has none that is not loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
 @contextmanager
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
+def smtp_server(host: str = "127.0.0.1", auth: bool = False, **smtp: Any) -> Iterator[SmtpServer]:
+    """A started ``SmtpServer``; ``smtp`` goes to aiosmtpd (``tls_context=`` offers STARTTLS)."""
+    server = SmtpServer(host, auth, **smtp)
     server.start()
     try:
         yield server

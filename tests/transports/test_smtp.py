@@ -5,21 +5,13 @@ the sync gap is never mistaken for a safe failure, and the pool reuses and bound
 from __future__ import annotations
 
 import asyncio
-import ssl
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from postroom.transports import (
     AuthenticationFailed,
@@ -27,6 +19,7 @@ from postroom.transports import (
     DeliveryError,
     DeliveryTimeout,
     DeliveryUnknown,
+    InsecureConnection,
     OutgoingMessage,
     PermanentDeliveryError,
     PermanentRejection,
@@ -35,6 +28,8 @@ from postroom.transports import (
 )
 from postroom.transports.smtp import SmtpSettings, SmtpTransport, is_fully_qualified
 from tests.smtp_server import Behaviour, SmtpServer, free_port, smtp_server
+from tests.transports.certificates import self_signed_context
+from tests.transports.conftest import Connect
 
 SENDER = "jane@sender.example.com"
 BOB = "bob@buyer.example.com"
@@ -42,7 +37,6 @@ CAROL = "carol@buyer.example.com"
 JOERG = "jörg@buyer.example.com"
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-Connect = Callable[..., SmtpTransport]
 
 
 def message(*recipients: str, number: int = 1) -> OutgoingMessage:
@@ -181,21 +175,6 @@ def behaving(smtp: SmtpServer, **changes: Any) -> None:
     smtp.behaviour = replace(smtp.behaviour, **changes)
 
 
-@pytest.fixture
-async def connect() -> AsyncIterator[Connect]:
-    """Builds SmtpTransports to 127.0.0.1 (5 s timeout unless told) and closes them after."""
-    built: list[SmtpTransport] = []
-
-    def build(port: int, **settings: Any) -> SmtpTransport:
-        transport = SmtpTransport(SmtpSettings("127.0.0.1", port, **{"timeout": 5.0, **settings}))
-        built.append(transport)
-        return transport
-
-    yield build
-    for transport in built:
-        await transport.close()
-
-
 async def failure(transport: SmtpTransport, handover: Handover | None = None) -> DeliveryError:
     with pytest.raises(DeliveryError) as caught:
         await transport.deliver(message(BOB, CAROL), handover or Handover())
@@ -213,6 +192,7 @@ async def failure(transport: SmtpTransport, handover: Handover | None = None) ->
         (TemporaryRejection, TransientDeliveryError),
         (PermanentRejection, PermanentDeliveryError),
         (AuthenticationFailed, PermanentDeliveryError),
+        (InsecureConnection, PermanentDeliveryError),
         (DeliveryUnknown, DeliveryError),
     ],
 )
@@ -392,6 +372,35 @@ async def test_connection_closed_before_the_greeting_is_connection_failed(
     async with tcp_server(hang_up) as port:
         error = await failure(connect(port))
     assert type(error) is ConnectionFailed
+
+
+def greeting(line: bytes) -> StreamHandler:
+    """A server that greets with ``line`` and then only listens."""
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(line + b"\r\n")
+        await reader.read()
+        writer.close()
+
+    return greet
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class"),
+    [
+        ("554 5.7.1 no SMTP service here", PermanentRejection),
+        ("421 4.3.2 too busy, try later", ConnectionFailed),
+    ],
+)
+async def test_a_greeting_other_than_220_is_read_by_its_code(
+    connect: Connect, reply: str, error_class: type[DeliveryError]
+) -> None:
+    """RFC 5321 §3.1: a 554 greeting says the server will not serve this client, for good;
+    a 421 one that it cannot now (the server could not be used: retried)."""
+    async with tcp_server(greeting(reply.encode())) as port:
+        error = await failure(connect(port))
+    assert type(error) is error_class
+    assert error.message == reply
 
 
 async def test_tls_handshake_failure_is_connection_failed(
@@ -729,36 +738,6 @@ async def test_pipelining_server_gets_mail_rcpt_and_data_in_one_group(connect: C
     assert receipt.refused == {CAROL: "550 5.1.1 no such\n5.1.1 user"}
     assert receipt.reply == "250 2.0.0 queued as 1"
     assert handover.calls == 1
-
-
-def self_signed_context() -> ssl.SSLContext:
-    """A server TLS context with a fresh self-signed certificate for 127.0.0.1."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
-        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert_file, key_file)
-    return context
 
 
 @pytest.mark.parametrize("security", ["tls", "starttls"])

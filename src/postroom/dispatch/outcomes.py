@@ -21,6 +21,7 @@ from postroom.transports import (
     DeliveryReceipt,
     DeliveryTimeout,
     DeliveryUnknown,
+    InsecureConnection,
     TransientDeliveryError,
 )
 
@@ -52,8 +53,13 @@ ACCOUNT_HEALTH = "account_health"
 """Not a column of the email: what a delivery through a connected account says of that
 account's SMTP settings, an ``AccountHealth``; ``store_outcomes`` writes it to the account."""
 
-ACCOUNT_FAILURES = (ConnectionFailed, DeliveryTimeout, AuthenticationFailed)
-"""Failures of the account's server or credentials, not of one message or recipient."""
+UNUSABLE_SETTINGS = (AuthenticationFailed, InsecureConnection)
+"""Failures that say the SMTP settings cannot be used as they are (refused credentials, a
+connection less safe than the settings or the password need): Close's
+``need_smtp_credentials``."""
+
+ACCOUNT_FAILURES = (ConnectionFailed, DeliveryTimeout, *UNUSABLE_SETTINGS)
+"""Failures of the account's server or settings, not of one message or recipient."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,9 @@ def failed(
     email: EmailRecord, error: DeliveryError, now: datetime, policy: RetryPolicy
 ) -> dict[str, Any]:
     """A transient failure is retried until the policy gives up; anything else is final.
-    Refused credentials leave the email needing SMTP credentials (Close's
-    ``need_smtp_credentials``: its account has no usable SMTP settings)."""
+    Refused credentials, or a connection not safe enough for the settings, leave the email
+    needing SMTP credentials (Close's ``need_smtp_credentials``: its account has no usable
+    SMTP settings)."""
     attempts = [*email.send_attempts, attempt(now, error.error_class, error.message)]
     failures = email.attempt_count + 1
     retry_at = None
@@ -116,7 +123,7 @@ def failed(
         return _values(email, now, due_at=retry_at, send_attempts=attempts, attempt_count=failures)
     return _values(
         email, now, status=EmailStatus.ERROR, due_at=None, send_attempts=attempts,
-        attempt_count=failures, need_smtp_credentials=isinstance(error, AuthenticationFailed),
+        attempt_count=failures, need_smtp_credentials=isinstance(error, UNUSABLE_SETTINGS),
     )  # fmt: skip
 
 
@@ -143,7 +150,8 @@ def with_account_health(
 ) -> dict[str, Any]:
     """The outcome of a delivery through ``account_id`` (None: the default URL), with what it
     says of the account: ``ok`` once a message was accepted, ``error`` when the server could
-    not be reached or refused the credentials; a refused message or recipient says nothing."""
+    not be reached, refused the credentials or could not be used safely; a refused message or
+    recipient says nothing."""
     if account_id is None:
         return outcome
     if error is None:

@@ -81,6 +81,13 @@ class AuthenticationFailed(PermanentDeliveryError):
     error_class = "AuthenticationFailed"
 
 
+class InsecureConnection(PermanentDeliveryError):
+    """The connection cannot be as safe as the settings ask, or as a password needs: nothing
+    was sent on it (see ``transports.security``)."""
+
+    error_class = "InsecureConnection"
+
+
 class DeliveryUnknown(DeliveryError):
     error_class = "DeliveryUnknown"
 

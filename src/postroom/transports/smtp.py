@@ -7,6 +7,10 @@ by the machine's fully qualified name, else, when the machine has none (``localh
 container's bare host name), by the address literal of its end of the connection
 (``[192.0.2.7]``): servers refuse a name that is not fully qualified
 (Postfix's ``reject_non_fqdn_helo_hostname``), and spam filters score ``localhost``.
+
+What the connection must be before anything is sent on it (STARTTLS when the settings ask for
+it, a certificate that verifies, encryption for a password that leaves the machine) is
+``transports.security``.
 """
 
 from __future__ import annotations
@@ -28,10 +32,16 @@ from postroom.transports.base import (
     DeliveryReceipt,
     DeliveryTimeout,
     OutgoingMessage,
+    PermanentRejection,
     rejection,
 )
 from postroom.transports.pipelining import SmtpSession
 from postroom.transports.replies import ReplyReader
+from postroom.transports.security import (
+    require_encryption_for_password,
+    require_starttls,
+    untrusted_certificate,
+)
 
 _TIMEOUTS = (aiosmtplib.SMTPTimeoutError, TimeoutError)
 
@@ -104,28 +114,40 @@ class SmtpTransport:
         return None
 
     async def _connect(self) -> SmtpSession:
-        """Connect, greet and log in with aiosmtplib, then take the connection over."""
+        """Connect, greet, secure and log in with aiosmtplib, then take the connection over."""
         name = self.settings.helo_name or await self._fully_qualified_name()
         client = self._client(name)
         try:
-            await client.connect()
-            client.local_hostname = name or _address_literal(client)
-            await _greet(client)
-            if self.settings.security == "starttls":
-                await client.starttls()
-                await _greet(client)  # RFC 3207: what the server said before TLS is void
-            if self.settings.username:
-                await _log_in(client, self.settings.username, self.settings.password or "")
-        except AuthenticationFailed:
+            await self._open(client, name)
+        except DeliveryError:
             client.close()
             raise
         except Exception as error:
             client.close()
-            raise _connect_failure(error) from error
+            raise untrusted_certificate(error, self._server) or _connect_failure(error) from error
         transport = cast(asyncio.Transport, client.transport)
         return SmtpSession(
             ReplyReader.take_over(transport), dict(client.esmtp_extensions), self.settings.timeout
         )
+
+    async def _open(self, client: aiosmtplib.SMTP, name: str | None) -> None:
+        settings = self.settings
+        await client.connect()
+        client.local_hostname = name or _address_literal(client)
+        await _greet(client)
+        if settings.security == "starttls":
+            require_starttls(client, self._server)
+            await client.starttls()
+            await _greet(client)  # RFC 3207: what the server said before TLS is void
+        if settings.username:
+            if settings.security == "none":
+                require_encryption_for_password(client, self._server)
+            await _log_in(client, settings.username, settings.password or "")
+
+    @property
+    def _server(self) -> str:
+        """``host:port``, as failures name the server."""
+        return f"{self.settings.host}:{self.settings.port}"
 
     async def _fully_qualified_name(self) -> str | None:
         """The machine's fully qualified name, looked up once (it may ask the DNS), or None
@@ -151,11 +173,15 @@ class SmtpTransport:
 async def _log_in(client: aiosmtplib.SMTP, username: str, password: str) -> None:
     """AUTH with the account's credentials. A server that refuses them, and one that offers
     no AUTH this client can use (none at all, as many do before STARTTLS, or no known
-    mechanism), are the same thing for the account: its SMTP settings cannot log in. A
-    dropped or timed-out connection stays a connection failure."""
+    mechanism), are the same thing for the account: its SMTP settings cannot log in. A 4xx
+    reply (RFC 4954's 454 "temporary authentication failure": the server's password store
+    is down, say) refuses nothing, and is retried like any 4xx. A dropped or timed-out
+    connection stays a connection failure."""
     try:
         await client.login(username, password)
     except aiosmtplib.SMTPAuthenticationError as error:
+        if 400 <= error.code < 500:
+            raise rejection(error.code, error.message) from error
         raise AuthenticationFailed(f"{error.code} {error.message}") from error
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException, *_TIMEOUTS):
         raise
@@ -195,6 +221,8 @@ def _connect_failure(error: Exception) -> DeliveryError:
     """Classify a failure while connecting: nothing was sent, so never a sync gap."""
     if isinstance(error, _TIMEOUTS):  # first: a connect timeout is also an SMTPConnectError
         return DeliveryTimeout(str(error) or "timed out")
+    if isinstance(error, aiosmtplib.SMTPConnectResponseError):  # a greeting other than 220
+        return _refused_greeting(error.code, error.message)
     if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
         return ConnectionFailed(str(error) or type(error).__name__)
     if isinstance(error, aiosmtplib.SMTPResponseException):
@@ -204,3 +232,10 @@ def _connect_failure(error: Exception) -> DeliveryError:
         # label), as unreachable as one that does not resolve
         return ConnectionFailed(f"{type(error).__name__}: {error}")
     raise error
+
+
+def _refused_greeting(code: int, reply: str) -> DeliveryError:
+    """RFC 5321 §3.1: a 554 greeting ("no SMTP service here") refuses this client for good;
+    any other (421, busy) is a server that could not be used now."""
+    text = f"{code} {reply}".strip()
+    return PermanentRejection(text) if 500 <= code < 600 else ConnectionFailed(text)

@@ -1,0 +1,67 @@
+"""What a connection must be before Postroom sends anything on it. Each rule it breaks is an
+``InsecureConnection``, permanent: a server's or a setting's configuration does not change by
+waiting, and retrying it for a day only hid it (docs/decisions.md, "SMTP security").
+
+- Security ``starttls`` (``?starttls=1``): the server must offer STARTTLS. Without it nothing
+  is sent, neither the message nor the password, in clear.
+- TLS (implicit or STARTTLS) with verification on, the default: the server's certificate must
+  verify for the host the settings name. A certificate nobody trusts, expired, or made out
+  to another name fails the handshake, and nothing is sent.
+- A password (AUTH) goes only over an encrypted connection, or to a loopback address (a local
+  relay: 127.0.0.0/8, ::1, which ``localhost`` names). Over plain SMTP to any other host it
+  would cross the network readable on the way (AUTH PLAIN and LOGIN only encode it), so AUTH
+  is not even started. The check reads the address actually connected to, not the host name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+
+import aiosmtplib
+
+from postroom.transports.base import InsecureConnection
+
+
+def require_starttls(client: aiosmtplib.SMTP, server: str) -> None:
+    """Raise unless the greeted server offers STARTTLS."""
+    if not client.supports_extension("starttls"):
+        raise InsecureConnection(
+            f"{server} offers no STARTTLS, which the SMTP settings require (security"
+            " starttls): nothing was sent"
+        )
+
+
+def untrusted_certificate(error: BaseException, server: str) -> InsecureConnection | None:
+    """The failure to report when ``error`` (or the error it wraps: aiosmtplib wraps an
+    implicit TLS handshake's) is a certificate that failed verification, else None."""
+    cause = error if isinstance(error, ssl.SSLCertVerificationError) else error.__cause__
+    if not isinstance(cause, ssl.SSLCertVerificationError):
+        return None
+    reason = cause.verify_message or cause.reason or str(cause)
+    return InsecureConnection(
+        f"the TLS certificate of {server} failed verification ({reason}): nothing was sent"
+    )
+
+
+def require_encryption_for_password(client: aiosmtplib.SMTP, server: str) -> None:
+    """Raise, before AUTH on an unencrypted connection, unless its other end is loopback."""
+    if _on_loopback(client):
+        return
+    hint = " (the server offers STARTTLS)" if client.supports_extension("starttls") else ""
+    raise InsecureConnection(
+        f"the SMTP password was not sent: the connection to {server} is unencrypted (security"
+        f" none) and not on loopback; use security starttls or tls{hint}"
+    )
+
+
+def _on_loopback(client: aiosmtplib.SMTP) -> bool:
+    transport = client.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    try:
+        address = ipaddress.ip_address(peer[0]) if peer else None
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and address.is_loopback
