@@ -7,17 +7,16 @@ The racing deletion is held in an open transaction while the request is sent (``
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete
 
 from postroom.db import Database
-from postroom.models import Contact, EmailActivity, EmailTemplate, EmailThread, Lead, Task
+from postroom.models import Contact, EmailTemplate, EmailThread, Lead, Task
 from tests.conftest import Tenant
-from tests.helpers import IN_FLIGHT, create_email, create_lead, during, field_errors, ok
+from tests.helpers import create_email, create_lead, during, field_errors, ok
 
 Made = tuple[str, Any]
 """The path of the object made, and its model."""
@@ -113,35 +112,6 @@ async def test_a_thread_deletion_racing_another_is_a_404_and_records_nothing(
     response = await during(database, gone, tenant.client.delete(path))
     assert response.status_code == 404, response.text
     assert await deleted_events(tenant, path) == 0
-
-
-async def test_a_request_the_database_aborts_in_a_deadlock_is_a_409_that_changed_nothing(
-    tenant: Tenant, database: Database
-) -> None:
-    """A draft moved into another thread deletes its old, now empty, thread; a thread deletion
-    holds that thread and waits for the draft: PostgreSQL aborts the PUT (SQLite's one writer
-    never deadlocks)."""
-    if database.is_sqlite:
-        pytest.skip("SQLite runs writing requests one at a time")
-    lead = await create_lead(tenant.client)
-    other = await create_email(tenant.client, lead["id"], status="sent", sender="a@example.com")
-    draft = await create_email(tenant.client, lead["id"])
-    move = {"in_reply_to_id": other["id"]}
-    async with database.transaction() as session:
-        await session.execute(text("SET LOCAL deadlock_timeout = '10s'"))
-        await session.execute(
-            select(EmailThread.id).where(EmailThread.id == draft["thread_id"]).with_for_update()
-        )
-        answer = asyncio.ensure_future(
-            tenant.client.put(f"/activity/email/{draft['id']}/", json=move)
-        )
-        await asyncio.sleep(IN_FLIGHT)
-        await session.execute(delete(EmailActivity).where(EmailActivity.id == draft["id"]))
-        await session.rollback()
-    response = await answer
-    assert response.status_code == 409, response.text
-    shown = ok(await tenant.client.get(f"/activity/email/{draft['id']}/"))
-    assert shown["thread_id"] == draft["thread_id"]
 
 
 async def test_an_email_naming_a_contact_racing_its_deletion_is_a_400_on_contact_id(

@@ -24,6 +24,7 @@ from postroom.errors import ERROR_RESPONSES, install_error_handlers
 from postroom.events.router import router as events_router
 from postroom.files.router import download_router as files_download_router
 from postroom.files.router import router as files_router
+from postroom.files.router import upload_router as files_upload_router
 from postroom.kit.asgi import MethodOverride, NormalizePath, RejectNul, RequestId
 from postroom.kit.limits import install_limits
 from postroom.kit.responses import JSONResponse
@@ -47,6 +48,7 @@ ROUTERS = (
     leads_router,
     contacts_router,
     files_router,
+    files_upload_router,
     users_router,
     accounts_router,
     tasks_router,

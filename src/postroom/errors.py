@@ -16,8 +16,9 @@ Exception tree::
 such as ``9999-12-31T23:00:00-05:00`` in UTC) is bad input too: a 400 with an ``errors`` message.
 
 A request the database aborted to end a conflict with another (a deadlock, a serialization
-failure, a lock it could not get: ``kit.sql.is_retryable``) changed nothing, and the same
-request sent again may simply succeed: a 409 that says so.
+failure, a lock it could not get: ``kit.sql.is_retryable``) changed nothing; it runs again
+(``kit.routing``), and reaches this handler only when its fifth run was aborted too. The same
+request sent again may still simply succeed: a 409 that says so.
 
 A request whose database connection broke under it (the server restarted, or ended the
 connection) changed nothing either, as the server rolled its transaction back: a 503 with

@@ -108,6 +108,23 @@ async def test_repeat_while_the_first_is_running_gets_409(
     assert await emails_of(tenant, lead["id"]) == []
 
 
+async def test_a_run_again_of_the_request_carries_on_with_its_own_claim(
+    tenant: Tenant, database: Database
+) -> None:
+    """A request run again after the database refused its ``COMMIT`` (``kit.routing``) finds
+    the claim of its earlier run still running: its own, not one in progress elsewhere."""
+    body = b"{}"
+    first_run = await claim(database, tenant, "key-1", body, utcnow())
+    assert isinstance(first_run, str)
+    async with database.transaction() as session:
+        organization_id = tenant.organization_id
+        fingerprint = fingerprint_of(body)
+        again = await claim_key(session, organization_id, "key-1", fingerprint, utcnow(), first_run)
+        assert again == first_run
+        with pytest.raises(Conflict, match="still in progress"):
+            await claim_key(session, organization_id, "key-1", fingerprint, utcnow(), "idem_other")
+
+
 async def test_key_running_for_over_a_minute_is_taken_over(
     tenant: Tenant, database: Database
 ) -> None:

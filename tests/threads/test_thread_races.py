@@ -8,6 +8,8 @@ no 500, and no email left naming a thread that is gone.
 - Incoming emails of one new conversation arriving at once share one thread.
 - An incoming email, or the deletion of one, racing the deletion of a sent email of its thread
   gives or takes ``has_reply`` from the sent emails that remain.
+- Deletions, replies and moves sent at once on one thread are each answered as if they came
+  one after the other: no 409 (a request PostgreSQL aborted in a deadlock runs again).
 
 The racing deletion is held in an open transaction while the request is sent.
 """
@@ -15,9 +17,11 @@ The racing deletion is held in an open transaction while the request is sent.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
@@ -198,3 +202,43 @@ async def test_a_reply_to_an_email_whose_thread_is_gone_starts_a_thread(
     created = ok(await tenant.client.post("/activity/email/", json=reply))
     assert created["thread_id"] != parent["thread_id"]
     assert await thread_exists(tenant, created["thread_id"])
+
+
+async def a_thread_and_drafts(tenant: Tenant) -> tuple[str, list[dict[str, Any]], list[str]]:
+    """A lead, a thread of six sent emails, each replying to the one before, and six drafts."""
+    lead = await create_lead(tenant.client)
+    members = [await sent_email(tenant, lead["id"])]
+    for _ in range(5):
+        members.append(await sent_email(tenant, lead["id"], in_reply_to_id=members[-1]["id"]))
+    drafts = [(await create_email(tenant.client, lead["id"]))["id"] for _ in range(6)]
+    return lead["id"], members, drafts
+
+
+async def deletions_replies_and_moves_at_once(tenant: Tenant) -> Counter[int]:
+    """Every other email of the thread deleted, the others replied to, each draft moved into
+    the thread, and the thread deleted, all at once: how many answers of each status."""
+    lead_id, members, drafts = await a_thread_and_drafts(tenant)
+    client = tenant.client
+    sent = [client.delete(f"/activity/email/{email['id']}/") for email in members[1::2]]
+    for email in members[::2]:
+        reply = {"lead_id": lead_id, "status": "draft", "in_reply_to_id": email["id"]}
+        sent.append(client.post("/activity/email/", json=reply))
+    for draft_id, email in zip(drafts, members, strict=True):
+        move = {"in_reply_to_id": email["id"]}
+        sent.append(client.put(f"/activity/email/{draft_id}/", json=move))
+    sent.append(client.delete(f"/activity/emailthread/{members[0]['thread_id']}/"))
+    responses = await asyncio.gather(*sent)
+    return Counter(response.status_code for response in responses)
+
+
+@pytest.mark.slow
+async def test_deletions_replies_and_moves_at_once_on_one_thread_get_no_409(
+    tenant: Tenant,
+) -> None:
+    """A reply or move that finds its email gone is a 400 on ``in_reply_to_id``, a deletion
+    that finds it gone a 404. Before requests aborted in a deadlock ran again, PostgreSQL
+    answered one to six of these 13 requests 409 in 14 mixes of 15."""
+    statuses: Counter[int] = Counter()
+    for _ in range(2):
+        statuses += await deletions_replies_and_moves_at_once(tenant)
+    assert set(statuses) <= {200, 400, 404}, statuses

@@ -16,8 +16,9 @@ from postroom.accounts.schemas import (
 from postroom.dependencies import ReadOnlyCallerDep, ReadOnlySessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 
-router = APIRouter(tags=["connected accounts"])
+router = APIRouter(tags=["connected accounts"], route_class=RetryingRoute)
 
 
 @router.get("/connected_account/", responses={200: {"model": ConnectedAccountList}})

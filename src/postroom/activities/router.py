@@ -11,8 +11,9 @@ from postroom.emails.router import email_page
 from postroom.emails.schemas import EmailActivityList
 from postroom.kit.paging import FieldsDep, PageDep
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 
-router = APIRouter(tags=["activities"])
+router = APIRouter(tags=["activities"], route_class=RetryingRoute)
 
 
 @router.get(

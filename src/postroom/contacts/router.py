@@ -17,8 +17,9 @@ from postroom.contacts.schemas import (
 from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields, split_csv
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(tags=["contacts"], route_class=RetryingRoute)
 
 
 @router.get("/contact/", responses={200: {"model": ContactList}})

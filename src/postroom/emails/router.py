@@ -24,8 +24,9 @@ from postroom.emails.service import EmailPage
 from postroom.idempotency.service import IdempotencyDep
 from postroom.kit.paging import FieldsDep, PageDep, PageRequest, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 
-router = APIRouter(tags=["emails"])
+router = APIRouter(tags=["emails"], route_class=RetryingRoute)
 
 
 def email_page(found: EmailPage, page: PageRequest, fields: frozenset[str] | None) -> JSONResponse:

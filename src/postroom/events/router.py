@@ -11,8 +11,9 @@ from postroom.events import service
 from postroom.events.schemas import EventList, EventListQuery, EventOut, render_event
 from postroom.kit.paging import FieldsDep, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=RetryingRoute)
 
 
 @router.get("/event/", responses={200: {"model": EventList}})

@@ -32,9 +32,13 @@ from postroom.files.service import FilesConfig
 from postroom.files.upload_form import FIELDS_BYTES, SignedUploadForm
 from postroom.kit.datetimes import utcnow
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 
-router = APIRouter(tags=["files"])
-download_router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], route_class=RetryingRoute)
+download_router = APIRouter(tags=["files"], route_class=RetryingRoute)
+upload_router = APIRouter(tags=["files"])
+"""The signed upload reads its body as it arrives: gone once read, it cannot be run again
+(``kit.routing``)."""
 
 
 async def get_files_config(request: Request) -> FilesConfig:
@@ -58,7 +62,7 @@ async def create_upload_grant(
     return JSONResponse(render_grant(grant))
 
 
-@router.post(
+@upload_router.post(
     "/files/upload/{file_id}/",
     status_code=201,
     responses={201: {"model": UploadedFile}},

@@ -19,6 +19,10 @@ of its raw body.
 The request's transaction has only read (authentication) when the claim starts; it is ended
 first, because SQLite has a single writer connection that the claim needs.
 
+A request the database aborted is run again (``kit.routing``): a run finds the claim of an
+earlier run of the same request (kept in ``request.state``) and carries on with it, where
+another request would find the key in progress.
+
 Remaining window: if the process dies, or the final commit fails, after the claim, nothing was
 created but the key answers 409 until its claim is 60 s old; then a retry takes it over. A
 request that runs for more than 60 s may see its key taken over: it then finds its row gone when
@@ -39,6 +43,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
 
 from postroom.db import Database
 from postroom.errors import Conflict
@@ -57,6 +62,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 IN_PROGRESS = "A request with this Idempotency-Key is still in progress."
 OTHER_BODY = "This Idempotency-Key was already used with a different request body."
 TAKEN_OVER = "This request took too long: a retry with its Idempotency-Key took over."
+CLAIM = "idempotency_claim"
+"""The ``request.state`` attribute naming the row a run of the request claimed."""
 
 Create = Callable[[], Awaitable[JSONResponse]]
 
@@ -74,9 +81,15 @@ def fingerprint_of(body: bytes) -> str:
 
 
 async def claim_key(
-    session: AsyncSession, organization_id: str, key: str, fingerprint: str, now: datetime
+    session: AsyncSession,
+    organization_id: str,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    own_claim: str | None = None,
 ) -> str | Replay:
     """Claim ``key``: the id of the new ``running`` row, or the response to replay.
+    ``own_claim``: the row an earlier run of this same request claimed, which is still its own.
 
     Raises ``Conflict`` when the key is in use by another request or another body.
     """
@@ -87,6 +100,8 @@ async def claim_key(
         existing = await repository.get_key(session, organization_id, key)
         if existing is None:
             continue
+        if existing.id == own_claim and existing.state == repository.RUNNING:
+            return existing.id
         if not _abandoned(existing, now):
             return _verdict(existing, fingerprint)
         await repository.delete_abandoned(session, existing.id, now, now - STALE_AFTER)
@@ -134,11 +149,13 @@ async def remove_expired_keys(session: AsyncSession, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class IdempotentRequest:
-    """A create request and its ``Idempotency-Key`` (None: no key, nothing to remember)."""
+    """A create request and its ``Idempotency-Key`` (None: no key, nothing to remember);
+    ``state`` keeps its claim for a run of it again (``kit.routing``)."""
 
     database: Database
     key: str | None
     fingerprint: str
+    state: State
 
     async def run(self, session: AsyncSession, caller: Caller, create: Create) -> JSONResponse:
         """``create()`` at most once per key; replay or refuse repeats."""
@@ -152,10 +169,16 @@ class IdempotentRequest:
         return await self._create(session, claimed, create)
 
     async def _claim(self, organization_id: str, key: str) -> str | Replay:
-        async def claim(session: AsyncSession) -> str | Replay:
-            return await claim_key(session, organization_id, key, self.fingerprint, utcnow())
+        own_claim: str | None = getattr(self.state, CLAIM, None)
 
-        return await self.database.run(claim)
+        async def claim(session: AsyncSession) -> str | Replay:
+            now = utcnow()
+            return await claim_key(session, organization_id, key, self.fingerprint, now, own_claim)
+
+        claimed = await self.database.run(claim)
+        if isinstance(claimed, str):
+            setattr(self.state, CLAIM, claimed)
+        return claimed
 
     async def _create(self, session: AsyncSession, row_id: str, create: Create) -> JSONResponse:
         try:
@@ -189,7 +212,8 @@ async def idempotent_request(
 ) -> IdempotentRequest:
     """The dependency: the key header and the fingerprint of the (already read) body."""
     fingerprint = fingerprint_of(await request.body()) if idempotency_key is not None else ""
-    return IdempotentRequest(request.app.state.database, idempotency_key, fingerprint)
+    database = request.app.state.database
+    return IdempotentRequest(database, idempotency_key, fingerprint, request.state)
 
 
 IdempotencyDep = Annotated[IdempotentRequest, Depends(idempotent_request)]

@@ -13,10 +13,11 @@ from postroom.dependencies import (
 )
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.leads import service
 from postroom.leads.schemas import LeadCreate, LeadList, LeadOut, LeadUpdate, LeadView, render_lead
 
-router = APIRouter(tags=["leads"])
+router = APIRouter(tags=["leads"], route_class=RetryingRoute)
 
 
 @router.get("/lead/", responses={200: {"model": LeadList}})

@@ -11,6 +11,7 @@ from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionD
 from postroom.kit.filters import openapi_query_parameters, validated_query
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.models import Task
 from postroom.tasks import bulk, service
 from postroom.tasks.schemas import (
@@ -25,7 +26,7 @@ from postroom.tasks.schemas import (
     render_task,
 )
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=RetryingRoute)
 
 
 class EmptyObject(BaseModel):

@@ -15,6 +15,7 @@ from postroom.dependencies import (
 )
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.templates import service
 from postroom.templates.repository import TemplateFilter
 from postroom.templates.schemas import (
@@ -27,7 +28,7 @@ from postroom.templates.schemas import (
     render_preview,
 )
 
-router = APIRouter(tags=["email templates"])
+router = APIRouter(tags=["email templates"], route_class=RetryingRoute)
 
 
 @router.get("/email_template/", responses={200: {"model": EmailTemplateList}})

@@ -10,6 +10,7 @@ from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionD
 from postroom.emails.service import names_for
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.threads import service
 from postroom.threads.filters import THREAD_QUERY_OPENAPI, ThreadListQueryDep
 from postroom.threads.schemas import (
@@ -19,7 +20,7 @@ from postroom.threads.schemas import (
     render_thread,
 )
 
-router = APIRouter(tags=["email threads"])
+router = APIRouter(tags=["email threads"], route_class=RetryingRoute)
 
 
 @router.get(

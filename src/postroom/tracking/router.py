@@ -7,9 +7,10 @@ from fastapi.responses import Response
 
 from postroom.dependencies import SessionDep
 from postroom.kit.datetimes import utcnow
+from postroom.kit.routing import RetryingRoute
 from postroom.tracking.service import PIXEL_GIF, record_open
 
-router = APIRouter(tags=["tracking"], include_in_schema=False)
+router = APIRouter(tags=["tracking"], include_in_schema=False, route_class=RetryingRoute)
 
 NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0"}
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.unsubscribes import service
 from postroom.unsubscribes.schemas import (
     UnsubscribedEmailCreate,
@@ -15,7 +16,7 @@ from postroom.unsubscribes.schemas import (
     render_unsubscribed_email,
 )
 
-router = APIRouter(tags=["unsubscribed emails"])
+router = APIRouter(tags=["unsubscribed emails"], route_class=RetryingRoute)
 
 
 @router.get("/unsubscribe/email/", responses={200: {"model": UnsubscribedEmailList}})

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from postroom.dependencies import CallerDep, ReadOnlyCallerDep, ReadOnlySessionDep, SessionDep
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.models import User
 from postroom.users import service
 from postroom.users.schemas import (
@@ -20,7 +21,7 @@ from postroom.users.schemas import (
     render_user,
 )
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=RetryingRoute)
 
 ExpandQuery = Annotated[str | None, Query(alias="_expand", max_length=200)]
 

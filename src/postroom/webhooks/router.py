@@ -15,6 +15,7 @@ from postroom.dependencies import (
 )
 from postroom.kit.paging import FieldsDep, PageDep, page_body, select_fields
 from postroom.kit.responses import JSONResponse
+from postroom.kit.routing import RetryingRoute
 from postroom.kit.secrets import SecretBox
 from postroom.models import WebhookSubscription
 from postroom.webhooks import service
@@ -27,7 +28,7 @@ from postroom.webhooks.schemas import (
     render_subscription,
 )
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=RetryingRoute)
 
 
 async def box_of(settings: SettingsDep) -> SecretBox:
