@@ -49,11 +49,16 @@ class RetryingRoute(APIRoute):
 
 async def run_once(handler: Handler, request: Request) -> Response:
     """One run of ``handler`` whose function-scoped dependencies (the session) are closed, so
-    committed or rolled back, before it returns."""
-    outer = request.scope[FUNCTION_STACK]
+    committed or rolled back, before it returns. Should FastAPI ever keep that stack under
+    another name, the run still works: its dependencies are then closed by FastAPI after the
+    last run, and only aborts inside the handler run it again."""
+    outer = request.scope.get(FUNCTION_STACK)
     try:
         async with AsyncExitStack() as dependencies:
             request.scope[FUNCTION_STACK] = dependencies
             return await handler(request)
     finally:
-        request.scope[FUNCTION_STACK] = outer
+        if outer is None:
+            request.scope.pop(FUNCTION_STACK, None)
+        else:
+            request.scope[FUNCTION_STACK] = outer
