@@ -36,7 +36,7 @@ from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.recovery import recover_expired_claims
 from postroom.dispatch.retention import remove_expired
 from postroom.dispatch.routing import TransportRegistry
-from postroom.dispatch.storing import store_outcomes
+from postroom.dispatch.storing import store_group
 from postroom.dispatch.wakeups import listen_for_due_changes
 from postroom.emails.rendering import EmailColumns
 from postroom.kit.batching import GroupCommitter
@@ -113,7 +113,9 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._markers: GroupCommitter[repo.ClaimKey, bool] = GroupCommitter(self._write_markers)
-        self._outcomes: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_outcomes)
+        self._outcomes: GroupCommitter[dict[str, Any], Exception | None] = GroupCommitter(
+            self._write_outcomes
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -294,14 +296,15 @@ class Dispatcher:
         email: EmailColumns,
         outcome: dict[str, Any],
         tries: int,
-        written: asyncio.Future[None],
+        written: asyncio.Future[Exception | None],
     ) -> None:
         """An outcome that could not be written (the database is down) is written again each
         poll interval, for about a lease's length, the email still in flight so that its lease
         is renewed meanwhile: given up at once, a delivered email would expire into
         ``DeliveryUnknown``. A stopping dispatcher tries once more, then leaves it to recovery,
-        as it does an outcome that keeps failing (not an outage, then)."""
-        error = None if written.cancelled() else written.exception()
+        as it does an outcome that keeps failing (not an outage, then: a value the database
+        refuses; the other outcomes of its group commit are stored one by one meanwhile)."""
+        error = None if written.cancelled() else written.exception() or written.result()
         if error is not None and tries < self._store_tries and not self._stopping.is_set():
             logger.warning("the outcome of %s was not stored; trying again", email.id)
             delay = self.settings.dispatch_poll_seconds
@@ -357,9 +360,8 @@ class Dispatcher:
         )
         return [claim in marked for claim in claims]
 
-    async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[None]:
-        await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))
-        return [None] * len(results)
+    async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[Exception | None]:
+        return await store_group(self.database, self.worker_id, results)
 
     # -- leases and recovery ---------------------------------------------------------------
 
