@@ -1,10 +1,19 @@
-"""Housekeeping never holds up a send: the purge of expired events, files and idempotency
-keys removes rows in short transactions of at most a batch each, so that on SQLite it never
-holds the one write lock (and the process's one writer connection) for long.
+"""Housekeeping never holds up a send. The leases of the sends in flight are renewed on their
+own schedule, whatever the purge of expired events, files and idempotency keys is doing; and
+the purge removes rows in short transactions of at most a batch each, so that on SQLite it
+never holds the one write lock (and the process's one writer connection) for long.
+
+A purge of many expired events (one big ``DELETE``) used to run in the renewal loop: every
+send in flight outlived its lease meanwhile, and another worker's recovery could take it for
+a dead worker's (``DeliveryUnknown`` although delivered, or released to a new claim).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,14 +21,20 @@ import pytest
 from sqlalchemy import ColumnElement, String, cast, exists, insert, literal, select
 
 from postroom.db import Database
+from postroom.dispatch.dispatcher import Dispatcher
 from postroom.dispatch.retention import remove_expired
+from postroom.dispatch.routing import TransportRegistry
 from postroom.kit.datetimes import utcnow
-from postroom.models import Event
+from postroom.kit.secrets import secret_box
+from postroom.models import EmailActivity, Event
 from tests.dispatch.conftest import delivery_settings, empty_queue
 from tests.dispatch.workers import load_emails, queue_outbox_emails
 from tests.query_plans import one_statement, postgres_plan, sqlite_plan, statements_sent
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import Behaviour, SmtpServer
 
+LEASE_SECONDS = 0.6
+EXPIRED_EVENTS = 120_000
+"""Enough for one ``DELETE`` of them all to take well over the lease on both engines."""
 INSERTED_AT_ONCE = 20_000
 RETENTION = timedelta(days=30)
 
@@ -57,6 +72,79 @@ def expired_events() -> ColumnElement[bool]:
 async def expired_events_left(database: Database) -> bool:
     async with database.reading() as session:
         return bool((await session.execute(select(expired_events()))).scalar_one())
+
+
+@dataclass
+class Watched:
+    """What was seen of one email while the purge ran."""
+
+    lapses: list[str] = field(default_factory=list)
+    """Each moment it was seen held under a lease that had run out."""
+    started_while_purging: bool = False
+    """Seen with its sync-gap marker stored (its data on the way) while expired events were
+    left, in one snapshot: it did not wait for the purge to end."""
+
+
+async def watch(database: Database, email_id: str, reply: threading.Event) -> Watched:
+    """Read the email's claim, and whether expired events are left, every 50 ms until its
+    outcome is stored; let the server answer its data once the purge is over."""
+    watched = Watched()
+    deadline = time.monotonic() + 30.0
+    statement = select(
+        EmailActivity.claimed_by, EmailActivity.lease_expires_at, EmailActivity.send_started_at,
+        EmailActivity.status, expired_events().label("purging"),
+    ).where(EmailActivity.id == email_id)  # fmt: skip
+    while time.monotonic() < deadline:
+        before = utcnow()
+        async with database.reading() as session:
+            row = (await session.execute(statement)).one()
+        if row.claimed_by is not None and row.lease_expires_at < before:
+            watched.lapses.append(
+                f"{before:%T.%f}: held, its lease ran out at {row.lease_expires_at:%T.%f}"
+            )
+        watched.started_while_purging |= bool(row.send_started_at is not None and row.purging)
+        if row.claimed_by is None and row.status == "sent":
+            return watched
+        if not row.purging:
+            reply.set()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the email was not stored sent within 30 s ({row.status}): {watched}")
+
+
+async def test_a_send_goes_out_and_keeps_its_lease_while_a_long_purge_runs(
+    delivery_database_url: str, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """The dispatcher purges as it starts, here while it claims and sends an email whose
+    server answers the data only once the purge is over. The email neither waits for the
+    purge (on SQLite it did, for the one writer connection) nor outlives its lease meanwhile
+    (renewal waited for the purge)."""
+    await empty_queue(delivery_database_url)
+    [email_id] = await queue_outbox_emails(delivery_database_url, tmp_path, 1)
+    [email] = await load_emails(delivery_database_url)
+    observer = Database(delivery_database_url)
+    await add_expired_events(observer, email.organization_id, EXPIRED_EVENTS)
+    reply = threading.Event()
+    smtp.behaviour = Behaviour(hold_data=reply)
+    patient = f"smtp://127.0.0.1:{smtp.port}?timeout=60"  # the reply waits for the purge
+    settings = delivery_settings(
+        delivery_database_url, patient, tmp_path, dispatch_lease_seconds=LEASE_SECONDS
+    )
+    registry = TransportRegistry(settings, secret_box("test-secret", tmp_path))
+    dispatcher = Dispatcher(Database(delivery_database_url), settings, registry)
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        watched = await watch(observer, email_id, reply)
+    finally:
+        reply.set()
+        dispatcher.stop()
+        await running
+        await dispatcher.database.dispose()
+        await observer.dispose()
+    assert watched.lapses == []
+    assert watched.started_while_purging
+    [stored] = await load_emails(delivery_database_url)
+    assert (stored.status, stored.send_attempts) == ("sent", [])
+    assert len(smtp.messages()) == 1
 
 
 async def test_a_purge_removes_every_expired_event_batch_after_batch(

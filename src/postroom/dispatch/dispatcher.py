@@ -34,7 +34,7 @@ from postroom.dispatch.lanes import Lanes
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.recovery import recover_expired_claims
-from postroom.dispatch.retention import remove_expired
+from postroom.dispatch.retention import purge_regularly, remove_expired
 from postroom.dispatch.routing import TransportRegistry
 from postroom.dispatch.storing import store_group
 from postroom.dispatch.wakeups import listen_for_due_changes
@@ -48,7 +48,6 @@ from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliver
 logger = logging.getLogger("postroom.dispatch")
 
 Clock = Callable[[], datetime]
-PURGE_INTERVAL = timedelta(minutes=10)
 
 
 class ClaimLost(Exception):
@@ -94,6 +93,7 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
+        self._renewal_interval = settings.dispatch_lease_seconds / 3
         self._store_tries = max(
             math.ceil(settings.dispatch_lease_seconds / settings.dispatch_poll_seconds), 2
         )
@@ -131,7 +131,10 @@ class Dispatcher:
         claims of the emails still waiting in a lane, so that another worker (or the next
         start) sends them at once."""
         self.database.due_listeners.append(self.wake)
-        housekeeping = asyncio.create_task(self._housekeeping())
+        purging = purge_regularly(
+            self.database, self.settings, self.clock, retry_seconds=self._renewal_interval
+        )
+        housekeeping = [asyncio.create_task(self._renewing()), asyncio.create_task(purging)]
         helpers = []
         if not self.database.is_sqlite:
             helpers.append(
@@ -158,7 +161,7 @@ class Dispatcher:
         await self._sleep(await self.dispatch_due())
 
     async def _shut_down(
-        self, helpers: list[asyncio.Task[None]], housekeeping: asyncio.Task[None]
+        self, helpers: list[asyncio.Task[None]], housekeeping: list[asyncio.Task[None]]
     ) -> None:
         """Housekeeping goes on until the sends under way are stored: it renews their leases,
         which a send slower than the lease (a server slow to answer the data) outlives, and
@@ -171,7 +174,7 @@ class Dispatcher:
         try:
             await self.drain()
         finally:
-            await _cancelled([housekeeping])
+            await _cancelled(housekeeping)
         async with self.database.transaction() as session:
             if await repo.release_unstarted(session, self.worker_id):
                 await repo.signal_due_change(session)
@@ -365,18 +368,16 @@ class Dispatcher:
 
     # -- leases and recovery ---------------------------------------------------------------
 
-    async def _housekeeping(self) -> None:
-        interval = self.lease.total_seconds() / 3
-        next_purge = self.clock()
+    async def _renewing(self) -> None:
+        """Every third of the lease: renew the leases of the sends in flight and recover dead
+        workers' claims. A task of its own, so that nothing else holds it up: renewal that
+        waited for a long purge let the sends in flight outlive their leases."""
         while True:
             try:
                 await self.renew_and_recover()
-                if self.clock() >= next_purge:
-                    await self.purge_expired()
-                    next_purge = self.clock() + PURGE_INTERVAL
             except Exception:
-                logger.exception("housekeeping failed; trying again")
-            await asyncio.sleep(interval)
+                logger.exception("renewing leases failed; trying again")
+            await asyncio.sleep(self._renewal_interval)
 
     async def purge_expired(self) -> tuple[int, int]:
         """Remove what is past keeping (``dispatch.retention``): (events, files) removed."""

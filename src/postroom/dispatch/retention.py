@@ -11,6 +11,7 @@ every claim, sync-gap marker, outcome and lease renewal waited behind it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -22,11 +23,31 @@ from postroom.events.service import remove_old_events
 from postroom.files.service import files_config, remove_expired_files
 from postroom.idempotency.service import remove_expired_keys
 
+logger = logging.getLogger("postroom.dispatch")
+
+PURGE_INTERVAL = timedelta(minutes=10)
 PURGE_BATCH = 1000
 """Rows a purge transaction removes at most: a few tens of milliseconds of SQLite's write lock
 for events of a few KB each."""
 
 Removal = Callable[[AsyncSession], Awaitable[int]]
+
+
+async def purge_regularly(
+    database: Database, settings: Settings, clock: Callable[[], datetime], retry_seconds: float
+) -> None:
+    """Purge (``remove_expired``) at once, then every ``PURGE_INTERVAL``, until cancelled; a
+    purge that failed is tried again ``retry_seconds`` later. The dispatcher runs this as a
+    task of its own: lease renewal never waits for a purge."""
+    next_purge = clock()
+    while True:
+        if clock() >= next_purge:
+            try:
+                await remove_expired(database, settings, clock())
+                next_purge = clock() + PURGE_INTERVAL
+            except Exception:
+                logger.exception("purging failed; trying again")
+        await asyncio.sleep(retry_seconds)
 
 
 async def remove_expired(
