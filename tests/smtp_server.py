@@ -39,6 +39,8 @@ class Behaviour:
     """Receive the whole message, then close the connection without replying (sync gap)."""
     delay: float = 0.0
     """Seconds to wait before answering DATA."""
+    hold_data: threading.Event | None = None
+    """DATA is answered only once this is set (the message is held in flight meanwhile)."""
     pipelining: bool = True
     """Offer PIPELINING in the EHLO reply (aiosmtpd reads pipelined commands one by one)."""
     smtputf8: bool = True
@@ -125,6 +127,8 @@ class _Handler:
         behaviour = self.server.behaviour
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
+        if behaviour.hold_data is not None:
+            await asyncio.to_thread(behaviour.hold_data.wait, 60.0)
         drop = behaviour.drop_now()
         accepted = behaviour.data_reply is None and not drop
         self.server.record(envelope, accepted or drop)

@@ -34,9 +34,9 @@ from postroom.dispatch.lanes import Lanes
 from postroom.dispatch.mime import outgoing_message
 from postroom.dispatch.policy import RetryPolicy
 from postroom.dispatch.recovery import recover_expired_claims
-from postroom.dispatch.retention import remove_expired
+from postroom.dispatch.retention import purge_regularly, remove_expired
 from postroom.dispatch.routing import TransportRegistry
-from postroom.dispatch.storing import store_outcomes
+from postroom.dispatch.storing import store_group
 from postroom.dispatch.wakeups import listen_for_due_changes
 from postroom.emails.rendering import EmailColumns
 from postroom.kit.batching import GroupCommitter
@@ -48,7 +48,6 @@ from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliver
 logger = logging.getLogger("postroom.dispatch")
 
 Clock = Callable[[], datetime]
-PURGE_INTERVAL = timedelta(minutes=10)
 
 
 class ClaimLost(Exception):
@@ -94,6 +93,7 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         self.policy = RetryPolicy.from_settings(settings)
         self.lease = timedelta(seconds=settings.dispatch_lease_seconds)
+        self._renewal_interval = settings.dispatch_lease_seconds / 3
         self._store_tries = max(
             math.ceil(settings.dispatch_lease_seconds / settings.dispatch_poll_seconds), 2
         )
@@ -112,7 +112,9 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._markers: GroupCommitter[repo.ClaimKey, bool] = GroupCommitter(self._write_markers)
-        self._outcomes: GroupCommitter[dict[str, Any], None] = GroupCommitter(self._write_outcomes)
+        self._outcomes: GroupCommitter[dict[str, Any], Exception | None] = GroupCommitter(
+            self._write_outcomes
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -128,7 +130,10 @@ class Dispatcher:
         claims of the emails still waiting in a lane, so that another worker (or the next
         start) sends them at once."""
         self.database.due_listeners.append(self.wake)
-        housekeeping = asyncio.create_task(self._housekeeping())
+        purging = purge_regularly(
+            self.database, self.settings, self.clock, retry_seconds=self._renewal_interval
+        )
+        housekeeping = [asyncio.create_task(self._renewing()), asyncio.create_task(purging)]
         helpers = []
         if not self.database.is_sqlite:
             helpers.append(
@@ -164,7 +169,7 @@ class Dispatcher:
             self._followups.put_off(self.clock())
 
     async def _shut_down(
-        self, helpers: list[asyncio.Task[None]], housekeeping: asyncio.Task[None]
+        self, helpers: list[asyncio.Task[None]], housekeeping: list[asyncio.Task[None]]
     ) -> None:
         """Housekeeping goes on until the sends under way are stored: it renews their leases,
         which a send slower than the lease (a server slow to answer the data) outlives, and
@@ -177,7 +182,7 @@ class Dispatcher:
         try:
             await self.drain()
         finally:
-            await _cancelled([housekeeping])
+            await _cancelled(housekeeping)
         async with self.database.transaction() as session:
             if await repo.release_unstarted(session, self.worker_id):
                 await repo.signal_due_change(session)
@@ -303,14 +308,15 @@ class Dispatcher:
         email: EmailColumns,
         outcome: dict[str, Any],
         tries: int,
-        written: asyncio.Future[None],
+        written: asyncio.Future[Exception | None],
     ) -> None:
         """An outcome that could not be written (the database is down) is written again each
         poll interval, for about a lease's length, the email still in flight so that its lease
         is renewed meanwhile: given up at once, a delivered email would expire into
         ``DeliveryUnknown``. A stopping dispatcher tries once more, then leaves it to recovery,
-        as it does an outcome that keeps failing (not an outage, then)."""
-        error = None if written.cancelled() else written.exception()
+        as it does an outcome that keeps failing (not an outage, then: a value the database
+        refuses; the other outcomes of its group commit are stored one by one meanwhile)."""
+        error = None if written.cancelled() else written.exception() or written.result()
         if error is not None and tries < self._store_tries and not self._stopping.is_set():
             logger.warning("the outcome of %s was not stored; trying again", email.id)
             delay = self.settings.dispatch_poll_seconds
@@ -366,24 +372,21 @@ class Dispatcher:
         )
         return [claim in marked for claim in claims]
 
-    async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[None]:
-        await self.database.run(lambda session: store_outcomes(session, self.worker_id, results))
-        return [None] * len(results)
+    async def _write_outcomes(self, results: list[dict[str, Any]]) -> list[Exception | None]:
+        return await store_group(self.database, self.worker_id, results)
 
     # -- leases and recovery ---------------------------------------------------------------
 
-    async def _housekeeping(self) -> None:
-        interval = self.lease.total_seconds() / 3
-        next_purge = self.clock()
+    async def _renewing(self) -> None:
+        """Every third of the lease: renew the leases of the sends in flight and recover dead
+        workers' claims. A task of its own, so that nothing else holds it up: renewal that
+        waited for a long purge let the sends in flight outlive their leases."""
         while True:
             try:
                 await self.renew_and_recover()
-                if self.clock() >= next_purge:
-                    await self.purge_expired()
-                    next_purge = self.clock() + PURGE_INTERVAL
             except Exception:
-                logger.exception("housekeeping failed; trying again")
-            await asyncio.sleep(interval)
+                logger.exception("renewing leases failed; trying again")
+            await asyncio.sleep(self._renewal_interval)
 
     async def purge_expired(self) -> tuple[int, int]:
         """Remove what is past keeping (``dispatch.retention``): (events, files) removed."""

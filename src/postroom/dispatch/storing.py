@@ -1,18 +1,21 @@
 """Writing delivery outcomes: each email's row, its ``activity.email`` event, and the health
 of the connected account it went through.
 
-The dispatcher writes the outcomes of its own deliveries (``store_outcomes``, in one group
-commit); recovery writes those of dead workers' emails (``dispatch.recovery``).
+The dispatcher writes the outcomes of its own deliveries in group commits (``store_group``:
+together, and one by one if that fails); recovery writes those of dead workers' emails
+(``dispatch.recovery``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postroom.accounts import repository as account_repository
+from postroom.db import Database
 from postroom.dispatch import outcomes
 from postroom.dispatch import repository as repo
 from postroom.emails import repository as email_repository
@@ -20,6 +23,55 @@ from postroom.emails.event_log import EMAIL
 from postroom.emails.rendering import render_email, user_ids_of
 from postroom.emails.states import EmailStatus
 from postroom.events.service import Change, Origin, record_many
+from postroom.kit.sql import is_unavailable
+
+logger = logging.getLogger("postroom.dispatch")
+
+
+async def store_group(
+    database: Database, worker_id: str, results: list[dict[str, Any]]
+) -> list[Exception | None]:
+    """Store ``results`` in one transaction (``store_outcomes``); return each one's failure
+    (None: stored, or left to the claim that holds the email now).
+
+    If that transaction fails for anything but the database being unavailable (a value of one
+    outcome that the database refuses), each outcome is stored in a transaction of its own,
+    so that only those that cannot be stored fail. That is safe: an outcome is written only
+    under the claim it was made under, so one that the failed transaction wrote after all is
+    not written again."""
+    try:
+        await _store(database, worker_id, results)
+    except Exception as error:
+        if len(results) == 1 or is_unavailable(error):
+            raise
+        logger.warning(
+            "%d outcomes could not be stored together (%s: %s); storing them one by one",
+            len(results), type(error).__name__, error,
+        )  # fmt: skip
+        return await _one_by_one(database, worker_id, results)
+    return [None] * len(results)
+
+
+async def _one_by_one(
+    database: Database, worker_id: str, results: list[dict[str, Any]]
+) -> list[Exception | None]:
+    """A database that becomes unavailable meanwhile fails the outcomes not yet stored with
+    that error (they are stored again later), rather than each waiting for it in turn."""
+    failures: list[Exception | None] = []
+    for index, result in enumerate(results):
+        try:
+            await _store(database, worker_id, [result])
+        except Exception as error:
+            if is_unavailable(error):
+                return [*failures, *[error] * (len(results) - index)]
+            failures.append(error)
+        else:
+            failures.append(None)
+    return failures
+
+
+async def _store(database: Database, worker_id: str, results: list[dict[str, Any]]) -> None:
+    await database.run(lambda session: store_outcomes(session, worker_id, results))
 
 
 async def store_outcomes(

@@ -179,5 +179,13 @@ async def kept_subscriptions(session: AsyncSession, subscription_ids: set[str]) 
     return set((await session.execute(kept(statement))).scalars().all())
 
 
-async def delete_events_before(session: AsyncSession, moment: datetime) -> int:
-    return affected_rows(await session.execute(delete(Event).where(Event.created_at < moment)))
+async def delete_events_before(session: AsyncSession, moment: datetime, limit: int) -> int:
+    """Delete up to ``limit`` of the events created before ``moment``, the oldest first (read
+    in order from ``ix_events_created``); return how many went."""
+    oldest = select(Event.id).where(Event.created_at < moment).order_by(Event.created_at)
+    statement = (
+        delete(Event)
+        .where(Event.id.in_(oldest.limit(limit).scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return affected_rows(await session.execute(statement))

@@ -220,5 +220,8 @@ async def get_event(session: AsyncSession, caller: Caller, event_id: str) -> Eve
     return event
 
 
-async def remove_old_events(session: AsyncSession, keep: timedelta, now: datetime) -> int:
-    return await repository.delete_events_before(session, now - keep)
+async def remove_old_events(
+    session: AsyncSession, keep: timedelta, now: datetime, batch: int = 1000
+) -> int:
+    """Delete up to ``batch`` events older than ``keep``; return how many."""
+    return await repository.delete_events_before(session, now - keep, batch)

@@ -68,6 +68,18 @@ async def delete_running(session: AsyncSession, row_id: str) -> None:
     await session.execute(statement)
 
 
-async def delete_expired(session: AsyncSession, now: datetime) -> int:
-    statement = delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now)
+async def delete_expired(session: AsyncSession, now: datetime, limit: int) -> int:
+    """Delete up to ``limit`` expired keys, the first expired first (``ix_idempotency_keys_
+    expires``); return how many went."""
+    expired = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.expires_at <= now)
+        .order_by(IdempotencyKey.expires_at)
+        .limit(limit)
+    )
+    statement = (
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(expired.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
     return affected_rows(await session.execute(statement))

@@ -142,9 +142,9 @@ async def store_response(session: AsyncSession, row_id: str, response: JSONRespo
         raise Conflict(TAKEN_OVER)
 
 
-async def remove_expired_keys(session: AsyncSession, now: datetime) -> int:
-    """Delete the keys kept past their 24 h; return how many."""
-    return await repository.delete_expired(session, now)
+async def remove_expired_keys(session: AsyncSession, now: datetime, batch: int = 1000) -> int:
+    """Delete up to ``batch`` of the keys kept past their 24 h; return how many."""
+    return await repository.delete_expired(session, now, batch)
 
 
 @dataclass(frozen=True)

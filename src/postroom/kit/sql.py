@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Result, Select, inspect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 T = TypeVar("T")
 
@@ -75,6 +76,14 @@ def is_connection_lost(error: BaseException) -> bool:
     backend); SQLAlchemy has dropped the connection, and the server rolled its transaction
     back."""
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached, lost the connection, or is too busy to answer (no
+    pool connection in time, a lock or statement timeout): nothing about the work itself,
+    which would fail the same way whatever it was."""
+    unavailable = (OSError, CommitOutcomeUnknown, OperationalError, PoolTimeout)
+    return isinstance(error, unavailable) or is_connection_lost(error)
 
 
 def is_retryable(error: BaseException) -> bool:
