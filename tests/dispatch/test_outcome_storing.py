@@ -2,12 +2,12 @@
 commits; when a group's write fails, its outcomes are written again one by one, so that only
 the email whose outcome cannot be stored is left to recovery (and logged).
 
-The cause here is a real one: a server that refuses the credentials in Latin-1 ("für"). SMTP
-replies are decoded as UTF-8 with ``surrogateescape``, so the failure's text holds a lone
-surrogate, which neither engine can store in the account's ``latest_send_error`` (nor
-PostgreSQL's ``jsonb`` in ``send_attempts``). The whole group used to fail with it, at every
-try, and every email in it ended in ``error`` as ``DeliveryUnknown`` once its lease ran out,
-although its server had accepted it.
+The group used to fail whole, at every try, and every email in it ended in ``error`` as
+``DeliveryUnknown`` once its lease ran out, although its server had accepted it. The real
+cause found was a server refusing the credentials in Latin-1 ("für"): its reply, decoded as
+UTF-8 with ``surrogateescape``, held a lone surrogate that neither engine could store. Such
+text is now stored readable (``kit.text.storable_text``; tested below); the refusal of one
+outcome is made here by a trigger, standing for whatever else the database may refuse.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from postroom.accounts.service import SendingRoute
 from postroom.config import Settings
@@ -32,7 +32,7 @@ from postroom.transports import BeforeData, DeliveryReceipt, OutgoingMessage, Tr
 from tests.conftest import create_tenant
 from tests.dispatch.conftest import DeliveryHarness, delivery_settings, eventually
 from tests.dispatch.test_failures import send
-from tests.helpers import add_sending_account
+from tests.helpers import add_sending_account, ok
 from tests.smtp_server import SmtpServer
 
 LATIN1_REFUSAL = "535 5.7.8 Anmeldung f\xfcr mallory fehlgeschlagen\r\n".encode("latin-1")
@@ -135,35 +135,94 @@ def not_stored(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if NOT_STORED in record.getMessage()]
 
 
+REFUSE_SENT = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_sent BEFORE UPDATE ON email_activities"
+        " WHEN NEW.id = '{id}' AND NEW.status = 'sent'"
+        " BEGIN SELECT RAISE(ABORT, 'this outcome is refused'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'this outcome is refused'; END $$",
+        "CREATE TRIGGER refuse_sent BEFORE UPDATE ON email_activities FOR EACH ROW"
+        " WHEN (NEW.id = '{id}' AND NEW.status = 'sent') EXECUTE FUNCTION refuse_sent()",
+    ],
+}
+ALLOW_SENT = {
+    "sqlite": ["DROP TRIGGER refuse_sent"],
+    "postgresql": ["DROP TRIGGER refuse_sent ON email_activities", "DROP FUNCTION refuse_sent()"],
+}
+
+
+async def run_sql(database: Database, statements: list[str]) -> None:
+    async with database.transaction() as session:
+        for statement in statements:
+            await session.execute(text(statement))
+
+
 async def test_an_outcome_that_cannot_be_stored_does_not_hold_back_the_others(
     harness: DeliveryHarness, smtp: SmtpServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with latin1_server() as account_url:
-        app, jane = await harness.start(smtp.url, run_dispatcher=False)
-        database = app.state.database
-        mallory = await create_tenant(app, database, "Mallory Latin")
-        await add_sending_account(database, mallory.user_email, account_url)
-        delivered = [(await send(jane))["id"] for _ in range(3)]
-        refused = (await send(mallory))["id"]
-        await mallory.client.aclose()
-        settings = delivery_settings(harness.database_url, smtp.url, tmp_path)
-        registry = AnsweringTogether(settings, AnsweredTogether(expected=4))
-        dispatcher = Dispatcher(database, settings, registry)
-        running = asyncio.create_task(dispatcher.run())
-        try:
-            await eventually(finished(database, delivered), within=15.0)
+    app, jane = await harness.start(smtp.url, run_dispatcher=False)
+    database: Database = app.state.database
+    dialect = "sqlite" if database.is_sqlite else "postgresql"
+    delivered = [(await send(jane))["id"] for _ in range(3)]
+    refused = (await send(jane))["id"]
+    await run_sql(database, [sql.format(id=refused) for sql in REFUSE_SENT[dialect]])
+    settings = delivery_settings(harness.database_url, smtp.url, tmp_path)
+    registry = AnsweringTogether(settings, AnsweredTogether(expected=4))
+    dispatcher = Dispatcher(database, settings, registry)
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        await eventually(finished(database, delivered), within=15.0)
 
-            async def given_up() -> bool:
-                return bool(not_stored(caplog))
+        async def given_up() -> bool:
+            return bool(not_stored(caplog))
 
-            await eventually(given_up, within=15.0)
-        finally:
-            dispatcher.stop()
-            await running
+        await eventually(given_up, within=15.0)
+    finally:
+        dispatcher.stop()
+        await running
+        await run_sql(database, ALLOW_SENT[dialect])
     emails = await stored(database, delivered)
     assert [(email.status, email.send_attempts) for email in emails] == [("sent", [])] * 3
-    assert len(smtp.messages()) == 3
+    assert len(smtp.messages()) == 4
     [left] = await stored(database, [refused])
     assert left.status == "outbox"
     assert left.send_attempts == []
     assert [refused in message for message in not_stored(caplog)] == [True]
+
+
+async def test_a_refusal_in_latin1_is_stored_readable(
+    harness: DeliveryHarness, smtp: SmtpServer
+) -> None:
+    """The server's words reach ``send_attempts`` and the account's ``latest_send_error`` as
+    it meant them; before, the lone surrogate made the outcome unstorable (PostgreSQL), or
+    stored a row nobody could read back, which stopped every later claim (SQLite)."""
+    async with latin1_server() as account_url:
+        app, jane = await harness.start(smtp.url)
+        database = app.state.database
+        mallory = await create_tenant(app, database, "Mallory Latin")
+        await add_sending_account(database, mallory.user_email, account_url)
+        refused = await send(mallory)
+        url = f"/activity/email/{refused['id']}/"
+
+        async def in_error() -> bool:
+            return ok(await mallory.client.get(url))["status"] == "error"
+
+        await eventually(in_error, within=10.0)
+        email = ok(await mallory.client.get(url))
+        [attempt] = email["send_attempts"]
+        assert attempt["error_class"] == "AuthenticationFailed"
+        assert "Anmeldung für mallory fehlgeschlagen" in attempt["error_message"]
+        assert email["need_smtp_credentials"] is True
+        [account] = ok(await mallory.client.get("/connected_account/"))["data"]
+        assert "Anmeldung für mallory" in account["latest_send_error"]
+        later = await send(jane)  # the queue goes on
+        await eventually(lambda: _received(smtp, 1), within=10.0)
+        assert smtp.messages()[0].message["Subject"] == later["subject"]
+        await mallory.client.aclose()
+
+
+async def _received(smtp: SmtpServer, count: int) -> bool:
+    return len(smtp.messages()) >= count

@@ -378,9 +378,8 @@ class Dispatcher:
     # -- leases and recovery ---------------------------------------------------------------
 
     async def _renewing(self) -> None:
-        """Every third of the lease: renew the leases of the sends in flight and recover dead
-        workers' claims. A task of its own, so that nothing else holds it up: renewal that
-        waited for a long purge let the sends in flight outlive their leases."""
+        """Every third of the lease, renew the leases in flight and recover dead workers'
+        claims: a task of its own, as waiting for a long purge let sends outlive leases."""
         while True:
             try:
                 await self.renew_and_recover()

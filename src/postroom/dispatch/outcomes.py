@@ -14,6 +14,7 @@ from postroom.dispatch.policy import RetryPolicy
 from postroom.emails.rendering import EmailRecord
 from postroom.emails.states import Actor, EmailStatus, check_transition
 from postroom.kit.datetimes import format_datetime
+from postroom.kit.text import storable_text
 from postroom.transports import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -70,7 +71,13 @@ class AccountHealth:
 
 
 def attempt(at: datetime, error_class: str, message: str) -> dict[str, str]:
-    return {"date": format_datetime(at) or "", "error_class": error_class, "error_message": message}
+    """One ``send_attempts`` entry; a server's words are made storable (``storable_text``)."""
+    error_message = storable_text(message)
+    return {
+        "date": format_datetime(at) or "",
+        "error_class": error_class,
+        "error_message": error_message,
+    }
 
 
 def _values(email: EmailRecord, now: datetime, **changes: Any) -> dict[str, Any]:
@@ -157,7 +164,7 @@ def with_account_health(
     if error is None:
         return {**outcome, ACCOUNT_HEALTH: AccountHealth(account_id, "ok", None)}
     if isinstance(error, ACCOUNT_FAILURES):
-        problem = f"{error.error_class}: {error.message}"
+        problem = storable_text(f"{error.error_class}: {error.message}")
         return {**outcome, ACCOUNT_HEALTH: AccountHealth(account_id, "error", problem)}
     return outcome
 

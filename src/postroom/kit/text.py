@@ -9,6 +9,7 @@ words of a link are no use without where it leads.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 
@@ -57,3 +58,33 @@ def _with_links() -> ParserConfig:
             start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}
         )
     )
+
+
+def storable_text(text: str) -> str:
+    """``text`` as every database and JSON column can hold it: what a server said in another
+    charset than UTF-8 (``surrogateescape``: "f\\udcfcr" for Latin-1's "für") is read as
+    Latin-1, any other lone surrogate becomes U+FFFD, and NUL is dropped (PostgreSQL's text
+    and ``jsonb`` refuse it; SQLite stored a surrogate but could not read it back)."""
+    if text.isascii() or not _NOT_STORABLE.search(text):
+        return text.replace("\x00", "")
+    raw = text.encode("utf-8", "surrogateescape") if _only_escaped(text) else None
+    if raw is None:
+        cleaned = _NOT_STORABLE.sub("\ufffd", text)
+    else:
+        cleaned = _utf8_else_latin1(raw)
+    return cleaned.replace("\x00", "")
+
+
+_NOT_STORABLE = re.compile("[\ud800-\udfff]")
+
+
+def _only_escaped(text: str) -> bool:
+    """Every surrogate in ``text`` is one ``surrogateescape`` made of a byte over 0x7f."""
+    return all("\udc80" <= char <= "\udcff" for char in _NOT_STORABLE.findall(text))
+
+
+def _utf8_else_latin1(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
