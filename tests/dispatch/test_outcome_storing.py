@@ -208,7 +208,7 @@ async def test_a_refusal_in_latin1_is_stored_readable(
         url = f"/activity/email/{refused['id']}/"
 
         async def in_error() -> bool:
-            return ok(await mallory.client.get(url))["status"] == "error"
+            return bool(ok(await mallory.client.get(url))["status"] == "error")
 
         await eventually(in_error, within=10.0)
         email = ok(await mallory.client.get(url))

@@ -144,7 +144,7 @@ class AuthenticatingSmtpServer(SmtpServer):
 
     def __init__(self, logins: dict[str, str]) -> None:
         super().__init__()
-        self.logins = logins
+        self.accepted_logins = logins
         self.authenticated: list[str] = []
         unused = self._controller
         unused.loop.close()
@@ -162,7 +162,7 @@ class AuthenticatingSmtpServer(SmtpServer):
     ) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             login, password = auth_data.login.decode(), auth_data.password.decode()
-            if self.logins.get(login) == password:
+            if self.accepted_logins.get(login) == password:
                 self.authenticated.append(login)
                 return AuthResult(success=True)
         return AuthResult(success=False, handled=False)

@@ -88,7 +88,7 @@ def serving(
     security: str, context: ssl.SSLContext, **smtp: Any
 ) -> AbstractContextManager[SmtpServer]:
     """An SMTP server offering STARTTLS (``starttls``) or speaking TLS at once (``tls``)."""
-    tls = {"ssl_context": context} if security == "tls" else {"tls_context": context}
+    tls: dict[str, Any] = {"ssl_context" if security == "tls" else "tls_context": context}
     return smtp_server(**smtp, **tls)
 
 
