@@ -255,6 +255,20 @@ async def test_5xx_reply_is_a_permanent_rejection(
     assert error.message == PERMANENT
 
 
+@pytest.mark.parametrize(
+    "reply", ["530 5.7.0 Authentication required", "530 5.7.0 Must issue a STARTTLS command first"]
+)
+async def test_530_to_mail_says_the_settings_cannot_log_in(
+    smtp: SmtpServer, connect: Connect, reply: str
+) -> None:
+    """The server takes mail only after AUTH, which these settings do not give: like refused
+    credentials (``need_smtp_credentials``), not a rejection of this one message."""
+    behaving(smtp, mail_reply=reply)
+    error = await failure(connect(smtp.port))
+    assert type(error) is AuthenticationFailed
+    assert error.message == reply
+
+
 async def test_5xx_on_mail_hands_no_data_over(smtp: SmtpServer, connect: Connect) -> None:
     behaving(smtp, mail_reply="550 5.1.8 bad sender")
     handover = Handover()

@@ -92,9 +92,17 @@ class DeliveryUnknown(DeliveryError):
     error_class = "DeliveryUnknown"
 
 
+AUTHENTICATION_REQUIRED = 530
+"""RFC 4954's "530 5.7.0 Authentication required" (or "must issue STARTTLS first"): the
+server takes mail only from a client that logged in, which these settings did not."""
+
+
 def rejection(code: int, reply: str, refused: dict[str, str] | None = None) -> DeliveryError:
-    """A 4xx reply is temporary, anything else permanent."""
+    """A 4xx reply is temporary, anything else permanent; a 530 says the SMTP settings lack
+    what the server requires (credentials, or TLS before them): ``AuthenticationFailed``."""
     text = f"{code} {reply}".strip()
     if 400 <= code < 500:
         return TemporaryRejection(text, refused)
+    if code == AUTHENTICATION_REQUIRED:
+        return AuthenticationFailed(text, refused)
     return PermanentRejection(text, refused)
