@@ -6,6 +6,10 @@ One loop claims as many due deliveries as there are free slots, and otherwise sl
 next one is due (at most ``dispatch_poll_seconds``) or until woken by a commit that queued
 deliveries. Each claimed delivery is sent by its own task; outcomes are group-committed.
 
+Slots are shared fairly: a claim takes at most one delivery per subscription, and only of a
+subscription with fewer than ``webhook_concurrency_per_subscription`` deliveries in flight
+(any worker's). So a receiver that never answers ties up a few slots, not all.
+
 What one attempt can end in::
 
     2xx answer                                   delivered (never sent again)
@@ -183,13 +187,17 @@ class WebhookSender:
         if limit == 0:
             return 0
         now = self.clock()
+        per_subscription = self.settings.webhook_concurrency_per_subscription
         async with self.database.transaction() as session:
             claimed = await repository.claim_due(
-                session, self.worker_id, now, now + self.lease, limit
-            )
+                session, self.worker_id, now, now + self.lease, limit,
+                per_subscription=per_subscription,
+            )  # fmt: skip
             jobs = await self._jobs(session, claimed)
             if len(claimed) < limit:
-                self._next_due = await repository.next_due_at(session)
+                self._next_due = await repository.next_due_at(
+                    session, now, per_subscription=per_subscription
+                )
         for job in jobs:
             self._start(job)
         return len(claimed)
