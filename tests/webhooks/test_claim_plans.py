@@ -63,10 +63,10 @@ async def claim_and_look_ahead(app: FastAPI) -> list[Sent]:
     async def claim() -> None:
         async with database.transaction() as session:
             claimed = await repository.claim_due(
-                session, "w", now, now + timedelta(minutes=1), 8, per_subscription=2
+                session, "w", now, now + timedelta(minutes=1), 8, per_subscription=2, held=["x"]
             )
             assert len(claimed) == 2
-            await repository.next_due_at(session, now, per_subscription=2)
+            await repository.next_due_at(session, now, per_subscription=2, held=["x"])
 
     return await statements_sent(database, claim)
 

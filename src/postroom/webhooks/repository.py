@@ -108,8 +108,10 @@ def _claimable(delivery: type[WebhookDelivery], now: datetime) -> list[ColumnEle
     ]
 
 
-def _with_room(now: datetime, per_subscription: int) -> list[ColumnElement[bool]]:
-    """Active subscriptions with fewer than ``per_subscription`` live claims,
+def _with_room(
+    now: datetime, per_subscription: int, held: Collection[str]
+) -> list[ColumnElement[bool]]:
+    """Active subscriptions, not ``held``, with fewer than ``per_subscription`` live claims,
     any worker's, read from the partial ``ix_webhook_deliveries_claimed`` alone. ``status`` is
     not named: a claimed delivery is pending (every outcome releases its claim), and naming it
     made both engines read every pending delivery instead."""
@@ -119,7 +121,10 @@ def _with_room(now: datetime, per_subscription: int) -> list[ColumnElement[bool]
         .group_by(WebhookDelivery.subscription_id)
         .having(func.count() >= per_subscription)
     )
-    return [WebhookSubscription.status == ACTIVE, WebhookSubscription.id.not_in(full)]
+    conditions = [WebhookSubscription.status == ACTIVE, WebhookSubscription.id.not_in(full)]
+    if held:
+        conditions.append(WebhookSubscription.id.not_in(list(held)))
+    return conditions
 
 
 def _first_of_each(
@@ -137,7 +142,7 @@ def _first_of_each(
 
 
 async def first_due_of_each(
-    session: AsyncSession, now: datetime, limit: int, per_subscription: int
+    session: AsyncSession, now: datetime, limit: int, per_subscription: int, held: Collection[str]
 ) -> list[str]:
     """The ids of the earliest claimable delivery of each subscription with room, the ``limit``
     earliest of them: one seek per subscription, however long one subscription's backlog."""
@@ -148,7 +153,7 @@ async def first_due_of_each(
             _first_of_each(head, head.id, claimable).label("id"),
             _first_of_each(head, head.due_at, claimable).label("due_at"),
         )
-        .where(*_with_room(now, per_subscription))
+        .where(*_with_room(now, per_subscription, held))
         .subquery()
     )
     statement = (
@@ -165,6 +170,7 @@ async def claim_due(
     limit: int,
     *,
     per_subscription: int = 1,
+    held: Collection[str] = (),
 ) -> Sequence[WebhookDelivery]:
     """Claim up to ``limit`` due deliveries, at most one per subscription: the earliest due of
     each active subscription with room (``_with_room``), earliest first. A subscription's
@@ -172,7 +178,7 @@ async def claim_due(
 
     The heads are read first, then claimed by primary key: in one statement both engines
     walked every due delivery in ``due_at`` order, looking for heads among them."""
-    heads = await first_due_of_each(session, now, limit, per_subscription)
+    heads = await first_due_of_each(session, now, limit, per_subscription, held)
     if not heads:
         return []
     statement = (
@@ -216,15 +222,15 @@ async def events_by_ids(session: AsyncSession, event_ids: Collection[str]) -> di
 
 
 async def next_due_at(
-    session: AsyncSession, now: datetime, *, per_subscription: int = 1
+    session: AsyncSession, now: datetime, *, per_subscription: int = 1, held: Collection[str] = ()
 ) -> datetime | None:
     """The earliest due time of an unclaimed pending delivery of a subscription that has room
-    (as ``claim_due`` reads it): a full subscription's backlog is no reason to wake."""
+    (as ``claim_due`` reads it): a full or held subscription's backlog is no reason to wake."""
     head = aliased(WebhookDelivery)
     waiting = [head.status == PENDING, head.claimed_by.is_(None)]
     heads = (
         select(_first_of_each(head, head.due_at, waiting).label("due_at"))
-        .where(*_with_room(now, per_subscription))
+        .where(*_with_room(now, per_subscription, held))
         .subquery()
     )
     earliest: datetime | None = (
