@@ -586,7 +586,10 @@ async def test_two_senders_running_at_once_post_each_event_once(
     subscription = await subscribe(tenant.client, receiver.url)
     for _ in range(30):
         await create_lead(tenant.client)
-    settings = {"webhook_concurrency_per_subscription": 8, "dispatch_poll_seconds": 0.05}
+    settings: dict[str, Any] = {
+        "webhook_concurrency_per_subscription": 8,
+        "dispatch_poll_seconds": 0.05,
+    }
     senders = [sender_of(app, webhook_concurrency=4, **settings) for _ in "ab"]
     running = [asyncio.create_task(sender.run()) for sender in senders]
     try:
