@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     """Allow webhook URLs that resolve to loopback or private addresses (tests, intranets)."""
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_concurrency_per_subscription: int = Field(default=2, ge=1, le=256)
+    """Deliveries of one subscription in flight at most, across workers: a receiver that never
+    answers ties up this many of the ``webhook_concurrency`` slots, not all of them."""
     webhook_retry_first_delay_seconds: float = Field(default=30.0, ge=0)
     webhook_retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
     webhook_give_up_after_seconds: float = Field(default=72 * 3600.0, ge=0)

@@ -1,8 +1,9 @@
 """Fixtures for webhook tests: a real HTTP receiver on loopback, and the delivery harness.
 
 The receiver is ``http.server`` in its own thread. It records every POST (headers, raw body,
-arrival time) and answers ``status`` after ``delay`` seconds; it can be down (nothing listens
-on its port, so connections are refused) and come up later on the same port.
+arrival time) and answers ``status`` after ``delay`` seconds (``silent_receiver``: never, in
+a test's time); it can be down (nothing listens on its port, so connections are refused) and
+come up later on the same port.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 def receiver() -> Iterator[Receiver]:
     """A receiver that is up; ``down_receiver`` starts with nothing listening."""
     created = Receiver(free_port())
+    created.up()
+    yield created
+    created.down()
+
+
+@pytest.fixture
+def silent_receiver() -> Iterator[Receiver]:
+    """A receiver that accepts every request and never answers (within any test's timeout)."""
+    created = Receiver(free_port())
+    created.delay = 60.0
     created.up()
     yield created
     created.down()

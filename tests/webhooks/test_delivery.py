@@ -579,13 +579,18 @@ async def test_two_senders_running_at_once_post_each_event_once(
     webhooks: DeliveryHarness, receiver: Receiver
 ) -> None:
     """Two workers (``postroom serve`` and ``postroom worker``) share one queue: each claim
-    takes deliveries the other has not (``SKIP LOCKED`` on PostgreSQL)."""
+    takes deliveries the other has not (``SKIP LOCKED`` on PostgreSQL). All eight slots may
+    send to the one subscription here, so both workers claim from it at once."""
     app, tenant = await webhooks.start(**MANUAL)
     receiver.delay = 0.02
     subscription = await subscribe(tenant.client, receiver.url)
     for _ in range(30):
         await create_lead(tenant.client)
-    senders = [sender_of(app, webhook_concurrency=4, dispatch_poll_seconds=0.05) for _ in "ab"]
+    settings: dict[str, Any] = {
+        "webhook_concurrency_per_subscription": 8,
+        "dispatch_poll_seconds": 0.05,
+    }
+    senders = [sender_of(app, webhook_concurrency=4, **settings) for _ in "ab"]
     running = [asyncio.create_task(sender.run()) for sender in senders]
     try:
         await eventually(received_at_least(receiver, 30))

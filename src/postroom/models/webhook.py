@@ -3,10 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from postroom.models.base import Base, IdMixin, JSONDocument, TimestampsMixin
+
+CLAIMED = text("claimed_by IS NOT NULL")
+"""``ix_webhook_deliveries_claimed`` holds only the deliveries being sent: the claim counts each
+subscription's from it (``webhooks/repository._with_room``)."""
 
 
 class WebhookSubscription(IdMixin, TimestampsMixin, Base):
@@ -35,6 +39,14 @@ class WebhookDelivery(IdMixin, TimestampsMixin, Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_pair"),
         Index("ix_webhook_deliveries_due", "status", "due_at"),
+        Index("ix_webhook_deliveries_subscription_due", "subscription_id", "status", "due_at"),
+        Index(
+            "ix_webhook_deliveries_claimed",
+            "subscription_id",
+            "lease_expires_at",
+            sqlite_where=CLAIMED,
+            postgresql_where=CLAIMED,
+        ),
         Index("ix_webhook_deliveries_lease", "claimed_by", "lease_expires_at"),
     )
 

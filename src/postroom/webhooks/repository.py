@@ -13,8 +13,19 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from postroom.kit.sql import affected_rows, for_change
 from postroom.models import Event, Organization, WebhookDelivery, WebhookSubscription
@@ -88,35 +99,112 @@ def add(session: AsyncSession, subscription: WebhookSubscription) -> None:
 # -- claiming --------------------------------------------------------------------------------
 
 
-def _deliverable(now: datetime) -> list[ColumnElement[bool]]:
-    """Pending, due, not held by a live claim, and for a subscription that is active."""
-    active = select(WebhookSubscription.id).where(WebhookSubscription.status == ACTIVE)
+def _claimable(delivery: type[WebhookDelivery], now: datetime) -> list[ColumnElement[bool]]:
+    """Pending, due, and not held by a live claim."""
     return [
-        WebhookDelivery.status == PENDING,
-        WebhookDelivery.due_at <= now,
-        or_(WebhookDelivery.claimed_by.is_(None), WebhookDelivery.lease_expires_at < now),
-        WebhookDelivery.subscription_id.in_(active),
+        delivery.status == PENDING,
+        delivery.due_at <= now,
+        or_(delivery.claimed_by.is_(None), delivery.lease_expires_at < now),
     ]
 
 
-async def claim_due(
-    session: AsyncSession, worker_id: str, now: datetime, lease_until: datetime, limit: int
-) -> Sequence[WebhookDelivery]:
-    due_ids = (
-        select(WebhookDelivery.id)
-        .where(*_deliverable(now))
-        .order_by(WebhookDelivery.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+def _with_room(
+    now: datetime, per_subscription: int, held: Collection[str]
+) -> list[ColumnElement[bool]]:
+    """Active subscriptions, not ``held``, with fewer than ``per_subscription`` live claims,
+    any worker's, read from the partial ``ix_webhook_deliveries_claimed`` alone. ``status`` is
+    not named: a claimed delivery is pending (every outcome releases its claim), and naming it
+    made both engines read every pending delivery instead."""
+    full = (
+        select(WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.claimed_by.is_not(None), WebhookDelivery.lease_expires_at >= now)
+        .group_by(WebhookDelivery.subscription_id)
+        .having(func.count() >= per_subscription)
+    )
+    conditions = [WebhookSubscription.status == ACTIVE, WebhookSubscription.id.not_in(full)]
+    if held:
+        conditions.append(WebhookSubscription.id.not_in(list(held)))
+    return conditions
+
+
+def _first_of_each(
+    head: type[WebhookDelivery], column: Any, conditions: list[ColumnElement[bool]]
+) -> ScalarSelect[Any]:
+    """``column`` of the earliest due ``head`` meeting ``conditions``, of the subscription of
+    the enclosing query: one seek in ``ix_webhook_deliveries_subscription_due``."""
+    first = (
+        select(column)
+        .where(head.subscription_id == WebhookSubscription.id, *conditions)
+        .order_by(head.due_at)
+        .limit(1)
+    )
+    return first.correlate(WebhookSubscription).scalar_subquery()
+
+
+async def first_due_of_each(
+    session: AsyncSession, now: datetime, limit: int, per_subscription: int, held: Collection[str]
+) -> list[str]:
+    """The ids of the earliest claimable delivery of each subscription with room, the ``limit``
+    earliest of them: one seek per subscription, however long one subscription's backlog."""
+    head = aliased(WebhookDelivery)
+    claimable = _claimable(head, now)
+    heads = (
+        select(
+            _first_of_each(head, head.id, claimable).label("id"),
+            _first_of_each(head, head.due_at, claimable).label("due_at"),
+        )
+        .where(*_with_room(now, per_subscription, held))
+        .subquery()
     )
     statement = (
+        select(heads.c.id).where(heads.c.id.is_not(None)).order_by(heads.c.due_at).limit(limit)
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def claim_due(
+    session: AsyncSession,
+    worker_id: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    *,
+    per_subscription: int = 1,
+    held: Collection[str] = (),
+) -> Sequence[WebhookDelivery]:
+    """Claim up to ``limit`` due deliveries, at most one per subscription: the earliest due of
+    each active subscription with room (``_with_room``), earliest first. A subscription's
+    backlog, however old, never takes more than its room; the others' turn comes first.
+
+    The heads are read first, then claimed by primary key: in one statement both engines
+    walked every due delivery in ``due_at`` order, looking for heads among them."""
+    heads = await first_due_of_each(session, now, limit, per_subscription, held)
+    if not heads:
+        return []
+    statement = (
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(due_ids.scalar_subquery()))
+        .where(WebhookDelivery.id.in_(_still_claimable(session, heads, now)))
         .values(claimed_by=worker_id, claimed_at=now, lease_expires_at=lease_until)
         .returning(WebhookDelivery)
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(statement)).scalars().all()
+
+
+def _still_claimable(session: AsyncSession, heads: list[str], now: datetime) -> Any:
+    """The ``heads`` just read that may still be claimed. PostgreSQL: those still claimable and
+    not locked (``SKIP LOCKED``), as another worker may have claimed or settled one meanwhile.
+    SQLite: all of them; its write transaction holds the one write lock from its ``BEGIN
+    IMMEDIATE``, so they are as read (and naming ``status`` here made SQLite's planner walk
+    every due delivery instead of finding the heads by primary key)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return heads
+    return (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.id.in_(heads), *_claimable(WebhookDelivery, now))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
 
 
 async def subscriptions_by_ids(
@@ -133,15 +221,22 @@ async def events_by_ids(session: AsyncSession, event_ids: Collection[str]) -> di
     return {row.id: row for row in (await session.execute(statement)).scalars().all()}
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """The earliest due time of an unclaimed pending delivery of an active subscription."""
-    active = select(WebhookSubscription.id).where(WebhookSubscription.status == ACTIVE)
-    statement = select(func.min(WebhookDelivery.due_at)).where(
-        WebhookDelivery.status == PENDING,
-        WebhookDelivery.claimed_by.is_(None),
-        WebhookDelivery.subscription_id.in_(active),
+async def next_due_at(
+    session: AsyncSession, now: datetime, *, per_subscription: int = 1, held: Collection[str] = ()
+) -> datetime | None:
+    """The earliest due time of an unclaimed pending delivery of a subscription that has room
+    (as ``claim_due`` reads it): a full or held subscription's backlog is no reason to wake."""
+    head = aliased(WebhookDelivery)
+    waiting = [head.status == PENDING, head.claimed_by.is_(None)]
+    heads = (
+        select(_first_of_each(head, head.due_at, waiting).label("due_at"))
+        .where(*_with_room(now, per_subscription, held))
+        .subquery()
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    earliest: datetime | None = (
+        await session.execute(select(func.min(heads.c.due_at)))
+    ).scalar_one_or_none()
+    return earliest
 
 
 async def renew_leases(

@@ -6,6 +6,11 @@ One loop claims as many due deliveries as there are free slots, and otherwise sl
 next one is due (at most ``dispatch_poll_seconds``) or until woken by a commit that queued
 deliveries. Each claimed delivery is sent by its own task; outcomes are group-committed.
 
+Slots are shared fairly: a claim takes at most one delivery per subscription, and only of a
+subscription with fewer than ``webhook_concurrency_per_subscription`` deliveries in flight
+(any worker's); a subscription whose attempt got no answer is held back until that delivery's
+retry time (``holds``). So a receiver that never answers ties up a few slots, not all.
+
 What one attempt can end in::
 
     2xx answer                                   delivered (never sent again)
@@ -15,6 +20,9 @@ What one attempt can end in::
       the address check's DNS lookup included)    │
     destination now refused (DNS changed)         │
     signature key cannot be decrypted (ValueError)┘
+
+The timeouts and ``httpx.TransportError`` are "no answer" (``NO_ANSWER``): they also hold the
+subscription back; any HTTP answer lets it go again.
 
 A worker that dies leaves claims whose lease expires; such deliveries are simply due again
 (at least once). The address check before each attempt narrows, but cannot close, the window
@@ -43,6 +51,7 @@ from postroom.kit.datetimes import utcnow
 from postroom.kit.secrets import SecretBox
 from postroom.models import Event, WebhookDelivery, WebhookSubscription
 from postroom.webhooks import repository, service
+from postroom.webhooks.holds import Holds
 from postroom.webhooks.service import DeliveryOutcome
 from postroom.webhooks.signing import signature_headers
 
@@ -51,6 +60,7 @@ logger = logging.getLogger("postroom.webhooks")
 Clock = Callable[[], datetime]
 USER_AGENT = "Postroom-Webhooks/0.1"
 SEND_ERRORS = (httpx.HTTPError, httpx.InvalidURL, TimeoutError, ValueError)
+NO_ANSWER = (TimeoutError, httpx.TransportError)
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class WebhookSender:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._clients: dict[bool, httpx.AsyncClient] = {}
         self._next_due: datetime | None = None
+        self._holds = Holds()
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._results: GroupCommitter[DeliveryOutcome, None] = GroupCommitter(self._flush)
@@ -151,11 +162,14 @@ class WebhookSender:
             await asyncio.wait_for(self._wakeup.wait(), timeout=max(seconds, 0.0))
 
     def _seconds_until_due(self) -> float:
-        """Until the next due delivery seen by the last claim (at most the poll interval)."""
+        """Until the next due delivery seen by the last claim, or the end of a hold (at most
+        the poll interval)."""
         poll = self.settings.dispatch_poll_seconds
-        if not self._capacity() or self._next_due is None:
+        moments = [self._next_due, self._holds.next_release()]
+        known = [moment for moment in moments if moment is not None]
+        if not self._capacity() or not known:
             return poll
-        return min(poll, (self._next_due - self.clock()).total_seconds())
+        return min(poll, (min(known) - self.clock()).total_seconds())
 
     async def _renew_leases(self) -> None:
         while True:
@@ -183,13 +197,18 @@ class WebhookSender:
         if limit == 0:
             return 0
         now = self.clock()
+        per_subscription = self.settings.webhook_concurrency_per_subscription
+        held = self._holds.held(now)
         async with self.database.transaction() as session:
             claimed = await repository.claim_due(
-                session, self.worker_id, now, now + self.lease, limit
-            )
+                session, self.worker_id, now, now + self.lease, limit,
+                per_subscription=per_subscription, held=held,
+            )  # fmt: skip
             jobs = await self._jobs(session, claimed)
             if len(claimed) < limit:
-                self._next_due = await repository.next_due_at(session)
+                self._next_due = await repository.next_due_at(
+                    session, now, per_subscription=per_subscription, held=held
+                )
         for job in jobs:
             self._start(job)
         return len(claimed)
@@ -240,10 +259,19 @@ class WebhookSender:
                     return self._failed(job, problem, None)
                 status_code = await self._post(job)
         except SEND_ERRORS as error:
-            return self._failed(job, describe(error, timeout), None)
+            outcome = self._failed(job, describe(error, timeout), None)
+            if isinstance(error, NO_ANSWER):
+                self._hold_back(outcome)
+            return outcome
+        self._holds.release(job.subscription.id)
         if 200 <= status_code < 300:
             return service.delivered(job.delivery, status_code, self.clock())
         return self._failed(job, f"HTTP {status_code}", status_code)
+
+    def _hold_back(self, outcome: DeliveryOutcome) -> None:
+        """No answer: hold the subscription back until the delivery's retry time (if any)."""
+        if outcome.row["status"] == repository.PENDING:
+            self._holds.hold(outcome.subscription_id, outcome.row["due_at"])
 
     def _failed(self, job: Job, error: str, status_code: int | None) -> DeliveryOutcome:
         logger.info("webhook delivery %s failed: %s", job.delivery.id, error)
