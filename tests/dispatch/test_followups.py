@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from postroom.app import build_dispatcher
 from postroom.db import Database
@@ -18,6 +17,7 @@ from tests.dispatch.conftest import DeliveryHarness, delivery_settings, empty_qu
 from tests.helpers import create_email, create_lead, ok
 from tests.query_plans import statements_sent
 from tests.smtp_server import SmtpServer
+from tests.triggers import refusing
 
 SENDER = "me@sender.example.com"
 BUYER = "buyer@acme.example.com"
@@ -184,31 +184,6 @@ async def test_an_idle_dispatcher_claims_follow_ups_only_when_one_is_due(
     assert len(claims) == 1
 
 
-REFUSE_FOLLOWUPS = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_followups BEFORE INSERT ON tasks"
-        " WHEN NEW.task_type = 'email_followup'"
-        " BEGIN SELECT RAISE(ABORT, 'follow-up tasks refused'); END",
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_followups() RETURNS trigger LANGUAGE plpgsql"
-        " AS $$ BEGIN RAISE EXCEPTION 'follow-up tasks refused'; END $$",
-        "CREATE TRIGGER refuse_followups BEFORE INSERT ON tasks FOR EACH ROW"
-        " WHEN (NEW.task_type = 'email_followup') EXECUTE FUNCTION refuse_followups()",
-    ],
-}
-ALLOW_FOLLOWUPS = {
-    "sqlite": ["DROP TRIGGER refuse_followups"],
-    "postgresql": ["DROP TRIGGER refuse_followups ON tasks", "DROP FUNCTION refuse_followups()"],
-}
-
-
-async def run_sql(database: Database, statements: list[str]) -> None:
-    async with database.transaction() as session:
-        for statement in statements:
-            await session.execute(text(statement))
-
-
 async def test_follow_ups_that_cannot_be_created_do_not_stop_delivery(
     harness: DeliveryHarness, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -217,10 +192,8 @@ async def test_follow_ups_that_cannot_be_created_do_not_stop_delivery(
     task is created once it can be."""
     monkeypatch.setattr(followups, "PUT_OFF_AFTER_FAILURE", timedelta(seconds=1))
     app, tenant = await harness.start(smtp.url)
-    database: Database = app.state.database
-    dialect = "sqlite" if database.is_sqlite else "postgresql"
-    await run_sql(database, REFUSE_FOLLOWUPS[dialect])
-    try:
+    followup = "NEW.task_type = 'email_followup'"
+    async with refusing(app.state.database, "INSERT", "tasks", followup):
         email = await sent_with_followup(tenant, soon(0.2))
         await asyncio.sleep(0.5)  # the follow-up came due, and its creation failed
         lead = await create_lead(tenant.client)
@@ -230,8 +203,6 @@ async def test_follow_ups_that_cannot_be_created_do_not_stop_delivery(
         )  # fmt: skip
         await eventually(lambda: _received(smtp, 1), within=5.0)
         assert await followup_tasks(tenant) == []
-    finally:
-        await run_sql(database, ALLOW_FOLLOWUPS[dialect])
     await eventually(lambda: _has_tasks(tenant), within=5.0)
     [task] = await followup_tasks(tenant)
     assert task["email_id"] == email["id"]

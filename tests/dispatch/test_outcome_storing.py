@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from postroom.accounts.service import SendingRoute
 from postroom.config import Settings
@@ -34,6 +34,7 @@ from tests.dispatch.conftest import DeliveryHarness, delivery_settings, eventual
 from tests.dispatch.test_failures import send
 from tests.helpers import add_sending_account, ok
 from tests.smtp_server import SmtpServer
+from tests.triggers import refusing
 
 LATIN1_REFUSAL = "535 5.7.8 Anmeldung f\xfcr mallory fehlgeschlagen\r\n".encode("latin-1")
 NOT_STORED = "was not stored; its lease will expire"
@@ -135,55 +136,29 @@ def not_stored(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if NOT_STORED in record.getMessage()]
 
 
-REFUSE_SENT = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_sent BEFORE UPDATE ON email_activities"
-        " WHEN NEW.id = '{id}' AND NEW.status = 'sent'"
-        " BEGIN SELECT RAISE(ABORT, 'this outcome is refused'); END",
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql"
-        " AS $$ BEGIN RAISE EXCEPTION 'this outcome is refused'; END $$",
-        "CREATE TRIGGER refuse_sent BEFORE UPDATE ON email_activities FOR EACH ROW"
-        " WHEN (NEW.id = '{id}' AND NEW.status = 'sent') EXECUTE FUNCTION refuse_sent()",
-    ],
-}
-ALLOW_SENT = {
-    "sqlite": ["DROP TRIGGER refuse_sent"],
-    "postgresql": ["DROP TRIGGER refuse_sent ON email_activities", "DROP FUNCTION refuse_sent()"],
-}
-
-
-async def run_sql(database: Database, statements: list[str]) -> None:
-    async with database.transaction() as session:
-        for statement in statements:
-            await session.execute(text(statement))
-
-
 async def test_an_outcome_that_cannot_be_stored_does_not_hold_back_the_others(
     harness: DeliveryHarness, smtp: SmtpServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app, jane = await harness.start(smtp.url, run_dispatcher=False)
     database: Database = app.state.database
-    dialect = "sqlite" if database.is_sqlite else "postgresql"
     delivered = [(await send(jane))["id"] for _ in range(3)]
     refused = (await send(jane))["id"]
-    await run_sql(database, [sql.format(id=refused) for sql in REFUSE_SENT[dialect]])
     settings = delivery_settings(harness.database_url, smtp.url, tmp_path)
     registry = AnsweringTogether(settings, AnsweredTogether(expected=4))
     dispatcher = Dispatcher(database, settings, registry)
-    running = asyncio.create_task(dispatcher.run())
-    try:
-        await eventually(finished(database, delivered), within=15.0)
+    its_sent_outcome = f"NEW.id = '{refused}' AND NEW.status = 'sent'"
+    async with refusing(database, "UPDATE", "email_activities", its_sent_outcome):
+        running = asyncio.create_task(dispatcher.run())
+        try:
+            await eventually(finished(database, delivered), within=15.0)
 
-        async def given_up() -> bool:
-            return bool(not_stored(caplog))
+            async def given_up() -> bool:
+                return bool(not_stored(caplog))
 
-        await eventually(given_up, within=15.0)
-    finally:
-        dispatcher.stop()
-        await running
-        await run_sql(database, ALLOW_SENT[dialect])
+            await eventually(given_up, within=15.0)
+        finally:
+            dispatcher.stop()
+            await running
     emails = await stored(database, delivered)
     assert [(email.status, email.send_attempts) for email in emails] == [("sent", [])] * 3
     assert len(smtp.messages()) == 4
