@@ -457,6 +457,17 @@ async def test_restarted_worker_resumes_pending_deliveries(
     assert {(row.status, row.claimed_by) for row in rows} == {("delivered", None)}
 
 
+async def one_attempt_within(sender: WebhookSender, seconds: float) -> None:
+    """The due delivery is attempted, and the attempt ends within ``seconds``; the sender
+    is closed after."""
+    try:
+        started = time.monotonic()
+        assert await attempt_due(sender) == 1
+        assert time.monotonic() - started < seconds
+    finally:
+        await sender.aclose()
+
+
 async def test_subscriber_slower_than_the_timeout_is_retried(
     webhooks: DeliveryHarness, receiver: Receiver
 ) -> None:
@@ -465,12 +476,7 @@ async def test_subscriber_slower_than_the_timeout_is_retried(
     sender = sender_of(app, webhook_timeout_seconds=0.3)
     subscription = await subscribe(tenant.client, receiver.url)
     await create_lead(tenant.client)
-    try:
-        started = time.monotonic()
-        assert await attempt_due(sender) == 1
-        assert time.monotonic() - started < 2.5
-    finally:
-        await sender.aclose()
+    await one_attempt_within(sender, seconds=2.5)
     delivery = await the_delivery(app, subscription["id"])
     assert (delivery.status, delivery.attempt_count) == ("pending", 1)
     assert delivery.last_error == "Timeout: no answer within 0.3 s"
@@ -491,12 +497,7 @@ async def test_a_stalled_dns_lookup_counts_against_the_timeout(
     subscription = await subscribe(tenant.client, receiver.url)
     await create_lead(tenant.client)
     monkeypatch.setattr(service, "resolve", stalled)
-    try:
-        started = time.monotonic()
-        assert await attempt_due(sender) == 1
-        assert time.monotonic() - started < 2.5
-    finally:
-        await sender.aclose()
+    await one_attempt_within(sender, seconds=2.5)
     assert receiver.requests() == []
     delivery = await the_delivery(app, subscription["id"])
     assert (delivery.status, delivery.attempt_count) == ("pending", 1)

@@ -60,6 +60,9 @@ def _with_links() -> ParserConfig:
     )
 
 
+_NOT_STORABLE = re.compile("[\ud800-\udfff]")
+
+
 def storable_text(text: str) -> str:
     """``text`` as every database and JSON column can hold it: what a server said in another
     charset than UTF-8 (``surrogateescape``: "f\\udcfcr" for Latin-1's "für") is read as
@@ -67,15 +70,11 @@ def storable_text(text: str) -> str:
     and ``jsonb`` refuse it; SQLite stored a surrogate but could not read it back)."""
     if text.isascii() or not _NOT_STORABLE.search(text):
         return text.replace("\x00", "")
-    raw = text.encode("utf-8", "surrogateescape") if _only_escaped(text) else None
-    if raw is None:
-        cleaned = _NOT_STORABLE.sub("\ufffd", text)
+    if _only_escaped(text):
+        cleaned = _utf8_else_latin1(text.encode("utf-8", "surrogateescape"))
     else:
-        cleaned = _utf8_else_latin1(raw)
+        cleaned = _NOT_STORABLE.sub("\ufffd", text)
     return cleaned.replace("\x00", "")
-
-
-_NOT_STORABLE = re.compile("[\ud800-\udfff]")
 
 
 def _only_escaped(text: str) -> bool:
