@@ -52,8 +52,10 @@ class WebhookDelivery(IdMixin, TimestampsMixin, Base):
 
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     subscription_id: Mapped[str] = mapped_column(
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
     )
+    """Indexed as the first column of ``uq_webhook_deliveries_pair`` and of the claim's
+    indexes, which also serve the cascade from a deleted subscription."""
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     due_at: Mapped[datetime | None]
