@@ -258,3 +258,60 @@ def test_curl_line_uses_a_reachable_address_for_wildcard_and_ipv6_hosts() -> Non
     assert reachable_url("::", 8000) == "http://[::1]:8000"
     assert reachable_url("::1", 8000) == "http://[::1]:8000"
     assert reachable_url("mail.example.com", 80) == "http://mail.example.com:80"
+
+
+async def add_account(database_url: str, folder: Path, email: str, *options: str) -> Run:
+    await seed_user(database_url, email)
+    return await postroom(database_url, folder, "accounts", "add", "--user", email, *options)
+
+
+async def test_accounts_add_warns_when_a_password_would_go_unencrypted_over_the_network(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    url = "smtp://nora:s3cret@192.0.2.25:25"
+    run = await add_account(migrated_sqlite, tmp_path, unique_email(), "--smtp-url", url)
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(r"\w+_[A-Za-z0-9]+\n", run.stdout), run.stdout
+    assert run.stderr.startswith("warning: 192.0.2.25 is not a loopback address")
+    assert "every email sent this way will end in error" in run.stderr
+    assert "s3cret" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--smtp-url", "smtp://nora:s3cret@192.0.2.25:587", "--starttls"),
+        ("--smtp-url", "smtp://nora:s3cret@192.0.2.25:465", "--tls"),
+        ("--smtp-url", "smtp://nora:s3cret@127.0.0.1:25"),
+        ("--smtp-url", "smtp://nora:s3cret@localhost:25"),
+        ("--smtp-url", "smtp://192.0.2.25:25"),
+    ],
+    ids=["starttls", "tls", "loopback-address", "localhost", "no-password"],
+)
+async def test_accounts_add_is_quiet_when_the_password_is_encrypted_local_or_absent(
+    migrated_sqlite: str, tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    run = await add_account(migrated_sqlite, tmp_path, unique_email(), *options)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+
+
+async def test_worker_warns_at_start_when_the_default_route_would_send_a_password_in_clear(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    url = "smtp://relay:s3cret@192.0.2.25:25"
+    process = await asyncio.create_subprocess_exec(
+        POSTROOM,
+        "worker",
+        env={**environment(migrated_sqlite, tmp_path), "POSTROOM_SMTP_URL": url},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        line = await asyncio.wait_for(process.stderr.readline(), TIMEOUT)
+        assert line.decode().startswith("warning: 192.0.2.25 is not a loopback address")
+        assert b"s3cret" not in line
+    finally:
+        await stop(process)

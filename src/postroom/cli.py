@@ -19,6 +19,9 @@ from postroom.db import Database
 from postroom.errors import NotFound, PostroomError
 from postroom.kit.secrets import secret_box
 from postroom.kit.sql import CommitOutcomeUnknown
+from postroom.transports.security import password_refused_in_clear
+from postroom.transports.smtp import SmtpSettings
+from postroom.transports.urls import smtp_settings_from_url
 from postroom.users import service as user_service
 
 app = typer.Typer(
@@ -173,6 +176,21 @@ def accounts_add(
         ),
     )
     typer.echo(account.id)
+    warn_if_password_refused(smtp_settings_from_url(smtp_url, security))
+
+
+def warn_about_default_route(settings: Settings) -> None:
+    """The same warning for ``POSTROOM_SMTP_URL`` when the server or a worker starts."""
+    url = settings.smtp_url.get_secret_value()
+    if url.startswith(("smtp:", "smtps:")):
+        warn_if_password_refused(smtp_settings_from_url(url))
+
+
+def warn_if_password_refused(settings: SmtpSettings) -> None:
+    """One line on stderr when these settings could never log in (see the function)."""
+    warning = password_refused_in_clear(settings)
+    if warning is not None:
+        typer.echo(warning, err=True)
 
 
 @app.command()
@@ -180,6 +198,7 @@ def worker() -> None:
     """Run a dispatcher alone (no API): sends due emails and webhooks until SIGTERM."""
     settings = get_settings()
     upgrade_schema(settings)
+    warn_about_default_route(settings)
     with asyncio.Runner(loop_factory=fast_event_loop()) as runner:
         runner.run(run_worker(settings))
 
@@ -234,6 +253,7 @@ def serve(
 
     settings = get_settings().model_copy(update={"run_dispatcher": dispatcher})
     upgrade_schema(settings)
+    warn_about_default_route(settings)
     print_first_run(settings, host, port)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 

@@ -16,11 +16,16 @@ waiting, and retrying it for a day only hid it (docs/decisions.md, "SMTP securit
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from postroom.transports.base import InsecureConnection
+
+if TYPE_CHECKING:
+    from postroom.transports.smtp import SmtpSettings
 
 
 def require_starttls(client: aiosmtplib.SMTP, server: str) -> None:
@@ -65,3 +70,28 @@ def _on_loopback(client: aiosmtplib.SMTP) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address is not None and address.is_loopback
+
+
+def password_refused_in_clear(settings: SmtpSettings) -> str | None:
+    """What to tell whoever sets up ``settings`` when they name a password, security none and a
+    host that does not resolve to loopback only: every send through them would end in
+    ``InsecureConnection`` (``require_encryption_for_password``). Said when the route is set
+    up, not refused, as the host may resolve otherwise where Postroom sends from."""
+    if settings.password is None or settings.security != "none":
+        return None
+    if _resolves_to_loopback_only(settings.host):
+        return None
+    return (
+        f"warning: {settings.host} is not a loopback address and the connection is"
+        " unencrypted (security none): Postroom never sends the password in clear, so every"
+        " email sent this way will end in error; use STARTTLS or TLS"
+    )
+
+
+def _resolves_to_loopback_only(host: str) -> bool:
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found}
+    return bool(addresses) and all(address.is_loopback for address in addresses)
