@@ -109,6 +109,30 @@ async def test_sent_email_defaults_sender_to_the_key_owner(tenant: Tenant) -> No
     assert email["date_sent"] is not None
 
 
+async def test_a_sent_email_logged_with_its_date_sent_happened_then(tenant: Tenant) -> None:
+    """Spec §2.3: ``activity_at`` is when the email happened; an outgoing email happened
+    when it was sent."""
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client, lead["id"], status="sent", date_sent="2026-11-20T10:00:00Z"
+    )
+    assert email["date_sent"] == "2026-11-20T10:00:00.000000+00:00"
+    assert email["activity_at"] == email["date_sent"]
+
+
+async def test_a_posted_activity_at_stays_beside_a_posted_date_sent(tenant: Tenant) -> None:
+    lead = await create_lead(tenant.client)
+    email = await create_email(
+        tenant.client,
+        lead["id"],
+        status="sent",
+        date_sent="2026-11-20T10:00:00Z",
+        activity_at="2026-11-20T09:59:00Z",
+    )
+    assert email["date_sent"] == "2026-11-20T10:00:00.000000+00:00"
+    assert email["activity_at"] == "2026-11-20T09:59:00.000000+00:00"
+
+
 async def test_outgoing_emails_get_a_message_id_at_creation(tenant: Tenant) -> None:
     lead = await create_lead(tenant.client)
     for status in ("draft", "sent"):

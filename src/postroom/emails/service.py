@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import make_msgid
 from typing import Any
 
@@ -186,10 +186,19 @@ def _new_email(caller: Caller, body: EmailActivityCreate, now: datetime) -> Emai
     for column, value in columns.items():
         setattr(email, column, value)
     email.user_id = email.user_id or caller.user_id
-    email.activity_at = email.activity_at or created_at
+    sent_at = _posted_sent_at(body, tz)
+    email.activity_at = email.activity_at or sent_at or created_at
     if body.status is EmailStatus.SENT:
-        email.sent_at = localize(body.date_sent, tz) if body.date_sent else email.activity_at
+        email.sent_at = sent_at or email.activity_at
     return email
+
+
+def _posted_sent_at(body: EmailActivityCreate, tz: timezone | None) -> datetime | None:
+    """A logged ``sent`` email's posted ``date_sent``: when it happened, so its
+    ``activity_at`` unless one is posted too."""
+    if body.status is EmailStatus.SENT and body.date_sent:
+        return localize(body.date_sent, tz)
+    return None
 
 
 async def get_email(
