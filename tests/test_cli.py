@@ -14,10 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
-from postroom import migrate
+from postroom import cli, migrate
 from postroom.cli import reachable_url
+from postroom.config import Settings
 from postroom.db import Database
 from postroom.kit.ids import new_id
 from postroom.users import service as user_service
@@ -315,3 +318,38 @@ async def test_worker_warns_at_start_when_the_default_route_would_send_a_passwor
         assert b"s3cret" not in line
     finally:
         await stop(process)
+
+
+@pytest.mark.parametrize(
+    ("environment_value", "flags", "runs_dispatcher"),
+    [
+        (None, (), True),
+        ("false", (), False),
+        ("false", ("--dispatcher",), True),
+        ("true", ("--no-dispatcher",), False),
+    ],
+)
+def test_serve_runs_a_dispatcher_as_the_flag_says_else_as_the_environment_says(
+    migrated_sqlite: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    environment_value: str | None,
+    flags: tuple[str, ...],
+    runs_dispatcher: bool,
+) -> None:
+    """``POSTROOM_RUN_DISPATCHER=false`` is obeyed unless ``--dispatcher`` says otherwise (in
+    process: ``uvicorn.run`` only records the app it was given)."""
+    for name, value in environment(migrated_sqlite, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    if environment_value is None:
+        monkeypatch.delenv("POSTROOM_RUN_DISPATCHER", raising=False)
+    else:
+        monkeypatch.setenv("POSTROOM_RUN_DISPATCHER", environment_value)
+    monkeypatch.setattr(cli, "get_settings", Settings)
+    served: list[FastAPI] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_options: served.append(app))
+
+    result = CliRunner().invoke(cli.app, ["serve", *flags])
+
+    assert result.exit_code == 0, result.output
+    assert served[0].state.settings.run_dispatcher is runs_dispatcher

@@ -243,15 +243,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     dispatcher: Annotated[
-        bool, typer.Option("--dispatcher/--no-dispatcher", help="Send emails in this process.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--dispatcher/--no-dispatcher",
+            help="Send emails and webhooks in this process (default: POSTROOM_RUN_DISPATCHER).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the API server (creates a first user and key on an empty database)."""
     import uvicorn
 
     from postroom.app import create_app
 
-    settings = get_settings().model_copy(update={"run_dispatcher": dispatcher})
+    settings = get_settings()
+    if dispatcher is not None:
+        settings = settings.model_copy(update={"run_dispatcher": dispatcher})
     upgrade_schema(settings)
     warn_about_default_route(settings)
     print_first_run(settings, host, port)
