@@ -353,3 +353,71 @@ def test_serve_runs_a_dispatcher_as_the_flag_says_else_as_the_environment_says(
 
     assert result.exit_code == 0, result.output
     assert served[0].state.settings.run_dispatcher is runs_dispatcher
+
+
+async def test_a_refused_setting_stops_a_command_with_one_line_naming_its_variable(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *(POSTROOM, "keys", "create", "--user", "nobody@example.com"),
+        env={**environment(migrated_sqlite, tmp_path), "POSTROOM_LOG_LEVEL": "loud"},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    run = Run(process.returncode or 0, stdout.decode(), stderr.decode())
+    assert_clean_failure(run)
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("error: POSTROOM_LOG_LEVEL: ")
+    assert "DEBUG, INFO, WARNING, ERROR, CRITICAL" in run.stderr
+
+
+async def read_until(stream: asyncio.StreamReader, text: str) -> str:
+    while True:
+        line = (await stream.readline()).decode()
+        assert line, f"the stream ended before a line with {text!r}"
+        if text in line:
+            return line
+
+
+async def test_serve_logs_a_failed_delivery_at_the_configured_level(
+    empty_sqlite: str, tmp_path: Path
+) -> None:
+    port, closed_smtp_port = free_port(), free_port()
+    settings = {
+        "POSTROOM_SMTP_URL": f"smtp://127.0.0.1:{closed_smtp_port}",
+        "POSTROOM_LOG_LEVEL": "info",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(POSTROOM, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        env={**environment(empty_sqlite, tmp_path), **settings},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        lines = await asyncio.wait_for(read_until_curl_line(process.stdout), TIMEOUT)
+        await asyncio.wait_for(wait_for_port(port), TIMEOUT)
+        [key] = [line.strip() for line in lines if line.strip().startswith("api_")]
+        base = f"http://127.0.0.1:{port}/api/v1"
+        async with httpx.AsyncClient(base_url=base, auth=(key, ""), trust_env=False) as client:
+            lead = (await client.post("/lead/", json={"name": "Acme"})).json()
+            email = await client.post(
+                "/activity/email/",
+                json={
+                    "lead_id": lead["id"],
+                    "status": "outbox",
+                    "sender": "admin@example.com",
+                    "to": ["buyer@example.com"],
+                    "subject": "Hello",
+                    "body_text": "Hi",
+                },
+            )
+        assert email.status_code == 200, email.text
+        line = await asyncio.wait_for(read_until(process.stderr, "delivery of"), TIMEOUT)
+        assert f" INFO postroom.dispatch: delivery of {email.json()['id']} failed:" in line
+        assert "ConnectionFailed" in line
+    finally:
+        await stop(process)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,7 @@ from postroom.accounts import service as account_service
 from postroom.config import Settings, get_settings
 from postroom.db import Database
 from postroom.errors import NotFound, PostroomError
+from postroom.kit.logs import log_postroom_at
 from postroom.kit.secrets import secret_box
 from postroom.kit.sql import CommitOutcomeUnknown
 from postroom.transports.security import password_refused_in_clear
@@ -62,6 +65,20 @@ def database_problem(error: DBAPIError) -> str:
     return f"database error: {detail}"
 
 
+def load_settings() -> Settings:
+    """The settings from the environment; a value that is refused stops the command with one
+    line naming its variable, not a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        fail("; ".join(_setting_problem(problem) for problem in error.errors()))
+
+
+def _setting_problem(problem: ErrorDetails) -> str:
+    name = "_".join(str(part) for part in problem["loc"]).upper()
+    return f"POSTROOM_{name}: {problem['msg']}"
+
+
 @contextmanager
 def clean_exit() -> Iterator[None]:
     """Show expected failures (domain and database errors) as one line, not a traceback."""
@@ -100,7 +117,7 @@ def upgrade_schema(settings: Settings) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the newest migration."""
-    upgrade_schema(get_settings())
+    upgrade_schema(load_settings())
     typer.echo("database is up to date", err=True)
 
 
@@ -115,7 +132,7 @@ def users_create(
 ) -> None:
     """Create a user (and the organization when it does not exist yet)."""
     user = run_in_session(
-        get_settings(), lambda session: user_service.create_user(session, email, name, org)
+        load_settings(), lambda session: user_service.create_user(session, email, name, org)
     )
     typer.echo(user.id)
 
@@ -123,7 +140,7 @@ def users_create(
 @keys_app.command("create")
 def keys_create(user: Annotated[str, typer.Option(help="The user's email address.")]) -> None:
     """Create an API key for a user and print only the key."""
-    key = run_in_session(get_settings(), lambda session: create_key(session, user))
+    key = run_in_session(load_settings(), lambda session: create_key(session, user))
     typer.echo(key)
 
 
@@ -165,7 +182,7 @@ def accounts_add(
     default: Annotated[bool, typer.Option("--default", help="The user's default.")] = False,
 ) -> None:
     """Add an SMTP sending account for a user; the password is stored encrypted."""
-    settings = get_settings()
+    settings = load_settings()
     security = "tls" if tls else "starttls" if starttls else None
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = secret_box(secret, settings.data_dir)
@@ -196,7 +213,8 @@ def warn_if_password_refused(settings: SmtpSettings) -> None:
 @app.command()
 def worker() -> None:
     """Run a dispatcher alone (no API): sends due emails and webhooks until SIGTERM."""
-    settings = get_settings()
+    settings = load_settings()
+    log_postroom_at(settings.log_level)
     upgrade_schema(settings)
     warn_about_default_route(settings)
     with asyncio.Runner(loop_factory=fast_event_loop()) as runner:
@@ -256,9 +274,10 @@ def serve(
 
     from postroom.app import create_app
 
-    settings = get_settings()
+    settings = load_settings()
     if dispatcher is not None:
         settings = settings.model_copy(update={"run_dispatcher": dispatcher})
+    log_postroom_at(settings.log_level)
     upgrade_schema(settings)
     warn_about_default_route(settings)
     print_first_run(settings, host, port)

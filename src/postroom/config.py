@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from postroom.kit.addresses import ascii_domain
 from postroom.transports.urls import check_transport_url
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class Settings(BaseSettings):
     """Every setting Postroom reads. Secrets are ``SecretStr`` and never logged."""
@@ -27,6 +29,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
     message_id_domain: str | None = None
     log_level: str = "INFO"
+    """Level of Postroom's own log (stderr) and of ``postroom serve``'s server log (uvicorn's)."""
 
     smtp_url: SecretStr = SecretStr("capture://")
     """Organization-wide default sending account; ``capture://`` writes a Maildir, empty = none."""
@@ -64,6 +67,14 @@ class Settings(BaseSettings):
     retry_first_delay_seconds: float = Field(default=30.0, ge=0)
     retry_max_delay_seconds: float = Field(default=3600.0, ge=0)
     retry_give_up_after_seconds: float = Field(default=86400.0, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _is_a_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"a log level is one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("smtp_url")
     @classmethod
