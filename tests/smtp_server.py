@@ -156,6 +156,11 @@ class SmtpServer:
     def url(self) -> str:
         return f"smtp://{self.host}:{self.port}?timeout=5"
 
+    @property
+    def account_url(self) -> str:
+        """The URL for ``postroom accounts add``, which keeps no option but the security."""
+        return f"smtp://{self.host}:{self.port}"
+
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
     ) -> AuthResult:

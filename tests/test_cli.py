@@ -397,7 +397,8 @@ async def test_serve_logs_a_failed_delivery_at_the_configured_level(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         lines = await asyncio.wait_for(read_until_curl_line(process.stdout), TIMEOUT)
         await asyncio.wait_for(wait_for_port(port), TIMEOUT)
         [key] = [line.strip() for line in lines if line.strip().startswith("api_")]
@@ -421,3 +422,24 @@ async def test_serve_logs_a_failed_delivery_at_the_configured_level(
         assert "ConnectionFailed" in line
     finally:
         await stop(process)
+
+
+async def test_accounts_add_refuses_url_options_an_account_would_not_keep(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    url = "smtp://nora:s3cret@127.0.0.1:2525?connections=1&verify=0"
+    run = await add_account(migrated_sqlite, tmp_path, unique_email(), "--smtp-url", url)
+    assert_clean_failure(run)
+    assert "an account keeps no URL option but ?starttls and ?tls" in run.stderr
+    assert "(?connections, ?verify given)" in run.stderr
+    assert sqlite_rows(migrated_sqlite, "SELECT id FROM email_accounts") == []
+
+
+async def test_accounts_add_takes_its_security_from_the_url(
+    migrated_sqlite: str, tmp_path: Path
+) -> None:
+    url = "smtp://nora:s3cret@127.0.0.1:587?starttls=1"
+    run = await add_account(migrated_sqlite, tmp_path, unique_email(), "--smtp-url", url)
+    assert run.returncode == 0, run.stderr
+    rows = sqlite_rows(migrated_sqlite, "SELECT smtp_security, smtp_port FROM email_accounts")
+    assert rows == [("starttls", 587)]

@@ -25,7 +25,7 @@ async def test_an_account_whose_server_cannot_be_reached_shows_the_error(
     harness: DeliveryHarness, smtp: SmtpServer
 ) -> None:
     app, tenant = await harness.start(smtp.url, **FAST_RETRIES)
-    unreachable = f"smtp://127.0.0.1:{free_port()}?timeout=5"
+    unreachable = f"smtp://127.0.0.1:{free_port()}"
     account_id = await add_sending_account(app.state.database, tenant.user_email, unreachable)
     assert (await account_of(tenant, account_id))["send_status"] == "ok"
     email = await send(tenant)
@@ -42,7 +42,9 @@ async def test_a_delivery_through_the_account_sets_it_back_to_ok(
     with smtp_server() as account_server:
         app, tenant = await harness.start(smtp.url)
         database = app.state.database
-        account_id = await add_sending_account(database, tenant.user_email, account_server.url)
+        account_id = await add_sending_account(
+            database, tenant.user_email, account_server.account_url
+        )
         async with database.transaction() as session:
             await session.execute(
                 update(EmailAccount)
@@ -63,7 +65,7 @@ async def test_a_refused_message_says_nothing_about_the_account(
         account_server.behaviour = Behaviour(mail_reply="550 5.7.1 not from this sender")
         app, tenant = await harness.start(smtp.url)
         account_id = await add_sending_account(
-            app.state.database, tenant.user_email, account_server.url
+            app.state.database, tenant.user_email, account_server.account_url
         )
         email = await send(tenant)
         await eventually(has_status(tenant, email["id"], "error"))

@@ -63,7 +63,7 @@ async def latin1_server() -> AsyncIterator[str]:
     server = await asyncio.start_server(refuse_credentials_in_latin1, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"smtp://mallory:wrong@127.0.0.1:{port}?timeout=5"
+        yield f"smtp://mallory:wrong@127.0.0.1:{port}"
     finally:
         server.close()
         await server.wait_closed()

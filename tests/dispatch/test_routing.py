@@ -38,7 +38,7 @@ async def test_users_default_account_sends_instead_of_the_organization_default(
     with smtp_server() as account_server:
         app, tenant = await harness.start(smtp.url)
         account = await add_sending_account(
-            app.state.database, tenant.user_email, account_server.url
+            app.state.database, tenant.user_email, account_server.account_url
         )
         email = await outbox(tenant)
         assert email["email_account_id"] == account
@@ -54,7 +54,7 @@ async def test_a_draft_put_in_the_outbox_is_sent_through_the_users_default_accou
     with smtp_server() as account_server:
         app, tenant = await harness.start(smtp.url)
         account = await add_sending_account(
-            app.state.database, tenant.user_email, account_server.url
+            app.state.database, tenant.user_email, account_server.account_url
         )
         draft = await outbox(tenant, status="draft")
         assert draft["email_account_id"] is None
@@ -86,7 +86,7 @@ async def test_an_account_added_after_an_email_was_queued_does_not_send_it(
     with smtp_server() as account_server:
         app, tenant = await harness.start(smtp.url)
         email = await outbox(tenant, send_in=2)
-        await add_sending_account(app.state.database, tenant.user_email, account_server.url)
+        await add_sending_account(app.state.database, tenant.user_email, account_server.account_url)
         await eventually(lambda: _is_sent(tenant, email["id"]))
         assert len(smtp.messages()) == 1
         assert account_server.messages() == []
@@ -101,7 +101,7 @@ async def test_an_email_whose_account_is_gone_is_not_sent_through_the_default_ur
     with smtp_server() as account_server:
         app, tenant = await harness.start(smtp.url)
         database = app.state.database
-        account = await add_sending_account(database, tenant.user_email, account_server.url)
+        account = await add_sending_account(database, tenant.user_email, account_server.account_url)
         email = await outbox(tenant, send_in=2)
         assert email["email_account_id"] == account
         async with database.transaction() as session:
@@ -143,8 +143,10 @@ async def test_email_account_id_selects_the_account(
 ) -> None:
     with smtp_server() as first, smtp_server() as second:
         app, tenant = await harness.start(smtp.url)
-        await add_sending_account(app.state.database, tenant.user_email, first.url)
-        chosen = await add_sending_account(app.state.database, tenant.user_email, second.url)
+        await add_sending_account(app.state.database, tenant.user_email, first.account_url)
+        chosen = await add_sending_account(
+            app.state.database, tenant.user_email, second.account_url
+        )
         email = await outbox(tenant, email_account_id=chosen)
         await eventually(lambda: _is_sent(tenant, email["id"]))
         assert len(second.messages()) == 1

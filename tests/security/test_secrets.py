@@ -168,7 +168,7 @@ class AuthenticatingSmtpServer(SmtpServer):
         return AuthResult(success=False, handled=False)
 
     def login_url(self, login: str, password: str) -> str:
-        return f"smtp://{login}:{quote(password, safe='')}@127.0.0.1:{self.port}?timeout=5"
+        return f"smtp://{login}:{quote(password, safe='')}@127.0.0.1:{self.port}"
 
 
 @pytest.fixture

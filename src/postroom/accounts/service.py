@@ -14,7 +14,7 @@ from postroom.kit.ids import new_id
 from postroom.kit.secrets import SecretBox
 from postroom.models import EmailAccount
 from postroom.transports.smtp import SmtpSettings
-from postroom.transports.urls import smtp_settings_from_url
+from postroom.transports.urls import smtp_settings_from_url, url_options
 from postroom.users import repository as user_repository
 from postroom.users.auth import Caller
 
@@ -41,10 +41,7 @@ async def add_account(
     user = await user_repository.find_user_by_email(session, user_email.strip().lower())
     if user is None:
         raise NotFound("User")
-    try:
-        smtp = smtp_settings_from_url(smtp_url, security)
-    except ValueError as error:
-        raise ValidationFailed.field("smtp_url", str(error)) from error
+    smtp = _account_settings(smtp_url, security)
     if make_default:
         await repository.clear_default(session, user.id)
     account = EmailAccount(
@@ -63,6 +60,29 @@ async def add_account(
     repository.add(session, account)
     await session.flush()
     return account
+
+
+ACCOUNT_URL_OPTIONS = frozenset({"starttls", "tls"})
+"""The URL options an account keeps (as its security); it keeps no other column for them."""
+
+
+def _account_settings(smtp_url: str, security: str | None) -> SmtpSettings:
+    """The URL's settings, refused when it names an option the account would not keep (it
+    always has 4 connections, a 30 s timeout, verified certificates, the default EHLO name):
+    silently dropping ``?verify=0`` or ``?connections=1`` would send otherwise than asked."""
+    try:
+        smtp = smtp_settings_from_url(smtp_url, security)
+    except ValueError as error:
+        raise ValidationFailed.field("smtp_url", str(error)) from error
+    dropped = sorted(url_options(smtp_url) - ACCOUNT_URL_OPTIONS)
+    if dropped:
+        named = ", ".join(f"?{option}" for option in dropped)
+        raise ValidationFailed.field(
+            "smtp_url",
+            f"an account keeps no URL option but ?starttls and ?tls ({named} given): it always"
+            " has 4 connections, a 30 s timeout, verified certificates and the default EHLO name",
+        )
+    return smtp
 
 
 class UnreadableCredentials(Exception):

@@ -34,6 +34,11 @@ def smtp_settings_from_url(url: str, security: str | None = None) -> SmtpSetting
     )
 
 
+def url_options(url: str) -> set[str]:
+    """The names of the options in the URL's query (``?connections=8&verify=0``)."""
+    return set(parse_qs(urlsplit(url).query, keep_blank_values=True))
+
+
 def _helo_name(query: dict[str, list[str]]) -> str | None:
     """``?helo=mail.example.com``: the name the client gives in EHLO (one word of ASCII)."""
     name = query.get("helo", [""])[0]
