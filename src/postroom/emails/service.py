@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy import Row
@@ -32,7 +31,7 @@ from postroom.events.service import Change, Origin, record_many
 from postroom.kit.addresses import bare_address, with_ascii_domain
 from postroom.kit.datetimes import localize, utcnow
 from postroom.kit.filters import check_own_organization
-from postroom.kit.headers import as_message_id
+from postroom.kit.headers import as_message_id, new_message_id
 from postroom.kit.ids import new_id
 from postroom.kit.tenancy import check_posted_organization
 from postroom.models import EmailActivity
@@ -63,7 +62,7 @@ def _new_message_id(sender: str | None, fallback_domain: str) -> str:
     """With the sender's domain (in IDNA A-labels: a Message-ID in UTF-8 would need SMTPUTF8
     to be sent), else ``fallback_domain``."""
     address = with_ascii_domain(bare_address(sender)) if sender else ""
-    return make_msgid(domain=address.rpartition("@")[2] or fallback_domain)
+    return new_message_id(address.rpartition("@")[2] or fallback_domain)
 
 
 async def create_email(
