@@ -94,6 +94,8 @@ STOP_TIMEOUT = 20.0
 SMTP_DELAY = 0.01
 """Seconds the SMTP server takes to answer DATA: widens the sync gap the kills can hit."""
 SENDER = "crash@sender.example.com"
+UNEXPECTED_ERROR = "unexpected error in request"
+"""What ``errors.handle_unexpected`` logs before it answers 500."""
 
 
 @dataclass(frozen=True)
@@ -574,6 +576,9 @@ class Outcome:
     worker_pauses: int = 0
     worker_stop_codes: list[int] = field(default_factory=list)
     failed_starts: int = 0
+    unexpected_errors: int = 0
+    """Requests the server logged as an unexpected error: 500s that are bugs (the other 500s
+    say that a connection was lost under the ``COMMIT``)."""
 
     def violations(self) -> list[str]:
         """One line per broken property: how many offenders, and the first few of them."""
@@ -673,6 +678,7 @@ class Outcome:
             f"  starts refused (terminated conn.)  {self.failed_starts}",
             f"  exit code after SIGTERM            {self.stop_code}",
             f"  tracebacks in the server log       {self.tracebacks}",
+            f"  unexpected errors (500s, bugs)     {self.unexpected_errors}",
         ]
         return "\n".join(lines)
 
@@ -740,6 +746,7 @@ def run(options: Options, folder: Path) -> Outcome:
                 time.monotonic() - started_at, sum(worker.starts - 1 for worker in workers),
                 sum(worker.pauses for worker in workers),
                 worker_codes, sum(p.failed_starts for p in (server, *workers)),
+                logs.count(UNEXPECTED_ERROR),
             )  # fmt: skip
         finally:
             engine.dispose()
