@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from postroom.kit import jsoncodec, sqlite_connection
-from postroom.kit.sql import CommitOutcomeUnknown, is_connection_lost, retrying
+from postroom.kit.sql import CommitOutcomeUnknown, ends_the_session, is_connection_lost, retrying
 
 T = TypeVar("T")
 
@@ -94,6 +94,18 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
             connection.connection.driver_connection.begin_immediate()
 
 
+def _install_postgresql_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def on_error(context: ExceptionContext) -> None:
+        """A FATAL error is the end of the connection, socket closed yet or not: the
+        connection is dropped (not rolled back, nor pooled again) and the error is
+        ``connection_invalidated``, so a request answers 503 "changed nothing" and a lost
+        ``COMMIT`` is ``CommitOutcomeUnknown``. Otherwise a backend ended under a pipelined
+        ``executemany`` was an unexpected error, a 500 (crash test, ``--terminate-every``)."""
+        if ends_the_session(context.original_exception):
+            context.is_disconnect = True
+
+
 JSON_CODEC = {"json_serializer": jsoncodec.dumps_text, "json_deserializer": jsoncodec.loads}
 """JSON columns are encoded by orjson and decoded by pydantic-core (see ``kit.jsoncodec``)."""
 
@@ -129,7 +141,11 @@ def create_engine(database_url: str, sqlite_synchronous: str = "FULL") -> AsyncE
         )
         _install_sqlite_hooks(engine, sqlite_synchronous)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=5, pool_pre_ping=True, **JSON_CODEC)
+    engine = create_async_engine(
+        url, pool_size=10, max_overflow=5, pool_pre_ping=True, **JSON_CODEC
+    )
+    _install_postgresql_hooks(engine)
+    return engine
 
 
 class Database:

@@ -24,7 +24,10 @@ Options make it harsher: ``--workers N`` runs N ``postroom worker`` processes ne
 server, SIGKILLed and restarted at random too; ``--cancel-share`` cancels that share of the
 ``outbox`` emails (PUT ``draft``) within their ``send_in``, racing the claim, and then
 
-5. no email whose cancel got a 200 reached the SMTP server, and it is still ``draft``;
+5. no email whose cancel got a 200 reached the SMTP server, and it is still ``draft`` (a
+   cancel sleeps up to ``send_in`` + 0.2 s, so it may come after the email was sent: a
+   ``sent`` one answers 400, a ``DeliveryUnknown`` one 200, ``error`` → ``draft``, with that
+   attempt in the body; such a 200 is no cancel and is only counted);
 
 ``--temporary-share`` has the SMTP server answer that share of recipients 451 (retried after
 1 s); ``--drop-share`` has it take that share of messages whole and hang up without a reply (the
@@ -91,6 +94,8 @@ STOP_TIMEOUT = 20.0
 SMTP_DELAY = 0.01
 """Seconds the SMTP server takes to answer DATA: widens the sync gap the kills can hit."""
 SENDER = "crash@sender.example.com"
+UNEXPECTED_ERROR = "unexpected error in request"
+"""What ``errors.handle_unexpected`` logs before it answers 500."""
 
 
 @dataclass(frozen=True)
@@ -358,6 +363,10 @@ class Ledger:
     """Emails a cancel (PUT ``draft``) was sent for, whatever the answer."""
     cancelled: set[str] = field(default_factory=set)
     """Emails whose cancel was answered 200: they must never be sent."""
+    reset_after_failure: set[str] = field(default_factory=set)
+    """Emails whose "cancel" came after they had failed: a 200 whose body already holds the
+    ``DeliveryUnknown`` attempt (only a send appends one) moved them ``error`` → ``draft``,
+    which the API allows; they were not cancelled, and reached the server at most once."""
     cancel_statuses: Counter[int] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -372,7 +381,11 @@ class Ledger:
     def cancel_answered(self, email_id: str, response: httpx.Response) -> None:
         with self.lock:
             self.cancel_statuses[response.status_code] += 1
-            if response.status_code == 200:
+            if response.status_code != 200:
+                return
+            if failed_already(response.json()):
+                self.reset_after_failure.add(email_id)
+            else:
                 self.cancelled.add(email_id)
 
     def wait_for_more(self, count: int, server: CrashServer) -> None:
@@ -390,6 +403,11 @@ class Ledger:
                 self.refused += 1
             else:
                 self.unanswered += 1
+
+
+def failed_already(email: Mapping[str, Any]) -> bool:
+    attempts = email.get("send_attempts") or []
+    return bool(attempts) and attempts[-1].get("error_class") == "DeliveryUnknown"
 
 
 def email_body(lead_id: str, rng: random.Random) -> dict[str, Any]:
@@ -558,6 +576,9 @@ class Outcome:
     worker_pauses: int = 0
     worker_stop_codes: list[int] = field(default_factory=list)
     failed_starts: int = 0
+    unexpected_errors: int = 0
+    """Requests the server logged as an unexpected error: 500s that are bugs (the other 500s
+    say that a connection was lost under the ``COMMIT``)."""
 
     def violations(self) -> list[str]:
         """One line per broken property: how many offenders, and the first few of them."""
@@ -649,13 +670,15 @@ class Outcome:
             f"{sum(email.claimed_by is not None for email in emails)}",
             f"  integrity_check                    {self.integrity}",
             f"  cancels tried / answered           {len(self.ledger.cancel_tried)}"
-            f" {dict(self.ledger.cancel_statuses)}",
+            f" {dict(self.ledger.cancel_statuses)}"
+            f" ({len(self.ledger.reset_after_failure)} came after a DeliveryUnknown)",
             f"  workers paused (SIGSTOP > lease)   {self.worker_pauses}",
             f"  workers killed (SIGKILL)           {self.worker_kills}"
             f" (exit codes after SIGTERM {self.worker_stop_codes})",
             f"  starts refused (terminated conn.)  {self.failed_starts}",
             f"  exit code after SIGTERM            {self.stop_code}",
             f"  tracebacks in the server log       {self.tracebacks}",
+            f"  unexpected errors (500s, bugs)     {self.unexpected_errors}",
         ]
         return "\n".join(lines)
 
@@ -723,6 +746,7 @@ def run(options: Options, folder: Path) -> Outcome:
                 time.monotonic() - started_at, sum(worker.starts - 1 for worker in workers),
                 sum(worker.pauses for worker in workers),
                 worker_codes, sum(p.failed_starts for p in (server, *workers)),
+                logs.count(UNEXPECTED_ERROR),
             )  # fmt: skip
         finally:
             engine.dispose()

@@ -78,6 +78,30 @@ def is_connection_lost(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
+SESSION_ENDING_SEVERITIES = frozenset({"FATAL", "PANIC"})
+"""PostgreSQL ends the session after an error of these severities (``pg_terminate_backend``'s
+57P01, a shutdown, an idle-session timeout) and then closes the connection."""
+
+
+def ends_the_session(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from or while handling, is the server's
+    last word on its connection: a FATAL (or PANIC) error. It can come before the connection's
+    end does: psycopg read it under a pipeline's ``Sync`` and failed to leave pipeline mode,
+    a failure its dialect takes for no disconnect, as the socket still looked open."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        severity = getattr(getattr(current, "diag", None), "severity_nonlocalized", None)
+        if severity in SESSION_ENDING_SEVERITIES:
+            return True
+        pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return False
+
+
 def is_unavailable(error: BaseException) -> bool:
     """The database could not be reached, lost the connection, or is too busy to answer (no
     pool connection in time, a lock or statement timeout): nothing about the work itself,
