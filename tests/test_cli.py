@@ -348,6 +348,8 @@ def test_serve_runs_a_dispatcher_as_the_flag_says_else_as_the_environment_says(
     monkeypatch.setattr(cli, "get_settings", Settings)
     served: list[FastAPI] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_options: served.append(app))
+    # In process, the log set-up would outlive the test (a handler on CliRunner's stderr).
+    monkeypatch.setattr(cli, "log_postroom_at", lambda _level: None)
 
     result = CliRunner().invoke(cli.app, ["serve", *flags])
 

@@ -13,6 +13,7 @@ outcome is made here by a trigger, standing for whatever else the database may r
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -169,11 +170,12 @@ async def test_an_outcome_that_cannot_be_stored_does_not_hold_back_the_others(
 
 
 async def test_a_refusal_in_latin1_is_stored_readable(
-    harness: DeliveryHarness, smtp: SmtpServer
+    harness: DeliveryHarness, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The server's words reach ``send_attempts`` and the account's ``latest_send_error`` as
-    it meant them; before, the lone surrogate made the outcome unstorable (PostgreSQL), or
-    stored a row nobody could read back, which stopped every later claim (SQLite)."""
+    """The server's words reach ``send_attempts``, the account's ``latest_send_error`` and the
+    log as it meant them; before, the lone surrogate made the outcome unstorable (PostgreSQL),
+    or stored a row nobody could read back, which stopped every later claim (SQLite)."""
+    caplog.set_level(logging.INFO, logger="postroom.dispatch")
     async with latin1_server() as account_url:
         app, jane = await harness.start(smtp.url)
         database = app.state.database
@@ -193,6 +195,8 @@ async def test_a_refusal_in_latin1_is_stored_readable(
         assert email["need_smtp_credentials"] is True
         [account] = ok(await mallory.client.get("/connected_account/"))["data"]
         assert "Anmeldung für mallory" in account["latest_send_error"]
+        [logged] = [r.getMessage() for r in caplog.records if "delivery of" in r.getMessage()]
+        assert logged.endswith("Anmeldung für mallory fehlgeschlagen")
         later = await send(jane)  # the queue goes on
         await eventually(lambda: _received(smtp, 1), within=10.0)
         assert smtp.messages()[0].message["Subject"] == later["subject"]

@@ -42,6 +42,7 @@ from postroom.emails.rendering import EmailColumns
 from postroom.kit.batching import GroupCommitter
 from postroom.kit.datetimes import utcnow
 from postroom.kit.ids import new_id
+from postroom.kit.text import storable_text
 from postroom.tracking.service import pixel_url
 from postroom.transports import DeliveryError, OutgoingMessage, PermanentDeliveryError
 
@@ -359,7 +360,8 @@ class Dispatcher:
         try:
             receipt = await transport.deliver(message, before_data)
         except DeliveryError as error:
-            logger.info("delivery of %s failed: %s %s", email.id, error.error_class, error.message)
+            problem = storable_text(error.message)
+            logger.info("delivery of %s failed: %s %s", email.id, error.error_class, problem)
             failed = outcomes.failed(email, error, self.clock(), self.policy)
             return outcomes.with_account_health(failed, route.account_id, error)
         sent = outcomes.sent(email, receipt, self.clock())
