@@ -204,7 +204,7 @@ def warn_about_default_route(settings: Settings) -> None:
 
 
 def warn_if_password_refused(settings: SmtpSettings) -> None:
-    """One line on stderr when these settings could never log in (see the function)."""
+    """One line on stderr when these settings could never log in (``password_refused_in_clear``)."""
     warning = password_refused_in_clear(settings)
     if warning is not None:
         typer.echo(warning, err=True)
