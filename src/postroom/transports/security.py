@@ -63,13 +63,19 @@ def require_encryption_for_password(client: aiosmtplib.SMTP, server: str) -> Non
 def _on_loopback(client: aiosmtplib.SMTP) -> bool:
     transport = client.transport
     peer = transport.get_extra_info("peername") if transport is not None else None
+    return peer is not None and bool(peer) and _is_loopback(str(peer[0]))
+
+
+def _is_loopback(text: str) -> bool:
+    """Whether ``text`` is a loopback address (an IPv4-mapped one included; a scope is
+    ignored); not an address at all is not loopback."""
     try:
-        address = ipaddress.ip_address(peer[0]) if peer else None
+        address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return address is not None and address.is_loopback
+    return address.is_loopback
 
 
 def password_refused_in_clear(settings: SmtpSettings) -> str | None:
@@ -93,5 +99,5 @@ def _resolves_to_loopback_only(host: str) -> bool:
         found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return False
-    addresses = {ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found}
-    return bool(addresses) and all(address.is_loopback for address in addresses)
+    addresses = {str(entry[4][0]) for entry in found}
+    return bool(addresses) and all(_is_loopback(address) for address in addresses)
